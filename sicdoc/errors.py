@@ -1,0 +1,73 @@
+"""Errors every face understands: each carries an HTTP status and issues that point at the input.
+
+The FHIR API renders them as OperationOutcome, the forms as field messages, the CLI as one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with the input. ``code`` is a FHIR IssueType; ``expression`` a FHIRPath."""
+
+    code: str
+    diagnostics: str
+    expression: str | None = None
+    severity: str = "error"
+
+
+class SicdocError(Exception):
+    status = 400
+
+    def __init__(self, issues: list[Issue] | str, *, code: str = "invalid", expression: str | None = None):
+        if isinstance(issues, str):
+            issues = [Issue(code, issues, expression)]
+        self.issues = issues
+        super().__init__("; ".join(i.diagnostics for i in issues))
+
+
+class InvalidInput(SicdocError):
+    status = 400
+
+
+class Unprocessable(SicdocError):
+    """Well-formed input that breaks a business rule."""
+
+    status = 422
+
+
+class NotFound(SicdocError):
+    status = 404
+
+    def __init__(self, message: str):
+        super().__init__(message, code="not-found")
+
+
+class Gone(SicdocError):
+    status = 410
+
+    def __init__(self, message: str):
+        super().__init__(message, code="deleted")
+
+
+class Conflict(SicdocError):
+    status = 409
+
+    def __init__(self, message: str, code: str = "conflict"):
+        super().__init__(message, code=code)
+
+
+class PreconditionFailed(SicdocError):
+    status = 412
+
+    def __init__(self, message: str):
+        super().__init__(message, code="conflict")
+
+
+class TooLarge(SicdocError):
+    status = 413
+
+    def __init__(self, message: str):
+        super().__init__(message, code="too-costly")

@@ -1,0 +1,71 @@
+"""FHIR date, dateTime and instant values as UTC ranges [low, high) and as calendar dates."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+_DATE_RE = re.compile(
+    r"^(?P<y>\d{4})(-(?P<m>\d{2})(-(?P<d>\d{2})(T(?P<H>\d{2}):(?P<M>\d{2})(:(?P<S>\d{2})(?P<f>\.\d+)?)?"
+    r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+def parse_range(value: str) -> tuple[datetime, datetime] | None:
+    """The UTC instants a FHIR date-like value covers, ``high`` exclusive; None if unparseable."""
+    m = _DATE_RE.match(value.strip())
+    if not m:
+        return None
+    try:
+        year = int(m["y"])
+        if m["m"] is None:
+            low = datetime(year, 1, 1, tzinfo=UTC)
+            return low, datetime(year + 1, 1, 1, tzinfo=UTC)
+        month = int(m["m"])
+        if m["d"] is None:
+            low = datetime(year, month, 1, tzinfo=UTC)
+            high = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+            return low, high
+        day = date(year, month, int(m["d"]))
+        if m["H"] is None:
+            low = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return low, low + timedelta(days=1)
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    step = timedelta(seconds=1) if m["S"] is not None else timedelta(minutes=1)
+    if m["f"]:
+        step = timedelta(microseconds=1)
+    return parsed, parsed + step
+
+
+def instant(value: str | None) -> datetime | None:
+    """The first UTC instant of a FHIR date-like value."""
+    if not value:
+        return None
+    rng = parse_range(value)
+    return rng[0] if rng else None
+
+
+def calendar_date(value: str | None) -> date | None:
+    """The calendar date as written in the record (no time-zone conversion); None for year or month only."""
+    if not value or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_instant(moment: datetime) -> str:
+    """An R4 ``instant`` with millisecond precision in UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,38 @@
+"""ORM tables. Importing this package registers every table on ``Base.metadata``."""
+
+from sicdoc.models.base import Base, JsonDocument
+from sicdoc.models.projections import (
+    Conversation,
+    DiagnosisFact,
+    EncounterFact,
+    PalliativeConsult,
+    PalliativeReferral,
+    PatientFact,
+)
+from sicdoc.models.resources import (
+    BusinessIdentifier,
+    DateIndex,
+    ReferenceIndex,
+    Resource,
+    ResourceVersion,
+    StringIndex,
+    TokenIndex,
+)
+
+__all__ = [
+    "Base",
+    "BusinessIdentifier",
+    "Conversation",
+    "DateIndex",
+    "DiagnosisFact",
+    "EncounterFact",
+    "JsonDocument",
+    "PalliativeConsult",
+    "PalliativeReferral",
+    "PatientFact",
+    "ReferenceIndex",
+    "Resource",
+    "ResourceVersion",
+    "StringIndex",
+    "TokenIndex",
+]

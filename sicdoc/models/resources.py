@@ -1,0 +1,131 @@
+"""FHIR resources at rest: the current version, every past version, and the search indexes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sicdoc.models.base import Base
+
+# FHIR ids are at most 64 characters; resource type names at most 64.
+ID = String(64)
+TYPE = String(64)
+
+
+class Resource(Base):
+    """The current version of one resource (a deleted one keeps its row with ``deleted`` set)."""
+
+    __tablename__ = "resource"
+
+    resource_type: Mapped[str] = mapped_column(TYPE, primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    last_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    content: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index("ix_resource_type_updated", "resource_type", "last_updated"),)
+
+
+class ResourceVersion(Base):
+    """Append-only history: one row per version, including delete tombstones."""
+
+    __tablename__ = "resource_version"
+
+    resource_type: Mapped[str] = mapped_column(TYPE, primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    method: Mapped[str] = mapped_column(String(8))
+    content: Mapped[dict[str, Any] | None]
+
+    __table_args__ = (Index("ix_resource_version_updated", "resource_type", "last_updated"),)
+
+
+class BusinessIdentifier(Base):
+    """Identifiers of the types sicdoc de-duplicates on; the unique key makes retries race-safe."""
+
+    __tablename__ = "business_identifier"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(TYPE)
+    system: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(255))
+    resource_id: Mapped[str] = mapped_column(ID)
+
+    __table_args__ = (
+        UniqueConstraint("resource_type", "system", "value"),
+        Index("ix_business_identifier_resource", "resource_type", "resource_id"),
+    )
+
+
+class TokenIndex(Base):
+    __tablename__ = "search_token"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(TYPE)
+    resource_id: Mapped[str] = mapped_column(ID)
+    param: Mapped[str] = mapped_column(String(64))
+    system: Mapped[str | None] = mapped_column(String(255))
+    code: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (
+        Index("ix_search_token_lookup", "resource_type", "param", "code"),
+        Index("ix_search_token_resource", "resource_type", "resource_id"),
+    )
+
+
+class ReferenceIndex(Base):
+    __tablename__ = "search_reference"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(TYPE)
+    resource_id: Mapped[str] = mapped_column(ID)
+    param: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(TYPE)
+    target_id: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (
+        Index("ix_search_reference_lookup", "resource_type", "param", "target_id"),
+        Index("ix_search_reference_target", "target_type", "target_id"),
+        Index("ix_search_reference_resource", "resource_type", "resource_id"),
+    )
+
+
+class DateIndex(Base):
+    """A date or period as an instant range [low, high] in UTC, so prefixes compare as FHIR says."""
+
+    __tablename__ = "search_date"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(TYPE)
+    resource_id: Mapped[str] = mapped_column(ID)
+    param: Mapped[str] = mapped_column(String(64))
+    low: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    high: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_search_date_lookup", "resource_type", "param", "low"),
+        Index("ix_search_date_resource", "resource_type", "resource_id"),
+    )
+
+
+class StringIndex(Base):
+    """Case- and accent-folded strings for FHIR ``string`` search (starts-with by default)."""
+
+    __tablename__ = "search_string"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(TYPE)
+    resource_id: Mapped[str] = mapped_column(ID)
+    param: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (
+        Index("ix_search_string_lookup", "resource_type", "param", "value"),
+        Index("ix_search_string_resource", "resource_type", "resource_id"),
+    )

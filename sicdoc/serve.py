@@ -1,0 +1,46 @@
+"""Serving through gunicorn (a production WSGI server), with the app built once by the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, app: Flask, options: dict[str, Any]):
+        self._app = app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._app
+
+
+def run(app: Flask, host: str, port: int, workers: int = 2) -> None:
+    # Engines must not be shared across forked workers: drop pooled connections before forking.
+    app.extensions["sicdoc.engine"].dispose()
+    _Gunicorn(
+        app,
+        {"bind": f"{host}:{port}", "workers": workers, "threads": 4, "accesslog": "-", "timeout": 120},
+    ).run()
+
+
+def demo_banner(app: Flask, host: str, port: int) -> str:
+    url = f"http://{host}:{port}"
+    lines = [
+        "",
+        f"sicdoc is serving at {url}/  (FHIR R4 API at {url}/fhir/metadata)",
+        f"database: {app.config['DATABASE_URL']}",
+    ]
+    logins = app.extensions.get("sicdoc.demo_logins") or []
+    if logins:
+        lines.append("demo log-ins (demo mode only):")
+        lines.extend(f"  {role:<11} {user} / {password}" for role, user, password in logins)
+    lines.append("")
+    return "\n".join(lines)

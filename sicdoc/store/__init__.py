@@ -1,0 +1,29 @@
+"""The versioned FHIR resource store: every write keeps history, indexes and projections together."""
+
+from sicdoc.store.projections import Projector
+from sicdoc.store.writes import (
+    UNIQUE_IDENTIFIER_TYPES,
+    Store,
+    Stored,
+    business_identifiers,
+    find_by_identifier,
+    history,
+    identifier_pairs,
+    new_id,
+    read,
+    vread,
+)
+
+__all__ = [
+    "UNIQUE_IDENTIFIER_TYPES",
+    "Projector",
+    "Store",
+    "Stored",
+    "business_identifiers",
+    "find_by_identifier",
+    "history",
+    "identifier_pairs",
+    "new_id",
+    "read",
+    "vread",
+]

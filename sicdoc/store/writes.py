@@ -1,0 +1,297 @@
+"""Writing resource versions: current row, history row, search indexes, identifiers, projections.
+
+Nothing here commits: the calling service owns the transaction, so a bundle is all or nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sicdoc.errors import Conflict, Gone, InvalidInput, NotFound, PreconditionFailed
+from sicdoc.fhir.dates import format_instant, utc_now
+from sicdoc.fhir.search_params import index_rows
+from sicdoc.models import (
+    BusinessIdentifier,
+    DateIndex,
+    ReferenceIndex,
+    Resource,
+    ResourceVersion,
+    StringIndex,
+    TokenIndex,
+)
+from sicdoc.store.projections import Projector
+
+# Types whose business identifiers are unique per (system, value): retries can never duplicate them.
+UNIQUE_IDENTIFIER_TYPES = frozenset(
+    {"Patient", "Encounter", "Procedure", "ServiceRequest", "QuestionnaireResponse", "Composition"}
+)
+
+
+@dataclass(frozen=True)
+class Stored:
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: datetime
+    deleted: bool
+    content: dict[str, Any] | None
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version_id}"'
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def business_identifiers(resource: dict[str, Any]) -> list[tuple[str, str]]:
+    """(system, value) pairs that must be unique for this resource's type."""
+    if resource.get("resourceType") not in UNIQUE_IDENTIFIER_TYPES:
+        return []
+    return identifier_pairs(resource)
+
+
+def identifier_pairs(resource: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (system, value) identifier of a resource."""
+    idents = resource.get("identifier")
+    if isinstance(idents, dict):  # QuestionnaireResponse and Composition have a single identifier
+        idents = [idents]
+    pairs = []
+    for ident in idents or ():
+        if isinstance(ident, dict) and ident.get("system") and ident.get("value"):
+            pair = (ident["system"][:255], str(ident["value"])[:255])
+            if pair not in pairs:
+                pairs.append(pair)
+    return pairs
+
+
+class Store:
+    """Resource writes with one projector (value-set version). Stateless apart from that."""
+
+    def __init__(self, projector: Projector):
+        self.projector = projector
+
+    def create(
+        self,
+        session: Session,
+        resource: dict[str, Any],
+        *,
+        resource_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Stored:
+        """Store version 1 of a new resource; the id is assigned by the server unless given."""
+        rtype = resource["resourceType"]
+        rid = resource_id or new_id()
+        if session.get(Resource, (rtype, rid)) is not None:
+            raise Conflict(f"{rtype}/{rid} already exists", code="duplicate")
+        return self._write(session, rtype, rid, 1, resource, "POST", now, existing=None)
+
+    def update(
+        self,
+        session: Session,
+        resource: dict[str, Any],
+        resource_id: str,
+        *,
+        if_match: int | None = None,
+        now: datetime | None = None,
+    ) -> Stored:
+        """Store a new version (or version 1 if the id is new: update-as-create)."""
+        rtype = resource["resourceType"]
+        if resource.get("id") not in (None, resource_id):
+            raise InvalidInput(
+                f"Resource id '{resource.get('id')}' does not match the URL id '{resource_id}'",
+                expression=f"{rtype}.id",
+            )
+        current = session.get(Resource, (rtype, resource_id), with_for_update=True)
+        version = 1 if current is None else current.version_id + 1
+        if if_match is not None and (current is None or current.version_id != if_match):
+            have = "none" if current is None else current.version_id
+            raise PreconditionFailed(f"{rtype}/{resource_id} is at version {have}, not {if_match}")
+        return self._write(session, rtype, resource_id, version, resource, "PUT", now, existing=current)
+
+    def delete(self, session: Session, rtype: str, rid: str, *, now: datetime | None = None) -> Stored | None:
+        """Soft delete: a tombstone version; history stays. None if there was nothing to delete."""
+        current = session.get(Resource, (rtype, rid), with_for_update=True)
+        if current is None or current.deleted:
+            return None
+        return self._write(session, rtype, rid, current.version_id + 1, None, "DELETE", now, existing=current)
+
+    def _write(
+        self,
+        session: Session,
+        rtype: str,
+        rid: str,
+        version: int,
+        resource: dict[str, Any] | None,
+        method: str,
+        now: datetime | None,
+        existing: Resource | None,
+    ) -> Stored:
+        now = now or utc_now()
+        content = None
+        if resource is not None:
+            meta = dict(resource.get("meta") or {})
+            meta["versionId"] = str(version)
+            meta["lastUpdated"] = format_instant(now)
+            content = {"resourceType": rtype, "id": rid, "meta": meta}
+            content.update((k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta"))
+        deleted = content is None
+        if existing is None:
+            session.execute(
+                insert(Resource).values(
+                    resource_type=rtype,
+                    id=rid,
+                    version_id=version,
+                    last_updated=now,
+                    deleted=deleted,
+                    content=content or {},
+                )
+            )
+        else:
+            values: dict[str, Any] = {"version_id": version, "last_updated": now, "deleted": deleted}
+            if content is not None:
+                values["content"] = content
+            result = session.execute(
+                update(Resource)
+                .where(
+                    Resource.resource_type == rtype,
+                    Resource.id == rid,
+                    Resource.version_id == existing.version_id,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise PreconditionFailed(f"{rtype}/{rid} was changed by another request")
+            session.expire(existing)
+            self._clear_indexes(session, rtype, rid)
+        session.execute(
+            insert(ResourceVersion).values(
+                resource_type=rtype,
+                id=rid,
+                version_id=version,
+                last_updated=now,
+                deleted=deleted,
+                method=method,
+                content=content,
+            )
+        )
+        if content is not None:
+            self._write_indexes(session, rtype, rid, content)
+        self.projector.apply(session, rtype, rid, content)
+        return Stored(rtype, rid, version, now, deleted, content)
+
+    def _clear_indexes(self, session: Session, rtype: str, rid: str) -> None:
+        for table in (TokenIndex, ReferenceIndex, DateIndex, StringIndex):
+            session.execute(delete(table).where(table.resource_type == rtype, table.resource_id == rid))
+        session.execute(
+            delete(BusinessIdentifier).where(
+                BusinessIdentifier.resource_type == rtype, BusinessIdentifier.resource_id == rid
+            )
+        )
+
+    def _write_indexes(self, session: Session, rtype: str, rid: str, content: dict[str, Any]) -> None:
+        rows = index_rows(content)
+        key = {"resource_type": rtype, "resource_id": rid}
+        if rows.tokens:
+            session.execute(
+                insert(TokenIndex), [{**key, "param": p, "system": s, "code": c} for p, s, c in rows.tokens]
+            )
+        if rows.references:
+            session.execute(
+                insert(ReferenceIndex),
+                [{**key, "param": p, "target_type": t, "target_id": i} for p, t, i in rows.references],
+            )
+        if rows.dates:
+            session.execute(
+                insert(DateIndex), [{**key, "param": p, "low": lo, "high": hi} for p, lo, hi in rows.dates]
+            )
+        if rows.strings:
+            session.execute(insert(StringIndex), [{**key, "param": p, "value": v} for p, v in rows.strings])
+        idents = business_identifiers(content)
+        if idents:
+            try:
+                with session.begin_nested():
+                    session.execute(
+                        insert(BusinessIdentifier),
+                        [
+                            {"resource_type": rtype, "system": s, "value": v, "resource_id": rid}
+                            for s, v in idents
+                        ],
+                    )
+            except IntegrityError:
+                owner = find_by_identifier(session, rtype, idents)
+                raise Conflict(
+                    f"Another {rtype} ({owner or 'being written now'}) already has identifier "
+                    f"{idents[0][0]}|{idents[0][1]}",
+                    code="duplicate",
+                ) from None
+
+
+def find_by_identifier(session: Session, rtype: str, idents: list[tuple[str, str]]) -> str | None:
+    """The id of the live resource with one of these identifiers (unique index, else the token index)."""
+    if rtype not in UNIQUE_IDENTIFIER_TYPES:
+        for system, value in idents:
+            found = session.scalar(
+                select(TokenIndex.resource_id)
+                .join(Resource, (Resource.resource_type == rtype) & (Resource.id == TokenIndex.resource_id))
+                .where(
+                    TokenIndex.resource_type == rtype,
+                    TokenIndex.param == "identifier",
+                    TokenIndex.system == system,
+                    TokenIndex.code == value,
+                    Resource.deleted.is_(False),
+                )
+                .limit(1)
+            )
+            if found:
+                return found
+        return None
+    for system, value in idents:
+        found = session.scalar(
+            select(BusinessIdentifier.resource_id).where(
+                BusinessIdentifier.resource_type == rtype,
+                BusinessIdentifier.system == system,
+                BusinessIdentifier.value == value,
+            )
+        )
+        if found:
+            return found
+    return None
+
+
+def read(session: Session, rtype: str, rid: str) -> Stored:
+    row = session.get(Resource, (rtype, rid))
+    if row is None:
+        raise NotFound(f"{rtype}/{rid} is not known")
+    if row.deleted:
+        raise Gone(f"{rtype}/{rid} was deleted")
+    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+
+
+def vread(session: Session, rtype: str, rid: str, version: int) -> Stored:
+    row = session.get(ResourceVersion, (rtype, rid, version))
+    if row is None:
+        raise NotFound(f"{rtype}/{rid} has no version {version}")
+    if row.deleted:
+        raise Gone(f"Version {version} of {rtype}/{rid} is a deletion")
+    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+
+
+def history(session: Session, rtype: str, rid: str) -> list[Stored]:
+    rows = session.scalars(
+        select(ResourceVersion)
+        .where(ResourceVersion.resource_type == rtype, ResourceVersion.id == rid)
+        .order_by(ResourceVersion.version_id.desc())
+    ).all()
+    if not rows:
+        raise NotFound(f"{rtype}/{rid} is not known")
+    return [Stored(rtype, rid, r.version_id, r.last_updated, r.deleted, r.content) for r in rows]

@@ -1,0 +1,123 @@
+"""The versioned store: versions, history, soft delete, identifiers, indexes and projections."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from sicdoc.errors import Conflict, Gone, NotFound, PreconditionFailed
+from sicdoc.models import (
+    BusinessIdentifier,
+    DiagnosisFact,
+    PatientFact,
+    Resource,
+    ResourceVersion,
+    TokenIndex,
+)
+from sicdoc.services.bundles import ingest_transaction
+from sicdoc.store import history, read, vread
+from tests.conftest import load_json, synthea_bundles
+
+PATIENT = {
+    "resourceType": "Patient",
+    "identifier": [{"system": "urn:oid:1.2.3", "value": "MRN-1"}],
+    "name": [{"family": "Okafor", "given": ["Grace"]}],
+    "gender": "female",
+    "birthDate": "1948-02-03",
+}
+
+
+def test_versions_are_kept_in_history(session, store):
+    with session.begin():
+        first = store.create(session, dict(PATIENT))
+    assert first.version_id == 1
+    assert first.content["meta"]["versionId"] == "1"
+    for n in (2, 3):
+        with session.begin():
+            changed = dict(PATIENT, birthDate=f"1948-02-0{n}")
+            stored = store.update(session, changed, first.id, if_match=n - 1)
+        assert stored.version_id == n
+    assert read(session, "Patient", first.id).content["birthDate"] == "1948-02-03"
+    assert [v.version_id for v in history(session, "Patient", first.id)] == [3, 2, 1]
+    assert vread(session, "Patient", first.id, 1).content["birthDate"] == "1948-02-03"
+    assert vread(session, "Patient", first.id, 2).content["birthDate"] == "1948-02-02"
+    fact = session.get(PatientFact, first.id)
+    assert fact.birth_date == date(1948, 2, 3)
+
+
+def test_stale_version_is_refused_and_changes_nothing(session, store):
+    with session.begin():
+        first = store.create(session, dict(PATIENT))
+    with pytest.raises(PreconditionFailed), session.begin():
+        store.update(session, dict(PATIENT, gender="male"), first.id, if_match=7)
+    assert read(session, "Patient", first.id).content["gender"] == "female"
+    assert session.scalar(select(func.count()).select_from(ResourceVersion)) == 1
+
+
+def test_soft_delete_keeps_history_and_reads_gone(session, store):
+    with session.begin():
+        first = store.create(session, dict(PATIENT))
+    with session.begin():
+        store.delete(session, "Patient", first.id)
+    with pytest.raises(Gone):
+        read(session, "Patient", first.id)
+    assert [v.deleted for v in history(session, "Patient", first.id)] == [True, False]
+    assert session.get(PatientFact, first.id) is None
+    assert session.scalar(select(func.count()).select_from(BusinessIdentifier)) == 0
+    with pytest.raises(NotFound):
+        read(session, "Patient", "no-such-id")
+
+
+def test_business_identifier_is_unique(session, store):
+    with session.begin():
+        store.create(session, dict(PATIENT))
+    with pytest.raises(Conflict), session.begin():
+        store.create(session, dict(PATIENT))
+    assert session.scalar(select(func.count()).select_from(Resource)) == 1
+
+
+def test_index_rows_follow_the_current_version(session, store):
+    with session.begin():
+        first = store.create(session, dict(PATIENT))
+    with session.begin():
+        store.update(session, dict(PATIENT, gender="male"), first.id)
+    genders = session.scalars(
+        select(TokenIndex.code).where(TokenIndex.resource_id == first.id, TokenIndex.param == "gender")
+    ).all()
+    assert genders == ["male"]
+
+
+COHORTS_BY_FILE = {
+    "Austin_Franecki": {"cancer"},
+    "Bambi_Murray": {"cancer"},
+    "Barry_Wolf": {"heart_failure"},
+    "Adan_Portillo": {"stroke"},
+    "Clorinda_Wilkinson": {"heart_failure", "stroke"},
+    "Erin_Kessler": set(),
+}
+
+
+@pytest.mark.slow
+def test_synthea_bundles_land_in_the_right_cohorts(session, store):
+    for path in synthea_bundles():
+        bundle = load_json(path)
+        results = ingest_transaction(session, store, bundle)
+        assert len(results) == len(bundle["entry"])
+        patient_id = next(r.stored.id for r in results if r.stored and r.stored.resource_type == "Patient")
+        cohorts = set(
+            session.scalars(select(DiagnosisFact.cohort).where(DiagnosisFact.patient_id == patient_id)).all()
+        )
+        prefix = path.name.rsplit("_", 1)[0]
+        assert cohorts == COHORTS_BY_FILE[prefix], prefix
+        counts = {}
+        for entry in bundle["entry"]:
+            counts[entry["resource"]["resourceType"]] = counts.get(entry["resource"]["resourceType"], 0) + 1
+        # urn:uuid references were rewritten: every Condition of this bundle points at the stored patient.
+        conditions = session.scalars(
+            select(Resource.content).where(Resource.resource_type == "Condition")
+        ).all()
+        assert all(not c["subject"]["reference"].startswith("urn:") for c in conditions)
+    deceased = session.scalar(
+        select(func.count()).select_from(PatientFact).where(PatientFact.deceased_date.is_not(None))
+    )
+    assert deceased == 4
