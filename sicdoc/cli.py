@@ -34,6 +34,20 @@ def main(ctx: click.Context, database_url: str | None) -> None:
         obj["overrides"]["DATABASE_URL"] = database_url
 
 
+@main.group()
+def sample() -> None:
+    """Synthetic sample populations."""
+
+
+def _register_sample_commands() -> None:
+    from sicdoc.sample.command import generate_command
+
+    sample.add_command(generate_command)
+
+
+_register_sample_commands()
+
+
 @main.command()
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
@@ -55,7 +69,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
 
     from sicdoc.db import session_scope
     from sicdoc.loader import LoadReport, count_bundles, iter_bundles
-    from sicdoc.services.bundles import ingest_transaction
+    from sicdoc.services.bundles import process_transaction
 
     app = _app(ctx)
     missing = [p for p in paths if not p.exists()]
@@ -73,14 +87,13 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
                 report.rejected.append((label, str(bundle)))
                 continue
             try:
-                results = ingest_transaction(session, store, bundle, max_entries)
+                result = process_transaction(session, store, bundle, max_entries=max_entries)
             except SicdocError as exc:
                 session.rollback()
                 report.rejected.append((label, str(exc)[:500]))
                 continue
-            created = sum(1 for r in results if r.status.startswith("201"))
-            report.resources += created
-            if created:
+            report.resources += result.created
+            if result.created:
                 report.loaded += 1
             else:
                 report.unchanged += 1

@@ -71,3 +71,10 @@ class TooLarge(SicdocError):
 
     def __init__(self, message: str):
         super().__init__(message, code="too-costly")
+
+
+class DuplicateIdentifier(Conflict):
+    """A unique business identifier was taken, possibly by a concurrent request: worth one retry."""
+
+    def __init__(self, message: str):
+        super().__init__(message, code="duplicate")

@@ -1,6 +1,7 @@
 """ORM tables. Importing this package registers every table on ``Base.metadata``."""
 
 from sicdoc.models.base import Base, JsonDocument
+from sicdoc.models.ingest import BundleReceipt
 from sicdoc.models.projections import (
     Conversation,
     DiagnosisFact,
@@ -21,6 +22,7 @@ from sicdoc.models.resources import (
 
 __all__ = [
     "Base",
+    "BundleReceipt",
     "BusinessIdentifier",
     "Conversation",
     "DateIndex",

@@ -1,35 +1,43 @@
-"""Transaction bundles: validated whole, then written in one database transaction.
+"""Transaction and batch bundles.
 
-Entries are processed in the order FHIR gives (DELETE, POST, PUT, GET); ``urn:uuid`` full URLs are
-replaced by server ids wherever they appear, and conditional creates and conditional references are
-resolved inside the same transaction, backed by the unique identifier index.
+A transaction is validated whole, then written in one database transaction in the order FHIR gives
+(DELETE, POST, PUT, GET): ``urn:uuid`` full URLs are replaced by server ids wherever they appear,
+conditional creates and references are resolved inside the transaction, and a receipt keyed on the
+bundle's identifier (else its content hash) makes a re-post answer as the first post did.
+A batch runs each entry on its own and reports each entry's outcome.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sicdoc.errors import InvalidInput, Issue, PreconditionFailed, SicdocError
-from sicdoc.fhir.validation import is_resource_type, validate_resource
-from sicdoc.services import transaction
-from sicdoc.store import Store, Stored, business_identifiers, find_by_identifier, identifier_pairs, new_id
+from sicdoc.errors import Conflict, InvalidInput, Issue, SicdocError
+from sicdoc.fhir.dates import format_instant, utc_now
+from sicdoc.fhir.outcome import operation_outcome
+from sicdoc.fhir.validation import URN_RE, is_resource_type, validate_resource
+from sicdoc.models import BundleReceipt
+from sicdoc.services import retrying, transaction
+from sicdoc.services.entries import EntryPlan, plan_entries, run_read
+from sicdoc.store import Store
 
-_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
 
 
-@dataclass
-class EntryResult:
-    index: int
-    status: str
-    stored: Stored | None
+@dataclass(frozen=True)
+class BundleResult:
+    response: dict[str, Any]
+    replayed: bool = False  # True when a receipt answered a re-post
+    created: int = 0
 
 
 def validate_bundle(bundle: Any, max_entries: int) -> list[dict[str, Any]]:
-    """Check the envelope and every entry; return the entries. Raises with every issue found."""
+    """Check the envelope and every entry; return the entries, or raise with every issue found."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise InvalidInput("The body must be a Bundle", expression="Bundle")
     if bundle.get("type") not in ("transaction", "batch"):
@@ -41,189 +49,174 @@ def validate_bundle(bundle: Any, max_entries: int) -> list[dict[str, Any]]:
         raise InvalidInput("Bundle.entry must be an array", expression="Bundle.entry")
     if len(entries) > max_entries:
         raise InvalidInput(f"A bundle may hold at most {max_entries} entries", code="too-costly")
+    envelope = {k: v for k, v in bundle.items() if k != "entry"}
+    validate_resource(envelope)
     issues: list[Issue] = []
     full_urls: set[str] = set()
     for i, entry in enumerate(entries):
-        where = f"Bundle.entry[{i}]"
-        if not isinstance(entry, dict):
-            issues.append(Issue("structure", f"{where} must be an object", where))
-            continue
-        request = entry.get("request")
-        if not isinstance(request, dict) or request.get("method") not in _ORDER or not request.get("url"):
-            issues.append(Issue("required", f"{where}.request needs a method and a url", f"{where}.request"))
-            continue
-        full_url = entry.get("fullUrl")
-        if full_url is not None:
-            if full_url in full_urls:
-                issues.append(Issue("duplicate", f"fullUrl {full_url} appears twice", f"{where}.fullUrl"))
-            full_urls.add(full_url)
-        if request["method"] in ("POST", "PUT"):
-            resource = entry.get("resource")
-            if resource is None:
-                issues.append(Issue("required", f"{where} needs a resource", f"{where}.resource"))
-                continue
-            try:
-                validate_resource(resource, f"{where}.resource")
-            except SicdocError as exc:
-                issues.extend(exc.issues)
-                continue
-            url_type = request["url"].split("?", 1)[0].split("/", 1)[0]
-            if url_type != resource["resourceType"]:
-                issues.append(
-                    Issue(
-                        "value",
-                        f"{where}.request.url does not name the resource's type",
-                        f"{where}.request.url",
-                    )
-                )
-        elif not is_resource_type(request["url"].split("?", 1)[0].split("/", 1)[0]):
-            issues.append(Issue("value", f"{where}.request.url names no R4 type", f"{where}.request.url"))
+        issues.extend(_entry_issues(entry, f"Bundle.entry[{i}]", full_urls))
     if issues:
         raise InvalidInput(issues)
     return entries
 
 
-Pending = dict[tuple[str, str, str], str]
+def _entry_issues(entry: Any, where: str, full_urls: set[str]) -> list[Issue]:
+    if not isinstance(entry, dict):
+        return [Issue("structure", f"{where} must be an object", where)]
+    request = entry.get("request")
+    if (
+        not isinstance(request, dict)
+        or request.get("method") not in METHODS
+        or not isinstance(request.get("url"), str)
+    ):
+        return [Issue("required", f"{where}.request needs a method and a url", f"{where}.request")]
+    full_url = entry.get("fullUrl")
+    if full_url is not None:
+        if full_url in full_urls:
+            return [Issue("duplicate", f"fullUrl {full_url} appears twice", f"{where}.fullUrl")]
+        full_urls.add(full_url)
+    url_type = request["url"].split("?", 1)[0].split("/", 1)[0]
+    if request["method"] in ("POST", "PUT"):
+        resource = entry.get("resource")
+        if resource is None:
+            return [Issue("required", f"{where} needs a resource", f"{where}.resource")]
+        try:
+            validate_resource(resource, f"{where}.resource")
+        except SicdocError as exc:
+            return exc.issues
+        if url_type != resource["resourceType"]:
+            return [
+                Issue(
+                    "value", f"{where}.request.url does not name the resource's type", f"{where}.request.url"
+                )
+            ]
+        if request["method"] == "PUT" and "?" not in request["url"] and "/" not in request["url"]:
+            return [
+                Issue(
+                    "value", f"{where}.request.url must be Type/id or Type?criteria", f"{where}.request.url"
+                )
+            ]
+    elif not is_resource_type(url_type):
+        return [Issue("value", f"{where}.request.url names no R4 type", f"{where}.request.url")]
+    return []
 
 
-def _conditional_match(session: Session, rtype: str, query: str, where: str, pending: Pending) -> str | None:
-    """Resolve ``identifier=system|value`` criteria: first among this bundle's creates, then stored."""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    idents = []
-    for name, value in pairs:
-        if name != "identifier" or "|" not in value:
-            raise InvalidInput(
-                f"Only identifier=system|value criteria are supported here, not '{name}={value}'",
-                code="not-supported",
-                expression=where,
-            )
-        system, _, code = value.partition("|")
-        idents.append((system, code))
-    if not idents:
-        raise InvalidInput("Conditional criteria are empty", expression=where)
-    matches = {pending.get((rtype, *pair)) or find_by_identifier(session, rtype, [pair]) for pair in idents}
-    matches.discard(None)
-    if len(matches) > 1:
-        raise PreconditionFailed(f"{where}: criteria match more than one {rtype}")
-    return matches.pop() if matches else None
+def bundle_key(bundle: dict[str, Any]) -> tuple[str, str]:
+    """(key, body hash): the key is the bundle's identifier when it has one, else the hash."""
+    canonical = json.dumps(bundle, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    body_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    ident = bundle.get("identifier")
+    if isinstance(ident, dict) and ident.get("value"):
+        return f"identifier:{ident.get('system', '')}|{ident['value']}"[:600], body_hash
+    return f"sha256:{body_hash}", body_hash
 
 
-def _rewrite(node: Any, mapping: dict[str, str]) -> Any:
-    """Replace every string equal to a placeholder (references, uri and url elements) in place."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(value, str):
-                if value in mapping:
-                    node[key] = mapping[value]
-            else:
-                _rewrite(value, mapping)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            if isinstance(value, str):
-                if value in mapping:
-                    node[i] = mapping[value]
-            else:
-                _rewrite(value, mapping)
-    return node
-
-
-def ingest_transaction(
-    session: Session, store: Store, bundle: Any, max_entries: int = 5000
-) -> list[EntryResult]:
-    """Store a transaction bundle atomically; results come back in entry order."""
+def process_transaction(
+    session: Session,
+    store: Store,
+    bundle: Any,
+    *,
+    client_id: str = "",
+    max_entries: int = 5000,
+    representation: bool = False,
+) -> BundleResult:
+    """All or nothing; a re-post of the same bundle stores nothing and returns the first answer."""
     entries = validate_bundle(bundle, max_entries)
-    if bundle.get("type") != "transaction":
-        raise InvalidInput("Only transaction bundles are ingested here", expression="Bundle.type")
-    results: list[EntryResult | None] = [None] * len(entries)
-    with transaction(session):
-        mapping: dict[str, str] = {}
-        pending: Pending = {}
-        creates: list[tuple[int, dict, str, bool]] = []
-        order = sorted(range(len(entries)), key=lambda i: _ORDER[entries[i]["request"]["method"]])
-        # Pass 1: decide ids for POSTs (existing match for conditional creates, else new).
-        for i in order:
-            entry, request = entries[i], entries[i]["request"]
-            if request["method"] != "POST":
-                continue
-            resource = entry["resource"]
-            rtype = resource["resourceType"]
-            existing = None
-            if request.get("ifNoneExist"):
-                existing = _conditional_match(
-                    session, rtype, request["ifNoneExist"], f"Bundle.entry[{i}].request.ifNoneExist", pending
-                )
-            rid = existing or new_id()
-            for system, value in identifier_pairs(resource):
-                pending.setdefault((rtype, system, value), rid)
-            if entry.get("fullUrl"):
-                mapping[entry["fullUrl"]] = f"{rtype}/{rid}"
-            creates.append((i, resource, rid, existing is not None))
-        # Pass 2: conditional references anywhere in the bundle.
-        for i, entry in enumerate(entries):
-            if entry.get("resource") is not None:
-                _resolve_conditional_refs(
-                    session, entry["resource"], f"Bundle.entry[{i}].resource", mapping, pending
-                )
-        for i, resource, rid, exists in creates:
-            _rewrite(resource, mapping)
-            if exists:
-                results[i] = EntryResult(i, "200 OK", None)
-                continue
-            if business_identifiers(resource) and find_by_identifier(
-                session, resource["resourceType"], business_identifiers(resource)
-            ):
-                raise InvalidInput(
-                    f"Bundle.entry[{i}]: a {resource['resourceType']} with this identifier already exists; "
-                    "use ifNoneExist or PUT",
-                    code="duplicate",
-                    expression=f"Bundle.entry[{i}].resource.identifier",
-                )
-            results[i] = EntryResult(i, "201 Created", store.create(session, resource, resource_id=rid))
-        for i in order:
-            request = entries[i]["request"]
-            if request["method"] == "PUT":
-                resource = _rewrite(entries[i]["resource"], mapping)
-                rtype, _, rid = request["url"].partition("/")
-                if "?" in request["url"]:
-                    rtype, _, query = request["url"].partition("?")
-                    rid = (
-                        _conditional_match(session, rtype, query, f"Bundle.entry[{i}].request.url", pending)
-                        or new_id()
+    if bundle["type"] != "transaction":
+        raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
+    key, body_hash = bundle_key(bundle)
+    pristine = json.dumps(entries)
+
+    def attempt() -> BundleResult:
+        with transaction(session):
+            receipt = session.scalar(
+                select(BundleReceipt).where(BundleReceipt.client_id == client_id, BundleReceipt.key == key)
+            )
+            if receipt is not None:
+                if receipt.body_hash != body_hash:
+                    raise Conflict(
+                        f"A different bundle with the same identifier was already received ({key})"
                     )
-                stored = store.update(session, resource, rid)
-                results[i] = EntryResult(i, "201 Created" if stored.version_id == 1 else "200 OK", stored)
-            elif request["method"] == "DELETE":
-                rtype, _, rid = request["url"].partition("/")
-                store.delete(session, rtype, rid)
-                results[i] = EntryResult(i, "204 No Content", None)
-            elif request["method"] in ("GET", "HEAD"):
-                raise InvalidInput(
-                    "GET entries are not supported in transactions yet",
-                    code="not-supported",
-                    expression=f"Bundle.entry[{i}].request",
+                return BundleResult(receipt.response, replayed=True)
+            work = json.loads(pristine)
+            plans = plan_entries(session, work)
+            response_entries: list[dict[str, Any] | None] = [None] * len(work)
+            created = 0
+            for plan in sorted(plans, key=lambda p: p.order):
+                response_entries[plan.index] = plan.execute(session, store, representation)
+                created += plan.created
+            response = {
+                "resourceType": "Bundle",
+                "type": "transaction-response",
+                "timestamp": format_instant(utc_now()),
+                "entry": response_entries,
+            }
+            session.add(
+                BundleReceipt(
+                    client_id=client_id, key=key, body_hash=body_hash, received=utc_now(), response=response
                 )
-    return [r for r in results if r is not None]
+            )
+            return BundleResult(response, created=created)
+
+    return retrying(session, attempt)
 
 
-def _resolve_conditional_refs(
-    session: Session, node: Any, where: str, mapping: dict[str, str], pending: Pending
-) -> None:
+def process_batch(
+    session: Session, store: Store, bundle: Any, *, max_entries: int = 5000, representation: bool = False
+) -> BundleResult:
+    """Each entry on its own: its own transaction, its own status or OperationOutcome."""
+    if not isinstance(bundle, dict) or bundle.get("type") != "batch":
+        raise InvalidInput("Expected a batch bundle", expression="Bundle.type")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or len(entries) > max_entries:
+        raise InvalidInput(
+            f"Bundle.entry must be an array of at most {max_entries} entries", code="too-costly"
+        )
+    out = []
+    created = 0
+    for i, entry in enumerate(entries):
+        try:
+            issues = _entry_issues(entry, f"Bundle.entry[{i}]", set())
+            if issues:
+                raise InvalidInput(issues)
+            if _has_placeholder(entry.get("resource")):
+                raise InvalidInput(
+                    f"Bundle.entry[{i}]: urn:uuid references between batch entries are not allowed",
+                    expression=f"Bundle.entry[{i}].resource",
+                )
+            single = json.loads(json.dumps(entry))
+
+            def attempt(single: dict[str, Any] = single) -> tuple[dict[str, Any], int]:
+                with transaction(session):
+                    plan: EntryPlan = plan_entries(session, [single])[0]
+                    return plan.execute(session, store, representation), plan.created
+
+            response, made = retrying(session, attempt)
+            created += made
+            out.append(response)
+        except SicdocError as exc:
+            session.rollback()
+            out.append({"response": {"status": f"{exc.status}", "outcome": operation_outcome(exc.issues)}})
+    response = {"resourceType": "Bundle", "type": "batch-response", "entry": out}
+    return BundleResult(response, created=created)
+
+
+def _has_placeholder(node: Any) -> bool:
     if isinstance(node, dict):
         ref = node.get("reference")
-        if isinstance(ref, str) and "?" in ref and ref not in mapping:
-            rtype, _, query = ref.partition("?")
-            if is_resource_type(rtype):
-                found = _conditional_match(session, rtype, query, f"{where}.reference", pending)
-                if found is None:
-                    raise InvalidInput(
-                        f"{where}.reference: no {rtype} matches {query}",
-                        code="not-found",
-                        expression=f"{where}.reference",
-                    )
-                mapping[ref] = f"{rtype}/{found}"
-        for key, value in node.items():
-            if isinstance(value, dict | list):
-                _resolve_conditional_refs(session, value, f"{where}.{key}", mapping, pending)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            _resolve_conditional_refs(session, value, f"{where}[{i}]", mapping, pending)
+        if isinstance(ref, str) and URN_RE.match(ref) and ref.startswith("urn:uuid:"):
+            return True
+        return any(_has_placeholder(v) for v in node.values() if isinstance(v, dict | list))
+    if isinstance(node, list):
+        return any(_has_placeholder(v) for v in node)
+    return False
+
+
+__all__ = [
+    "BundleResult",
+    "bundle_key",
+    "process_batch",
+    "process_transaction",
+    "run_read",
+    "validate_bundle",
+]

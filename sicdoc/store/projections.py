@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from sicdoc import codes
+from sicdoc.conversation import documented_domains
 from sicdoc.fhir.dates import calendar_date, instant
 from sicdoc.fhir.validation import reference_parts
 from sicdoc.models import (
@@ -298,9 +299,7 @@ def _conversation_details(session: Session, procedure_id: str) -> tuple[str | No
     code_status = None
     for resource_type, content in linked:
         if resource_type == "QuestionnaireResponse":
-            for item in content.get("item") or ():
-                if item.get("answer") and item.get("linkId") not in domains:
-                    domains.append(item["linkId"])
+            domains.extend(d for d in documented_domains(content.get("item")) if d not in domains)
         elif resource_type == "Observation" and _has_code(content.get("code"), {codes.RESUSCITATION_STATUS}):
             value = codes.codings(content.get("valueCodeableConcept"))
             if value:

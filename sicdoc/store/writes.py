@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sicdoc.errors import Conflict, Gone, InvalidInput, NotFound, PreconditionFailed
+from sicdoc.errors import Conflict, DuplicateIdentifier, Gone, InvalidInput, NotFound, PreconditionFailed
 from sicdoc.fhir.dates import format_instant, utc_now
 from sicdoc.fhir.search_params import index_rows
 from sicdoc.models import (
@@ -90,7 +90,7 @@ class Store:
         """Store version 1 of a new resource; the id is assigned by the server unless given."""
         rtype = resource["resourceType"]
         rid = resource_id or new_id()
-        if session.get(Resource, (rtype, rid)) is not None:
+        if resource_id is not None and session.get(Resource, (rtype, rid)) is not None:
             raise Conflict(f"{rtype}/{rid} already exists", code="duplicate")
         return self._write(session, rtype, rid, 1, resource, "POST", now, existing=None)
 
@@ -228,11 +228,8 @@ class Store:
                         ],
                     )
             except IntegrityError:
-                owner = find_by_identifier(session, rtype, idents)
-                raise Conflict(
-                    f"Another {rtype} ({owner or 'being written now'}) already has identifier "
-                    f"{idents[0][0]}|{idents[0][1]}",
-                    code="duplicate",
+                raise DuplicateIdentifier(
+                    f"Another {rtype} already has identifier {idents[0][0]}|{idents[0][1]}"
                 ) from None
 
 

@@ -1,38 +1,41 @@
-"""The FHIR R4 REST face: JSON in and out, every error an OperationOutcome."""
+"""The FHIR R4 REST face: thin routes over the services; every error is an OperationOutcome."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import datetime
+from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from sicdoc.db import get_session
 from sicdoc.errors import InvalidInput, SicdocError
-from sicdoc.fhir import jsonio
-from sicdoc.fhir.capability import capability_statement, searchable_types
-from sicdoc.fhir.dates import format_instant, utc_now
+from sicdoc.fhir.capability import capability_statement
+from sicdoc.fhir.dates import format_instant, parse_range, utc_now
 from sicdoc.fhir.outcome import operation_outcome
+from sicdoc.fhir.search import DEFAULT_COUNT, MAX_COUNT, decode_cursor, encode_cursor, parse_search
 from sicdoc.fhir.validation import resource_class
+from sicdoc.services import bundles as bundle_service
 from sicdoc.services import resources as resource_service
-from sicdoc.store import Stored, read, vread
+from sicdoc.store import history, read, vread
+from sicdoc.store.search import compartment, history_page, search
+from sicdoc.views.fhir_http import (
+    entry_for,
+    fhir_response,
+    history_entry,
+    http_error_response,
+    if_match,
+    outcome_response,
+    page_link,
+    prefer,
+    request_json,
+    resource_headers,
+    written_response,
+)
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
-
-FHIR_JSON = "application/fhir+json"
-_ACCEPTED_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
 _VERSION_RE = re.compile(r"^\d{1,9}$")
-
-
-def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    resp = Response(jsonio.dumps(body), status=status, mimetype=FHIR_JSON, headers=headers)
-    resp.headers["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
-    return resp
-
-
-def outcome_response(error: SicdocError) -> Response:
-    return fhir_response(operation_outcome(error.issues), error.status)
 
 
 @bp.errorhandler(SicdocError)
@@ -42,78 +45,207 @@ def _sicdoc_error(error: SicdocError) -> Response:
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
-    code = {404: "not-found", 405: "not-supported", 413: "too-costly", 415: "not-supported"}.get(
-        error.code or 500, "processing"
-    )
-    resp = outcome_response(SicdocError(error.description or error.name, code=code))
-    resp.status_code = error.code or 500
-    if error.code == 405 and isinstance(getattr(error, "valid_methods", None), list):
-        resp.headers["Allow"] = ", ".join(error.valid_methods)
-    return resp
+    return http_error_response(error)
 
 
-def base_url() -> str:
-    return (
-        current_app.config.get("FHIR_BASE_URL") or url_for("fhir.metadata", _external=True).rsplit("/", 1)[0]
-    )
+def _store():  # type: ignore[no-untyped-def]
+    return current_app.extensions["sicdoc.store"]
 
 
-def _resource_headers(stored: Stored) -> dict[str, str]:
-    return {
-        "ETag": stored.etag,
-        "Last-Modified": stored.last_updated.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-    }
-
-
-def request_json() -> Any:
-    mimetype = (request.mimetype or "").lower()
-    if mimetype not in _ACCEPTED_TYPES:
-        raise _UnsupportedMedia()
-    return jsonio.loads(request.get_data(cache=False), current_app.config["FHIR_MAX_JSON_DEPTH"])
-
-
-class _UnsupportedMedia(SicdocError):
-    status = 415
-
-    def __init__(self) -> None:
-        super().__init__(
-            f"Content-Type must be {FHIR_JSON}, not '{request.content_type or 'none'}'", code="not-supported"
-        )
-
-
-def _check_type(resource_type: str) -> None:
+def _type(resource_type: str) -> str:
     resource_class(resource_type)
+    return resource_type
 
 
 @bp.get("/metadata")
 def metadata() -> Response:
-    statement = capability_statement(base_url(), format_instant(utc_now()), searchable_types())
-    return fhir_response(statement)
+    from sicdoc.views.fhir_http import base_url
+
+    return fhir_response(capability_statement(base_url(), format_instant(utc_now())))
+
+
+@bp.post("")
+@bp.post("/")
+def bundle() -> Response:
+    body = request_json()
+    representation = prefer("return") == "representation"
+    max_entries = current_app.config["FHIR_MAX_BUNDLE_ENTRIES"]
+    if isinstance(body, dict) and body.get("type") == "batch":
+        result = bundle_service.process_batch(
+            get_session(), _store(), body, max_entries=max_entries, representation=representation
+        )
+    else:
+        result = bundle_service.process_transaction(
+            get_session(),
+            _store(),
+            body,
+            client_id=_client_id(),
+            max_entries=max_entries,
+            representation=representation,
+        )
+    return fhir_response(result.response, 200)
+
+
+def _client_id() -> str:
+    return str(getattr(request, "sicdoc_client_id", "") or "")
 
 
 @bp.post("/<resource_type>")
 def create(resource_type: str) -> Response:
-    _check_type(resource_type)
-    body = request_json()
-    stored = resource_service.create_resource(
-        get_session(), current_app.extensions["sicdoc.store"], resource_type, body
+    _type(resource_type)
+    result = resource_service.create_resource(
+        get_session(),
+        _store(),
+        resource_type,
+        request_json(),
+        if_none_exist=request.headers.get("If-None-Exist"),
     )
-    headers = _resource_headers(stored)
-    headers["Location"] = f"{base_url()}/{resource_type}/{stored.id}/_history/{stored.version_id}"
-    return fhir_response(stored.content or {}, 201, headers)
+    return written_response(result.stored, 201 if result.created else 200)
+
+
+@bp.put("/<resource_type>")
+def conditional_update(resource_type: str) -> Response:
+    _type(resource_type)
+    criteria = request.query_string.decode()
+    if not criteria:
+        raise InvalidInput("PUT on a type needs search criteria (Type?identifier=…) or an id in the URL")
+    result = resource_service.conditional_update(
+        get_session(), _store(), resource_type, criteria, request_json(), if_match=if_match()
+    )
+    return written_response(result.stored, 201 if result.created else 200)
 
 
 @bp.get("/<resource_type>/<resource_id>")
 def read_resource(resource_type: str, resource_id: str) -> Response:
-    _check_type(resource_type)
-    stored = read(get_session(), resource_type, resource_id)
-    return fhir_response(stored.content or {}, 200, _resource_headers(stored))
+    stored = read(get_session(), _type(resource_type), resource_id)
+    return fhir_response(stored.content, 200, resource_headers(stored))
+
+
+@bp.put("/<resource_type>/<resource_id>")
+def update(resource_type: str, resource_id: str) -> Response:
+    result = resource_service.update_resource(
+        get_session(), _store(), _type(resource_type), resource_id, request_json(), if_match=if_match()
+    )
+    return written_response(result.stored, 201 if result.created else 200)
+
+
+@bp.delete("/<resource_type>/<resource_id>")
+def delete(resource_type: str, resource_id: str) -> Response:
+    resource_service.delete_resource(get_session(), _store(), _type(resource_type), resource_id)
+    return fhir_response(None, 204)
 
 
 @bp.get("/<resource_type>/<resource_id>/_history/<version_id>")
 def read_version(resource_type: str, resource_id: str, version_id: str) -> Response:
-    _check_type(resource_type)
     if not _VERSION_RE.match(version_id):
         raise InvalidInput(f"'{version_id}' is not a version id", code="value")
-    stored = vread(get_session(), resource_type, resource_id, int(version_id))
-    return fhir_response(stored.content or {}, 200, _resource_headers(stored))
+    stored = vread(get_session(), _type(resource_type), resource_id, int(version_id))
+    return fhir_response(stored.content, 200, resource_headers(stored))
+
+
+@bp.get("/<resource_type>/<resource_id>/_history")
+def instance_history(resource_type: str, resource_id: str) -> Response:
+    history(get_session(), _type(resource_type), resource_id)  # 404 for an unknown resource
+    return _history_bundle(resource_type, resource_id)
+
+
+@bp.get("/<resource_type>/_history")
+def type_history(resource_type: str) -> Response:
+    return _history_bundle(_type(resource_type), None)
+
+
+def _history_bundle(resource_type: str, resource_id: str | None) -> Response:
+    count = _count(request.args.get("_count"))
+    since = None
+    if "_since" in request.args:
+        rng = parse_range(request.args["_since"])
+        if rng is None:
+            raise InvalidInput("_since must be an instant", code="value")
+        since = rng[0]
+    cursor = decode_cursor(request.args["_cursor"]) if "_cursor" in request.args else None
+    items, next_cursor = history_page(
+        get_session(), resource_type, resource_id, since=since, count=count, cursor=cursor
+    )
+    path = request.path.removeprefix("/fhir")
+    params = [(k, v) for k, v in request.args.items(multi=True) if k != "_cursor"]
+    links = [{"relation": "self", "url": page_link(path, params)}]
+    if next_cursor:
+        links.append({"relation": "next", "url": page_link(path, params, encode_cursor(next_cursor))})
+    body = {
+        "resourceType": "Bundle",
+        "type": "history",
+        "link": links,
+        "entry": [history_entry(s) for s in items],
+    }
+    return fhir_response(body)
+
+
+def _count(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_COUNT
+    if not raw.isdigit():
+        raise InvalidInput(f"_count must be a whole number, not '{raw}'", code="value")
+    return min(int(raw), MAX_COUNT)
+
+
+@bp.get("/<resource_type>")
+def search_get(resource_type: str) -> Response:
+    return _search(_type(resource_type), list(request.args.items(multi=True)))
+
+
+@bp.post("/<resource_type>/_search")
+def search_post(resource_type: str) -> Response:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise InvalidInput(
+            "POST _search takes application/x-www-form-urlencoded parameters", code="not-supported"
+        )
+    pairs = list(request.args.items(multi=True)) + parse_qsl(
+        request.get_data(as_text=True), keep_blank_values=True
+    )
+    return _search(_type(resource_type), pairs)
+
+
+def _search(resource_type: str, pairs: list[tuple[str, str]]) -> Response:
+    strict = prefer("handling") == "strict"
+    req = parse_search(resource_type, pairs, strict=strict)
+    result = search(get_session(), req)
+    path = f"/{resource_type}"
+    links = [{"relation": "self", "url": page_link(path, req.canonical)}]
+    if result.next_cursor:
+        links.append(
+            {"relation": "next", "url": page_link(path, req.canonical, encode_cursor(result.next_cursor))}
+        )
+    entries = [entry_for(m, "match") for m in result.matches] + [
+        entry_for(m, "include") for m in result.included
+    ]
+    if req.ignored:
+        note = SicdocError(
+            f"Ignored unknown or unsupported parameters: {', '.join(sorted(set(req.ignored)))}",
+            code="not-supported",
+        )
+        outcome = operation_outcome(
+            [i.__class__(i.code, i.diagnostics, i.expression, "warning") for i in note.issues]
+        )
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+    body: dict[str, object] = {"resourceType": "Bundle", "type": "searchset"}
+    if result.total is not None:
+        body["total"] = result.total
+    body["link"] = links
+    if entries:
+        body["entry"] = entries
+    return fhir_response(body)
+
+
+@bp.get("/Patient/<patient_id>/$everything")
+def everything(patient_id: str) -> Response:
+    items = compartment(get_session(), patient_id)
+    if not items:
+        read(get_session(), "Patient", patient_id)  # raises 404 or 410
+    body = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(items),
+        "timestamp": format_instant(datetime.now().astimezone()),
+        "entry": [entry_for(s, "match") for s in items],
+    }
+    return fhir_response(body)

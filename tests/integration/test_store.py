@@ -14,7 +14,7 @@ from sicdoc.models import (
     ResourceVersion,
     TokenIndex,
 )
-from sicdoc.services.bundles import ingest_transaction
+from sicdoc.services.bundles import process_transaction
 from sicdoc.store import history, read, vread
 from tests.conftest import load_json, synthea_bundles
 
@@ -101,9 +101,14 @@ COHORTS_BY_FILE = {
 def test_synthea_bundles_land_in_the_right_cohorts(session, store):
     for path in synthea_bundles():
         bundle = load_json(path)
-        results = ingest_transaction(session, store, bundle)
-        assert len(results) == len(bundle["entry"])
-        patient_id = next(r.stored.id for r in results if r.stored and r.stored.resource_type == "Patient")
+        entries = process_transaction(session, store, bundle).response["entry"]
+        assert len(entries) == len(bundle["entry"])
+        assert all(e["response"]["status"] == "201 Created" for e in entries)
+        patient_id = next(
+            e["response"]["location"].split("/")[1]
+            for e in entries
+            if e["response"]["location"].startswith("Patient/")
+        )
         cohorts = set(
             session.scalars(select(DiagnosisFact.cohort).where(DiagnosisFact.patient_id == patient_id)).all()
         )

@@ -1,0 +1,206 @@
+"""The machine-readable QI report: every metric of every cohort, suppressed for display by default.
+
+    compute_metrics(frames, as_of=date(2026, 3, 31), period_from=date(2025, 1, 1),
+                    period_to=date(2025, 12, 31), cohorts=None, value_set_version="2026.1")
+
+The period applies to the index date (M1, M7), the death date (M2, M3) and the admission date (M4).
+``site``/``unit`` filter by attribution (see cohorts.py) and, for M4, by the admission's own place.
+Beyond the required keys the report carries ``prior_sic`` (patients with a conversation before index,
+left out of M7 as ``prior_referral`` is left out of M1) and 95% intervals (``*_cif_ci``, log-log).
+The patients in each incidence estimate (index patients minus the prevalent ones) are not shown: a
+small prevalent count would otherwise force the whole estimate to be hidden.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from sicdoc.analytics.cohorts import check_cohorts
+from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table, timeliness_counts
+from sicdoc.analytics.intervals import BAND_KEYS, conversation_before_death, decedents, referral_to_death
+from sicdoc.analytics.lookforward import (
+    lookforward_table,
+    median_days_to_referral,
+    referral_incidence,
+    referred_days,
+    sic_incidence,
+)
+from sicdoc.analytics.quality import cohort_flags, count_flags, quality_flags
+from sicdoc.analytics.suppression import MIN_CELL, is_small, protect, rate_shown, render, suppress_count
+
+DECIMALS = 4
+
+
+def compute_metrics(
+    frames: Frames,
+    *,
+    as_of: date,
+    period_from: date | None,
+    period_to: date | None,
+    cohorts: list[str] | None,
+    value_set_version: str,
+    suppress: bool = True,
+    site: str | None = None,
+    unit: str | None = None,
+    min_cell: int = MIN_CELL,
+) -> dict:
+    """All metrics per cohort as a JSON-serialisable dict (see the module docstring for the call)."""
+    data = frames.normalised().observed(as_of)
+    flags = quality_flags(data)
+    report: dict = {
+        "as_of": as_of.isoformat(),
+        "period": {
+            "from": period_from.isoformat() if period_from else None,
+            "to": period_to.isoformat() if period_to else None,
+        },
+        "value_set_version": value_set_version,
+        "filters": {"site": site, "unit": unit},
+        "suppressed": suppress,
+        "min_cell": min_cell if suppress else None,
+        "cohorts": {},
+    }
+    scope = {"period_from": period_from, "period_to": period_to, "site": site, "unit": unit}
+    for cohort in check_cohorts(cohorts):
+        raw = cohort_counts(data, cohort, flags=flags, as_of=as_of, **scope)
+        report["cohorts"][cohort] = present(raw, suppress=suppress, min_cell=min_cell)
+    return report
+
+
+def cohort_counts(
+    data: Frames,
+    cohort: str,
+    *,
+    flags: pd.DataFrame,
+    as_of: date,
+    period_from: date | None = None,
+    period_to: date | None = None,
+    site: str | None = None,
+    unit: str | None = None,
+) -> dict:
+    """Unsuppressed metrics of one cohort, with the counts suppression needs (normalised, cut frames)."""
+    scope = {"period_from": period_from, "period_to": period_to, "site": site, "unit": unit}
+    look = lookforward_table(data, cohort, as_of=as_of, **scope)
+    dead = decedents(data, cohort, **scope)
+    raw: dict = {
+        "index_patients": len(look),
+        "prior_referral": int(look["prior_referral"].sum()),
+        "referral_cif": referral_incidence(look),
+        "referred_patients": len(referred_days(look)),
+        "median_days_index_to_referral": median_days_to_referral(look),
+        **referral_to_death(dead),
+        **conversation_before_death(dead),
+        "prior_sic": int(look["prior_sic"].sum()),
+        "sic_cif": sic_incidence(look),
+        "inpatient_timeliness": None,
+    }
+    raw["referral_cif_patients"] = raw["index_patients"] - raw["prior_referral"]
+    raw["sic_cif_patients"] = raw["index_patients"] - raw["prior_sic"]
+    patients = set(look["patient_id"]) | set(dead["patient_id"])
+    if cohort in INPATIENT_COHORTS:
+        admissions = admission_table(data, cohort, as_of=as_of, **scope)
+        raw["inpatient_timeliness"] = timeliness_counts(admissions)
+        patients |= set(admissions["patient_id"])
+    raw["data_quality"] = count_flags(cohort_flags(flags, cohort, patients, **scope))
+    return raw
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), DECIMALS)
+
+
+def _cif(curve: dict, suppress: bool, min_cell: int) -> tuple[dict, dict]:
+    """Estimates and intervals by horizon. Under suppression an estimate is shown only if its events,
+    its patients, the rest of its patients and the events added since the last shown horizon are none
+    of 1..min_cell-1, so neither the counts nor their differences can be read back from the curve."""
+    estimates, intervals, last_events = {}, {}, 0
+    for h, point in curve.items():
+        show = point["estimate"] is not None
+        if suppress and show:
+            step = point["events"] - last_events
+            show = rate_shown(point["events"], point["n"], min_cell) and not is_small(step, min_cell)
+        if show:
+            last_events = point["events"]
+        lower, upper = point["lower"], point["upper"]
+        estimates[str(h)] = _round(point["estimate"]) if show else None
+        intervals[str(h)] = [_round(lower), _round(upper)] if show and lower is not None else None
+    return estimates, intervals
+
+
+def present(raw: dict, *, suppress: bool = True, min_cell: int = MIN_CELL) -> dict:
+    """The report shape for one cohort; with ``suppress`` no count of 1..min_cell-1 is recoverable."""
+    bands = {f"band:{k}": v for k, v in raw["referral_to_death_bands"].items()}
+    values = {
+        key: raw[key]
+        for key in (
+            "index_patients",
+            "prior_referral",
+            "referral_cif_patients",
+            "prior_sic",
+            "sic_cif_patients",
+            "decedents",
+            "decedents_referred",
+            "decedents_with_sic",
+            "decedents_first_sic_gt30d",
+        )
+    } | bands
+    values["_no_sic"] = raw["decedents"] - raw["decedents_with_sic"]
+    values["_sic_le30"] = raw["decedents_with_sic"] - raw["decedents_first_sic_gt30d"]
+    tables = [
+        (["prior_referral", "referral_cif_patients"], "index_patients"),
+        (["prior_sic", "sic_cif_patients"], "index_patients"),
+        (list(bands), "decedents"),
+        (["band:never", "decedents_referred"], "decedents"),
+        ([f"band:{k}" for k in BAND_KEYS[1:]], "decedents_referred"),
+        (["decedents_with_sic", "_no_sic"], "decedents"),
+        (["decedents_first_sic_gt30d", "_sic_le30"], "decedents_with_sic"),
+    ]
+    implicit = ["referral_cif_patients", "sic_cif_patients", "_no_sic", "_sic_le30"]
+    timely = raw["inpatient_timeliness"] or {}
+    for h, cell in timely.items():
+        values |= {
+            f"num:{h}": cell["numerator"],
+            f"den:{h}": cell["denominator"],
+            f"_rest:{h}": cell["denominator"] - cell["numerator"],
+        }
+        tables.append(([f"num:{h}", f"_rest:{h}"], f"den:{h}"))
+        implicit.append(f"_rest:{h}")
+    hidden = protect(values, tables, implicit=implicit, min_cell=min_cell) if suppress else set()
+    shown = render(values, hidden, implicit=implicit, min_cell=min_cell)
+
+    def median(key: str, base: int) -> float | int | None:
+        return None if suppress and is_small(base, min_cell) else raw[key]
+
+    referral_cif, referral_ci = _cif(raw["referral_cif"], suppress, min_cell)
+    sic_cif, sic_ci = _cif(raw["sic_cif"], suppress, min_cell)
+    out = {
+        "index_patients": shown["index_patients"],
+        "prior_referral": shown["prior_referral"],
+        "referral_cif": referral_cif,
+        "referral_cif_ci": referral_ci,
+        "median_days_index_to_referral": median("median_days_index_to_referral", raw["referred_patients"]),
+        "decedents": shown["decedents"],
+        "decedents_referred": shown["decedents_referred"],
+        "referral_to_death_bands": {k: shown[f"band:{k}"] for k in BAND_KEYS},
+        "median_days_referral_to_death": median("median_days_referral_to_death", raw["decedents_referred"]),
+        "decedents_with_sic": shown["decedents_with_sic"],
+        "decedents_first_sic_gt30d": shown["decedents_first_sic_gt30d"],
+        "median_days_first_sic_to_death": median("median_days_first_sic_to_death", raw["decedents_with_sic"]),
+        "prior_sic": shown["prior_sic"],
+        "sic_cif": sic_cif,
+        "sic_cif_ci": sic_ci,
+        "inpatient_timeliness": None,
+        "data_quality": {
+            k: (suppress_count(v, min_cell) if suppress else v) for k, v in raw["data_quality"].items()
+        },
+    }
+    if raw["inpatient_timeliness"] is not None:
+        out["inpatient_timeliness"] = {}
+        for h, cell in timely.items():
+            num, den = shown[f"num:{h}"], shown[f"den:{h}"]
+            visible = isinstance(num, int) and isinstance(den, int) and rate_shown(num, den, min_cell)
+            rate = cell["rate"] if (visible or not suppress) else None
+            out["inpatient_timeliness"][h] = {"numerator": num, "denominator": den, "rate": _round(rate)}
+    return out

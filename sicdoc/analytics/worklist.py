@@ -1,0 +1,94 @@
+"""Clinician worklist: living cohort patients who are due a serious illness conversation.
+
+A patient is listed when, at the cut-off, they are alive and either
+- ``no_sic_after_index``: 30 or more days have passed since their index diagnosis with no completed
+  conversation on or after the index date, or
+- ``no_sic_since_admission``: they had an inpatient admission (on or after index, in the last 30
+  days) with no completed conversation on or after the admission date.
+Order of need: metastatic cancer first, then two or more heart-failure admissions in the last 365
+days, then everyone else; within each, the longest since index first.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from sicdoc.analytics.cohorts import check_cohorts, cohort_patients, conversation_rows
+from sicdoc.analytics.frames import Frames, days_between, lookup
+from sicdoc.analytics.inpatient import cohort_admissions, inpatient_encounters
+
+INDEX_WAIT_DAYS = 30
+ADMISSION_DAYS = 30
+HF_WINDOW_DAYS = 365
+PRIORITY_METASTATIC, PRIORITY_HF_READMITTED, PRIORITY_OTHER = 1, 2, 3
+WORKLIST_COLUMNS = ("patient_id", "cohorts", "reason", "days_waiting", "priority", "days_since_index")
+
+
+def worklist(
+    frames: Frames,
+    *,
+    as_of: date,
+    cohorts: list[str] | None = None,
+    site: str | None = None,
+    unit: str | None = None,
+    index_wait_days: int = INDEX_WAIT_DAYS,
+    admission_days: int = ADMISSION_DAYS,
+) -> pd.DataFrame:
+    """Patients due a conversation, most in need first (see the module docstring)."""
+    data = frames.normalised().observed(as_of)
+    cut = pd.Timestamp(as_of)
+    convs = conversation_rows(data)
+    last_sic = convs.groupby("patient_id")["performed_date"].max()
+    stays = inpatient_encounters(data).dropna(subset=["admit_date"])
+    last_admit = stays.groupby("patient_id")["admit_date"].max()
+    rows = []
+    for cohort in check_cohorts(cohorts):
+        pts = cohort_patients(data, cohort, site=site, unit=unit)
+        pts = pts[pts["death_date"].isna()].copy()
+        sic = lookup(pts["patient_id"], last_sic)
+        admit = lookup(pts["patient_id"], last_admit)
+        since_index = (cut - pts["index_date"]).dt.days
+        due_index = (since_index >= index_wait_days) & ~(sic >= pts["index_date"])
+        recent = (admit >= pts["index_date"]) & ((cut - admit).dt.days <= admission_days)
+        due_admission = recent & ~(sic >= admit)
+        for reason, due, anchor in (
+            ("no_sic_after_index", due_index, pts["index_date"]),
+            ("no_sic_since_admission", due_admission, admit),
+        ):
+            hit = pts[due.fillna(False).astype(bool)]
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "patient_id": hit["patient_id"],
+                        "cohort": cohort,
+                        "reason": reason,
+                        "days_waiting": days_between(pd.Series(cut, index=hit.index), anchor[hit.index]),
+                        "days_since_index": since_index[hit.index],
+                        "metastatic": hit["metastatic"] & (cohort == "cancer"),
+                    }
+                )
+            )
+    found = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    if found.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in WORKLIST_COLUMNS})
+    out = (
+        found.groupby("patient_id")
+        .agg(
+            cohorts=("cohort", lambda s: ",".join(c for c in check_cohorts(None) if c in set(s))),
+            reason=("reason", lambda s: ",".join(sorted(set(s)))),
+            days_waiting=("days_waiting", "max"),
+            days_since_index=("days_since_index", "max"),
+            metastatic=("metastatic", "any"),
+        )
+        .reset_index()
+    )
+    hf = cohort_admissions(data, "heart_failure")
+    hf = hf[(cut - hf["admit_date"]).dt.days < HF_WINDOW_DAYS]
+    readmitted = set(hf.groupby("patient_id").size().loc[lambda n: n >= 2].index)
+    out["priority"] = PRIORITY_OTHER
+    out.loc[out["patient_id"].isin(readmitted), "priority"] = PRIORITY_HF_READMITTED
+    out.loc[out["metastatic"], "priority"] = PRIORITY_METASTATIC
+    out = out.sort_values(["priority", "days_since_index", "patient_id"], ascending=[True, False, True])
+    return out.loc[:, list(WORKLIST_COLUMNS)].reset_index(drop=True)

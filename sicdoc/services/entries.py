@@ -1,0 +1,208 @@
+"""Planning and running the entries of a bundle: ids decided first, references rewritten, then writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sqlalchemy.orm import Session
+
+from sicdoc.errors import InvalidInput, PreconditionFailed
+from sicdoc.fhir.dates import format_instant
+from sicdoc.fhir.search import parse_search
+from sicdoc.fhir.validation import is_resource_type
+from sicdoc.services.matching import Pending, match_one
+from sicdoc.store import Store, Stored, identifier_pairs, new_id, read
+from sicdoc.store.search import search
+
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "GET": 3, "HEAD": 3}
+
+
+@dataclass
+class EntryPlan:
+    index: int
+    method: str
+    resource_type: str
+    resource_id: str | None
+    resource: dict[str, Any] | None = None
+    url: str = ""
+    exists: bool = False  # a conditional create that matched
+    if_match: int | None = None
+    created: int = 0
+    order: tuple[int, int] = field(default=(0, 0))
+
+    def execute(self, session: Session, store: Store, representation: bool) -> dict[str, Any]:
+        where = f"Bundle.entry[{self.index}]"
+        if self.method == "DELETE":
+            assert self.resource_id is not None
+            if self.resource_id:
+                store.delete(session, self.resource_type, self.resource_id)
+            return {"response": {"status": "204 No Content"}}
+        if self.method in ("GET", "HEAD"):
+            body = run_read(session, self.url, where)
+            entry: dict[str, Any] = {"response": {"status": "200 OK"}}
+            if self.method == "GET":
+                entry["resource"] = body
+            return entry
+        assert self.resource_id is not None and self.resource is not None
+        if self.method == "POST" and self.exists:
+            return _response(read(session, self.resource_type, self.resource_id), "200 OK", representation)
+        if self.method == "POST":
+            stored = store.create(session, self.resource, resource_id=self.resource_id)
+            self.created = 1
+            return _response(stored, "201 Created", representation)
+        self.resource["id"] = self.resource_id
+        stored = store.update(session, self.resource, self.resource_id, if_match=self.if_match)
+        self.created = int(stored.version_id == 1)
+        return _response(stored, "201 Created" if stored.version_id == 1 else "200 OK", representation)
+
+
+def _response(stored: Stored, status: str, representation: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "response": {
+            "status": status,
+            "location": f"{stored.resource_type}/{stored.id}/_history/{stored.version_id}",
+            "etag": stored.etag,
+            "lastModified": format_instant(stored.last_updated),
+        }
+    }
+    if representation and stored.content is not None:
+        entry["fullUrl"] = f"{stored.resource_type}/{stored.id}"
+        entry["resource"] = stored.content
+    return entry
+
+
+def _if_match(request: dict[str, Any], where: str) -> int | None:
+    value = request.get("ifMatch")
+    if value is None:
+        return None
+    digits = str(value).removeprefix("W/").strip('"')
+    if not digits.isdigit():
+        raise InvalidInput(
+            f'{where}.request.ifMatch must look like W/"3"', expression=f"{where}.request.ifMatch"
+        )
+    return int(digits)
+
+
+def plan_entries(session: Session, entries: list[dict[str, Any]]) -> list[EntryPlan]:
+    """Decide every entry's target id, then rewrite placeholders and conditional references."""
+    mapping: dict[str, str] = {}
+    pending: Pending = {}
+    plans: list[EntryPlan] = []
+    for i in sorted(range(len(entries)), key=lambda k: _ORDER[entries[k]["request"]["method"]]):
+        entry, request = entries[i], entries[i]["request"]
+        method, url, where = request["method"], request["url"], f"Bundle.entry[{i}]"
+        rtype, sep, rest = url.partition("?") if "?" in url else url.partition("/")
+        plan = EntryPlan(i, method, rtype, None, entry.get("resource"), url, order=(_ORDER[method], i))
+        plan.if_match = _if_match(request, where)
+        if method == "POST":
+            if request.get("ifNoneExist"):
+                found = match_one(
+                    session, rtype, request["ifNoneExist"], f"{where}.request.ifNoneExist", pending
+                )
+                plan.exists = found is not None
+                plan.resource_id = found
+            if plan.resource_id is None:
+                plan.resource_id = new_id()
+                for system, value in identifier_pairs(plan.resource or {}):
+                    pending.setdefault((rtype, system, value), plan.resource_id)
+        elif method in ("PUT", "DELETE"):
+            if sep == "?":
+                found = match_one(session, rtype, rest, f"{where}.request.url", pending)
+                plan.resource_id = found or (new_id() if method == "PUT" else "")
+            else:
+                plan.resource_id = rest.split("/", 1)[0]
+                if not plan.resource_id:
+                    raise InvalidInput(f"{where}.request.url needs an id", expression=f"{where}.request.url")
+        if entry.get("fullUrl") and plan.resource_id and method in ("POST", "PUT"):
+            mapping[entry["fullUrl"]] = f"{rtype}/{plan.resource_id}"
+        plans.append(plan)
+    _refuse_overlaps(plans)
+    for plan in plans:
+        if plan.resource is not None:
+            _resolve(session, plan.resource, f"Bundle.entry[{plan.index}].resource", mapping, pending)
+    return plans
+
+
+def _refuse_overlaps(plans: list[EntryPlan]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for plan in plans:
+        if plan.method in ("GET", "HEAD") or plan.exists or not plan.resource_id:
+            continue
+        key = (plan.resource_type, plan.resource_id)
+        if key in seen:
+            raise InvalidInput(
+                f"Bundle.entry[{plan.index}] and Bundle.entry[{seen[key]}] both write {key[0]}/{key[1]}",
+                code="duplicate",
+                expression=f"Bundle.entry[{plan.index}]",
+            )
+        seen[key] = plan.index
+
+
+def _resolve(session: Session, node: Any, where: str, mapping: dict[str, str], pending: Pending) -> None:
+    """Rewrite placeholders everywhere (references, uri and url elements) and resolve conditional refs."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            child = f"{where}.{key}"
+            if isinstance(value, str):
+                node[key] = _target(session, key, value, child, mapping, pending)
+            else:
+                _resolve(session, value, child, mapping, pending)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            if isinstance(value, str):
+                if value in mapping:
+                    node[i] = mapping[value]
+            else:
+                _resolve(session, value, f"{where}[{i}]", mapping, pending)
+
+
+def _target(
+    session: Session, key: str, value: str, where: str, mapping: dict[str, str], pending: Pending
+) -> str:
+    if value in mapping:
+        return mapping[value]
+    if key != "reference":
+        return value
+    if value.startswith("urn:uuid:"):
+        raise InvalidInput(
+            f"{where}: {value} is not the fullUrl of any entry in this bundle",
+            code="not-found",
+            expression=where,
+        )
+    rtype, sep, query = value.partition("?")
+    if sep and is_resource_type(rtype):
+        found = match_one(session, rtype, query, where, pending)
+        if found is None:
+            raise InvalidInput(f"{where}: no {rtype} matches {query}", code="not-found", expression=where)
+        mapping[value] = f"{rtype}/{found}"
+        return mapping[value]
+    return value
+
+
+def run_read(session: Session, url: str, where: str = "request") -> dict[str, Any]:
+    """A GET inside a bundle: ``Type/id`` reads, ``Type?params`` searches."""
+    path, _, query = url.partition("?")
+    parts = path.strip("/").split("/")
+    if not is_resource_type(parts[0]):
+        raise InvalidInput(f"{where}: '{url}' names no R4 type", expression=where)
+    if len(parts) >= 2:
+        if len(parts) == 4 and parts[2] == "_history":
+            from sicdoc.store import vread
+
+            if not parts[3].isdigit():
+                raise InvalidInput(f"{where}: bad version in '{url}'", expression=where)
+            return vread(session, parts[0], parts[1], int(parts[3])).content or {}
+        return read(session, parts[0], parts[1]).content or {}
+    request = parse_search(parts[0], parse_qsl(query, keep_blank_values=True))
+    result = search(session, request)
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": result.total,
+        "entry": [{"fullUrl": f"{m.resource_type}/{m.id}", "resource": m.content} for m in result.matches],
+    }
+
+
+__all__ = ["EntryPlan", "PreconditionFailed", "plan_entries", "run_read"]

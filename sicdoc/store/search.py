@@ -1,0 +1,298 @@
+"""Running a parsed search against the index tables, with keyset paging that survives concurrent writes.
+
+Pages are ordered by the sort key and then by id; the cursor holds the last (key, id) seen, so rows
+added, changed or deleted between pages never make a page skip or repeat a row that stayed put.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy.orm import Session
+
+from sicdoc.fhir.search import Criterion, Include, SearchRequest
+from sicdoc.models import DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
+from sicdoc.store.writes import Stored
+
+
+@dataclass
+class SearchResult:
+    total: int | None
+    matches: list[Stored]
+    included: list[Stored]
+    next_cursor: dict[str, Any] | None
+
+
+def _same_resource(table: Any) -> ColumnElement[bool]:
+    return and_(table.resource_type == Resource.resource_type, table.resource_id == Resource.id)
+
+
+def _token(c: Criterion) -> ColumnElement[bool]:
+    options = []
+    for system, code in c.values:
+        parts = []
+        if system == "":
+            parts.append(TokenIndex.system.is_(None))
+        elif system is not None:
+            parts.append(TokenIndex.system == system)
+        if code is not None:
+            parts.append(TokenIndex.code == code)
+        options.append(and_(true(), *parts))
+    match = exists().where(_same_resource(TokenIndex), TokenIndex.param == c.param.name, or_(*options))
+    return not_(match) if c.modifier == "not" else match
+
+
+def _reference(c: Criterion) -> ColumnElement[bool]:
+    options = []
+    for target_type, target_id in c.values:
+        cond = ReferenceIndex.target_id == target_id
+        if target_type:
+            cond = and_(cond, ReferenceIndex.target_type == target_type)
+        options.append(cond)
+    return exists().where(_same_resource(ReferenceIndex), ReferenceIndex.param == c.param.name, or_(*options))
+
+
+def date_condition(prefix: str, lo: datetime, hi: datetime, low: Any, high: Any) -> ColumnElement[bool]:
+    """FHIR date comparison of a stored range [low, high) (None = open) against a value range [lo, hi)."""
+    low_ok = lambda cond: or_(low.is_(None), cond)  # noqa: E731 - open start is minus infinity
+    high_ok = lambda cond: or_(high.is_(None), cond)  # noqa: E731 - open end is plus infinity
+    if prefix == "eq":
+        return and_(low.is_not(None), high.is_not(None), low >= lo, high <= hi)
+    if prefix == "ne":
+        return not_(and_(low.is_not(None), high.is_not(None), low >= lo, high <= hi))
+    if prefix == "gt":
+        return high_ok(high > hi)
+    if prefix == "ge":
+        return high_ok(high > lo)
+    if prefix == "lt":
+        return low_ok(low < lo)
+    if prefix == "le":
+        return low_ok(low < hi)
+    raise ValueError(prefix)
+
+
+def _date(c: Criterion) -> ColumnElement[bool]:
+    options = [date_condition(p, lo, hi, DateIndex.low, DateIndex.high) for p, lo, hi in c.values]
+    return exists().where(_same_resource(DateIndex), DateIndex.param == c.param.name, or_(*options))
+
+
+def _string(c: Criterion) -> ColumnElement[bool]:
+    from sicdoc.fhir.search_params import fold
+
+    options = []
+    for value in c.values:
+        folded = fold(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        if c.modifier == "exact":
+            options.append(StringIndex.value == fold(value))
+        elif c.modifier == "contains":
+            options.append(StringIndex.value.like(f"%{folded}%", escape="\\"))
+        else:
+            options.append(StringIndex.value.like(f"{folded}%", escape="\\"))
+    return exists().where(_same_resource(StringIndex), StringIndex.param == c.param.name, or_(*options))
+
+
+_BUILDERS = {"token": _token, "uri": _token, "reference": _reference, "date": _date, "string": _string}
+
+
+def _filtered(req: SearchRequest) -> Select[Any]:
+    query = select(Resource).where(Resource.resource_type == req.resource_type, Resource.deleted.is_(False))
+    if req.ids:
+        query = query.where(Resource.id.in_(req.ids))
+    for prefix, lo, hi in req.last_updated:
+        query = query.where(date_condition(prefix, lo, hi, Resource.last_updated, Resource.last_updated))
+    for criterion in req.criteria:
+        query = query.where(_BUILDERS[criterion.param.type](criterion))
+    return query
+
+
+def _sort_column(req: SearchRequest) -> tuple[Any, bool] | None:
+    if not req.sort:
+        return None
+    key, desc = req.sort[0]
+    if key == "_id":
+        return None if not desc else (Resource.id, True)
+    if key == "_lastUpdated":
+        return Resource.last_updated, desc
+    column = (
+        select(func.min(DateIndex.low))
+        .where(_same_resource(DateIndex), DateIndex.param == key)
+        .correlate(Resource)
+        .scalar_subquery()
+    )
+    return column, desc
+
+
+def search(session: Session, req: SearchRequest) -> SearchResult:
+    query = _filtered(req)
+    total = None
+    if req.summary_count or (req.total != "none" and req.cursor is None):
+        total = session.scalar(
+            select(func.count()).select_from(query.with_only_columns(Resource.id).subquery())
+        )
+    if req.summary_count or req.count == 0:
+        return SearchResult(total, [], [], None)
+    sort = _sort_column(req)
+    if sort is None:
+        query = query.order_by(Resource.id)
+        if req.cursor:
+            query = query.where(Resource.id > str(req.cursor.get("id", "")))
+    else:
+        column, desc = sort
+        key = func.coalesce(column, datetime(1, 1, 1, tzinfo=UTC)) if sort[0] is not Resource.id else column
+        query = query.add_columns(key.label("sort_key"))
+        query = query.order_by(key.desc() if desc else key, Resource.id.desc() if desc else Resource.id)
+        if req.cursor:
+            last_key = req.cursor.get("key")
+            last_id = str(req.cursor.get("id", ""))
+            if column is not Resource.id:
+                last_key = datetime.fromisoformat(last_key) if last_key else datetime(1, 1, 1, tzinfo=UTC)
+            beyond = key < last_key if desc else key > last_key
+            tie = and_(key == last_key, Resource.id < last_id if desc else Resource.id > last_id)
+            query = query.where(or_(beyond, tie))
+    rows = session.execute(query.limit(req.count + 1)).all()
+    more = len(rows) > req.count
+    rows = rows[: req.count]
+    matches = [_stored(row[0]) for row in rows]
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        cursor = {"id": last[0].id}
+        if sort is not None:
+            value = last[1]
+            cursor["key"] = value.isoformat() if isinstance(value, datetime) else value
+    included = _includes(session, matches, req.includes, req.revincludes)
+    return SearchResult(total, matches, included, cursor)
+
+
+def _stored(row: Resource) -> Stored:
+    return Stored(row.resource_type, row.id, row.version_id, row.last_updated, False, row.content)
+
+
+def _includes(
+    session: Session, matches: list[Stored], includes: list[Include], revincludes: list[Include]
+) -> list[Stored]:
+    if not matches:
+        return []
+    seen = {(m.resource_type, m.id) for m in matches}
+    out: list[Stored] = []
+    for inc in includes:
+        ids = [m.id for m in matches if m.resource_type == inc.source_type]
+        targets = session.execute(
+            select(ReferenceIndex.target_type, ReferenceIndex.target_id).where(
+                ReferenceIndex.resource_type == inc.source_type,
+                ReferenceIndex.resource_id.in_(ids),
+                ReferenceIndex.param == inc.param,
+                ReferenceIndex.target_type == inc.target_type if inc.target_type else true(),
+            )
+        ).all()
+        for target_type, target_id in set(targets):
+            if target_type and (target_type, target_id) not in seen:
+                row = session.get(Resource, (target_type, target_id))
+                if row is not None and not row.deleted:
+                    seen.add((target_type, target_id))
+                    out.append(_stored(row))
+    for inc in revincludes:
+        by_type: dict[str, list[str]] = {}
+        for m in matches:
+            by_type.setdefault(m.resource_type, []).append(m.id)
+        conds = [
+            and_(ReferenceIndex.target_type == t, ReferenceIndex.target_id.in_(ids))
+            for t, ids in by_type.items()
+        ]
+        rows = session.scalars(
+            select(Resource).where(
+                Resource.resource_type == inc.source_type,
+                Resource.deleted.is_(False),
+                exists().where(
+                    _same_resource(ReferenceIndex), ReferenceIndex.param == inc.param, or_(false(), *conds)
+                ),
+            )
+        ).all()
+        for row in rows:
+            if (row.resource_type, row.id) not in seen:
+                seen.add((row.resource_type, row.id))
+                out.append(_stored(row))
+    return out
+
+
+def compartment(session: Session, patient_id: str, limit: int = 10000) -> list[Stored]:
+    """The patient and every live resource that references them, for ``Patient/$everything``."""
+    patient = session.get(Resource, ("Patient", patient_id))
+    if patient is None or patient.deleted:
+        return []
+    rows = session.scalars(
+        select(Resource)
+        .where(
+            Resource.deleted.is_(False),
+            exists().where(
+                _same_resource(ReferenceIndex),
+                ReferenceIndex.target_type == "Patient",
+                ReferenceIndex.target_id == patient_id,
+            ),
+        )
+        .order_by(Resource.resource_type, Resource.id)
+        .limit(limit)
+    ).all()
+    return [_stored(patient), *(_stored(r) for r in rows)]
+
+
+def history_page(
+    session: Session,
+    rtype: str | None,
+    rid: str | None,
+    *,
+    since: datetime | None,
+    count: int,
+    cursor: dict[str, Any] | None,
+) -> tuple[list[Stored], dict[str, Any] | None]:
+    """Versions newest first, keyset-paged on (lastUpdated, type, id, version)."""
+    from sicdoc.models import ResourceVersion as V
+
+    query = select(V)
+    if rtype:
+        query = query.where(V.resource_type == rtype)
+    if rid:
+        query = query.where(V.id == rid)
+    if since is not None:
+        query = query.where(V.last_updated >= since)
+    order = (V.last_updated.desc(), V.resource_type.desc(), V.id.desc(), V.version_id.desc())
+    if cursor:
+        try:
+            at = datetime.fromisoformat(str(cursor["at"]))
+            key = (str(cursor["type"]), str(cursor["id"]), int(cursor["v"]))
+        except (KeyError, ValueError):
+            from sicdoc.errors import InvalidInput
+
+            raise InvalidInput("The paging cursor is not valid", code="value") from None
+        query = query.where(
+            or_(
+                V.last_updated < at,
+                and_(
+                    V.last_updated == at,
+                    or_(
+                        V.resource_type < key[0],
+                        and_(
+                            V.resource_type == key[0],
+                            or_(V.id < key[1], and_(V.id == key[1], V.version_id < key[2])),
+                        ),
+                    ),
+                ),
+            )
+        )
+    rows = session.scalars(query.order_by(*order).limit(count + 1)).all()
+    more = len(rows) > count
+    rows = rows[:count]
+    items = [Stored(r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content) for r in rows]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = {
+            "at": last.last_updated.isoformat(),
+            "type": last.resource_type,
+            "id": last.id,
+            "v": last.version_id,
+        }
+    return items, next_cursor

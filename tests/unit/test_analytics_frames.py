@@ -1,0 +1,116 @@
+"""Input frames: expected columns, coercion, the as-of cut, and the small shared helpers."""
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sicdoc.analytics.cohorts import age_band, age_years
+from sicdoc.analytics.frames import COLUMNS, Frames, empty_frame, lookup
+from sicdoc.analytics.intervals import band_of, median_days
+from sicdoc.analytics.suppression import is_small, protect
+
+
+def test_empty_frames_have_the_projection_columns():
+    frames = Frames()
+    assert tuple(frames.encounters.columns) == COLUMNS["encounters"]
+    assert empty_frame("conversations").empty
+    normal = frames.normalised()
+    assert str(normal.patients["deceased_date"].dtype).startswith("datetime64")
+    assert str(normal.encounters["admit_at"].dtype).startswith("datetime64") and "UTC" in str(
+        normal.encounters["admit_at"].dtype
+    )
+
+
+def test_missing_column_is_an_error():
+    bad = Frames(patients=pd.DataFrame({"patient_id": ["p"]}))
+    with pytest.raises(ValueError, match="patients frame lacks columns"):
+        bad.normalised()
+
+
+def test_coercion_of_dates_instants_flags_and_ids():
+    frames = Frames.from_records(
+        encounters=[
+            {
+                "encounter_id": "e1",
+                "patient_id": 7,
+                "admit_at": datetime(2025, 1, 1, 23, 30),
+                "admit_date": "2025-01-01",
+                "palliative": None,
+            }
+        ],
+    ).normalised()
+    enc = frames.encounters.iloc[0]
+    assert enc["admit_date"] == pd.Timestamp("2025-01-01")
+    assert enc["admit_at"] == pd.Timestamp("2025-01-01 23:30", tz="UTC")  # naive taken as UTC
+    assert frames.encounters["palliative"].dtype == bool and not enc["palliative"]
+    assert enc["patient_id"] == 7
+
+
+def test_observed_cuts_the_future():
+    frames = Frames.from_records(
+        patients=[{"patient_id": "p", "deceased_date": date(2025, 2, 1)}],
+        referrals=[
+            {"service_request_id": "r1", "patient_id": "p", "authored_date": date(2025, 1, 10)},
+            {"service_request_id": "r2", "patient_id": "p", "authored_date": date(2025, 1, 20)},
+        ],
+        encounters=[
+            {
+                "encounter_id": "e",
+                "patient_id": "p",
+                "admit_date": date(2025, 1, 5),
+                "admit_at": datetime(2025, 1, 5, tzinfo=UTC),
+                "discharge_at": datetime(2025, 1, 20, tzinfo=UTC),
+                "discharge_date": date(2025, 1, 20),
+            }
+        ],
+    ).normalised()
+    seen = frames.observed(date(2025, 1, 15))
+    assert seen.referrals["service_request_id"].tolist() == ["r1"]
+    assert seen.patients["deceased_date"].isna().all()  # death on 02-01 not known yet
+    assert seen.encounters["discharge_at"].isna().all()  # still in hospital on the 15th
+
+
+def test_lookup_keeps_dates_even_when_empty():
+    keys = pd.Series(["a", "b"])
+    empty = pd.Series([], dtype="datetime64[s]")
+    assert lookup(keys, empty).isna().all()
+    assert str(lookup(keys, empty).dtype).startswith("datetime64")
+    dated = pd.Series(pd.to_datetime(["2025-01-01"]), index=["a"])
+    assert lookup(keys, dated).tolist()[0] == pd.Timestamp("2025-01-01")
+
+
+def test_median_of_even_count_is_mean_of_middle_values():
+    assert median_days([1, 3, 10, 100]) == 6.5
+    assert median_days([0, 10, 40, 100]) == 25
+    assert median_days([5]) == 5
+    assert median_days([]) is None
+
+
+def test_band_edges():
+    days = pd.Series([0, 7, 8, 30, 31, 90, 91, None], dtype="Int64")
+    assert band_of(days).tolist() == ["0-7", "0-7", "8-30", "8-30", "31-90", "31-90", "gt90", "never"]
+
+
+def test_age_on_the_birthday():
+    birth = pd.to_datetime(pd.Series(["1980-01-11", "1980-01-11", "2010-06-01", None]))
+    on = pd.to_datetime(pd.Series(["2025-01-10", "2025-01-11", "2025-06-01", "2025-01-01"]))
+    ages = age_years(birth, on)
+    assert ages.tolist()[:3] == [44, 45, 15]
+    assert age_band(ages).tolist() == ["18-44", "45-64", "<18", "unknown"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=60), min_size=2, max_size=6))
+def test_no_small_cell_recoverable_from_a_shown_total(cells):
+    # Invariant of complementary suppression for one row with its total: whatever is hidden is either
+    # nothing, or at least two non-zero cells whose sum is 11 or more, or the total is hidden as well.
+    values = {i: v for i, v in enumerate(cells)} | {"total": sum(cells)}
+    hidden = protect(values, [(list(range(len(cells))), "total")])
+    assert not any(is_small(v) for k, v in values.items() if k not in hidden)
+    hidden_cells = [values[k] for k in hidden if k != "total" and values[k] != 0]
+    if "total" not in hidden and hidden_cells:
+        assert len(hidden_cells) >= 2
+        assert sum(hidden_cells) >= 11

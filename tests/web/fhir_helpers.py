@@ -1,0 +1,31 @@
+"""Small helpers for FHIR web tests."""
+
+import json
+
+from sqlalchemy import func, select
+
+from sicdoc.models import Base
+
+FHIR = "application/fhir+json"
+
+
+def send(client, method, path, body=None, headers=None, content_type=FHIR):
+    data = None if body is None else (body if isinstance(body, bytes | str) else json.dumps(body))
+    all_headers = {"Content-Type": content_type, **(headers or {})}
+    return client.open(path, method=method, data=data, headers=all_headers)
+
+
+def table_counts(app):
+    with app.extensions["sicdoc.sessionmaker"]() as s:
+        return {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
+def patient(mrn, family="Rivera", **extra):
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:oid:1.2.3", "value": mrn}],
+        "name": [{"family": family, "given": ["Ana"]}],
+        "gender": "female",
+        "birthDate": "1950-01-02",
+        **extra,
+    }

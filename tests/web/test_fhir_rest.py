@@ -1,0 +1,159 @@
+"""Instance and type interactions: update with If-Match, delete, history, conditional writes, search."""
+
+import pytest
+
+from tests.web.fhir_helpers import patient, send, table_counts
+
+
+def create(client, resource, headers=None):
+    resp = send(client, "POST", f"/fhir/{resource['resourceType']}", resource, headers)
+    assert resp.status_code in (200, 201), resp.get_json()
+    return resp
+
+
+def test_update_honours_if_match_and_keeps_history(client):
+    created = create(client, patient("U-1")).get_json()
+    pid = created["id"]
+    body = {**created, "gender": "male"}
+    ok = send(client, "PUT", f"/fhir/Patient/{pid}", body, {"If-Match": 'W/"1"'})
+    assert ok.status_code == 200
+    assert ok.headers["ETag"] == 'W/"2"'
+    assert ok.get_json()["meta"]["versionId"] == "2"
+    stale = send(client, "PUT", f"/fhir/Patient/{pid}", {**body, "gender": "other"}, {"If-Match": 'W/"1"'})
+    assert stale.status_code == 412
+    assert stale.get_json()["resourceType"] == "OperationOutcome"
+    assert send(client, "GET", f"/fhir/Patient/{pid}").get_json()["gender"] == "male"
+    hist = send(client, "GET", f"/fhir/Patient/{pid}/_history").get_json()
+    assert hist["type"] == "history"
+    assert [e["resource"]["meta"]["versionId"] for e in hist["entry"]] == ["2", "1"]
+
+
+def test_update_with_mismatched_id_is_refused(client):
+    pid = create(client, patient("U-2")).get_json()["id"]
+    resp = send(client, "PUT", f"/fhir/Patient/{pid}", {**patient("U-2"), "id": "other"})
+    assert resp.status_code == 400
+
+
+def test_delete_is_soft_read_gives_410_and_history_stays(client):
+    pid = create(client, patient("D-1")).get_json()["id"]
+    assert send(client, "DELETE", f"/fhir/Patient/{pid}").status_code == 204
+    assert send(client, "GET", f"/fhir/Patient/{pid}").status_code == 410
+    assert send(client, "GET", f"/fhir/Patient/{pid}/_history/1").status_code == 200
+    hist = send(client, "GET", f"/fhir/Patient/{pid}/_history").get_json()
+    assert hist["entry"][0]["request"]["method"] == "DELETE"
+    search = send(client, "GET", "/fhir/Patient?identifier=urn:oid:1.2.3|D-1").get_json()
+    assert search["total"] == 0
+
+
+def test_conditional_create_finds_the_existing_resource(client, app):
+    first = create(client, patient("C-1"), {"If-None-Exist": "identifier=urn:oid:1.2.3|C-1"})
+    assert first.status_code == 201
+    second = create(client, patient("C-1"), {"If-None-Exist": "identifier=urn:oid:1.2.3|C-1"})
+    assert second.status_code == 200
+    assert second.get_json()["id"] == first.get_json()["id"]
+    assert table_counts(app)["resource"] == 1
+
+
+def test_conditional_create_with_two_matches_is_412(client):
+    create(client, patient("M-1", family="Same"))
+    create(client, patient("M-2", family="Same"))
+    resp = send(client, "POST", "/fhir/Patient", patient("M-3"), {"If-None-Exist": "family=Same"})
+    assert resp.status_code == 412
+
+
+def test_plain_create_of_a_taken_identifier_is_409(client, app):
+    create(client, patient("X-1"))
+    resp = send(client, "POST", "/fhir/Patient", patient("X-1"))
+    assert resp.status_code == 409
+    assert "If-None-Exist" in resp.get_json()["issue"][0]["diagnostics"]
+    assert table_counts(app)["resource"] == 1
+
+
+def test_conditional_update_creates_then_updates(client):
+    url = "/fhir/Patient?identifier=urn:oid:1.2.3|P-9"
+    made = send(client, "PUT", url, patient("P-9"))
+    assert made.status_code == 201
+    again = send(client, "PUT", url, patient("P-9", gender="male"))
+    assert again.status_code == 200
+    assert again.get_json()["id"] == made.get_json()["id"]
+    assert again.get_json()["meta"]["versionId"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("choice", "check"),
+    [
+        ("return=minimal", lambda r: r.data == b""),
+        ("return=representation", lambda r: r.get_json()["resourceType"] == "Patient"),
+        ("return=OperationOutcome", lambda r: r.get_json()["resourceType"] == "OperationOutcome"),
+    ],
+)
+def test_prefer_return(client, choice, check):
+    resp = send(client, "POST", "/fhir/Patient", patient("R-1"), {"Prefer": choice})
+    assert resp.status_code == 201
+    assert resp.headers["Location"]
+    assert check(resp)
+
+
+def test_search_by_identifier_name_birthdate_and_paging(client):
+    for i in range(7):
+        create(client, patient(f"S-{i}", family=f"Fam{i % 2}", birthDate=f"19{50 + i}-06-01"))
+    by_id = send(client, "GET", "/fhir/Patient?identifier=urn:oid:1.2.3|S-3").get_json()
+    assert by_id["total"] == 1
+    fam = send(client, "GET", "/fhir/Patient?family=fam1").get_json()
+    assert fam["total"] == 3
+    born = send(client, "GET", "/fhir/Patient?birthdate=ge1953-01-01&birthdate=lt1956").get_json()
+    assert born["total"] == 3
+    seen, url, pages = [], "/fhir/Patient?_count=3", 0
+    while url:
+        page = send(client, "GET", url).get_json()
+        seen += [e["resource"]["id"] for e in page.get("entry", [])]
+        nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
+        url = nxt[0].split("http://localhost", 1)[-1] if nxt else None
+        pages += 1
+        if pages == 1:
+            # A patient created between pages must not shift the next page.
+            create(client, patient("S-late"))
+    assert pages >= 3
+    assert len(seen) == len(set(seen))
+    assert len(seen) >= 7
+
+
+def test_search_sort_and_summary_count(client):
+    for i, year in enumerate((1960, 1940, 1950)):
+        create(client, patient(f"O-{i}", birthDate=f"{year}-01-01"))
+    asc = send(client, "GET", "/fhir/Patient?_sort=birthdate").get_json()
+    assert [e["resource"]["birthDate"][:4] for e in asc["entry"]] == ["1940", "1950", "1960"]
+    desc = send(client, "GET", "/fhir/Patient?_sort=-birthdate&_count=2").get_json()
+    assert [e["resource"]["birthDate"][:4] for e in desc["entry"]] == ["1960", "1950"]
+    count = send(client, "GET", "/fhir/Patient?_summary=count").get_json()
+    assert count["total"] == 3
+    assert "entry" not in count
+
+
+def test_unknown_search_parameters_are_reported_or_refused(client):
+    lenient = send(client, "GET", "/fhir/Patient?shoe-size=9").get_json()
+    outcomes = [e for e in lenient.get("entry", []) if e["search"]["mode"] == "outcome"]
+    assert "shoe-size" in outcomes[0]["resource"]["issue"][0]["diagnostics"]
+    strict = send(client, "GET", "/fhir/Patient?shoe-size=9", headers={"Prefer": "handling=strict"})
+    assert strict.status_code == 400
+
+
+def test_post_search_equals_get_search(client):
+    create(client, patient("PS-1", family="Postsearch"))
+    resp = client.post(
+        "/fhir/Patient/_search", data="family=postsearch", content_type="application/x-www-form-urlencoded"
+    )
+    assert resp.status_code == 200
+    assert resp.get_json()["total"] == 1
+
+
+def test_everything_returns_the_patients_compartment(client):
+    pid = create(client, patient("E-1")).get_json()["id"]
+    condition = {
+        "resourceType": "Condition",
+        "subject": {"reference": f"Patient/{pid}"},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I50.9"}]},
+    }
+    create(client, condition)
+    body = send(client, "GET", f"/fhir/Patient/{pid}/$everything").get_json()
+    assert sorted(e["resource"]["resourceType"] for e in body["entry"]) == ["Condition", "Patient"]
