@@ -6,21 +6,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
+def _json_text(value: object) -> str:
+    # orjson is several times faster than the standard library for the large FHIR documents stored here.
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str) -> Engine:
     """An engine with the connection settings sicdoc relies on for each backend."""
+    json_options = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_pre_ping=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_pre_ping=True, **json_options)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **json_options)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -7,10 +7,7 @@ syntax and reference target types, and refuse types that exist only in R4B.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import re
-import typing
 from functools import cache
 from typing import Any
 
@@ -19,6 +16,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource as R4BResource
 
 from sicdoc.errors import InvalidInput, Issue
+from sicdoc.fhir.structure import EXTENSION, PRIMITIVE, RESOURCE, Rule, plan_for
 
 # Types introduced in R4B: an R4 client must never send or receive them.
 R4B_ONLY = frozenset(
@@ -113,29 +111,28 @@ def validate_resource(data: Any, path: str | None = None) -> None:
     if not isinstance(data, dict):
         raise InvalidInput("A resource must be a JSON object", code="structure", expression=path)
     cls = resource_class(data.get("resourceType"))
-    root = path or data["resourceType"]
     issues: list[Issue] = []
-    _check_raw(data, cls, root, issues, top=True)
-    rid = data.get("id")
-    if rid is not None and (not isinstance(rid, str) or not ID_RE.match(rid)):
-        issues.append(Issue("value", "id must be 1-64 letters, digits, '-' or '.'", f"{root}.id"))
+    _check_object(data, cls, path or data["resourceType"], issues, resource=True)
     if issues:
         raise InvalidInput(issues)
+
+
+def validate_with_models(data: dict[str, Any], path: str | None = None) -> None:
+    """Validation by the pydantic models themselves: slower, kept as the reference the fast path must match."""
+    cls = resource_class(data.get("resourceType"))
     try:
-        model = cls.model_validate(data)
+        cls.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise InvalidInput([_pydantic_issue(err, root) for err in exc.errors()]) from None
+        raise InvalidInput(
+            [_pydantic_issue(err, path or data["resourceType"]) for err in exc.errors()]
+        ) from None
     except (ValueError, TypeError, KeyError) as exc:
-        raise InvalidInput(f"Invalid resource content: {exc}", code="structure", expression=root) from None
-    _check_model(model, root, issues)
-    if issues:
-        raise InvalidInput(issues)
+        raise InvalidInput(f"Invalid resource content: {exc}", code="structure") from None
 
 
 def _pydantic_issue(err: Any, root: str) -> Issue:
-    loc = [p for p in err.get("loc", ()) if p != "__root__"]
     expression = root
-    for part in loc:
+    for part in (p for p in err.get("loc", ()) if p != "__root__"):
         if isinstance(part, int):
             expression += f"[{part}]"
         else:
@@ -145,187 +142,121 @@ def _pydantic_issue(err: Any, root: str) -> Issue:
     code = {"extra_forbidden": "structure", "missing": "required"}.get(kind, "value")
     if code == "value" and "required" in str(err.get("msg", "")).lower():
         code = "required"
-    message = {"extra_forbidden": "Unknown element", "missing": "Missing required element"}.get(
-        kind, err.get("msg", "Invalid value").removeprefix("Value error, ")
-    )
-    return Issue(code, f"{message} at {expression}", expression)
+    return Issue(code, f"{err.get('msg', 'Invalid value')} at {expression}", expression)
 
 
-# JSON kinds FHIR primitives must have; pydantic alone would coerce "yes" into true or "3" into 3.
-_PRIMITIVE_KINDS: dict[type, tuple[type, ...]] = {
-    bool: (bool,),
-    int: (int,),
-    decimal.Decimal: (int, float),
-    str: (str,),
-    dt.date: (str,),
-    dt.datetime: (str,),
-    dt.time: (str,),
-}
+# Element paths are built lazily as (parent, key-or-index) pairs: almost every element is valid,
+# and formatting a FHIRPath string for each one would cost more than checking it.
+Path = tuple[Any, str | int] | str
 
 
-@cache
-def _field_kinds(cls: type) -> dict[str, tuple[tuple[type, ...] | None, type | None]]:
-    """field name -> (allowed JSON types for a primitive, or None; model class for a complex element)."""
-    kinds: dict[str, tuple[tuple[type, ...] | None, type | None]] = {}
-    for name, field in cls.model_fields.items():
-        base = field.annotation
-        while typing.get_args(base) and typing.get_origin(base) is not None:
-            args = [a for a in typing.get_args(base) if a is not type(None)]
-            if typing.get_origin(base) is typing.Annotated:
-                base = typing.get_args(base)[0]
-            elif not args:
-                break
-            else:
-                base = args[0]
-        if isinstance(base, type) and base in _PRIMITIVE_KINDS:
-            kinds[name] = (_PRIMITIVE_KINDS[base], None)
-        elif hasattr(base, "get_model_klass"):
-            try:
-                kinds[name] = (None, base.get_model_klass())
-            except Exception:
-                kinds[name] = (None, None)
-    return kinds
+def _text(path: Path) -> str:
+    parts: list[str] = []
+    while isinstance(path, tuple):
+        path, segment = path
+        parts.append(f"[{segment}]" if isinstance(segment, int) else f".{segment}")
+    return path + "".join(reversed(parts))
 
 
-def _check_raw(node: Any, cls: type | None, path: str, issues: list[Issue], top: bool = False) -> None:
-    """Empty values, JSON types of primitives and private keys, walking the raw JSON with its model."""
-    if isinstance(node, list):
-        if not node:
-            issues.append(Issue("value", f"Empty array at {path}", path))
-        for i, item in enumerate(node):
-            if item is None and not path.rsplit(".", 1)[-1].startswith("_"):
-                issues.append(Issue("value", f"null at {path}[{i}]", f"{path}[{i}]"))
-            else:
-                _check_raw(item, cls, f"{path}[{i}]", issues, top)
+def _issue(issues: list[Issue], code: str, message: str, path: Path) -> None:
+    where = _text(path)
+    issues.append(Issue(code, message.replace("{where}", where), where))
+
+
+def _check_object(
+    node: dict[str, Any], cls: type, path: Path, issues: list[Issue], resource: bool = False
+) -> None:
+    if not node:
+        _issue(issues, "value", "Empty object at {where}", path)
         return
-    if not isinstance(node, dict):
-        if node is None:
-            issues.append(Issue("value", f"null at {path}", path))
-        elif isinstance(node, str) and not node.strip():
-            issues.append(Issue("value", f"Empty or blank string at {path}", path))
-        return
-    if not node and not top:
-        issues.append(Issue("value", f"Empty object at {path}", path))
-    if "resourceType" in node and isinstance(node["resourceType"], str):
-        try:
-            cls = resource_class(node["resourceType"])
-        except InvalidInput:
-            cls = None
-    kinds = _field_kinds(cls) if cls is not None else {}
+    plan = plan_for(cls)
+    if resource:
+        rid = node.get("id")
+        if rid is not None and (not isinstance(rid, str) or not ID_RE.match(rid)):
+            _issue(issues, "value", "id must be 1-64 letters, digits, '-' or '.' at {where}", (path, "id"))
+    rules = plan.rules
     for key, value in node.items():
-        child = f"{path}.{key}"
-        if key == "fhir_comments" or "__" in key:
-            issues.append(Issue("structure", f"Unknown element '{key}' at {path}", child))
+        rule = rules.get(key)
+        if rule is None:
+            if not (key == "resourceType" and resource):
+                _issue(issues, "structure", f"Unknown element '{key}' at " + "{where}", (path, key))
             continue
-        allowed, sub = kinds.get(key, (None, None))
-        if allowed is not None:
-            items = value if isinstance(value, list) else [value]
-            for i, item in enumerate(items):
-                if item is not None and (
-                    not isinstance(item, allowed) or (bool not in allowed and isinstance(item, bool))
-                ):
-                    kind = {bool: "boolean", str: "string"}.get(allowed[0], "number")
-                    where = f"{child}[{i}]" if isinstance(value, list) else child
-                    issues.append(Issue("value", f"{where} must be a JSON {kind}", where))
-                    break
-        _check_raw(value, sub, child, issues, top=key in ("contained", "resource"))
-
-
-# Required bindings whose code lists fhir.resources truncates (its lists end in "+").
-_FULL_BINDINGS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("Encounter", "status"): (
-        "planned",
-        "arrived",
-        "triaged",
-        "in-progress",
-        "onleave",
-        "finished",
-        "cancelled",
-        "entered-in-error",
-        "unknown",
-    ),
-    ("Observation", "status"): (
-        "registered",
-        "preliminary",
-        "final",
-        "amended",
-        "corrected",
-        "cancelled",
-        "entered-in-error",
-        "unknown",
-    ),
-    ("DiagnosticReport", "status"): (
-        "registered",
-        "partial",
-        "preliminary",
-        "final",
-        "amended",
-        "corrected",
-        "appended",
-        "cancelled",
-        "entered-in-error",
-        "unknown",
-    ),
-}
-
-
-@cache
-def _field_plan(cls: type) -> tuple[tuple[str, str, tuple[str, ...] | None], ...]:
-    """For a model class: (field, kind, allowed) for fields that need a look after parsing."""
-    plan = []
-    for name, field in cls.model_fields.items():
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        enum = extra.get("enum_values")
-        refs = extra.get("enum_reference_types")
-        full = _FULL_BINDINGS.get((cls.__name__, name))
-        if full:
-            plan.append((name, "enum", full))
-        elif enum and "+" not in enum:
-            plan.append((name, "enum", tuple(enum)))
-        elif refs:
-            plan.append((name, "ref", tuple(refs)))
-        elif not name.endswith("__ext") and name != "fhir_comments":
-            plan.append((name, "walk", None))
-    return tuple(plan)
-
-
-def _check_model(model: Any, path: str, issues: list[Issue]) -> None:
-    for name, kind, allowed in _field_plan(type(model)):
-        value = getattr(model, name, None)
         if value is None:
-            continue
-        values = value if isinstance(value, list) else [value]
-        for i, item in enumerate(values):
-            where = f"{path}.{name}" + (f"[{i}]" if isinstance(value, list) else "")
-            if kind == "enum":
-                if isinstance(item, str) and item not in allowed:
-                    issues.append(Issue("code-invalid", f"'{item}' is not an allowed code at {where}", where))
-            elif kind == "ref":
-                _check_reference(item, allowed, where, issues)
-            elif isinstance(item, pydantic.BaseModel):
-                _check_model(item, where, issues)
+            _issue(issues, "value", "null at {where}", (path, key))
+        elif rule.is_list:
+            if type(value) is not list:
+                _issue(issues, "structure", "{where} must be an array", (path, key))
+            elif not value:
+                _issue(issues, "value", "Empty array at {where}", (path, key))
+            else:
+                child = (path, key)
+                for i, item in enumerate(value):
+                    _check_value(item, rule, (child, i), issues)
+        elif type(value) is list:
+            _issue(issues, "structure", "{where} must be a single value, not an array", (path, key))
+        else:
+            _check_value(value, rule, (path, key), issues)
+    for key in plan.required:
+        if key not in node and f"_{key}" not in node:
+            _issue(issues, "required", "Missing required element at {where}", (path, key))
+    for members, needed in plan.choices:
+        present = [m for m in members if m in node]
+        if len(present) > 1:
+            _issue(issues, "structure", f"Only one of {', '.join(present)} is allowed at " + "{where}", path)
+        elif needed and not present:
+            _issue(issues, "required", f"One of {', '.join(members)} is required at " + "{where}", path)
 
 
-def _check_reference(ref: Any, allowed: tuple[str, ...], where: str, issues: list[Issue]) -> None:
-    target = getattr(ref, "reference", None)
-    if target is None:
+def _check_value(value: Any, rule: Rule, path: Path, issues: list[Issue]) -> None:
+    kind = rule.kind
+    if kind == PRIMITIVE:
+        if value is None:
+            _issue(issues, "value", "null at {where}", path)
+        elif not isinstance(value, rule.json_types) or (type(value) is bool and bool not in rule.json_types):
+            name = {bool: "boolean", str: "string"}.get(rule.json_types[0], "number")
+            _issue(issues, "value", "{where} must be a JSON " + name, path)
+        elif type(value) is str and not value.strip():
+            _issue(issues, "value", "Empty or blank string at {where}", path)
+        elif rule.check is not None and (problem := rule.check(value)):
+            _issue(issues, "value", problem + " at {where}", path)
+        elif rule.enum is not None and value not in rule.enum:
+            _issue(issues, "code-invalid", f"'{value}' is not an allowed code at " + "{where}", path)
         return
-    if target.startswith("#") or URN_RE.match(target):
+    if kind == EXTENSION and value is None:
+        return  # a null keeps positions aligned with the primitive array
+    if type(value) is not dict:
+        _issue(issues, "structure", "{where} must be an object", path)
+        return
+    if kind == RESOURCE:
+        try:
+            inner = resource_class(value.get("resourceType"))
+        except InvalidInput as exc:
+            for i in exc.issues:
+                _issue(issues, i.code, i.diagnostics + " at {where}", path)
+            return
+        _check_object(value, inner, path, issues, resource=True)
+        return
+    _check_object(value, rule.model, path, issues)
+    if rule.references is not None:
+        _check_reference(value.get("reference"), rule.references, path, issues)
+
+
+def _check_reference(target: Any, allowed: tuple[str, ...], path: Path, issues: list[Issue]) -> None:
+    if not isinstance(target, str) or target.startswith("#") or URN_RE.match(target):
         return
     parts = reference_parts(target)
     if parts is None:
         cond = CONDITIONAL_REF_RE.match(target)
         if cond is None:
-            issues.append(
-                Issue("value", f"'{target}' is not a valid reference at {where}", f"{where}.reference")
+            _issue(
+                issues, "value", f"'{target}' is not a valid reference at " + "{where}", (path, "reference")
             )
             return
         parts = (cond.group(1), "")
     if "Resource" not in allowed and parts[0] not in allowed:
-        issues.append(
-            Issue(
-                "value",
-                f"A reference to {parts[0]} is not allowed at {where} (expected {', '.join(allowed)})",
-                f"{where}.reference",
-            )
+        _issue(
+            issues,
+            "value",
+            f"A reference to {parts[0]} is not allowed at " + "{where}" + f" (expected {', '.join(allowed)})",
+            (path, "reference"),
         )

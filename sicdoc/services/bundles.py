@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from sicdoc.fhir.outcome import operation_outcome
 from sicdoc.fhir.validation import URN_RE, is_resource_type, validate_resource
 from sicdoc.models import BundleReceipt
 from sicdoc.services import retrying, transaction
-from sicdoc.services.entries import EntryPlan, plan_entries, run_read
+from sicdoc.services.entries import EntryPlan, plan_entries, response_entry, run_read
 from sicdoc.store import Store
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
@@ -103,8 +104,7 @@ def _entry_issues(entry: Any, where: str, full_urls: set[str]) -> list[Issue]:
 
 def bundle_key(bundle: dict[str, Any]) -> tuple[str, str]:
     """(key, body hash): the key is the bundle's identifier when it has one, else the hash."""
-    canonical = json.dumps(bundle, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    body_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    body_hash = hashlib.sha256(orjson.dumps(bundle, option=orjson.OPT_SORT_KEYS)).hexdigest()
     ident = bundle.get("identifier")
     if isinstance(ident, dict) and ident.get("value"):
         return f"identifier:{ident.get('system', '')}|{ident['value']}"[:600], body_hash
@@ -125,7 +125,9 @@ def process_transaction(
     if bundle["type"] != "transaction":
         raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
     key, body_hash = bundle_key(bundle)
-    pristine = json.dumps(entries)
+    # Planning rewrites references in place; a retry must start again from the bundle as received.
+    pristine = orjson.dumps(entries)
+    attempts = iter(range(1_000_000))
 
     def attempt() -> BundleResult:
         with transaction(session):
@@ -138,13 +140,21 @@ def process_transaction(
                         f"A different bundle with the same identifier was already received ({key})"
                     )
                 return BundleResult(receipt.response, replayed=True)
-            work = json.loads(pristine)
-            plans = plan_entries(session, work)
+            work = entries if next(attempts) == 0 else orjson.loads(pristine)
+            plans = sorted(plan_entries(session, work), key=lambda p: p.order)
             response_entries: list[dict[str, Any] | None] = [None] * len(work)
-            created = 0
-            for plan in sorted(plans, key=lambda p: p.order):
-                response_entries[plan.index] = plan.execute(session, store, representation)
-                created += plan.created
+            for plan in plans:
+                if plan.method == "DELETE":
+                    response_entries[plan.index] = plan.execute(session, store, representation)
+            # New resources go in together: one statement per table instead of one per resource.
+            creates = [p for p in plans if p.method == "POST" and not p.exists]
+            made = store.create_many(session, [(p.resource, p.resource_id) for p in creates])
+            for plan, stored in zip(creates, made, strict=True):
+                response_entries[plan.index] = response_entry(stored, "201 Created", representation)
+            for plan in plans:
+                if response_entries[plan.index] is None:
+                    response_entries[plan.index] = plan.execute(session, store, representation)
+            created = len(made) + sum(p.created for p in plans)
             response = {
                 "resourceType": "Bundle",
                 "type": "transaction-response",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from sqlalchemy.orm import Session
 
 from sicdoc.errors import InvalidInput, PreconditionFailed
@@ -47,18 +49,20 @@ class EntryPlan:
             return entry
         assert self.resource_id is not None and self.resource is not None
         if self.method == "POST" and self.exists:
-            return _response(read(session, self.resource_type, self.resource_id), "200 OK", representation)
+            return response_entry(
+                read(session, self.resource_type, self.resource_id), "200 OK", representation
+            )
         if self.method == "POST":
             stored = store.create(session, self.resource, resource_id=self.resource_id)
             self.created = 1
-            return _response(stored, "201 Created", representation)
+            return response_entry(stored, "201 Created", representation)
         self.resource["id"] = self.resource_id
         stored = store.update(session, self.resource, self.resource_id, if_match=self.if_match)
         self.created = int(stored.version_id == 1)
-        return _response(stored, "201 Created" if stored.version_id == 1 else "200 OK", representation)
+        return response_entry(stored, "201 Created" if stored.version_id == 1 else "200 OK", representation)
 
 
-def _response(stored: Stored, status: str, representation: bool) -> dict[str, Any]:
+def response_entry(stored: Stored, status: str, representation: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "response": {
             "status": status,
@@ -119,10 +123,53 @@ def plan_entries(session: Session, entries: list[dict[str, Any]]) -> list[EntryP
             mapping[entry["fullUrl"]] = f"{rtype}/{plan.resource_id}"
         plans.append(plan)
     _refuse_overlaps(plans)
+    fast = all(key.startswith("urn:") for key in mapping)
     for plan in plans:
         if plan.resource is not None:
-            _resolve(session, plan.resource, f"Bundle.entry[{plan.index}].resource", mapping, pending)
+            where = f"Bundle.entry[{plan.index}].resource"
+            if fast:
+                plan.resource = _rewrite_text(session, plan.resource, where, mapping, pending)
+            else:
+                _resolve(session, plan.resource, where, mapping, pending)
     return plans
+
+
+# A placeholder as a whole JSON string value, also inside narrative (where quotes are escaped).
+_URN_TOKEN = re.compile(rb'(?<=")urn:(?:uuid|oid):[0-9A-Za-z.\-]+(?=\\?")')
+_CONDITIONAL = re.compile(rb'"reference":"([A-Z][A-Za-z]+\?[^"\\]+)"')
+_LEFTOVER = re.compile(rb'"reference":"(urn:uuid:|[A-Z][A-Za-z]+\?)')
+
+
+def _rewrite_text(
+    session: Session, resource: dict[str, Any], where: str, mapping: dict[str, str], pending: Pending
+) -> dict[str, Any]:
+    """Rewrite placeholders and conditional references on the serialised resource.
+
+    One regular-expression pass over the JSON text replaces the per-node walk for the common case;
+    anything it cannot settle (an unknown placeholder, an odd conditional reference) goes to the
+    walk, which knows the element's path for the error message.
+    """
+    raw = orjson.dumps(resource)
+    if b"urn:" not in raw and b"?" not in raw:
+        return resource
+    for match in _CONDITIONAL.finditer(raw):
+        value = match.group(1).decode()
+        if value not in mapping:
+            rtype, _, query = value.partition("?")
+            if is_resource_type(rtype):
+                found = match_one(session, rtype, query, where, pending)
+                if found is None:
+                    raise InvalidInput(
+                        f"{where}: no {rtype} matches {query}", code="not-found", expression=where
+                    )
+                mapping[value] = f"{rtype}/{found}"
+    encoded = {key.encode(): value.encode() for key, value in mapping.items()}
+    raw = _URN_TOKEN.sub(lambda m: encoded.get(m.group(0), m.group(0)), raw)
+    raw = _CONDITIONAL.sub(lambda m: b'"reference":"' + encoded.get(m.group(1), m.group(1)) + b'"', raw)
+    rewritten = orjson.loads(raw)
+    if _LEFTOVER.search(raw):
+        _resolve(session, rewritten, where, mapping, pending)  # raises with the exact element path
+    return rewritten
 
 
 def _refuse_overlaps(plans: list[EntryPlan]) -> None:
@@ -205,4 +252,4 @@ def run_read(session: Session, url: str, where: str = "request") -> dict[str, An
     }
 
 
-__all__ = ["EntryPlan", "PreconditionFailed", "plan_entries", "run_read"]
+__all__ = ["EntryPlan", "PreconditionFailed", "plan_entries", "response_entry", "run_read"]

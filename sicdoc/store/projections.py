@@ -3,14 +3,16 @@
 Each projected type has one function that turns the current version into rows; a delete or a
 resource that no longer qualifies removes its rows. Conversations combine three resources (the
 Procedure, its QuestionnaireResponse and its code-status Observation), so any of them refreshes the row.
+Rows are collected and inserted with one statement per table, which matters for large bundles.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.orm import Session
 
 from sicdoc import codes
@@ -42,6 +44,21 @@ PROJECTED = frozenset(
         "Observation",
     }
 )
+# (table, row) pairs waiting to be inserted.
+Row = tuple[type, dict[str, Any]]
+# (resource type, id, current content or None when deleted, whether rows may already exist)
+Change = tuple[str, str, dict[str, Any] | None, bool]
+
+_KEYS: dict[str, list[tuple[type, Any]]] = {
+    "Patient": [(PatientFact, PatientFact.patient_id)],
+    "Condition": [(DiagnosisFact, DiagnosisFact.condition_id)],
+    "Encounter": [
+        (EncounterFact, EncounterFact.encounter_id),
+        (PalliativeConsult, PalliativeConsult.encounter_id),
+    ],
+    "ServiceRequest": [(PalliativeReferral, PalliativeReferral.service_request_id)],
+    "Procedure": [(Conversation, Conversation.procedure_id)],
+}
 
 
 def _ref_id(ref: Any, expected: str | None = None) -> str | None:
@@ -71,71 +88,92 @@ def _extension_text(resource: dict, url: str) -> str | None:
     return None
 
 
+def _has_code(concept: Any, wanted: set[str]) -> bool:
+    return any(code in wanted for _, code in codes.codings(concept))
+
+
+def _insert(session: Session, rows: list[Row]) -> None:
+    by_table: dict[type, list[dict[str, Any]]] = defaultdict(list)
+    for table, row in rows:
+        by_table[table].append(row)
+    for table, batch in by_table.items():
+        session.execute(insert(table.__table__), batch)
+
+
 class Projector:
-    """Projects resources with one value-set version; the store calls ``apply`` for every write."""
+    """Projects resources with one value-set version; the store calls it for every write."""
 
     def __init__(self, value_sets: ValueSets):
         self.value_sets = value_sets
-        self._handlers: dict[str, Callable[[Session, dict], None]] = {
+        self._handlers: dict[str, Callable[[dict], list[Row]]] = {
             "Patient": self._patient,
             "Condition": self._condition,
             "Encounter": self._encounter,
             "ServiceRequest": self._service_request,
-            "Procedure": self._procedure,
-            "QuestionnaireResponse": self._linked_to_procedure,
-            "Observation": self._linked_to_procedure,
         }
 
     def apply(self, session: Session, resource_type: str, resource_id: str, content: dict | None) -> None:
-        """Re-project one resource; ``content`` None means it was deleted."""
-        if resource_type not in PROJECTED:
-            return
-        self._remove(session, resource_type, resource_id)
-        if content is not None:
-            self._handlers[resource_type](session, content)
-        elif resource_type in ("QuestionnaireResponse", "Observation"):
-            pass  # the linked conversation keeps its row; a later Procedure write refreshes it
+        self.apply_many(session, [(resource_type, resource_id, content, True)])
 
-    def _remove(self, session: Session, resource_type: str, rid: str) -> None:
-        if resource_type == "Patient":
-            session.execute(delete(PatientFact).where(PatientFact.patient_id == rid))
-        elif resource_type == "Condition":
-            session.execute(delete(DiagnosisFact).where(DiagnosisFact.condition_id == rid))
-        elif resource_type == "Encounter":
-            session.execute(delete(EncounterFact).where(EncounterFact.encounter_id == rid))
-            session.execute(delete(PalliativeConsult).where(PalliativeConsult.encounter_id == rid))
-        elif resource_type == "ServiceRequest":
-            session.execute(delete(PalliativeReferral).where(PalliativeReferral.service_request_id == rid))
-        elif resource_type == "Procedure":
-            session.execute(delete(Conversation).where(Conversation.procedure_id == rid))
-
-    def _patient(self, session: Session, r: dict) -> None:
-        language = None
-        for comm in r.get("communication") or ():
-            for _system, code in codes.codings(comm.get("language")):
-                language = code
-                break
-            if language:
-                break
-        deceased = r.get("deceasedDateTime")
-        session.execute(
-            insert(PatientFact).values(
-                patient_id=r["id"],
-                birth_date=calendar_date(r.get("birthDate")),
-                sex=r.get("gender"),
-                race=_extension_text(r, US_CORE_RACE),
-                ethnicity=_extension_text(r, US_CORE_ETHNICITY),
-                language=language,
-                deceased_date=calendar_date(deceased) if isinstance(deceased, str) else None,
-                site=(r.get("managingOrganization") or {}).get("display")
-                or _ref_text(r.get("managingOrganization")),
-            )
+    def apply_many(self, session: Session, changes: list[Change]) -> None:
+        """Project many writes; conversations come last so their encounter's unit is known."""
+        changes = [c for c in changes if c[0] in PROJECTED]
+        stale: dict[str, list[str]] = defaultdict(list)
+        for rtype, rid, _, existed in changes:
+            if existed and rtype in _KEYS:
+                stale[rtype].append(rid)
+        for rtype, ids in stale.items():
+            for table, key in _KEYS[rtype]:
+                session.execute(delete(table).where(key.in_(ids)))
+        _insert(
+            session,
+            [
+                row
+                for rtype, _, content, _ in changes
+                if content and rtype in self._handlers
+                for row in self._handlers[rtype](content)
+            ],
         )
+        procedures = [content for rtype, _, content, _ in changes if rtype == "Procedure" and content]
+        _insert(session, [row for content in procedures for row in self._procedure(session, content)])
+        written = {p["id"] for p in procedures}
+        linked = {
+            pid
+            for rtype, _, content, _ in changes
+            if rtype in ("QuestionnaireResponse", "Observation") and content
+            for pid in _part_of_procedures(content)
+            if pid not in written
+        }
+        if linked:
+            self._refresh_conversations(session, linked)
 
-    def _condition(self, session: Session, r: dict) -> None:
+    def _patient(self, r: dict) -> list[Row]:
+        language = next(
+            (
+                code
+                for comm in r.get("communication") or ()
+                for _, code in codes.codings(comm.get("language"))
+            ),
+            None,
+        )
+        deceased = r.get("deceasedDateTime")
+        org = r.get("managingOrganization") or {}
+        row = dict(
+            patient_id=r["id"],
+            birth_date=calendar_date(r.get("birthDate")),
+            sex=r.get("gender"),
+            race=_extension_text(r, US_CORE_RACE),
+            ethnicity=_extension_text(r, US_CORE_ETHNICITY),
+            language=language,
+            deceased_date=calendar_date(deceased) if isinstance(deceased, str) else None,
+            site=(org.get("display") or _ref_text(org) or None),
+        )
+        return [(PatientFact, row)]
+
+    def _condition(self, r: dict) -> list[Row]:
         patient_id = _ref_id(r.get("subject"), "Patient")
         if patient_id is None or _has_code(r.get("verificationStatus"), {"entered-in-error", "refuted"}):
-            return
+            return []
         when = r.get("onsetDateTime") or (r.get("onsetPeriod") or {}).get("start") or r.get("recordedDate")
         rows: dict[str, dict] = {}
         for system, code in codes.codings(r.get("code")):
@@ -155,24 +193,22 @@ class Projector:
                         encounter_id=_ref_id(r.get("encounter"), "Encounter"),
                     ),
                 )
-        if rows:
-            session.execute(insert(DiagnosisFact), list(rows.values()))
+        return [(DiagnosisFact, row) for row in rows.values()]
 
-    def _encounter(self, session: Session, r: dict) -> None:
+    def _encounter(self, r: dict) -> list[Row]:
         patient_id = _ref_id(r.get("subject"), "Patient")
         if patient_id is None:
-            return
+            return []
         period = r.get("period") or {}
         unit = None
         for loc in r.get("location") or ():
             unit = (loc.get("location") or {}).get("display") or unit
         site = (r.get("serviceProvider") or {}).get("display")
-        cls = r.get("class") or {}
         palliative = _is_palliative_encounter(r)
         row = dict(
             encounter_id=r["id"],
             patient_id=patient_id,
-            class_code=cls.get("code"),
+            class_code=(r.get("class") or {}).get("code"),
             status=r.get("status"),
             admit_at=instant(period.get("start")),
             admit_date=calendar_date(period.get("start")),
@@ -182,23 +218,23 @@ class Projector:
             unit=unit,
             palliative=palliative,
         )
-        session.execute(insert(EncounterFact).values(**row))
+        rows: list[Row] = [(EncounterFact, row)]
         if palliative:
             referral = next((_ref_id(b, "ServiceRequest") for b in r.get("basedOn") or ()), None)
-            session.execute(
-                insert(PalliativeConsult).values(
-                    encounter_id=r["id"],
-                    patient_id=patient_id,
-                    status=r.get("status"),
-                    start_at=row["admit_at"],
-                    start_date=row["admit_date"],
-                    referral_id=referral,
-                    site=site,
-                    unit=unit,
-                )
+            consult = dict(
+                encounter_id=r["id"],
+                patient_id=patient_id,
+                status=r.get("status"),
+                start_at=row["admit_at"],
+                start_date=row["admit_date"],
+                referral_id=referral,
+                site=site,
+                unit=unit,
             )
+            rows.append((PalliativeConsult, consult))
+        return rows
 
-    def _service_request(self, session: Session, r: dict) -> None:
+    def _service_request(self, r: dict) -> list[Row]:
         patient_id = _ref_id(r.get("subject"), "Patient")
         code = next(
             (
@@ -209,26 +245,25 @@ class Projector:
             None,
         )
         if patient_id is None or code is None:
-            return
-        session.execute(
-            insert(PalliativeReferral).values(
-                service_request_id=r["id"],
-                patient_id=patient_id,
-                code=code,
-                status=r.get("status"),
-                authored_at=instant(r.get("authoredOn")),
-                authored_date=calendar_date(r.get("authoredOn")),
-                encounter_id=_ref_id(r.get("encounter"), "Encounter"),
-                requester_id=_ref_text(r.get("requester")),
-                site=None,
-                unit=None,
-            )
+            return []
+        row = dict(
+            service_request_id=r["id"],
+            patient_id=patient_id,
+            code=code,
+            status=r.get("status"),
+            authored_at=instant(r.get("authoredOn")),
+            authored_date=calendar_date(r.get("authoredOn")),
+            encounter_id=_ref_id(r.get("encounter"), "Encounter"),
+            requester_id=_ref_text(r.get("requester")),
+            site=None,
+            unit=None,
         )
+        return [(PalliativeReferral, row)]
 
-    def _procedure(self, session: Session, r: dict) -> None:
+    def _procedure(self, session: Session, r: dict) -> list[Row]:
         patient_id = _ref_id(r.get("subject"), "Patient")
         if patient_id is None or not codes.is_conversation(r):
-            return
+            return []
         when = r.get("performedDateTime") or (r.get("performedPeriod") or {}).get("start")
         performer = next((_ref_text(p.get("actor")) for p in r.get("performer") or ()), None)
         encounter_id = _ref_id(r.get("encounter"), "Encounter")
@@ -238,36 +273,34 @@ class Projector:
             if enc is not None:
                 unit, site = enc.unit, enc.site
         domains, code_status = _conversation_details(session, r["id"])
-        session.execute(
-            insert(Conversation).values(
-                procedure_id=r["id"],
-                patient_id=patient_id,
-                status=r.get("status"),
-                performed_at=instant(when),
-                performed_date=calendar_date(when),
-                clinician_id=performer,
-                encounter_id=encounter_id,
-                site=site,
-                unit=unit,
-                domains=domains,
-                code_status=code_status,
-            )
+        row = dict(
+            procedure_id=r["id"],
+            patient_id=patient_id,
+            status=r.get("status"),
+            performed_at=instant(when),
+            performed_date=calendar_date(when),
+            clinician_id=performer,
+            encounter_id=encounter_id,
+            site=site,
+            unit=unit,
+            domains=domains,
+            code_status=code_status,
         )
+        return [(Conversation, row)]
 
-    def _linked_to_procedure(self, session: Session, r: dict) -> None:
-        """A QuestionnaireResponse or Observation that is part of a conversation refreshes its row."""
-        for ref in r.get("partOf") or ():
-            procedure_id = _ref_id(ref, "Procedure")
-            if procedure_id is None:
-                continue
-            procedure = session.get(Resource, ("Procedure", procedure_id))
+    def _refresh_conversations(self, session: Session, procedure_ids: set[str]) -> None:
+        """A QuestionnaireResponse or Observation that is part of a conversation re-projects it."""
+        rows: list[Row] = []
+        for pid in sorted(procedure_ids):
+            procedure = session.get(Resource, ("Procedure", pid))
             if procedure is not None and not procedure.deleted:
-                self._remove(session, "Procedure", procedure_id)
-                self._procedure(session, procedure.content)
+                session.execute(delete(Conversation).where(Conversation.procedure_id == pid))
+                rows.extend(self._procedure(session, procedure.content))
+        _insert(session, rows)
 
 
-def _has_code(concept: Any, wanted: set[str]) -> bool:
-    return any(code in wanted for _, code in codes.codings(concept))
+def _part_of_procedures(r: dict) -> list[str]:
+    return [pid for ref in r.get("partOf") or () if (pid := _ref_id(ref, "Procedure"))]
 
 
 def _is_palliative_encounter(r: dict) -> bool:
@@ -281,13 +314,12 @@ def _is_palliative_encounter(r: dict) -> bool:
 
 def _conversation_details(session: Session, procedure_id: str) -> tuple[str | None, str | None]:
     """Documented domains (from the QuestionnaireResponse) and code status (from its Observation)."""
+    same = and_(
+        ReferenceIndex.resource_type == Resource.resource_type, ReferenceIndex.resource_id == Resource.id
+    )
     linked = session.execute(
         select(Resource.resource_type, Resource.content)
-        .join(
-            ReferenceIndex,
-            (ReferenceIndex.resource_type == Resource.resource_type)
-            & (ReferenceIndex.resource_id == Resource.id),
-        )
+        .join(ReferenceIndex, same)
         .where(
             ReferenceIndex.param == "part-of",
             ReferenceIndex.target_type == "Procedure",

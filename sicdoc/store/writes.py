@@ -73,6 +73,13 @@ def identifier_pairs(resource: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+@dataclass(frozen=True)
+class _Version:
+    stored: Stored
+    method: str
+    existed: bool  # the resource row (and its index rows) existed before this write
+
+
 class Store:
     """Resource writes with one projector (value-set version). Stateless apart from that."""
 
@@ -88,11 +95,35 @@ class Store:
         now: datetime | None = None,
     ) -> Stored:
         """Store version 1 of a new resource; the id is assigned by the server unless given."""
-        rtype = resource["resourceType"]
-        rid = resource_id or new_id()
-        if resource_id is not None and session.get(Resource, (rtype, rid)) is not None:
-            raise Conflict(f"{rtype}/{rid} already exists", code="duplicate")
-        return self._write(session, rtype, rid, 1, resource, "POST", now, existing=None)
+        if resource_id is not None and session.get(Resource, (resource["resourceType"], resource_id)):
+            raise Conflict(f"{resource['resourceType']}/{resource_id} already exists", code="duplicate")
+        return self.create_many(session, [(resource, resource_id or new_id())], now=now)[0]
+
+    def create_many(
+        self, session: Session, items: list[tuple[dict[str, Any], str]], *, now: datetime | None = None
+    ) -> list[Stored]:
+        """Version 1 of many new resources with fresh ids, written with one statement per table."""
+        now = now or utc_now()
+        versions = [
+            _Version(_stored(res["resourceType"], rid, 1, res, now), "POST", existed=False)
+            for res, rid in items
+        ]
+        session.execute(
+            insert(Resource.__table__),
+            [
+                {
+                    "resource_type": v.stored.resource_type,
+                    "id": v.stored.id,
+                    "version_id": 1,
+                    "last_updated": now,
+                    "deleted": False,
+                    "content": v.stored.content,
+                }
+                for v in versions
+            ],
+        )
+        self._record(session, versions)
+        return [v.stored for v in versions]
 
     def update(
         self,
@@ -111,83 +142,73 @@ class Store:
                 expression=f"{rtype}.id",
             )
         current = session.get(Resource, (rtype, resource_id), with_for_update=True)
-        version = 1 if current is None else current.version_id + 1
         if if_match is not None and (current is None or current.version_id != if_match):
             have = "none" if current is None else current.version_id
             raise PreconditionFailed(f"{rtype}/{resource_id} is at version {have}, not {if_match}")
-        return self._write(session, rtype, resource_id, version, resource, "PUT", now, existing=current)
+        if current is None:
+            return self.create_many(session, [(resource, resource_id)], now=now)[0]
+        stored = _stored(rtype, resource_id, current.version_id + 1, resource, now or utc_now())
+        self._replace(session, current, stored)
+        self._record(session, [_Version(stored, "PUT", existed=True)])
+        return stored
 
     def delete(self, session: Session, rtype: str, rid: str, *, now: datetime | None = None) -> Stored | None:
         """Soft delete: a tombstone version; history stays. None if there was nothing to delete."""
         current = session.get(Resource, (rtype, rid), with_for_update=True)
         if current is None or current.deleted:
             return None
-        return self._write(session, rtype, rid, current.version_id + 1, None, "DELETE", now, existing=current)
+        stored = Stored(rtype, rid, current.version_id + 1, now or utc_now(), True, None)
+        self._replace(session, current, stored)
+        self._record(session, [_Version(stored, "DELETE", existed=True)])
+        return stored
 
-    def _write(
-        self,
-        session: Session,
-        rtype: str,
-        rid: str,
-        version: int,
-        resource: dict[str, Any] | None,
-        method: str,
-        now: datetime | None,
-        existing: Resource | None,
-    ) -> Stored:
-        now = now or utc_now()
-        content = None
-        if resource is not None:
-            meta = dict(resource.get("meta") or {})
-            meta["versionId"] = str(version)
-            meta["lastUpdated"] = format_instant(now)
-            content = {"resourceType": rtype, "id": rid, "meta": meta}
-            content.update((k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta"))
-        deleted = content is None
-        if existing is None:
-            session.execute(
-                insert(Resource).values(
-                    resource_type=rtype,
-                    id=rid,
-                    version_id=version,
-                    last_updated=now,
-                    deleted=deleted,
-                    content=content or {},
-                )
+    def _replace(self, session: Session, current: Resource, stored: Stored) -> None:
+        """Move the current row to the new version, refusing if another request moved it first."""
+        values: dict[str, Any] = {
+            "version_id": stored.version_id,
+            "last_updated": stored.last_updated,
+            "deleted": stored.deleted,
+        }
+        if stored.content is not None:
+            values["content"] = stored.content
+        result = session.execute(
+            update(Resource)
+            .where(
+                Resource.resource_type == stored.resource_type,
+                Resource.id == stored.id,
+                Resource.version_id == current.version_id,
             )
-        else:
-            values: dict[str, Any] = {"version_id": version, "last_updated": now, "deleted": deleted}
-            if content is not None:
-                values["content"] = content
-            result = session.execute(
-                update(Resource)
-                .where(
-                    Resource.resource_type == rtype,
-                    Resource.id == rid,
-                    Resource.version_id == existing.version_id,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:
-                raise PreconditionFailed(f"{rtype}/{rid} was changed by another request")
-            session.expire(existing)
-            self._clear_indexes(session, rtype, rid)
-        session.execute(
-            insert(ResourceVersion).values(
-                resource_type=rtype,
-                id=rid,
-                version_id=version,
-                last_updated=now,
-                deleted=deleted,
-                method=method,
-                content=content,
-            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
-        if content is not None:
-            self._write_indexes(session, rtype, rid, content)
-        self.projector.apply(session, rtype, rid, content)
-        return Stored(rtype, rid, version, now, deleted, content)
+        if result.rowcount != 1:
+            raise PreconditionFailed(f"{stored.resource_type}/{stored.id} was changed by another request")
+        session.expire(current)
+
+    def _record(self, session: Session, versions: list[_Version]) -> None:
+        """History rows, search indexes, identifiers and projections for freshly written versions."""
+        session.execute(
+            insert(ResourceVersion.__table__),
+            [
+                {
+                    "resource_type": v.stored.resource_type,
+                    "id": v.stored.id,
+                    "version_id": v.stored.version_id,
+                    "last_updated": v.stored.last_updated,
+                    "deleted": v.stored.deleted,
+                    "method": v.method,
+                    "content": v.stored.content,
+                }
+                for v in versions
+            ],
+        )
+        for v in versions:
+            if v.existed:
+                self._clear_indexes(session, v.stored.resource_type, v.stored.id)
+        self._write_indexes(session, [v.stored for v in versions if v.stored.content is not None])
+        self.projector.apply_many(
+            session, [(v.stored.resource_type, v.stored.id, v.stored.content, v.existed) for v in versions]
+        )
 
     def _clear_indexes(self, session: Session, rtype: str, rid: str) -> None:
         for table in (TokenIndex, ReferenceIndex, DateIndex, StringIndex):
@@ -198,39 +219,46 @@ class Store:
             )
         )
 
-    def _write_indexes(self, session: Session, rtype: str, rid: str, content: dict[str, Any]) -> None:
-        rows = index_rows(content)
-        key = {"resource_type": rtype, "resource_id": rid}
-        if rows.tokens:
-            session.execute(
-                insert(TokenIndex), [{**key, "param": p, "system": s, "code": c} for p, s, c in rows.tokens]
-            )
-        if rows.references:
-            session.execute(
-                insert(ReferenceIndex),
-                [{**key, "param": p, "target_type": t, "target_id": i} for p, t, i in rows.references],
-            )
-        if rows.dates:
-            session.execute(
-                insert(DateIndex), [{**key, "param": p, "low": lo, "high": hi} for p, lo, hi in rows.dates]
-            )
-        if rows.strings:
-            session.execute(insert(StringIndex), [{**key, "param": p, "value": v} for p, v in rows.strings])
-        idents = business_identifiers(content)
+    def _write_indexes(self, session: Session, items: list[Stored]) -> None:
+        tokens, refs, dates, strings, idents = [], [], [], [], []
+        for item in items:
+            key = {"resource_type": item.resource_type, "resource_id": item.id}
+            rows = index_rows(item.content or {})
+            tokens += [{**key, "param": p, "system": s, "code": c} for p, s, c in rows.tokens]
+            refs += [{**key, "param": p, "target_type": t, "target_id": i} for p, t, i in rows.references]
+            dates += [{**key, "param": p, "low": lo, "high": hi} for p, lo, hi in rows.dates]
+            strings += [{**key, "param": p, "value": v} for p, v in rows.strings]
+            idents += [
+                {"resource_type": item.resource_type, "system": s, "value": v, "resource_id": item.id}
+                for s, v in business_identifiers(item.content or {})
+            ]
+        for table, batch in (
+            (TokenIndex, tokens),
+            (ReferenceIndex, refs),
+            (DateIndex, dates),
+            (StringIndex, strings),
+        ):
+            if batch:
+                session.execute(insert(table.__table__), batch)
         if idents:
             try:
                 with session.begin_nested():
-                    session.execute(
-                        insert(BusinessIdentifier),
-                        [
-                            {"resource_type": rtype, "system": s, "value": v, "resource_id": rid}
-                            for s, v in idents
-                        ],
-                    )
+                    session.execute(insert(BusinessIdentifier.__table__), idents)
             except IntegrityError:
+                taken = [f"{i['resource_type']} {i['system']}|{i['value']}" for i in idents]
                 raise DuplicateIdentifier(
-                    f"Another {rtype} already has identifier {idents[0][0]}|{idents[0][1]}"
+                    "An identifier is already used by another resource of the same type "
+                    f"(one of: {', '.join(taken[:3])})"
                 ) from None
+
+
+def _stored(rtype: str, rid: str, version: int, resource: dict[str, Any], now: datetime) -> Stored:
+    meta = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = format_instant(now)
+    content = {"resourceType": rtype, "id": rid, "meta": meta}
+    content.update((k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta"))
+    return Stored(rtype, rid, version, now, False, content)
 
 
 def find_by_identifier(session: Session, rtype: str, idents: list[tuple[str, str]]) -> str | None:

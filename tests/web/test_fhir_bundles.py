@@ -55,6 +55,10 @@ def conversation_bundle(mrn="T-1", identifier=None):
                     "status": "current",
                     "subject": {"reference": p},
                     "content": [{"attachment": {"url": proc, "contentType": "text/plain"}}],
+                    "text": {
+                        "status": "generated",
+                        "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><a href="{proc}">the conversation</a></div>',
+                    },
                 },
                 "request": {"method": "POST", "url": "DocumentReference"},
             },
@@ -88,6 +92,7 @@ def test_transaction_rewrites_every_placeholder(client):
     assert proc["encounter"]["reference"] == "/".join(locations[1].split("/")[:2])
     doc = send(client, "GET", "/fhir/" + "/".join(locations[3].split("/")[:2])).get_json()
     assert doc["content"][0]["attachment"]["url"] == procedure_ref  # uri elements too, not only references
+    assert f'href="{procedure_ref}"' in doc["text"]["div"]  # and links in the narrative
 
 
 def test_a_bad_entry_in_the_middle_leaves_every_table_as_it_was(client, app):

@@ -1,0 +1,101 @@
+"""Ingest throughput: Synthea-like transaction bundles through the same service as POST /fhir.
+
+Each run starts from an empty database built by the migrations and loads every bundle under
+../shared/fixtures/synthea (3,673 entries) once; the figure is entries per second, median of the runs.
+
+    .venv/bin/python bench/ingest.py [--runs 5] [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from sicdoc.app import create_app
+from sicdoc.db import session_scope
+from sicdoc.fhir.validation import validate_resource
+from sicdoc.migrate import upgrade
+from sicdoc.services.bundles import process_transaction
+
+ROOT = Path(__file__).resolve().parent.parent
+SYNTHEA = ROOT.parent / "shared" / "fixtures" / "synthea"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _bundles() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(SYNTHEA.glob("*.json"))]
+
+
+def _run(url: str, bundles: list[dict]) -> float:
+    upgrade(url)
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    store = app.extensions["sicdoc.store"]
+    entries = sum(len(b["entry"]) for b in bundles)
+    started = time.perf_counter()
+    with session_scope(app) as session:
+        for bundle in bundles:
+            process_transaction(session, store, bundle)
+    elapsed = time.perf_counter() - started
+    app.extensions["sicdoc.engine"].dispose()
+    return entries / elapsed
+
+
+def _sqlite_url(tmp: Path) -> str:
+    return f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.sqlite3'}"
+
+
+def _postgres_url() -> tuple[str, str]:
+    name = f"sicdoc_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def _drop(name: str) -> None:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    args = parser.parse_args()
+    bundles = _bundles()
+    # Warm the model classes once so the first run does not pay for imports.
+    for entry in bundles[0]["entry"][:50]:
+        validate_resource(entry["resource"])
+    entries = sum(len(b["entry"]) for b in bundles)
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    for backend in backends:
+        rates = []
+        for _ in range(args.runs):
+            if backend == "sqlite":
+                with tempfile.TemporaryDirectory() as tmp:
+                    rates.append(_run(_sqlite_url(Path(tmp)), [json.loads(json.dumps(b)) for b in bundles]))
+            else:
+                url, name = _postgres_url()
+                try:
+                    rates.append(_run(url, [json.loads(json.dumps(b)) for b in bundles]))
+                finally:
+                    _drop(name)
+        print(
+            f"ingest {backend:<10} {entries} entries in {len(bundles)} transaction bundles: "
+            f"median {statistics.median(rates):,.0f} entries/s "
+            f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})"
+        )
+
+
+if __name__ == "__main__":
+    main()
