@@ -54,9 +54,14 @@ def migrate(ctx: click.Context) -> None:
     """Bring the database schema up to date."""
     from sicdoc.migrate import upgrade
 
+    from sicdoc.db import session_scope
+    from sicdoc.services.catalog import publish_questionnaire
+
     app = _app(ctx)
     upgrade(app.config["DATABASE_URL"])
-    click.echo("database is up to date")
+    with session_scope(app) as session:
+        stored = publish_questionnaire(session, app.extensions["sicdoc.store"])
+    click.echo(f"database is up to date; SIC Questionnaire at version {stored.version_id}")
 
 
 @main.command()

@@ -302,6 +302,14 @@ def read(session: Session, rtype: str, rid: str) -> Stored:
     return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
 
 
+def read_optional(session: Session, rtype: str, rid: str) -> Stored | None:
+    """The current live version, or None when the resource is unknown or deleted."""
+    row = session.get(Resource, (rtype, rid))
+    if row is None or row.deleted:
+        return None
+    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+
+
 def vread(session: Session, rtype: str, rid: str, version: int) -> Stored:
     row = session.get(ResourceVersion, (rtype, rid, version))
     if row is None:

@@ -1,0 +1,58 @@
+"""``sicdoc load``: generated populations load idempotently; bad files are reported and change nothing."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sicdoc.cli import main
+from sicdoc.sample.writer import generate
+from tests.web.fhir_helpers import table_counts
+
+
+def run_load(app, *paths):
+    runner = CliRunner()
+    return runner.invoke(
+        main, ["load", "--quiet", *map(str, paths)], obj={"app": app, "overrides": {}}, catch_exceptions=False
+    )
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("population") / "ndjson"
+    generate(1000, 5, out, "ndjson")
+    return out
+
+
+@pytest.mark.slow
+def test_loading_1000_patients_twice_leaves_the_same_counts(app, population):
+    first = run_load(app, population)
+    assert first.exit_code == 0, first.output
+    assert "rejected" in first.output and "0 rejected" in first.output
+    counts = table_counts(app)
+    assert counts["patient_fact"] == 1000
+    assert counts["conversation"] > 50
+    assert counts["palliative_referral"] > 50
+    second = run_load(app, population)
+    assert second.exit_code == 0, second.output
+    assert "loaded 0 bundles" in second.output
+    assert table_counts(app) == counts
+
+
+def test_bad_files_are_reported_by_name_and_the_rest_loads(app, tmp_path, population):
+    good = tmp_path / "good.ndjson"
+    lines = next(population.glob("*.ndjson")).read_text().splitlines()[:3]
+    good.write_text("\n".join(lines) + "\n")
+    (tmp_path / "broken.json").write_text("{not json")
+    invalid = json.loads(lines[0])
+    patient_entry = next(e for e in invalid["entry"] if e["resource"]["resourceType"] == "Patient")
+    patient_entry["resource"]["gender"] = "F"
+    (tmp_path / "invalid.json").write_text(json.dumps(invalid))
+    result = run_load(app, tmp_path, tmp_path / "missing.json")
+    assert result.exit_code == 1
+    assert "broken.json: Body is not valid JSON" in result.output
+    assert "invalid.json: 'F' is not an allowed code at Bundle.entry[" in result.output
+    assert "missing.json: no such file or folder" in result.output
+    assert "loaded 3 bundles" in result.output
+    assert table_counts(app)["patient_fact"] == 3
