@@ -52,9 +52,8 @@ _register_sample_commands()
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Bring the database schema up to date."""
-    from sicdoc.migrate import upgrade
-
     from sicdoc.db import session_scope
+    from sicdoc.migrate import upgrade
     from sicdoc.services.catalog import publish_questionnaire
 
     app = _app(ctx)
