@@ -143,3 +143,7 @@ def demo(ctx: click.Context, host: str, port: int, sample: Path) -> None:
 
     click.echo(demo_banner(app, host, port))
     run(app, host, port, workers=2)
+
+
+if __name__ == "__main__":
+    main()

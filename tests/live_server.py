@@ -1,0 +1,63 @@
+"""A real sicdoc process (gunicorn) on 127.0.0.1 for tests that talk HTTP like a client would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Migrate, then serve with gunicorn; yields the base URL and stops the server afterwards."""
+    env = {
+        **os.environ,
+        "SICDOC_DATABASE_URL": database_url,
+        "SICDOC_DEMO": "true",
+        "SICDOC_SECURE_COOKIES": "false",
+        **(extra_env or {}),
+    }
+    cli = [sys.executable, "-m", "sicdoc.cli"]
+    subprocess.run([*cli, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/fhir/metadata", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
