@@ -14,7 +14,7 @@ from sicdoc.errors import InvalidInput, PreconditionFailed
 from sicdoc.fhir.dates import format_instant
 from sicdoc.fhir.search import parse_search
 from sicdoc.fhir.validation import is_resource_type
-from sicdoc.services.matching import Pending, match_one
+from sicdoc.services.matching import Pending, identifier_criteria, match_one, prefetch
 from sicdoc.store import Store, Stored, identifier_pairs, new_id, read
 from sicdoc.store.search import search
 
@@ -92,7 +92,7 @@ def _if_match(request: dict[str, Any], where: str) -> int | None:
 def plan_entries(session: Session, entries: list[dict[str, Any]]) -> list[EntryPlan]:
     """Decide every entry's target id, then rewrite placeholders and conditional references."""
     mapping: dict[str, str] = {}
-    pending: Pending = {}
+    pending = prefetch(session, _wanted_identifiers(entries))
     plans: list[EntryPlan] = []
     for i in sorted(range(len(entries)), key=lambda k: _ORDER[entries[k]["request"]["method"]]):
         entry, request = entries[i], entries[i]["request"]
@@ -110,7 +110,8 @@ def plan_entries(session: Session, entries: list[dict[str, Any]]) -> list[EntryP
             if plan.resource_id is None:
                 plan.resource_id = new_id()
                 for system, value in identifier_pairs(plan.resource or {}):
-                    pending.setdefault((rtype, system, value), plan.resource_id)
+                    if pending.get((rtype, system, value)) is None:
+                        pending[(rtype, system, value)] = plan.resource_id
         elif method in ("PUT", "DELETE"):
             if sep == "?":
                 found = match_one(session, rtype, rest, f"{where}.request.url", pending)
@@ -170,6 +171,26 @@ def _rewrite_text(
     if _LEFTOVER.search(raw):
         _resolve(session, rewritten, where, mapping, pending)  # raises with the exact element path
     return rewritten
+
+
+def _wanted_identifiers(entries: list[dict[str, Any]]) -> dict[str, set[tuple[str, str]]]:
+    """Identifier criteria of conditional creates, updates and references, by resource type."""
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for entry in entries:
+        request = entry["request"]
+        criteria = []
+        if request["method"] == "POST" and request.get("ifNoneExist"):
+            criteria.append((request["url"].split("?", 1)[0], request["ifNoneExist"]))
+        elif request["method"] in ("PUT", "DELETE") and "?" in request["url"]:
+            criteria.append(tuple(request["url"].split("?", 1)))
+        if entry.get("resource") is not None:
+            for match in _CONDITIONAL.finditer(orjson.dumps(entry["resource"])):
+                criteria.append(tuple(match.group(1).decode().split("?", 1)))
+        for rtype, query in criteria:
+            pairs = identifier_criteria(query)
+            if pairs:
+                wanted.setdefault(rtype, set()).update(pairs)
+    return wanted
 
 
 def _refuse_overlaps(plans: list[EntryPlan]) -> None:

@@ -12,11 +12,30 @@ from sqlalchemy.orm import Session
 
 from sicdoc.errors import InvalidInput, PreconditionFailed
 from sicdoc.fhir.search import parse_search
-from sicdoc.store import find_by_identifier
+from sicdoc.store import find_by_identifier, find_by_identifiers
 from sicdoc.store.search import search
 
-# Identifiers of resources created earlier in the same bundle: (type, system, value) -> id.
-Pending = dict[tuple[str, str, str], str]
+# What a bundle already knows about identifiers: (type, system, value) -> id, or None for "known
+# absent". Filled from one prefetch query per type, then by the bundle's own creates.
+Pending = dict[tuple[str, str, str], str | None]
+
+
+def identifier_criteria(query: str) -> list[tuple[str, str]] | None:
+    """The (system, value) pairs of criteria made only of ``identifier=system|value``, else None."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs or not all(n == "identifier" and "|" in v and "," not in v for n, v in pairs):
+        return None
+    return [tuple(v.split("|", 1)) for _, v in pairs]  # type: ignore[misc]
+
+
+def prefetch(session: Session, wanted: dict[str, set[tuple[str, str]]]) -> Pending:
+    """Look up every identifier a bundle's conditional entries mention, one query per type."""
+    known: Pending = {}
+    for rtype, pairs in wanted.items():
+        found = find_by_identifiers(session, rtype, sorted(pairs))
+        for pair in pairs:
+            known[(rtype, *pair)] = found.get(pair)
+    return known
 
 
 def match_ids(
@@ -30,9 +49,11 @@ def match_ids(
         found: set[str] = set()
         for _, value in pairs:
             system, _, code = value.partition("|")
-            hit = (pending or {}).get((rtype, system, code)) or find_by_identifier(
-                session, rtype, [(system, code)]
-            )
+            key = (rtype, system, code)
+            if pending is not None and key in pending:
+                hit = pending[key]
+            else:
+                hit = find_by_identifier(session, rtype, [(system, code)])
             if hit is None:
                 return []  # identifier criteria are ANDed: one miss means no match
             found.add(hit)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -262,35 +262,43 @@ def _stored(rtype: str, rid: str, version: int, resource: dict[str, Any], now: d
 
 
 def find_by_identifier(session: Session, rtype: str, idents: list[tuple[str, str]]) -> str | None:
-    """The id of the live resource with one of these identifiers (unique index, else the token index)."""
-    if rtype not in UNIQUE_IDENTIFIER_TYPES:
-        for system, value in idents:
-            found = session.scalar(
-                select(TokenIndex.resource_id)
-                .join(Resource, (Resource.resource_type == rtype) & (Resource.id == TokenIndex.resource_id))
-                .where(
-                    TokenIndex.resource_type == rtype,
-                    TokenIndex.param == "identifier",
-                    TokenIndex.system == system,
-                    TokenIndex.code == value,
-                    Resource.deleted.is_(False),
-                )
-                .limit(1)
-            )
-            if found:
-                return found
-        return None
-    for system, value in idents:
-        found = session.scalar(
-            select(BusinessIdentifier.resource_id).where(
-                BusinessIdentifier.resource_type == rtype,
-                BusinessIdentifier.system == system,
-                BusinessIdentifier.value == value,
+    """The id of the live resource with one of these identifiers."""
+    found = find_by_identifiers(session, rtype, idents)
+    return next((found[pair] for pair in idents if pair in found), None)
+
+
+def find_by_identifiers(
+    session: Session, rtype: str, idents: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """(system, value) -> id for every identifier of a live ``rtype`` among ``idents``, in one query.
+
+    Types with unique business identifiers use that index; others the token search index.
+    """
+    if not idents:
+        return {}
+    pairs = list(dict.fromkeys(idents))
+    if rtype in UNIQUE_IDENTIFIER_TYPES:
+        query = select(
+            BusinessIdentifier.system, BusinessIdentifier.value, BusinessIdentifier.resource_id
+        ).where(
+            BusinessIdentifier.resource_type == rtype,
+            tuple_(BusinessIdentifier.system, BusinessIdentifier.value).in_(pairs),
+        )
+    else:
+        query = (
+            select(TokenIndex.system, TokenIndex.code, TokenIndex.resource_id)
+            .join(Resource, (Resource.resource_type == rtype) & (Resource.id == TokenIndex.resource_id))
+            .where(
+                TokenIndex.resource_type == rtype,
+                TokenIndex.param == "identifier",
+                tuple_(TokenIndex.system, TokenIndex.code).in_(pairs),
+                Resource.deleted.is_(False),
             )
         )
-        if found:
-            return found
-    return None
+    found: dict[tuple[str, str], str] = {}
+    for system, value, rid in session.execute(query):
+        found.setdefault((system, value), rid)
+    return found
 
 
 def read(session: Session, rtype: str, rid: str) -> Stored:
