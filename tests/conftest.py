@@ -11,10 +11,11 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from sicdoc.db import make_engine
 from sicdoc.migrate import upgrade
@@ -92,7 +93,28 @@ def database_url(request: pytest.FixtureRequest, migrated: dict[str, str]) -> It
 def _empty(engine: Engine) -> None:
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+            if table.name != "audit_event":
+                conn.execute(table.delete())
+        with audit_triggers_off(conn):
+            conn.execute(text("DELETE FROM audit_event"))
+
+
+@contextmanager
+def audit_triggers_off(conn: Connection) -> Iterator[None]:
+    """Lift the audit log's append-only triggers (as the database owner) inside ``conn``'s transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        yield
+        conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+        return
+    ddl = conn.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'")
+    ).all()
+    for name, _sql in ddl:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    yield
+    for _name, sql in ddl:
+        conn.execute(text(sql))
 
 
 @pytest.fixture

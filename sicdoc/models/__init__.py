@@ -1,5 +1,6 @@
 """ORM tables. Importing this package registers every table on ``Base.metadata``."""
 
+from sicdoc.models.audit import AuditEvent
 from sicdoc.models.base import Base, JsonDocument
 from sicdoc.models.projections import (
     Conversation,
@@ -18,14 +19,18 @@ from sicdoc.models.resources import (
     StringIndex,
     TokenIndex,
 )
+from sicdoc.models.security import AccessToken, IntegrationClient, UsedJti, User, UserSession
 
 __all__ = [
+    "AccessToken",
+    "AuditEvent",
     "Base",
     "BusinessIdentifier",
     "Conversation",
     "DateIndex",
     "DiagnosisFact",
     "EncounterFact",
+    "IntegrationClient",
     "JsonDocument",
     "PalliativeConsult",
     "PalliativeReferral",
@@ -35,4 +40,7 @@ __all__ = [
     "ResourceVersion",
     "StringIndex",
     "TokenIndex",
+    "UsedJti",
+    "User",
+    "UserSession",
 ]
