@@ -55,6 +55,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
 
     from sicdoc.db import session_scope
     from sicdoc.loader import LoadReport, count_bundles, iter_bundles
+    from sicdoc.security.audit import SYSTEM
     from sicdoc.services.bundles import ingest_transaction
 
     app = _app(ctx)
@@ -73,7 +74,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
                 report.rejected.append((label, str(bundle)))
                 continue
             try:
-                results = ingest_transaction(session, store, bundle, max_entries)
+                results = ingest_transaction(session, store, bundle, max_entries, actor=SYSTEM)
             except SicdocError as exc:
                 session.rollback()
                 report.rejected.append((label, str(exc)[:500]))

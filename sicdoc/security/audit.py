@@ -124,7 +124,9 @@ def _append(
 ) -> AuditEvent:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
     fields: dict[str, Any] = {
         "seq": (last.seq + 1) if last else 1,
         # Microseconds survive on both databases, so the hash can be recomputed from what is read back.
@@ -162,7 +164,9 @@ def record(session: Session, actor: Actor, action: str, outcome: str, **fields: 
 def _rows(session: Session, batch: int = 1000) -> Iterator[AuditEvent]:
     after = 0
     while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)).all()
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+        ).all()
         if not rows:
             return
         yield from rows

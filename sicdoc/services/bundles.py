@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from sicdoc.errors import InvalidInput, Issue, PreconditionFailed, SicdocError
 from sicdoc.fhir.validation import is_resource_type, validate_resource
+from sicdoc.security.audit import Actor
 from sicdoc.services import transaction
+from sicdoc.services.resources import audit_write
 from sicdoc.store import Store, Stored, business_identifiers, find_by_identifier, identifier_pairs, new_id
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -128,9 +130,9 @@ def _rewrite(node: Any, mapping: dict[str, str]) -> Any:
 
 
 def ingest_transaction(
-    session: Session, store: Store, bundle: Any, max_entries: int = 5000
+    session: Session, store: Store, bundle: Any, max_entries: int = 5000, actor: Actor | None = None
 ) -> list[EntryResult]:
-    """Store a transaction bundle atomically; results come back in entry order."""
+    """Store a transaction bundle atomically, with one audit record per write; results come in entry order."""
     entries = validate_bundle(bundle, max_entries)
     if bundle.get("type") != "transaction":
         raise InvalidInput("Only transaction bundles are ingested here", expression="Bundle.type")
@@ -178,7 +180,9 @@ def ingest_transaction(
                     code="duplicate",
                     expression=f"Bundle.entry[{i}].resource.identifier",
                 )
-            results[i] = EntryResult(i, "201 Created", store.create(session, resource, resource_id=rid))
+            stored = store.create(session, resource, resource_id=rid)
+            audit_write(session, actor, "create", stored)
+            results[i] = EntryResult(i, "201 Created", stored)
         for i in order:
             request = entries[i]["request"]
             if request["method"] == "PUT":
@@ -191,10 +195,13 @@ def ingest_transaction(
                         or new_id()
                     )
                 stored = store.update(session, resource, rid)
+                audit_write(session, actor, "create" if stored.version_id == 1 else "update", stored)
                 results[i] = EntryResult(i, "201 Created" if stored.version_id == 1 else "200 OK", stored)
             elif request["method"] == "DELETE":
                 rtype, _, rid = request["url"].partition("/")
-                store.delete(session, rtype, rid)
+                deleted = store.delete(session, rtype, rid)
+                if deleted is not None:
+                    audit_write(session, actor, "delete", deleted)
                 results[i] = EntryResult(i, "204 No Content", None)
             elif request["method"] in ("GET", "HEAD"):
                 raise InvalidInput(

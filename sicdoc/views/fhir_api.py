@@ -15,8 +15,10 @@ from sicdoc.fhir.capability import capability_statement, searchable_types
 from sicdoc.fhir.dates import format_instant, utc_now
 from sicdoc.fhir.outcome import operation_outcome
 from sicdoc.fhir.validation import resource_class
+from sicdoc.security import audit
 from sicdoc.services import resources as resource_service
 from sicdoc.store import Stored, read, vread
+from sicdoc.views.guard import current_actor
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
@@ -96,7 +98,7 @@ def create(resource_type: str) -> Response:
     _check_type(resource_type)
     body = request_json()
     stored = resource_service.create_resource(
-        get_session(), current_app.extensions["sicdoc.store"], resource_type, body
+        get_session(), current_app.extensions["sicdoc.store"], resource_type, body, actor=current_actor()
     )
     headers = _resource_headers(stored)
     headers["Location"] = f"{base_url()}/{resource_type}/{stored.id}/_history/{stored.version_id}"
@@ -107,6 +109,7 @@ def create(resource_type: str) -> Response:
 def read_resource(resource_type: str, resource_id: str) -> Response:
     _check_type(resource_type)
     stored = read(get_session(), resource_type, resource_id)
+    _audit_read("read", stored)
     return fhir_response(stored.content or {}, 200, _resource_headers(stored))
 
 
@@ -116,4 +119,18 @@ def read_version(resource_type: str, resource_id: str, version_id: str) -> Respo
     if not _VERSION_RE.match(version_id):
         raise InvalidInput(f"'{version_id}' is not a version id", code="value")
     stored = vread(get_session(), resource_type, resource_id, int(version_id))
+    _audit_read("vread", stored)
     return fhir_response(stored.content or {}, 200, _resource_headers(stored))
+
+
+def _audit_read(action: str, stored: Stored) -> None:
+    """Record a read before any data leaves; AuditUnavailable (503) if it cannot be written."""
+    audit.record(
+        get_session(),
+        current_actor(),
+        action,
+        "success",
+        resource_type=stored.resource_type,
+        resource_id=stored.id,
+        patient_id=stored.id if stored.resource_type == "Patient" else audit.patient_of(stored.content),
+    )

@@ -16,7 +16,15 @@ ALICE = Actor("alice", "clinician", "10.0.0.7", "req-1")
 def _append_three(session):
     with session.begin():
         for i in range(3):
-            audit.append(session, ALICE, "read", "success", resource_type="Patient", resource_id=f"p{i}", patient_id=f"p{i}")
+            audit.append(
+                session,
+                ALICE,
+                "read",
+                "success",
+                resource_type="Patient",
+                resource_id=f"p{i}",
+                patient_id=f"p{i}",
+            )
 
 
 def test_records_chain_and_verify(session):
