@@ -69,6 +69,7 @@ RULES: dict[str, Rule] = {
     "fhir.create": clients("create"),
     "fhir.read_resource": clients("read"),
     "fhir.read_version": clients("read"),
+    "fhir.search_audit_events": clients("search", "AuditEvent"),
 }
 
 

@@ -14,6 +14,8 @@ _SCOPE_RE = re.compile(r"^system/(\*|[A-Z][A-Za-z]{1,63})\.(\*|read|write|[cruds
 # Interaction -> SMART v2 letter.
 _LETTER = {"create": "c", "read": "r", "update": "u", "delete": "d", "search": "s"}
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
+# Types a wildcard never reaches: they must be named (the audit log is for auditors only).
+NAMED_ONLY = frozenset({"AuditEvent"})
 
 
 class ScopeError(ValueError):
@@ -42,7 +44,7 @@ def allows(granted: Iterable[str], resource_type: str, interaction: str) -> bool
             rtype, letters = parse(scope)
         except ScopeError:
             continue
-        if rtype in ("*", resource_type) and letter in letters:
+        if _reaches(rtype, resource_type) and letter in letters:
             return True
     return False
 
@@ -55,9 +57,13 @@ def covers(granted: Iterable[str], requested: str) -> bool:
             g_type, g_letters = parse(scope)
         except ScopeError:
             continue
-        if g_type in ("*", rtype) and set(letters) <= set(g_letters):
+        if _reaches(g_type, rtype) and set(letters) <= set(g_letters):
             return True
     return False
+
+
+def _reaches(granted_type: str, resource_type: str) -> bool:
+    return granted_type == resource_type or (granted_type == "*" and resource_type not in NAMED_ONLY)
 
 
 def mediate(registered: Iterable[str], requested: str | None) -> list[str]:

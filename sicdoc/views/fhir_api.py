@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from sicdoc.db import get_session
 from sicdoc.errors import InvalidInput, SicdocError
 from sicdoc.fhir import jsonio
+from sicdoc.fhir.audit_event import searchset, to_audit_event
 from sicdoc.fhir.capability import capability_statement, searchable_types
 from sicdoc.fhir.dates import format_instant, utc_now
 from sicdoc.fhir.outcome import operation_outcome
@@ -83,6 +85,13 @@ class _UnsupportedMedia(SicdocError):
         )
 
 
+class _ServerWritten(SicdocError):
+    status = 405
+
+    def __init__(self) -> None:
+        super().__init__("AuditEvent records are written by sicdoc itself", code="not-supported")
+
+
 def _check_type(resource_type: str) -> None:
     resource_class(resource_type)
 
@@ -96,6 +105,8 @@ def metadata() -> Response:
 @bp.post("/<resource_type>")
 def create(resource_type: str) -> Response:
     _check_type(resource_type)
+    if resource_type == "AuditEvent":
+        raise _ServerWritten()
     body = request_json()
     stored = resource_service.create_resource(
         get_session(), current_app.extensions["sicdoc.store"], resource_type, body, actor=current_actor()
@@ -134,3 +145,46 @@ def _audit_read(action: str, stored: Stored) -> None:
         resource_id=stored.id,
         patient_id=stored.id if stored.resource_type == "Patient" else audit.patient_of(stored.content),
     )
+
+
+_AUDIT_PARAMS = {"agent", "patient", "date", "subtype", "_count"}
+
+
+@bp.get("/AuditEvent")
+def search_audit_events() -> Response:
+    """Search the audit log (agent, patient, date=YYYY-MM-DD, subtype, _count); the search is itself audited."""
+    args = request.args
+    unknown = sorted(set(args) - _AUDIT_PARAMS)
+    if unknown:
+        raise InvalidInput(f"Unsupported search parameter(s): {', '.join(unknown)}", code="not-supported")
+    day = None
+    if args.get("date"):
+        raw = args["date"].removeprefix("eq")
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise InvalidInput(
+                "date must be a day, e.g. 2026-11-20", code="value", expression="date"
+            ) from None
+    count = args.get("_count", "100")
+    if not count.isdigit() or not 1 <= int(count) <= 1000:
+        raise InvalidInput("_count must be 1 to 1000", code="value", expression="_count")
+    session = get_session()
+    rows = audit.search(
+        session,
+        person=args.get("agent") or None,
+        patient=(args.get("patient") or "").removeprefix("Patient/") or None,
+        day=day,
+        action=(args.get("subtype") or "").rpartition("|")[2] or None,
+        limit=int(count),
+    )
+    events = [to_audit_event(row) for row in rows]
+    audit.record(
+        session,
+        current_actor(),
+        "audit-search",
+        "success",
+        resource_type="AuditEvent",
+        detail=request.query_string.decode()[:400],
+    )
+    return fhir_response(searchset(events, request.url))

@@ -20,6 +20,8 @@ from sicdoc.security.rules import ANONYMOUS, Principal, clients, decide, people
         (["system/Observation.rs"], "Observation", "update", False),
         (["patient/*.read"], "Patient", "read", False),
         ([], "Patient", "read", False),
+        (["system/*.*"], "AuditEvent", "search", False),
+        (["system/AuditEvent.read"], "AuditEvent", "search", True),
     ],
 )
 def test_scope_allows(granted, rtype, interaction, allowed):
