@@ -18,6 +18,11 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def rehash(password: str) -> str:
+    """A fresh hash with the current parameters for a password that was just verified."""
+    return _hasher.hash(password)
+
+
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None

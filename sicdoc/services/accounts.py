@@ -17,7 +17,7 @@ from sicdoc.models.security import ROLES
 from sicdoc.security import audit, sessions, tokens
 from sicdoc.security import scopes as smart
 from sicdoc.security.audit import Actor
-from sicdoc.security.passwords import hash_password, verify_password
+from sicdoc.security.passwords import hash_password, needs_rehash, rehash, verify_password
 from sicdoc.services import transaction
 
 
@@ -104,6 +104,8 @@ def login(session: Session, username: str, password: str, actor: Actor) -> tuple
         audit.record(session, actor, "login", "failure", detail=reason)
         raise LoginFailed()
     with transaction(session):
+        if needs_rehash(user.password_hash):
+            user.password_hash = rehash(password)
         raw = sessions.start(session, user, _now())
         who = Actor(user.username, user.role, actor.source_address, actor.request_id)
         audit.append(session, who, "login", "success")

@@ -39,8 +39,29 @@ def outcome_response(error: SicdocError) -> Response:
     return fhir_response(operation_outcome(error.issues), error.status)
 
 
+# Failed attempts are audited too (refusals already were, by the guard).
+_AUDITED = {"fhir.create": "create", "fhir.read_resource": "read", "fhir.read_version": "vread"}
+
+
 @bp.errorhandler(SicdocError)
 def _sicdoc_error(error: SicdocError) -> Response:
+    action = _AUDITED.get(request.endpoint or "")
+    if action and not isinstance(error, audit.AuditUnavailable):
+        args = request.view_args or {}
+        rtype, rid = args.get("resource_type"), args.get("resource_id")
+        try:
+            audit.record(
+                get_session(),
+                current_actor(),
+                action,
+                "failure",
+                resource_type=rtype,
+                resource_id=rid,
+                patient_id=rid if rtype == "Patient" else None,
+                detail=f"{error.status}: {error}"[:300],
+            )
+        except audit.AuditUnavailable as unavailable:
+            return outcome_response(unavailable)
     return outcome_response(error)
 
 

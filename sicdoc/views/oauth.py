@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from sicdoc.db import get_session
 from sicdoc.models import IntegrationClient
-from sicdoc.security import tokens
+from sicdoc.security import audit, tokens
 from sicdoc.security.audit import AuditUnavailable
 from sicdoc.services import accounts
 from sicdoc.views.guard import current_actor
@@ -70,10 +70,15 @@ def _authenticator():  # type: ignore[no-untyped-def]
 @bp.post("/auth/token")
 @limiter.limit(token_limit)
 def token() -> Response:
+    session = get_session()
     try:
-        authenticate = _authenticator()
+        try:
+            authenticate = _authenticator()
+        except tokens.OAuthError as exc:
+            audit.record(session, current_actor(), "token", "failure", detail=exc.description)
+            raise
         issued = accounts.issue_token(
-            get_session(),
+            session,
             authenticate,
             request.form.get("scope"),
             current_actor(),

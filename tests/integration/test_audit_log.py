@@ -66,3 +66,19 @@ def test_tampering_with_triggers_lifted_is_found(database_url, session, tamper, 
         conn.execute(text(tamper))
     engine.dispose()
     assert audit.verify(session) == broken
+
+
+def test_concurrent_appends_keep_one_unbroken_chain(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    maker = app.extensions["sicdoc.sessionmaker"]
+
+    def append(i):
+        with maker() as s:
+            audit.record(s, Actor(f"worker-{i}", "client"), "read", "success")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(append, range(40)))
+    with maker() as s:
+        assert audit.count(s) == 40
+        assert audit.verify(s) is None

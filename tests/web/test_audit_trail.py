@@ -91,3 +91,26 @@ def test_writes_fail_closed_when_the_audit_log_is_unavailable(app, fhir_client, 
     assert resp.status_code == 503
     assert resp.get_json()["issue"][0]["code"] == "transient"
     assert _count(app, Resource) == 0
+
+
+def test_failed_reads_and_writes_are_audited(app, fhir_client):
+    assert fhir_client.get("/fhir/Patient/missing").status_code == 404
+    bad = fhir_client.post("/fhir/Patient", data='{"resourceType": "Patient", "active": "yes"}', headers=FHIR)
+    assert bad.status_code == 400
+    failures = [
+        (e.action, e.outcome, e.resource_type, e.patient_id) for e in _events(app) if e.outcome == "failure"
+    ]
+    assert failures == [("read", "failure", "Patient", "missing"), ("create", "failure", "Patient", None)]
+
+
+def test_a_refused_request_never_reaches_the_data(app, monkeypatch):
+    import sicdoc.views.fhir_api as fhir_api
+
+    def spy(*_args, **_kwargs):
+        raise AssertionError("the store was reached")
+
+    monkeypatch.setattr(fhir_api, "read", spy)
+    monkeypatch.setattr(fhir_api.resource_service, "create_resource", spy)
+    anonymous = app.test_client()
+    assert anonymous.get("/fhir/Patient/p1").status_code == 401
+    assert anonymous.post("/fhir/Patient", data=PATIENT_JSON, headers=FHIR).status_code == 401

@@ -104,6 +104,12 @@ def test_a_foreign_key_signature_and_wrong_parameters_are_refused(client, keyed_
     resp = ask(client, assertion(client_id, _key, alg), scope="system/*.*")
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_scope"
     assert ask(client, "not.a.jwt").get_json()["error"] == "invalid_client"
+    claims = {"iss": client_id, "sub": client_id, "aud": TOKEN_URL, "exp": int(time.time()) + 60, "jti": "j"}
+    remote = jwt.encode(
+        {"alg": alg, "kid": "k1", "jku": "https://attacker.example/jwks"}, claims, _key, algorithms=[alg]
+    )
+    resp = ask(client, remote)
+    assert resp.status_code == 401 and "registered JWK set" in resp.get_json()["error_description"]
 
 
 def test_client_secret_basic_and_post(app, client):
