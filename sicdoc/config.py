@@ -50,6 +50,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         app.config["SECURE_COOKIES"] = not (app.config.get("TESTING") or app.config.get("DEMO"))
     # Flask's own signed cookie carries only the CSRF token; it gets the same flags as the session cookie.
     app.config.update(
+        SESSION_COOKIE_NAME="__Host-sicdoc-csrf" if app.config["SECURE_COOKIES"] else "sicdoc_csrf",
         SESSION_COOKIE_SECURE=app.config["SECURE_COOKIES"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -116,7 +116,7 @@ def error_response(error: SicdocError, status: int | None = None) -> Response:
         resp = outcome_response(error)
         resp.status_code = status
         return resp
-    body = render_template("error.html", status=status, message=str(error))
+    body = render_template("error.html", status=status, message=str(error), user=g.get("user"))
     return Response(body, status, mimetype="text/html")
 
 

@@ -48,7 +48,10 @@ def test_cookies_are_secure_by_default(database_url):
         accounts.create_user(s, "nurse", PASSWORD, "clinician")
     http = app.test_client()
     resp = http.post("/login", data={"username": "nurse", "password": PASSWORD}, base_url="https://localhost")
-    assert "__Host-sicdoc=" in resp.headers["Set-Cookie"] and "Secure" in resp.headers["Set-Cookie"]
+    cookies = resp.headers.getlist("Set-Cookie")
+    [session_cookie] = [c for c in cookies if c.startswith("__Host-sicdoc=")]
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie and "Path=/" in session_cookie
+    assert all("Secure" in c for c in cookies)
     assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
     app.extensions["sicdoc.engine"].dispose()
 
