@@ -101,6 +101,9 @@ def login(session: Session, username: str, password: str, actor: Actor) -> tuple
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         reason = "unknown user" if user is None else ("disabled user" if ok else "wrong password")
+        if user is None:
+            # What was typed is not a username we know: it may be a password typed in the wrong box.
+            actor = Actor("(unknown user)", actor.role, actor.source_address, actor.request_id)
         audit.record(session, actor, "login", "failure", detail=reason)
         raise LoginFailed()
     with transaction(session):

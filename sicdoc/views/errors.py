@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from sicdoc.db import get_session
@@ -19,6 +20,18 @@ LOGIN_THROTTLED = "Too many log-in attempts from your address. Wait a minute, th
 def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_refused)
     app.register_error_handler(429, _throttled)
+    app.register_error_handler(OperationalError, _database_unavailable)
+
+
+def _database_unavailable(error: OperationalError) -> Response:
+    """A lost connection or a locked database: 503 (try again), never a 500 and never partial data."""
+    current_app.logger.warning("database unavailable on %s: %s", request.path, error.orig)
+    resp = error_response(
+        SicdocError("The database is unavailable; nothing was changed. Try again shortly.", code="transient"),
+        503,
+    )
+    resp.headers["Retry-After"] = "5"
+    return resp
 
 
 def _audit(action: str, detail: str) -> Response | None:

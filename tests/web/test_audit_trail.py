@@ -114,3 +114,17 @@ def test_a_refused_request_never_reaches_the_data(app, monkeypatch):
     anonymous = app.test_client()
     assert anonymous.get("/fhir/Patient/p1").status_code == 401
     assert anonymous.post("/fhir/Patient", data=PATIENT_JSON, headers=FHIR).status_code == 401
+
+
+def test_a_lost_database_is_a_503_outcome(app, fhir_client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from sicdoc.services import accounts
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(accounts, "bearer_grant", down)
+    resp = fhir_client.get("/fhir/Patient/p1")
+    assert resp.status_code == 503 and resp.headers["Retry-After"]
+    assert resp.get_json()["issue"][0]["code"] == "transient"

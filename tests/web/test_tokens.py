@@ -165,3 +165,10 @@ def test_smart_configuration(client):
     assert body["token_endpoint"] == TOKEN_URL
     assert "private_key_jwt" in body["token_endpoint_auth_methods_supported"]
     assert set(body["token_endpoint_auth_signing_alg_values_supported"]) == {"RS384", "ES384"}
+
+
+def test_token_requests_are_rate_limited(app, client):
+    app.config["TOKEN_RATE_LIMIT"] = "2/minute"
+    form = {"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
+    assert [client.post("/auth/token", data=form).status_code for _ in range(3)] == [401, 401, 429]
+    assert client.post("/auth/token", data=form).get_json()["error"] == "temporarily_unavailable"
