@@ -23,13 +23,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from sicdoc.views import auth, fhir_api, guard, home, oauth
+    from sicdoc.views import admin, auth, fhir_api, guard, home, oauth
     from sicdoc.views.limits import limiter
 
     guard.init_app(app)
     csrf = CSRFProtect(app)
     limiter.init_app(app)
-    for blueprint in (fhir_api.bp, oauth.bp, auth.bp, home.bp, home.admin_bp):
+    for blueprint in (fhir_api.bp, oauth.bp, auth.bp, home.bp, admin.bp):
         app.register_blueprint(blueprint)
     # Bearer-token and client-authenticated endpoints: no cookie is accepted, so there is nothing to forge.
     csrf.exempt(fhir_api.bp)

@@ -61,6 +61,12 @@ RULES: dict[str, Rule] = {
     "auth.logout": people(*EVERYONE),
     "home.index": people(*EVERYONE),
     "admin.audit_log": people(ADMIN),
+    "admin.users": people(ADMIN),
+    "admin.create_user": people(ADMIN),
+    "admin.set_role": people(ADMIN),
+    "admin.disable_user": people(ADMIN),
+    "admin.clients": people(ADMIN),
+    "admin.revoke_client": people(ADMIN),
     # Integration clients (OAuth 2.0 client credentials; the endpoint authenticates the client itself).
     "oauth.token": public(),
     "oauth.smart_configuration": public(),

@@ -64,6 +64,14 @@ def create_user(
     return user
 
 
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)).all())
+
+
+def list_clients(session: Session) -> list[IntegrationClient]:
+    return list(session.scalars(select(IntegrationClient).order_by(IntegrationClient.name)).all())
+
+
 def set_password(session: Session, username: str, password: str, actor: Actor = audit.SYSTEM) -> None:
     try:
         password_hash = hash_password(password)

@@ -8,7 +8,14 @@ from sicdoc.models import AuditEvent
 from sicdoc.security.rules import ANONYMOUS, RULES, Principal, decide
 from tests.conftest import bearer_client, login
 
-ARGS = {"resource_type": "Patient", "resource_id": "p1", "version_id": "1", "filename": "css/app.css"}
+ARGS = {
+    "resource_type": "Patient",
+    "resource_id": "p1",
+    "version_id": "1",
+    "filename": "css/app.css",
+    "username": "clinician",
+    "client_id": "no-such-client",
+}
 FULL, NARROW = "system/*.*", "system/Device.read"
 CALLERS = ("anonymous", "clinician", "qi_analyst", "admin", "client-with-scope", "client-without-scope")
 
