@@ -21,10 +21,23 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["sicdoc.value_sets"] = value_sets
     app.extensions["sicdoc.store"] = Store(Projector(value_sets))
 
-    from sicdoc.views import fhir_api
+    from flask_wtf.csrf import CSRFProtect
 
-    app.register_blueprint(fhir_api.bp)
+    from sicdoc.views import admin, auth, fhir_api, guard, home, oauth
+    from sicdoc.views.limits import limiter
+
+    guard.init_app(app)
+    csrf = CSRFProtect(app)
+    limiter.init_app(app)
+    for blueprint in (fhir_api.bp, oauth.bp, auth.bp, home.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    # Bearer-token and client-authenticated endpoints: no cookie is accepted, so there is nothing to forge.
+    csrf.exempt(fhir_api.bp)
+    csrf.exempt(oauth.bp)
     _register_fhir_fallbacks(app)
+    from sicdoc.views.errors import register as register_web_errors
+
+    register_web_errors(app)
     return app
 
 

@@ -1,9 +1,12 @@
-"""The ``sicdoc`` command line: migrate, load, serve and the demo."""
+"""The ``sicdoc`` command line: migrate, load, serve, the demo, people, integration clients and the audit log."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -73,6 +76,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
 
     from sicdoc.db import session_scope
     from sicdoc.loader import LoadReport, count_bundles, iter_bundles
+    from sicdoc.security.audit import SYSTEM
     from sicdoc.services.bundles import process_transaction
 
     app = _app(ctx)
@@ -91,7 +95,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
                 report.rejected.append((label, str(bundle)))
                 continue
             try:
-                result = process_transaction(session, store, bundle, max_entries=max_entries)
+                result = process_transaction(session, store, bundle, max_entries=max_entries, actor=SYSTEM)
             except SicdocError as exc:
                 session.rollback()
                 report.rejected.append((label, str(exc)[:500]))
@@ -139,10 +143,155 @@ def demo(ctx: click.Context, host: str, port: int, sample: Path) -> None:
         except SystemExit:
             click.echo("some sample bundles were rejected (listed above); serving what loaded", err=True)
     app = _app(ctx)
+    _demo_logins(app)
     from sicdoc.serve import demo_banner, run
 
     click.echo(demo_banner(app, host, port))
     run(app, host, port, workers=2)
+
+
+def _demo_logins(app: Flask) -> None:
+    """Demo mode: one person per role, with a fresh random password printed at every start."""
+    import secrets
+
+    from sicdoc.db import session_scope
+    from sicdoc.errors import Conflict
+    from sicdoc.services import accounts
+
+    logins = []
+    with session_scope(app) as session:
+        for role, username in (("clinician", "clinician"), ("qi_analyst", "analyst"), ("admin", "admin")):
+            password = secrets.token_urlsafe(12)
+            try:
+                accounts.create_user(session, username, password, role)
+            except Conflict:
+                accounts.set_password(session, username, password)
+                accounts.set_role(session, username, role)
+            logins.append((role, username, password))
+    app.extensions["sicdoc.demo_logins"] = logins
+
+
+def _session(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from sicdoc.db import session_scope
+
+    return session_scope(_app(ctx))
+
+
+def _run(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except SicdocError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def users() -> None:
+    """People: clinician, qi_analyst or admin."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["clinician", "qi_analyst", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.pass_context
+def users_create(ctx: click.Context, username: str, role: str, password_stdin: bool) -> None:
+    """Create a person (prompts for the password unless --password-stdin)."""
+    from sicdoc.services import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _session(ctx) as session:
+        _run(lambda: accounts.create_user(session, username, password, role))
+    click.echo(f"created {username} ({role})")
+
+
+@users.command("disable")
+@click.argument("username")
+@click.pass_context
+def users_disable(ctx: click.Context, username: str) -> None:
+    """Disable a person and end their sessions."""
+    from sicdoc.services import accounts
+
+    with _session(ctx) as session:
+        _run(lambda: accounts.disable_user(session, username))
+    click.echo(f"disabled {username}; their sessions are ended")
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["clinician", "qi_analyst", "admin"]))
+@click.pass_context
+def users_set_role(ctx: click.Context, username: str, role: str) -> None:
+    """Change a person's role and end their sessions."""
+    from sicdoc.services import accounts
+
+    with _session(ctx) as session:
+        _run(lambda: accounts.set_role(session, username, role))
+    click.echo(f"{username} is now {role}; their sessions are ended")
+
+
+@main.group()
+def clients() -> None:
+    """Integration clients (OAuth 2.0 client credentials with SMART system scopes)."""
+
+
+@clients.command("create")
+@click.argument("name")
+@click.option("--scopes", required=True, help='Space-separated, e.g. "system/*.read system/Patient.write".')
+@click.option("--jwks-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--secret", is_flag=True, help="Issue a client secret instead of (or besides) a JWK set.")
+@click.pass_context
+def clients_create(ctx: click.Context, name: str, scopes: str, jwks_file: Path | None, secret: bool) -> None:
+    """Register a client; prints its client_id (and its secret, this once)."""
+    from sicdoc.services import accounts
+
+    jwks = None
+    if jwks_file is not None:
+        try:
+            jwks = json.loads(jwks_file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise click.ClickException(f"{jwks_file} is not JSON: {exc}") from None
+    with _session(ctx) as session:
+        result = _run(lambda: accounts.create_client(session, name, scopes, jwks=jwks, with_secret=secret))
+    client_id, client_secret = result
+    click.echo(f"client_id: {client_id}")
+    if client_secret:
+        click.echo(f"client_secret: {client_secret}")
+        click.echo("(the secret is shown only now; sicdoc keeps only its hash)", err=True)
+
+
+@clients.command("revoke")
+@click.argument("client_id")
+@click.pass_context
+def clients_revoke(ctx: click.Context, client_id: str) -> None:
+    """Revoke a client: no new tokens, and its current tokens stop working."""
+    from sicdoc.services import accounts
+
+    with _session(ctx) as session:
+        _run(lambda: accounts.revoke_client(session, client_id))
+    click.echo(f"revoked {client_id}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The append-only audit log."""
+
+
+@audit_group.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Walk the hash chain; exit 1 and name the first broken record if anything was altered."""
+    from sicdoc.security import audit
+
+    with _session(ctx) as session:
+        broken = audit.verify(session)
+        total = audit.count(session)
+    if broken is not None:
+        click.echo(f"audit log broken at seq {broken}", err=True)
+        sys.exit(1)
+    click.echo(f"audit log intact: {total} records")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,21 @@ class Config:
     FHIR_MAX_BUNDLE_ENTRIES = 5000
     # Demo mode prints demo log-ins and allows the sample loader at start.
     DEMO = False
+    # People's sessions: idle timeout and absolute lifetime; cookies Secure unless turned off
+    # (None: on, except in demo and test mode, which serve plain http on 127.0.0.1).
+    SESSION_IDLE_MINUTES = 15
+    SESSION_MAX_HOURS = 12
+    SECURE_COOKIES: bool | None = None
+    # Rate limits (Flask-Limiter syntax) and their storage; use a shared Redis with several workers.
+    LOGIN_RATE_LIMIT = "10/minute"
+    TOKEN_RATE_LIMIT = "60/minute"  # noqa: S105 - a rate, not a secret
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    # Integration clients: bearer token lifetime (at most 300 s) and the token URL clients sign as ``aud``.
+    ACCESS_TOKEN_SECONDS = 300
+    TOKEN_URL: str | None = None
+    # CSRF tokens on every form (Flask-WTF); valid for the life of a session.
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
@@ -31,6 +46,15 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     app.config.from_prefixed_env("SICDOC")
     if overrides:
         app.config.update(overrides)
+    if app.config.get("SECURE_COOKIES") is None:
+        app.config["SECURE_COOKIES"] = not (app.config.get("TESTING") or app.config.get("DEMO"))
+    # Flask's own signed cookie carries only the CSRF token; it gets the same flags as the session cookie.
+    app.config.update(
+        SESSION_COOKIE_NAME="__Host-sicdoc-csrf" if app.config["SECURE_COOKIES"] else "sicdoc_csrf",
+        SESSION_COOKIE_SECURE=app.config["SECURE_COOKIES"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{app.instance_path}/sicdoc.sqlite3"
     if not app.config.get("SECRET_KEY"):

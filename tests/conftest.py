@@ -11,10 +11,11 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from sicdoc.db import make_engine
 from sicdoc.migrate import upgrade
@@ -92,14 +93,35 @@ def database_url(request: pytest.FixtureRequest, migrated: dict[str, str]) -> It
 def _empty(engine: Engine) -> None:
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+            if table.name != "audit_event":
+                conn.execute(table.delete())
+        with audit_triggers_off(conn):
+            conn.execute(text("DELETE FROM audit_event"))
+
+
+@contextmanager
+def audit_triggers_off(conn: Connection) -> Iterator[None]:
+    """Lift the audit log's append-only triggers (as the database owner) inside ``conn``'s transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        yield
+        conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+        return
+    ddl = conn.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'")
+    ).all()
+    for name, _sql in ddl:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    yield
+    for _name, sql in ddl:
+        conn.execute(text(sql))
 
 
 @pytest.fixture
 def app(database_url: str):  # type: ignore[no-untyped-def]
     from sicdoc.app import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False})
     yield app
     app.extensions["sicdoc.engine"].dispose()
 
@@ -115,6 +137,75 @@ def session(app):  # type: ignore[no-untyped-def]
 
     with session_scope(app) as s:
         yield s
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2-cffi's CHEAPEST profile (meant for tests): argon2id still, at a fraction of the cost."""
+    from argon2 import PasswordHasher, profiles
+
+    from sicdoc.security import passwords
+
+    real = passwords._hasher
+    passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    passwords._hasher = real
+
+
+PATIENT_JSON = json.dumps(
+    {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:oid:1.2.3", "value": "MRN-7"}],
+        "name": [{"family": "Nguyen", "given": ["Lan"]}],
+        "gender": "female",
+        "birthDate": "1951-07-09",
+    }
+)
+PASSWORD = "correct horse battery staple"
+ROLES = ("clinician", "qi_analyst", "admin")
+
+
+@pytest.fixture
+def users(app):  # type: ignore[no-untyped-def]
+    """One active user per role, named after the role, all with PASSWORD."""
+    from sicdoc.db import session_scope
+    from sicdoc.services import accounts
+
+    with session_scope(app) as s:
+        for role in ROLES:
+            accounts.create_user(s, role, PASSWORD, role)
+    return {role: (role, PASSWORD) for role in ROLES}
+
+
+def login(client, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post("/login", data={"username": username, "password": password})
+
+
+def client_token(app, scopes: str) -> str:  # type: ignore[no-untyped-def]
+    """Register a secret-based integration client with ``scopes`` and fetch a bearer token for it."""
+    from sicdoc.db import session_scope
+    from sicdoc.services import accounts
+
+    with session_scope(app) as s:
+        client_id, secret = accounts.create_client(s, "test feed", scopes, with_secret=True)
+    resp = app.test_client().post(
+        "/auth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["access_token"]
+
+
+def bearer_client(app, scopes: str):  # type: ignore[no-untyped-def]
+    http = app.test_client()
+    http.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {client_token(app, scopes)}"
+    return http
+
+
+@pytest.fixture
+def fhir_client(app):  # type: ignore[no-untyped-def]
+    """A test client that sends a bearer token with every FHIR scope (system/*.*)."""
+    return bearer_client(app, "system/*.*")
 
 
 @pytest.fixture

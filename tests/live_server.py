@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "sicdoc.cli"]
 
 
 def free_port() -> int:
@@ -32,11 +33,10 @@ def live_server(database_url: str, extra_env: dict[str, str] | None = None) -> I
         "SICDOC_SECURE_COOKIES": "false",
         **(extra_env or {}),
     }
-    cli = [sys.executable, "-m", "sicdoc.cli"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+    subprocess.run([*CLI, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
     port = free_port()
     proc = subprocess.Popen(
-        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -61,3 +61,25 @@ def live_server(database_url: str, extra_env: dict[str, str] | None = None) -> I
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def bearer_token(base: str, database_url: str, scopes: str = "system/*.*") -> str:
+    """Register an integration client with a secret through the CLI and fetch a token from the server."""
+    env = {**os.environ, "SICDOC_DATABASE_URL": database_url, "SICDOC_DEMO": "true"}
+    out = subprocess.run(
+        [*CLI, "clients", "create", "live tests", "--scopes", scopes, "--secret"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    resp = requests.post(
+        f"{base}/auth/token",
+        data={"grant_type": "client_credentials", "scope": scopes},
+        auth=(fields["client_id"], fields["client_secret"]),
+        timeout=10,
+    )
+    resp.raise_for_status()
+    return resp.json()["access_token"]

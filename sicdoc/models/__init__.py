@@ -1,5 +1,6 @@
 """ORM tables. Importing this package registers every table on ``Base.metadata``."""
 
+from sicdoc.models.audit import AuditEvent
 from sicdoc.models.base import Base, JsonDocument
 from sicdoc.models.ingest import BundleReceipt
 from sicdoc.models.projections import (
@@ -19,8 +20,11 @@ from sicdoc.models.resources import (
     StringIndex,
     TokenIndex,
 )
+from sicdoc.models.security import AccessToken, IntegrationClient, UsedJti, User, UserSession
 
 __all__ = [
+    "AccessToken",
+    "AuditEvent",
     "Base",
     "BundleReceipt",
     "BusinessIdentifier",
@@ -28,6 +32,7 @@ __all__ = [
     "DateIndex",
     "DiagnosisFact",
     "EncounterFact",
+    "IntegrationClient",
     "JsonDocument",
     "PalliativeConsult",
     "PalliativeReferral",
@@ -37,4 +42,7 @@ __all__ = [
     "ResourceVersion",
     "StringIndex",
     "TokenIndex",
+    "UsedJti",
+    "User",
+    "UserSession",
 ]

@@ -23,8 +23,10 @@ from sicdoc.fhir.dates import format_instant, utc_now
 from sicdoc.fhir.outcome import operation_outcome
 from sicdoc.fhir.validation import URN_RE, is_resource_type, validate_resource
 from sicdoc.models import BundleReceipt
+from sicdoc.security.audit import Actor
 from sicdoc.services import retrying, transaction
 from sicdoc.services.entries import EntryPlan, plan_entries, response_entry, run_read
+from sicdoc.services.resources import audit_writes
 from sicdoc.store import Store
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
@@ -119,6 +121,7 @@ def process_transaction(
     client_id: str = "",
     max_entries: int = 5000,
     representation: bool = False,
+    actor: Actor | None = None,
 ) -> BundleResult:
     """All or nothing; a re-post of the same bundle stores nothing and returns the first answer."""
     entries = validate_bundle(bundle, max_entries)
@@ -155,6 +158,11 @@ def process_transaction(
                 if response_entries[plan.index] is None:
                     response_entries[plan.index] = plan.execute(session, store, representation)
             created = len(made) + sum(p.created for p in plans)
+            audit_writes(
+                session,
+                actor,
+                [("create", stored) for stored in made] + [p.written for p in plans if p.written],
+            )
             response = {
                 "resourceType": "Bundle",
                 "type": "transaction-response",
@@ -172,7 +180,13 @@ def process_transaction(
 
 
 def process_batch(
-    session: Session, store: Store, bundle: Any, *, max_entries: int = 5000, representation: bool = False
+    session: Session,
+    store: Store,
+    bundle: Any,
+    *,
+    max_entries: int = 5000,
+    representation: bool = False,
+    actor: Actor | None = None,
 ) -> BundleResult:
     """Each entry on its own: its own transaction, its own status or OperationOutcome."""
     if not isinstance(bundle, dict) or bundle.get("type") != "batch":
@@ -199,7 +213,9 @@ def process_batch(
             def attempt(single: dict[str, Any] = single) -> tuple[dict[str, Any], int]:
                 with transaction(session):
                     plan: EntryPlan = plan_entries(session, [single])[0]
-                    return plan.execute(session, store, representation), plan.created
+                    response = plan.execute(session, store, representation)
+                    audit_writes(session, actor, [plan.written] if plan.written else [])
+                    return response, plan.created
 
             response, made = retrying(session, attempt)
             created += made

@@ -32,6 +32,7 @@ class EntryPlan:
     exists: bool = False  # a conditional create that matched
     if_match: int | None = None
     created: int = 0
+    written: tuple[str, Stored] | None = None  # (audit action, version written)
     order: tuple[int, int] = field(default=(0, 0))
 
     def execute(self, session: Session, store: Store, representation: bool) -> dict[str, Any]:
@@ -39,7 +40,8 @@ class EntryPlan:
         if self.method == "DELETE":
             assert self.resource_id is not None
             if self.resource_id:
-                store.delete(session, self.resource_type, self.resource_id)
+                deleted = store.delete(session, self.resource_type, self.resource_id)
+                self.written = ("delete", deleted) if deleted else None
             return {"response": {"status": "204 No Content"}}
         if self.method in ("GET", "HEAD"):
             body = run_read(session, self.url, where)
@@ -55,10 +57,12 @@ class EntryPlan:
         if self.method == "POST":
             stored = store.create(session, self.resource, resource_id=self.resource_id)
             self.created = 1
+            self.written = ("create", stored)
             return response_entry(stored, "201 Created", representation)
         self.resource["id"] = self.resource_id
         stored = store.update(session, self.resource, self.resource_id, if_match=self.if_match)
         self.created = int(stored.version_id == 1)
+        self.written = ("create" if stored.version_id == 1 else "update", stored)
         return response_entry(stored, "201 Created" if stored.version_id == 1 else "200 OK", representation)
 
 

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from sicdoc.errors import DuplicateIdentifier, InvalidInput
 from sicdoc.fhir.validation import validate_resource
+from sicdoc.security import audit
+from sicdoc.security.audit import Actor
 from sicdoc.services import retrying, transaction
 from sicdoc.services.matching import match_one
 from sicdoc.store import Store, Stored, read
@@ -18,6 +20,27 @@ from sicdoc.store import Store, Stored, read
 class WriteResult:
     stored: Stored
     created: bool
+
+
+def audit_writes(session: Session, actor: Actor | None, writes: list[tuple[str, Stored]]) -> None:
+    """Audit records of writes, inside the writes' own transaction (no change without its record)."""
+    if actor is None:
+        return
+    audit.append_many(
+        session,
+        actor,
+        [
+            {
+                "action": action,
+                "resource_type": stored.resource_type,
+                "resource_id": stored.id,
+                "patient_id": stored.id
+                if stored.resource_type == "Patient"
+                else audit.patient_of(stored.content),
+            }
+            for action, stored in writes
+        ],
+    )
 
 
 def _checked(resource_type: str, resource: Any) -> dict[str, Any]:
@@ -31,7 +54,13 @@ def _checked(resource_type: str, resource: Any) -> dict[str, Any]:
 
 
 def create_resource(
-    session: Session, store: Store, resource_type: str, resource: Any, *, if_none_exist: str | None = None
+    session: Session,
+    store: Store,
+    resource_type: str,
+    resource: Any,
+    *,
+    if_none_exist: str | None = None,
+    actor: Actor | None = None,
 ) -> WriteResult:
     """Store version 1 of a new resource (server-assigned id), or find it under ``If-None-Exist``."""
     resource = _checked(resource_type, resource)
@@ -43,7 +72,9 @@ def create_resource(
                 existing = match_one(session, resource_type, if_none_exist, "If-None-Exist")
                 if existing is not None:
                     return WriteResult(read(session, resource_type, existing), created=False)
-            return WriteResult(store.create(session, resource), created=True)
+            stored = store.create(session, resource)
+            audit_writes(session, actor, [("create", stored)])
+            return WriteResult(stored, created=True)
 
     try:
         return retrying(session, attempt)
@@ -59,6 +90,7 @@ def update_resource(
     resource: Any,
     *,
     if_match: int | None = None,
+    actor: Actor | None = None,
 ) -> WriteResult:
     """A new version (or update-as-create for a new id); a stale ``if_match`` is 412."""
     resource = _checked(resource_type, resource)
@@ -71,6 +103,7 @@ def update_resource(
     def attempt() -> WriteResult:
         with transaction(session):
             stored = store.update(session, resource, resource_id, if_match=if_match)
+            audit_writes(session, actor, [("create" if stored.version_id == 1 else "update", stored)])
             return WriteResult(stored, created=stored.version_id == 1)
 
     return retrying(session, attempt)
@@ -84,6 +117,7 @@ def conditional_update(
     resource: Any,
     *,
     if_match: int | None = None,
+    actor: Actor | None = None,
 ) -> WriteResult:
     """``PUT Type?criteria``: no match creates, one match updates it, several is 412."""
     resource = _checked(resource_type, resource)
@@ -97,14 +131,22 @@ def conditional_update(
                     expression=f"{resource_type}.id",
                 )
             if found is None:
-                body = {k: v for k, v in resource.items() if k != "id"}
-                return WriteResult(store.create(session, body), created=True)
-            return WriteResult(store.update(session, resource, found, if_match=if_match), created=False)
+                stored = store.create(session, {k: v for k, v in resource.items() if k != "id"})
+                audit_writes(session, actor, [("create", stored)])
+                return WriteResult(stored, created=True)
+            stored = store.update(session, resource, found, if_match=if_match)
+            audit_writes(session, actor, [("update", stored)])
+            return WriteResult(stored, created=False)
 
     return retrying(session, attempt)
 
 
-def delete_resource(session: Session, store: Store, resource_type: str, resource_id: str) -> Stored | None:
+def delete_resource(
+    session: Session, store: Store, resource_type: str, resource_id: str, *, actor: Actor | None = None
+) -> Stored | None:
     """Soft delete; None when there was nothing live to delete (still a success in FHIR)."""
     with transaction(session):
-        return store.delete(session, resource_type, resource_id)
+        stored = store.delete(session, resource_type, resource_id)
+        if stored is not None:
+            audit_writes(session, actor, [("delete", stored)])
+        return stored

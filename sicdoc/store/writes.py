@@ -103,6 +103,8 @@ class Store:
         self, session: Session, items: list[tuple[dict[str, Any], str]], *, now: datetime | None = None
     ) -> list[Stored]:
         """Version 1 of many new resources with fresh ids, written with one statement per table."""
+        if not items:
+            return []
         now = now or utc_now()
         versions = [
             _Version(_stored(res["resourceType"], rid, 1, res, now), "POST", existed=False)

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from sicdoc.db import get_session
 from sicdoc.errors import InvalidInput, SicdocError
+from sicdoc.fhir.audit_event import searchset, to_audit_event
 from sicdoc.fhir.capability import capability_statement
 from sicdoc.fhir.dates import format_instant, parse_range, utc_now
 from sicdoc.fhir.outcome import operation_outcome
 from sicdoc.fhir.search import DEFAULT_COUNT, MAX_COUNT, decode_cursor, encode_cursor, parse_search
 from sicdoc.fhir.validation import resource_class
+from sicdoc.security import audit
+from sicdoc.security import scopes as smart
 from sicdoc.services import bundles as bundle_service
 from sicdoc.services import resources as resource_service
-from sicdoc.store import history, read, vread
+from sicdoc.store import Stored, history, read, vread
 from sicdoc.store.search import compartment, history_page, search
 from sicdoc.views.fhir_http import (
     entry_for,
@@ -33,14 +36,64 @@ from sicdoc.views.fhir_http import (
     resource_headers,
     written_response,
 )
+from sicdoc.views.guard import current_actor, refuse
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 _VERSION_RE = re.compile(r"^\d{1,9}$")
 
 
+# Failed attempts are audited too (refusals already are, by the guard).
+_AUDITED = {
+    "fhir.create": "create",
+    "fhir.update": "update",
+    "fhir.conditional_update": "update",
+    "fhir.delete": "delete",
+    "fhir.bundle": "bundle",
+    "fhir.read_resource": "read",
+    "fhir.read_version": "vread",
+    "fhir.search_get": "search",
+    "fhir.search_post": "search",
+    "fhir.everything": "export",
+}
+
+
 @bp.errorhandler(SicdocError)
 def _sicdoc_error(error: SicdocError) -> Response:
+    action = _AUDITED.get(request.endpoint or "")
+    if action and not isinstance(error, audit.AuditUnavailable):
+        args = request.view_args or {}
+        rtype, rid = args.get("resource_type"), args.get("resource_id") or args.get("patient_id")
+        try:
+            audit.record(
+                get_session(),
+                current_actor(),
+                action,
+                "failure",
+                resource_type=rtype,
+                resource_id=rid,
+                patient_id=rid if rtype == "Patient" or request.endpoint == "fhir.everything" else None,
+                detail=f"{error.status}: {error}"[:300],
+            )
+        except audit.AuditUnavailable as unavailable:
+            return outcome_response(unavailable)
     return outcome_response(error)
+
+
+class _ServerWritten(SicdocError):
+    status = 405
+
+    def __init__(self) -> None:
+        super().__init__("AuditEvent records are written by sicdoc itself", code="not-supported")
+
+
+def _audit_read(action: str, stored: Stored | None = None, **fields: str | None) -> None:
+    """Record a read before any data leaves; AuditUnavailable (503) if it cannot be written."""
+    if stored is not None:
+        fields.setdefault("resource_type", stored.resource_type)
+        fields.setdefault("resource_id", stored.id)
+        patient = stored.id if stored.resource_type == "Patient" else audit.patient_of(stored.content)
+        fields.setdefault("patient_id", patient)
+    audit.record(get_session(), current_actor(), action, "success", **fields)
 
 
 @bp.errorhandler(HTTPException)
@@ -57,6 +110,12 @@ def _type(resource_type: str) -> str:
     return resource_type
 
 
+def _writable(resource_type: str) -> str:
+    if _type(resource_type) == "AuditEvent":
+        raise _ServerWritten()
+    return resource_type
+
+
 @bp.get("/metadata")
 def metadata() -> Response:
     from sicdoc.views.fhir_http import base_url
@@ -68,49 +127,73 @@ def metadata() -> Response:
 @bp.post("/")
 def bundle() -> Response:
     body = request_json()
+    denied = _bundle_scope_refusal(body)
+    if denied is not None:
+        return denied
     representation = prefer("return") == "representation"
     max_entries = current_app.config["FHIR_MAX_BUNDLE_ENTRIES"]
+    actor = current_actor()
     if isinstance(body, dict) and body.get("type") == "batch":
         result = bundle_service.process_batch(
-            get_session(), _store(), body, max_entries=max_entries, representation=representation
+            get_session(), _store(), body, max_entries=max_entries, representation=representation, actor=actor
         )
     else:
         result = bundle_service.process_transaction(
             get_session(),
             _store(),
             body,
-            client_id=_client_id(),
+            client_id=actor.id,
             max_entries=max_entries,
             representation=representation,
+            actor=actor,
         )
     return fhir_response(result.response, 200)
 
 
-def _client_id() -> str:
-    return str(getattr(request, "sicdoc_client_id", "") or "")
+def _bundle_scope_refusal(body: object) -> Response | None:
+    """Every entry's type and interaction must be within the token's scopes, before any work is done."""
+    if not isinstance(body, dict):
+        return None
+    needed = smart.required_scopes(body)
+    if any(rtype == "AuditEvent" and interaction != "read" for rtype, interaction in needed):
+        raise _ServerWritten()
+    granted = g.principal.scopes
+    missing = sorted(f"{t}.{i}" for t, i in needed if not smart.allows(granted, t, i))
+    if missing:
+        from sicdoc.security.rules import Decision
+
+        return refuse(Decision(False, 403, f"The token's scopes do not allow: {', '.join(missing)}"))
+    return None
 
 
 @bp.post("/<resource_type>")
 def create(resource_type: str) -> Response:
-    _type(resource_type)
+    _writable(resource_type)
     result = resource_service.create_resource(
         get_session(),
         _store(),
         resource_type,
         request_json(),
         if_none_exist=request.headers.get("If-None-Exist"),
+        actor=current_actor(),
     )
     return written_response(result.stored, 201 if result.created else 200)
 
 
 @bp.put("/<resource_type>")
 def conditional_update(resource_type: str) -> Response:
-    _type(resource_type)
+    _writable(resource_type)
     criteria = request.query_string.decode()
     if not criteria:
         raise InvalidInput("PUT on a type needs search criteria (Type?identifier=…) or an id in the URL")
     result = resource_service.conditional_update(
-        get_session(), _store(), resource_type, criteria, request_json(), if_match=if_match()
+        get_session(),
+        _store(),
+        resource_type,
+        criteria,
+        request_json(),
+        if_match=if_match(),
+        actor=current_actor(),
     )
     return written_response(result.stored, 201 if result.created else 200)
 
@@ -118,20 +201,29 @@ def conditional_update(resource_type: str) -> Response:
 @bp.get("/<resource_type>/<resource_id>")
 def read_resource(resource_type: str, resource_id: str) -> Response:
     stored = read(get_session(), _type(resource_type), resource_id)
+    _audit_read("read", stored)
     return fhir_response(stored.content, 200, resource_headers(stored))
 
 
 @bp.put("/<resource_type>/<resource_id>")
 def update(resource_type: str, resource_id: str) -> Response:
     result = resource_service.update_resource(
-        get_session(), _store(), _type(resource_type), resource_id, request_json(), if_match=if_match()
+        get_session(),
+        _store(),
+        _writable(resource_type),
+        resource_id,
+        request_json(),
+        if_match=if_match(),
+        actor=current_actor(),
     )
     return written_response(result.stored, 201 if result.created else 200)
 
 
 @bp.delete("/<resource_type>/<resource_id>")
 def delete(resource_type: str, resource_id: str) -> Response:
-    resource_service.delete_resource(get_session(), _store(), _type(resource_type), resource_id)
+    resource_service.delete_resource(
+        get_session(), _store(), _writable(resource_type), resource_id, actor=current_actor()
+    )
     return fhir_response(None, 204)
 
 
@@ -140,21 +232,31 @@ def read_version(resource_type: str, resource_id: str, version_id: str) -> Respo
     if not _VERSION_RE.match(version_id):
         raise InvalidInput(f"'{version_id}' is not a version id", code="value")
     stored = vread(get_session(), _type(resource_type), resource_id, int(version_id))
+    _audit_read("vread", stored)
     return fhir_response(stored.content, 200, resource_headers(stored))
 
 
 @bp.get("/<resource_type>/<resource_id>/_history")
 def instance_history(resource_type: str, resource_id: str) -> Response:
-    history(get_session(), _type(resource_type), resource_id)  # 404 for an unknown resource
+    versions = history(get_session(), _type(resource_type), resource_id)  # 404 for an unknown resource
+    patient = resource_id if resource_type == "Patient" else audit.patient_of(versions[-1].content)
+    _audit_read("history", resource_type=resource_type, resource_id=resource_id, patient_id=patient)
     return _history_bundle(resource_type, resource_id)
+
+
+@bp.get("/_history")
+def system_history() -> Response:
+    _audit_read("history", detail=request.query_string.decode()[:400])
+    return _history_bundle(None, None)
 
 
 @bp.get("/<resource_type>/_history")
 def type_history(resource_type: str) -> Response:
-    return _history_bundle(_type(resource_type), None)
+    _audit_read("history", resource_type=_type(resource_type), detail=request.query_string.decode()[:400])
+    return _history_bundle(resource_type, None)
 
 
-def _history_bundle(resource_type: str, resource_id: str | None) -> Response:
+def _history_bundle(resource_type: str | None, resource_id: str | None) -> Response:
     count = _count(request.args.get("_count"))
     since = None
     if "_since" in request.args:
@@ -209,6 +311,16 @@ def _search(resource_type: str, pairs: list[tuple[str, str]]) -> Response:
     strict = prefer("handling") == "strict"
     req = parse_search(resource_type, pairs, strict=strict)
     result = search(get_session(), req)
+    patients = sorted(
+        {m.id if m.resource_type == "Patient" else audit.patient_of(m.content) or "" for m in result.matches}
+        - {""}
+    )
+    _audit_read(
+        "search",
+        resource_type=resource_type,
+        patient_id=patients[0] if len(patients) == 1 else None,
+        detail=f"{len(result.matches)} matches; patients: {' '.join(patients)[:300]}",
+    )
     path = f"/{resource_type}"
     links = [{"relation": "self", "url": page_link(path, req.canonical)}]
     if result.next_cursor:
@@ -241,6 +353,7 @@ def everything(patient_id: str) -> Response:
     items = compartment(get_session(), patient_id)
     if not items:
         read(get_session(), "Patient", patient_id)  # raises 404 or 410
+    _audit_read("export", resource_type="Patient", resource_id=patient_id, patient_id=patient_id)
     body = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -249,3 +362,38 @@ def everything(patient_id: str) -> Response:
         "entry": [entry_for(s, "match") for s in items],
     }
     return fhir_response(body)
+
+
+_AUDIT_PARAMS = {"agent", "patient", "date", "subtype", "_count"}
+
+
+@bp.get("/AuditEvent")
+def search_audit_events() -> Response:
+    """Search the audit log (agent, patient, date=YYYY-MM-DD, subtype, _count); the search is itself audited."""
+    args = request.args
+    unknown = sorted(set(args) - _AUDIT_PARAMS)
+    if unknown:
+        raise InvalidInput(f"Unsupported search parameter(s): {', '.join(unknown)}", code="not-supported")
+    day = None
+    if args.get("date"):
+        try:
+            day = date.fromisoformat(args["date"].removeprefix("eq"))
+        except ValueError:
+            raise InvalidInput(
+                "date must be a day, e.g. 2026-11-20", code="value", expression="date"
+            ) from None
+    count = args.get("_count", "100")
+    if not count.isdigit() or not 1 <= int(count) <= 1000:
+        raise InvalidInput("_count must be 1 to 1000", code="value", expression="_count")
+    session = get_session()
+    rows = audit.search(
+        session,
+        person=args.get("agent") or None,
+        patient=(args.get("patient") or "").removeprefix("Patient/") or None,
+        day=day,
+        action=(args.get("subtype") or "").rpartition("|")[2] or None,
+        limit=int(count),
+    )
+    events = [to_audit_event(row) for row in rows]
+    _audit_read("audit-search", resource_type="AuditEvent", detail=request.query_string.decode()[:400])
+    return fhir_response(searchset(events, request.url))

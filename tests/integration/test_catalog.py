@@ -11,7 +11,8 @@ def test_publishing_twice_keeps_one_version(session, store):
     assert again.version_id == 1
 
 
-def test_questionnaire_is_served_at_its_canonical_url(app, client, session, store):
+def test_questionnaire_is_served_at_its_canonical_url(app, fhir_client, session, store):
+    client = fhir_client
     publish_questionnaire(session, store)
     found = client.get(f"/fhir/Questionnaire?url={SIC_QUESTIONNAIRE_URL}").get_json()
     assert found["total"] == 1

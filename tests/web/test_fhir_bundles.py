@@ -3,7 +3,16 @@
 import threading
 import uuid
 
+import pytest
+
+from tests.conftest import client_token
 from tests.web.fhir_helpers import patient, send, table_counts
+
+
+@pytest.fixture
+def client(fhir_client):
+    """Every request in this module carries a bearer token with every FHIR scope."""
+    return fhir_client
 
 
 def urn() -> str:
@@ -210,12 +219,19 @@ def test_batch_entries_succeed_or_fail_on_their_own(client, app):
     assert table_counts(app)["resource"] == 1
 
 
+def authorized(app, token):
+    http = app.test_client()
+    http.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return http
+
+
 def test_ten_concurrent_identical_posts_leave_one_copy(app):
     bundle = conversation_bundle("CC-1")
     statuses, bodies = [], []
+    token = client_token(app, "system/*.*")
 
     def worker():
-        resp = send(app.test_client(), "POST", "/fhir", bundle)
+        resp = send(authorized(app, token), "POST", "/fhir", bundle)
         statuses.append(resp.status_code)
         bodies.append(resp.get_json())
 
@@ -233,10 +249,11 @@ def test_ten_concurrent_identical_posts_leave_one_copy(app):
 
 def test_ten_concurrent_conditional_creates_leave_one_patient(app):
     statuses = []
+    token = client_token(app, "system/*.*")
 
     def worker():
         resp = send(
-            app.test_client(),
+            authorized(app, token),
             "POST",
             "/fhir/Patient",
             patient("RACE-1"),
@@ -256,10 +273,11 @@ def test_ten_concurrent_conditional_creates_leave_one_patient(app):
 def test_twenty_concurrent_updates_with_one_etag_give_one_winner(app, client):
     created = send(client, "POST", "/fhir/Patient", patient("L-1")).get_json()
     statuses = []
+    token = client_token(app, "system/*.*")
 
     def worker(n):
         resp = send(
-            app.test_client(),
+            authorized(app, token),
             "PUT",
             f"/fhir/Patient/{created['id']}",
             {**created, "name": [{"family": f"N{n}"}]},

@@ -5,18 +5,20 @@ from fhirclient import client as smart_client
 from fhirclient.models.patient import Patient as SmartPatient
 from fhirpy import SyncFHIRClient
 
-from tests.live_server import live_server
+from tests.live_server import bearer_token, live_server
 from tests.web.fhir_helpers import patient
 
 
 @pytest.fixture
 def server(database_url):
+    """(FHIR base URL, bearer token) of a live server."""
     with live_server(database_url) as base:
-        yield f"{base}/fhir"
+        yield f"{base}/fhir", bearer_token(base, database_url)
 
 
 def test_fhirpy_creates_reads_updates_searches_and_pages(server):
-    fhir = SyncFHIRClient(server)
+    base, token = server
+    fhir = SyncFHIRClient(base, authorization=f"Bearer {token}")
     created = []
     for i in range(7):
         res = fhir.resource("Patient", **patient(f"FP-{i}", family="Pager"))
@@ -37,10 +39,13 @@ def test_fhirpy_creates_reads_updates_searches_and_pages(server):
 
 
 def test_fhirclient_reads_capabilities_and_resources(server):
-    fhir = SyncFHIRClient(server)
+    base, token = server
+    fhir = SyncFHIRClient(base, authorization=f"Bearer {token}")
     res = fhir.resource("Patient", **patient("FC-1", family="Smart"))
     res.save()
-    smart = smart_client.FHIRClient(settings={"app_id": "sicdoc-tests", "api_base": server + "/"})
+    smart = smart_client.FHIRClient(settings={"app_id": "sicdoc-tests", "api_base": base + "/"})
+    # fhirclient signs requests through its requests session; a backend token goes in its headers.
+    smart.server.session.headers["Authorization"] = f"Bearer {token}"
     statement = smart.server.capabilityStatement
     assert statement.fhirVersion == "4.0.1"
     read = SmartPatient.read(res.id, smart.server)

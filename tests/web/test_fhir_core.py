@@ -39,7 +39,8 @@ def test_metadata_is_an_r4_capability_statement(client):
     assert {"Patient", "Procedure", "QuestionnaireResponse"} <= types
 
 
-def test_create_then_read_returns_the_same_resource(client, app):
+def test_create_then_read_returns_the_same_resource(fhir_client, app):
+    client = fhir_client
     resp = post(client, "/fhir/Patient", PATIENT)
     assert resp.status_code == 201
     created = resp.get_json()
@@ -55,7 +56,8 @@ def test_create_then_read_returns_the_same_resource(client, app):
     assert client.get(f"/fhir/Patient/{rid}/_history/2").status_code == 404
 
 
-def test_unknown_ids_and_types_are_outcomes(client):
+def test_unknown_ids_and_types_are_outcomes(fhir_client):
+    client = fhir_client
     missing = client.get("/fhir/Patient/nope")
     assert missing.status_code == 404
     assert missing.get_json()["resourceType"] == "OperationOutcome"
@@ -91,9 +93,9 @@ def test_unknown_ids_and_types_are_outcomes(client):
     ],
 )
 def test_bad_input_is_a_4xx_outcome_and_stores_nothing(
-    client, app, path, body, content_type, status, fragment
+    fhir_client, app, path, body, content_type, status, fragment
 ):
-    resp = post(client, path, body, content_type)
+    resp = post(fhir_client, path, body, content_type)
     assert resp.status_code == status
     assert resp.mimetype == FHIR
     outcome = resp.get_json()
@@ -109,7 +111,8 @@ def test_wrong_method_keeps_allow_header(client):
     assert "GET" in resp.headers["Allow"]
 
 
-def test_body_too_large_is_413_outcome(app, client):
+def test_body_too_large_is_413_outcome(app, fhir_client):
+    client = fhir_client
     app.config["MAX_CONTENT_LENGTH"] = 1000
     resp = post(client, "/fhir/Patient", {**PATIENT, "name": [{"family": "x" * 2000}]})
     assert resp.status_code == 413

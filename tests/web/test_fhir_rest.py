@@ -5,6 +5,12 @@ import pytest
 from tests.web.fhir_helpers import patient, send, table_counts
 
 
+@pytest.fixture
+def client(fhir_client):
+    """Every request in this module carries a bearer token with every FHIR scope."""
+    return fhir_client
+
+
 def create(client, resource, headers=None):
     resp = send(client, "POST", f"/fhir/{resource['resourceType']}", resource, headers)
     assert resp.status_code in (200, 201), resp.get_json()

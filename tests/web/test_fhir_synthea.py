@@ -11,6 +11,12 @@ from tests.conftest import synthea_bundles
 from tests.web.fhir_helpers import send, table_counts
 
 
+@pytest.fixture
+def client(fhir_client):
+    """Every request in this module carries a bearer token with every FHIR scope."""
+    return fhir_client
+
+
 @pytest.mark.slow
 def test_synthea_bundles_load_through_the_api_and_reload_changes_nothing(app, client):
     expected: Counter[str] = Counter()

@@ -1,0 +1,81 @@
+"""Server-side login sessions: the cookie holds a random id, the database its SHA-256 digest.
+
+Nothing here commits; ``sicdoc.services.accounts`` owns the transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sicdoc.models import User, UserSession
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    idle: timedelta = timedelta(minutes=15)
+    absolute: timedelta = timedelta(hours=12)
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def start(session: Session, user: User, now: datetime) -> str:
+    """Open a session for ``user``; return the raw id for the cookie (never stored)."""
+    raw = new_secret()
+    session.add(UserSession(id_hash=digest(raw), user_id=user.id, created=now, last_seen=now, revoked=False))
+    return raw
+
+
+def resolve(session: Session, raw: str, now: datetime, lifetime: Lifetime) -> User | None:
+    """The active user behind a cookie, touching ``last_seen``; None if unknown, revoked, idle or too old."""
+    row = session.get(UserSession, digest(raw))
+    if row is None or row.revoked:
+        return None
+    if now - _utc(row.last_seen) > lifetime.idle or now - _utc(row.created) > lifetime.absolute:
+        row.revoked = True
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        row.revoked = True
+        return None
+    row.last_seen = now
+    return user
+
+
+def end(session: Session, raw: str) -> int | None:
+    """Revoke one session; return its user id (None if there was none)."""
+    row = session.get(UserSession, digest(raw))
+    if row is None or row.revoked:
+        return None
+    row.revoked = True
+    return row.user_id
+
+
+def end_all(session: Session, user_id: int) -> None:
+    session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
+        .values(revoked=True)
+    )
+
+
+def active_count(session: Session, user_id: int) -> int:
+    rows = session.scalars(
+        select(UserSession.id_hash).where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
+    ).all()
+    return len(rows)

@@ -1,0 +1,67 @@
+"""Web answers for refusals that happen outside the rule table: a forged form and too many attempts."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import TooManyRequests
+
+from sicdoc.db import get_session
+from sicdoc.errors import SicdocError
+from sicdoc.security import audit
+from sicdoc.security.audit import AuditUnavailable
+from sicdoc.views.guard import current_actor, error_response
+
+CSRF_MESSAGE = "This form was missing its security token or it had expired; nothing was changed. Reload the page and try again."
+LOGIN_THROTTLED = "Too many log-in attempts from your address. Wait a minute, then try again."
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_refused)
+    app.register_error_handler(429, _throttled)
+    app.register_error_handler(OperationalError, _database_unavailable)
+
+
+def _database_unavailable(error: OperationalError) -> Response:
+    """A lost connection or a locked database: 503 (try again), never a 500 and never partial data."""
+    current_app.logger.warning("database unavailable on %s: %s", request.path, error.orig)
+    resp = error_response(
+        SicdocError("The database is unavailable; nothing was changed. Try again shortly.", code="transient"),
+        503,
+    )
+    resp.headers["Retry-After"] = "5"
+    return resp
+
+
+def _audit(action: str, detail: str) -> Response | None:
+    try:
+        audit.record(get_session(), current_actor(), action, "denied", detail=detail)
+    except AuditUnavailable as exc:
+        return error_response(exc)
+    return None
+
+
+def _csrf_refused(error: CSRFError) -> Response:
+    failed = _audit("access", f"{request.method} {request.endpoint}: CSRF check failed ({error.description})")
+    return failed or error_response(SicdocError(CSRF_MESSAGE, code="forbidden"), 400)
+
+
+def _throttled(error: TooManyRequests) -> Response:
+    action = "login" if request.endpoint == "auth.login" else "access"
+    failed = _audit(action, f"{request.method} {request.endpoint}: rate limit {error.description}")
+    if failed:
+        return failed
+    if request.endpoint == "auth.login":
+        from sicdoc.views.auth import LoginForm
+
+        resp = Response(render_template("auth/login.html", form=LoginForm(), error=LOGIN_THROTTLED), 429)
+    elif request.blueprint == "oauth":
+        resp = jsonify(
+            {"error": "temporarily_unavailable", "error_description": "Too many token requests; slow down"}
+        )
+        resp.status_code = 429
+    else:
+        resp = error_response(SicdocError("Too many requests; slow down", code="throttled"), 429)
+    resp.headers["Retry-After"] = "60"
+    return resp

@@ -1,0 +1,136 @@
+"""The web glue of authorisation: identify who asks, ask the rule table, refuse before any work is done.
+
+Also gives every request an id (returned as ``X-Request-ID``) and every response its security headers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
+
+from sicdoc.db import get_session
+from sicdoc.errors import SicdocError
+from sicdoc.security import audit
+from sicdoc.security.audit import Actor, AuditUnavailable
+from sicdoc.security.rules import ANONYMOUS, RULES, Decision, Principal, Rule, decide
+from sicdoc.security.sessions import Lifetime
+from sicdoc.services import accounts
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(authorize)
+    app.after_request(security_headers)
+
+
+def cookie_name() -> str:
+    # The __Host- prefix pins the cookie to this host and path "/", and browsers demand Secure with it.
+    return "__Host-sicdoc" if current_app.config["SECURE_COOKIES"] else "sicdoc_session"
+
+
+def lifetime() -> Lifetime:
+    cfg = current_app.config
+    return Lifetime(
+        timedelta(minutes=float(cfg["SESSION_IDLE_MINUTES"])),
+        timedelta(hours=float(cfg["SESSION_MAX_HOURS"])),
+    )
+
+
+def current_actor() -> Actor:
+    principal: Principal = g.get("principal", ANONYMOUS)
+    return Actor(principal.id, principal.role, request.remote_addr, g.get("request_id"))
+
+
+def is_fhir() -> bool:
+    return request.blueprint == "fhir" or request.path == "/fhir" or request.path.startswith("/fhir/")
+
+
+def _principal(rule: Rule | None) -> Principal:
+    if rule is None or rule.kind == "public":
+        return ANONYMOUS
+    session = get_session()
+    if rule.kind == "bearer":
+        kind, _, raw = request.headers.get("Authorization", "").partition(" ")
+        grant = (
+            accounts.bearer_grant(session, raw.strip()) if kind.lower() == "bearer" and raw.strip() else None
+        )
+        return Principal("client", grant.client_id, "client", grant.scopes) if grant else ANONYMOUS
+    raw = request.cookies.get(cookie_name())
+    user = accounts.current_user(session, raw, lifetime()) if raw else None
+    if user is None:
+        return ANONYMOUS
+    g.user = user
+    g.session_cookie = raw
+    return Principal("user", user.username, user.role)
+
+
+def authorize() -> Response | None:
+    g.request_id = uuid.uuid4().hex
+    g.principal = ANONYMOUS
+    if request.endpoint is None:
+        return None  # no such URL or method: the 404/405 follows, and nothing runs
+    rule = RULES.get(request.endpoint)
+    g.principal = _principal(rule)
+    args = request.view_args or {}
+    decision = decide(rule, g.principal, args.get("resource_type"))
+    if decision.allowed:
+        return None
+    return refuse(decision, args.get("resource_type"), args.get("resource_id"))
+
+
+def refuse(decision: Decision, resource_type: str | None = None, resource_id: str | None = None) -> Response:
+    """Audit the refusal in its own transaction, then answer 401/403 in the face's own vocabulary."""
+    try:
+        audit.record(
+            get_session(),
+            current_actor(),
+            "access",
+            "denied",
+            resource_type=resource_type,
+            resource_id=resource_id,
+            patient_id=resource_id if resource_type == "Patient" else None,
+            detail=f"{request.method} {request.endpoint or request.path}: {decision.reason}",
+        )
+    except AuditUnavailable as exc:
+        return error_response(exc)
+    if decision.status == 401 and not is_fhir():
+        return redirect(url_for("auth.login"))
+    code = "login" if decision.status == 401 else "forbidden"
+    resp = error_response(SicdocError(decision.reason, code=code), decision.status)
+    if decision.status == 401 and is_fhir():
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="sicdoc"'
+    return resp
+
+
+def error_response(error: SicdocError, status: int | None = None) -> Response:
+    status = status or error.status
+    if is_fhir():
+        from sicdoc.views.fhir_api import outcome_response
+
+        resp = outcome_response(error)
+        resp.status_code = status
+        return resp
+    body = render_template("error.html", status=status, message=str(error), user=g.get("user"))
+    return Response(body, status, mimetype="text/html")
+
+
+def security_headers(resp: Response) -> Response:
+    headers = resp.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
+    if not request.path.startswith("/static/"):
+        # Patient data must not linger in browser or proxy caches; nothing here needs caching.
+        headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if "request_id" in g:
+        headers["X-Request-ID"] = g.request_id
+    return resp

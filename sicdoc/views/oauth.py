@@ -1,0 +1,122 @@
+"""OAuth 2.0 client credentials for integration clients (SMART Backend Services) and its discovery document."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from urllib.parse import unquote
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from sqlalchemy.orm import Session
+
+from sicdoc.db import get_session
+from sicdoc.models import IntegrationClient
+from sicdoc.security import audit, tokens
+from sicdoc.security.audit import AuditUnavailable
+from sicdoc.services import accounts
+from sicdoc.views.guard import current_actor
+from sicdoc.views.limits import limiter, token_limit
+
+bp = Blueprint("oauth", __name__)
+
+
+def token_url() -> str:
+    return current_app.config.get("TOKEN_URL") or url_for("oauth.token", _external=True)
+
+
+def _oauth_error(error: tokens.OAuthError) -> Response:
+    resp = jsonify(error.body())
+    resp.status_code = error.status
+    if error.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Basic realm="sicdoc"'
+    return resp
+
+
+def _basic_credentials() -> tuple[str, str] | None:
+    kind, _, value = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "basic" or not value:
+        return None
+    try:
+        client_id, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise tokens.invalid_client("Malformed Basic credentials") from None
+    if not sep:
+        raise tokens.invalid_client("Malformed Basic credentials")
+    return unquote(client_id), unquote(secret)
+
+
+def _authenticator():  # type: ignore[no-untyped-def]
+    """Choose how the client authenticates: a signed JWT assertion, HTTP Basic, or a posted secret."""
+    form = request.form
+    if form.get("grant_type") != "client_credentials":
+        raise tokens.OAuthError("unsupported_grant_type", "grant_type must be client_credentials")
+    if "client_assertion" in form or "client_assertion_type" in form:
+        if form.get("client_assertion_type") != tokens.ASSERTION_TYPE:
+            raise tokens.invalid_client(f"client_assertion_type must be {tokens.ASSERTION_TYPE}")
+        assertion, audience = form.get("client_assertion", ""), token_url()
+        return lambda session, now: tokens.client_from_assertion(session, assertion, audience, now)
+    basic = _basic_credentials()
+    client_id, secret = basic or (form.get("client_id"), form.get("client_secret"))
+    if not client_id or not secret:
+        raise tokens.invalid_client("Authenticate with a client assertion or a client secret")
+
+    def by_secret(session: Session, _now: datetime) -> IntegrationClient:
+        return tokens.client_from_secret(session, client_id, secret)
+
+    return by_secret
+
+
+@bp.post("/auth/token")
+@limiter.limit(token_limit)
+def token() -> Response:
+    session = get_session()
+    try:
+        try:
+            authenticate = _authenticator()
+        except tokens.OAuthError as exc:
+            audit.record(session, current_actor(), "token", "failure", detail=exc.description)
+            raise
+        issued = accounts.issue_token(
+            session,
+            authenticate,
+            request.form.get("scope"),
+            current_actor(),
+            int(current_app.config["ACCESS_TOKEN_SECONDS"]),
+        )
+    except tokens.OAuthError as exc:
+        return _oauth_error(exc)
+    except AuditUnavailable:
+        return _oauth_error(tokens.OAuthError("temporarily_unavailable", "The audit log is unavailable", 503))
+    resp = jsonify(issued.body())
+    resp.headers["Pragma"] = "no-cache"
+    return resp
+
+
+@bp.get("/.well-known/smart-configuration")
+def smart_configuration() -> Response:
+    return jsonify(
+        {
+            "token_endpoint": token_url(),
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": [
+                "private_key_jwt",
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": list(tokens.ALGORITHMS),
+            "scopes_supported": [
+                "system/*.read",
+                "system/*.write",
+                "system/*.*",
+                "system/Patient.write",
+                "system/ServiceRequest.write",
+            ],
+            "capabilities": [
+                "client-confidential-asymmetric",
+                "client-confidential-symmetric",
+                "permission-v1",
+                "permission-v2",
+            ],
+        }
+    )

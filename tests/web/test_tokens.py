@@ -1,0 +1,174 @@
+"""OAuth 2.0 client credentials (SMART Backend Services) and bearer-only, scope-checked FHIR routes."""
+
+import base64
+import time
+import uuid
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, RSAKey
+
+from sicdoc.db import session_scope
+from sicdoc.services import accounts
+from tests.conftest import PATIENT_JSON, bearer_client, client_token, login
+
+TOKEN_URL = "http://localhost/auth/token"
+
+
+@pytest.fixture(params=["RS384", "ES384"])
+def keyed_client(request, app):
+    """A client registered with a public JWK set; yields (client_id, private key, alg)."""
+    alg = request.param
+    key = (
+        RSAKey.generate_key(2048, parameters={"kid": "k1"})
+        if alg == "RS384"
+        else ECKey.generate_key("P-384", parameters={"kid": "k1"})
+    )
+    with session_scope(app) as s:
+        client_id, _ = accounts.create_client(
+            s, "ehr", "system/*.read system/Patient.write", jwks={"keys": [key.as_dict(private=False)]}
+        )
+    return client_id, key, alg
+
+
+def assertion(client_id, key, alg, kid="k1", **overrides):
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": TOKEN_URL, "exp": now + 240, "jti": uuid.uuid4().hex}
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode({"alg": alg, "kid": kid}, claims, key, algorithms=[alg])
+
+
+def ask(client, signed, **extra):
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": signed,
+        **extra,
+    }
+    return client.post("/auth/token", data=form)
+
+
+def test_a_signed_assertion_gets_a_short_lived_token(client, keyed_client):
+    client_id, key, alg = keyed_client
+    resp = ask(client, assertion(client_id, key, alg), scope="system/Patient.read")
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] <= 300 and "refresh_token" not in body
+    assert body["scope"] == "system/Patient.read"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_a_replayed_assertion_is_refused(client, keyed_client):
+    client_id, key, alg = keyed_client
+    signed = assertion(client_id, key, alg)
+    assert ask(client, signed).status_code == 200
+    again = ask(client, signed)
+    assert again.status_code == 401 and again.get_json()["error"] == "invalid_client"
+    assert "already used" in again.get_json()["error_description"]
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"exp": int(time.time()) - 10}, "expired"),
+        ({"exp": int(time.time()) + 3600}, "5 minutes"),
+        ({"exp": None}, "exp"),
+        ({"jti": None}, "jti"),
+        ({"aud": "https://elsewhere/token"}, "aud"),
+        ({"sub": "someone-else"}, "iss and sub"),
+        ({"kid": "unknown"}, "signature"),
+    ],
+)
+def test_bad_assertions_are_invalid_client(client, keyed_client, change, fragment):
+    client_id, key, alg = keyed_client
+    resp = ask(client, assertion(client_id, key, alg, **change))
+    assert resp.status_code == 401
+    assert resp.get_json()["error"] == "invalid_client"
+    assert fragment in resp.get_json()["error_description"]
+
+
+def test_a_foreign_key_signature_and_wrong_parameters_are_refused(client, keyed_client):
+    client_id, _key, alg = keyed_client
+    other = (
+        RSAKey.generate_key(2048, parameters={"kid": "k1"})
+        if alg == "RS384"
+        else ECKey.generate_key("P-384", parameters={"kid": "k1"})
+    )
+    assert ask(client, assertion(client_id, other, alg)).get_json()["error"] == "invalid_client"
+    good = assertion(client_id, _key, alg)
+    resp = ask(client, good, grant_type="password")
+    assert resp.status_code == 400 and resp.get_json()["error"] == "unsupported_grant_type"
+    resp = ask(client, good, client_assertion_type="urn:other")
+    assert resp.status_code == 401 and resp.get_json()["error"] == "invalid_client"
+    resp = ask(client, assertion(client_id, _key, alg), scope="system/*.*")
+    assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_scope"
+    assert ask(client, "not.a.jwt").get_json()["error"] == "invalid_client"
+    claims = {"iss": client_id, "sub": client_id, "aud": TOKEN_URL, "exp": int(time.time()) + 60, "jti": "j"}
+    remote = jwt.encode(
+        {"alg": alg, "kid": "k1", "jku": "https://attacker.example/jwks"}, claims, _key, algorithms=[alg]
+    )
+    resp = ask(client, remote)
+    assert resp.status_code == 401 and "registered JWK set" in resp.get_json()["error_description"]
+
+
+def test_client_secret_basic_and_post(app, client):
+    with session_scope(app) as s:
+        client_id, secret = accounts.create_client(s, "simple", "system/*.read", with_secret=True)
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    ok = client.post(
+        "/auth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    )
+    assert ok.status_code == 200
+    posted = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    assert client.post("/auth/token", data=posted).status_code == 200
+    wrong = client.post("/auth/token", data={**posted, "client_secret": "guess"})
+    assert wrong.status_code == 401 and wrong.get_json()["error"] == "invalid_client"
+    with session_scope(app) as s:
+        accounts.revoke_client(s, client_id)
+    assert client.post("/auth/token", data=posted).status_code == 401
+
+
+def test_fhir_takes_bearer_tokens_only_and_checks_scopes(app, users, client, monkeypatch):
+    login(client, "clinician")
+    resp = client.get("/fhir/Patient/p1")  # a session cookie is not accepted on the FHIR API
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert resp.get_json()["resourceType"] == "OperationOutcome"
+    reader = bearer_client(app, "system/*.read")
+    resp = reader.post("/fhir/Patient", data=PATIENT_JSON, headers={"Content-Type": "application/fhir+json"})
+    assert resp.status_code == 403 and resp.get_json()["issue"][0]["code"] == "forbidden"
+    writer = bearer_client(app, "system/Patient.write")
+    created = writer.post(
+        "/fhir/Patient", data=PATIENT_JSON, headers={"Content-Type": "application/fhir+json"}
+    )
+    assert created.status_code == 201
+    assert writer.get(f"/fhir/Patient/{created.get_json()['id']}").status_code == 403  # write is not read
+    assert reader.get(f"/fhir/Patient/{created.get_json()['id']}").status_code == 200
+    bogus = app.test_client()
+    bogus.environ_base["HTTP_AUTHORIZATION"] = "Bearer forged-token"
+    assert bogus.get("/fhir/Patient/p1").status_code == 401
+
+
+def test_an_expired_access_token_is_refused(app, monkeypatch):
+    raw = client_token(app, "system/*.read")
+    http = app.test_client()
+    http.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
+    assert http.get("/fhir/Patient/p1").status_code == 404
+    later = accounts._now() + accounts.tokens.timedelta(seconds=301)
+    monkeypatch.setattr(accounts, "_now", lambda: later)
+    resp = http.get("/fhir/Patient/p1")
+    assert resp.status_code == 401 and resp.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_smart_configuration(client):
+    body = client.get("/.well-known/smart-configuration").get_json()
+    assert body["token_endpoint"] == TOKEN_URL
+    assert "private_key_jwt" in body["token_endpoint_auth_methods_supported"]
+    assert set(body["token_endpoint_auth_signing_alg_values_supported"]) == {"RS384", "ES384"}
+
+
+def test_token_requests_are_rate_limited(app, client):
+    app.config["TOKEN_RATE_LIMIT"] = "2/minute"
+    form = {"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
+    assert [client.post("/auth/token", data=form).status_code for _ in range(3)] == [401, 401, 429]
+    assert client.post("/auth/token", data=form).get_json()["error"] == "temporarily_unavailable"
