@@ -1,6 +1,7 @@
 """ORM tables. Importing this package registers every table on ``Base.metadata``."""
 
 from sicdoc.models.base import Base, JsonDocument
+from sicdoc.models.drafts import ConversationDraft
 from sicdoc.models.ingest import BundleReceipt
 from sicdoc.models.projections import (
     Conversation,
@@ -25,6 +26,7 @@ __all__ = [
     "BundleReceipt",
     "BusinessIdentifier",
     "Conversation",
+    "ConversationDraft",
     "DateIndex",
     "DiagnosisFact",
     "EncounterFact",

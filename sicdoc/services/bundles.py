@@ -124,41 +124,62 @@ def process_transaction(
     entries = validate_bundle(bundle, max_entries)
     if bundle["type"] != "transaction":
         raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
-    key, body_hash = bundle_key(bundle)
     pristine = json.dumps(entries)
 
     def attempt() -> BundleResult:
         with transaction(session):
-            receipt = session.scalar(
-                select(BundleReceipt).where(BundleReceipt.client_id == client_id, BundleReceipt.key == key)
-            )
-            if receipt is not None:
-                if receipt.body_hash != body_hash:
-                    raise Conflict(
-                        f"A different bundle with the same identifier was already received ({key})"
-                    )
-                return BundleResult(receipt.response, replayed=True)
-            work = json.loads(pristine)
-            plans = plan_entries(session, work)
-            response_entries: list[dict[str, Any] | None] = [None] * len(work)
-            created = 0
-            for plan in sorted(plans, key=lambda p: p.order):
-                response_entries[plan.index] = plan.execute(session, store, representation)
-                created += plan.created
-            response = {
-                "resourceType": "Bundle",
-                "type": "transaction-response",
-                "timestamp": format_instant(utc_now()),
-                "entry": response_entries,
-            }
-            session.add(
-                BundleReceipt(
-                    client_id=client_id, key=key, body_hash=body_hash, received=utc_now(), response=response
-                )
-            )
-            return BundleResult(response, created=created)
+            return _apply(session, store, bundle, json.loads(pristine), client_id, representation)
 
     return retrying(session, attempt)
+
+
+def apply_transaction(
+    session: Session, store: Store, bundle: Any, *, client_id: str = "", representation: bool = False
+) -> BundleResult:
+    """``process_transaction`` inside the caller's open transaction, for a use case that writes more.
+
+    The caller commits or rolls back, and retries on ``DuplicateIdentifier`` as ``retrying`` does.
+    """
+    entries = validate_bundle(bundle, 5000)
+    if bundle["type"] != "transaction":
+        raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
+    return _apply(session, store, bundle, json.loads(json.dumps(entries)), client_id, representation)
+
+
+def _apply(
+    session: Session,
+    store: Store,
+    bundle: dict[str, Any],
+    work: list[dict[str, Any]],
+    client_id: str,
+    representation: bool,
+) -> BundleResult:
+    key, body_hash = bundle_key(bundle)
+    receipt = session.scalar(
+        select(BundleReceipt).where(BundleReceipt.client_id == client_id, BundleReceipt.key == key)
+    )
+    if receipt is not None:
+        if receipt.body_hash != body_hash:
+            raise Conflict(f"A different bundle with the same identifier was already received ({key})")
+        return BundleResult(receipt.response, replayed=True)
+    plans = plan_entries(session, work)
+    response_entries: list[dict[str, Any] | None] = [None] * len(work)
+    created = 0
+    for plan in sorted(plans, key=lambda p: p.order):
+        response_entries[plan.index] = plan.execute(session, store, representation)
+        created += plan.created
+    response = {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "timestamp": format_instant(utc_now()),
+        "entry": response_entries,
+    }
+    session.add(
+        BundleReceipt(
+            client_id=client_id, key=key, body_hash=body_hash, received=utc_now(), response=response
+        )
+    )
+    return BundleResult(response, created=created)
 
 
 def process_batch(
@@ -214,6 +235,7 @@ def _has_placeholder(node: Any) -> bool:
 
 __all__ = [
     "BundleResult",
+    "apply_transaction",
     "bundle_key",
     "process_batch",
     "process_transaction",
