@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Blueprint, Flask, Response, request
 
 from sicdoc import db
 from sicdoc.config import load_config
@@ -21,11 +21,23 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["sicdoc.value_sets"] = value_sets
     app.extensions["sicdoc.store"] = Store(Projector(value_sets))
 
-    from sicdoc.views import fhir_api
+    from sicdoc.views import fhir_api, forms
 
     app.register_blueprint(fhir_api.bp)
+    forms.init_app(app)
+    _protect_forms(app, fhir_api.bp)
     _register_fhir_fallbacks(app)
     return app
+
+
+def _protect_forms(app: Flask, api: Blueprint) -> None:
+    """CSRF tokens on every form post. The FHIR API is exempt: its clients send no cookies or tokens."""
+    from flask_wtf.csrf import CSRFProtect
+
+    csrf = app.extensions.get("csrf")
+    if csrf is None:
+        csrf = CSRFProtect(app)
+    csrf.exempt(api)
 
 
 def _register_fhir_fallbacks(app: Flask) -> None:

@@ -23,6 +23,10 @@ class Config:
     FHIR_MAX_BUNDLE_ENTRIES = 5000
     # Demo mode prints demo log-ins and allows the sample loader at start.
     DEMO = False
+    # The clinician the forms act as until log-in arrives (see sicdoc.views.identity).
+    DEMO_CLINICIAN = "Dr Demo"
+    # IANA time zone in which clinicians type and read dates and times on the forms.
+    TIME_ZONE = "UTC"
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:

@@ -99,7 +99,8 @@ def _empty(engine: Engine) -> None:
 def app(database_url: str):  # type: ignore[no-untyped-def]
     from sicdoc.app import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    # CSRF is switched off for the test client; tests/web/test_forms.py proves it is enforced.
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False})
     yield app
     app.extensions["sicdoc.engine"].dispose()
 
