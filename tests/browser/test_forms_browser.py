@@ -1,0 +1,133 @@
+"""A clinician's path through the forms in Chromium, with the keyboard only, and axe-core scans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.web.fhir_helpers import patient, send
+
+pytestmark = pytest.mark.browser
+SCRIPT = "<script>alert('typed')</script>"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="module")
+def patient_id(live_app) -> str:  # type: ignore[no-untyped-def]
+    body = patient("MRN-4242", "Nakamura", birthDate="1948-05-17")
+    resp = send(live_app.test_client(), "POST", "/fhir/Patient", body)
+    assert resp.status_code == 201
+    return resp.get_json()["id"]
+
+
+def tab_to(page, selector: str, limit: int = 300) -> None:  # type: ignore[no-untyped-def]
+    """Press Tab until the focused element matches ``selector``: proves it is reachable by keyboard."""
+    for _ in range(limit):
+        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} cannot be reached with the Tab key")
+
+
+def choose(page, name: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick a radio button the keyboard way: Tab into the group, then arrow keys."""
+    tab_to(page, f"input[type=radio][name='{name}']")
+    for _ in range(12):
+        if page.evaluate("() => document.activeElement.value") == value:
+            page.keyboard.press("Space")
+            return
+        page.keyboard.press("ArrowRight")
+    raise AssertionError(f"no option {value} in {name}")
+
+
+def activate(page, selector: str) -> None:  # type: ignore[no-untyped-def]
+    tab_to(page, selector)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def scan(page, axe_source: str, artifacts, name: str) -> None:  # type: ignore[no-untyped-def]
+    """No serious or critical WCAG 2.1 A/AA violations; a screenshot for people to look at."""
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA)
+    bad = [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{name}: {json.dumps(bad, indent=1)}"
+
+
+def test_find_document_sign_and_amend_with_the_keyboard_only(
+    page, base_url, patient_id, axe_source, artifacts
+):
+    page.goto(f"{base_url}/patients")
+    scan(page, axe_source, artifacts, "01-search")
+    tab_to(page, "#q")
+    page.keyboard.type("Nakamura")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "MRN 4242" in page.inner_text("main") or "MRN-4242" in page.inner_text("main")
+    activate(page, f"main a[href='/patients/{patient_id}']")
+    assert "No serious illness conversation is recorded yet" in page.inner_text(".chart-header")
+    scan(page, axe_source, artifacts, "02-patient-empty")
+
+    activate(page, f"a[href='/patients/{patient_id}/conversations/new']")
+    scan(page, axe_source, artifacts, "03-form")
+    # Sign too early: the refusal keeps what was typed and points at what is missing.
+    tab_to(page, "#q-goals")
+    page.keyboard.type("Stay at home. " + SCRIPT)
+    activate(page, "button[value=sign]")
+    assert page.evaluate("() => document.activeElement.id") == "error-summary"
+    assert "Participants: Please answer this question." in page.inner_text("#error-summary")
+    assert page.input_value("#q-goals") == "Stay at home. " + SCRIPT
+    scan(page, axe_source, artifacts, "04-form-errors")
+
+    tab_to(page, "#q-participants-patient")
+    page.keyboard.press("Space")
+    choose(page, "permission", "agreed")
+    choose(page, "prognosis-shared", "yes")
+    tab_to(page, "#q-prognosis-comment")
+    page.keyboard.type("Probably months.")
+    tab_to(page, "#q-recommendation")
+    page.keyboard.type("Hospice at home")
+    choose(page, "code-status", "dnr")
+    tab_to(page, "#q-duration-minutes")
+    page.keyboard.type("25")
+    activate(page, "button[value=sign]")
+    assert "/conversations/" in page.url
+    note = page.inner_text("article.note")
+    assert SCRIPT in note and "Hospice at home" in note  # shown as text ...
+    assert page.dialogs == []  # ... and never run
+    scan(page, axe_source, artifacts, "05-note")
+    procedure_id = page.url.rsplit("/", 1)[-1]
+
+    activate(page, f"p.actions a[href='/patients/{patient_id}']")
+    header = page.inner_text(".chart-header")
+    assert "Do not resuscitate" in header and "Dr Demo" in header and "Hospice at home" in header
+    assert SCRIPT in header and page.dialogs == []
+    assert page.locator(".chart-header").bounding_box()["y"] < 900  # above the fold
+    scan(page, axe_source, artifacts, "06-patient")
+
+    activate(page, f".chart-header a[href='/conversations/{procedure_id}']")
+    activate(page, f"a[href='/conversations/{procedure_id}/amend']")
+    choose(page, "code-status", "full")
+    tab_to(page, "#q-prognosis-comment")
+    page.keyboard.press("End")
+    page.keyboard.type(" Family now aware.")
+    tab_to(page, "#q-reason")
+    page.keyboard.type("Patient changed her mind after talking with family")
+    activate(page, "button[value=amend]")
+    assert "Amendment saved as version 2" in page.inner_text("main")
+    activate(page, f"a[href='/conversations/{procedure_id}/history']")
+    history = page.inner_text("main")
+    assert "Version 2: amended" in history and "Patient changed her mind" in history
+    assert "Probably months. Family now aware." in history
+    scan(page, axe_source, artifacts, "07-history")
