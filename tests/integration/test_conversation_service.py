@@ -1,5 +1,6 @@
 """Conversation use cases on both databases: drafts with optimistic locking, signing, amendment, history."""
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -208,3 +209,27 @@ def test_prognosis_comments_are_append_only(session, store, patient_id):
         )
     assert "prognosis-comment" in caught.value.errors
     assert read(session, "Procedure", signed.procedure_id).version_id == 1
+
+
+def test_concurrent_saves_of_one_draft_version_let_exactly_one_win(app, session, patient_id):
+    draft = svc.save_draft(session, patient_id, {"goals": "Start"}, ANA)
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def edit(n: int) -> None:
+        with app.extensions["sicdoc.sessionmaker"]() as own:
+            barrier.wait()
+            try:
+                svc.save_draft(own, patient_id, {"goals": f"Edit {n}"}, BEN, draft.id, expected_version=1)
+                outcomes.append("saved")
+            except svc.DraftConflict:
+                outcomes.append("conflict")
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict"] * 7 + ["saved"]
+    session.expire_all()
+    assert svc.get_draft(session, draft.id).version == 2

@@ -95,6 +95,11 @@ def test_save_a_draft_continue_it_and_see_it_on_the_patient_page(client):
     draft_id = save(client, pid, **{"goals": "Garden again", "code-status": None})
     page = text(client.get(f"/drafts/{draft_id}"))
     assert "Garden again" in page and 'name="version" value="1"' in page
+    assert "My lungs are giving up</textarea>" in page  # the patient's own words beside the check boxes
+    assert (
+        'value="knows-serious" checked' in page
+        and 'id="q-prognosis-shared-yes" name="prognosis-shared" value="yes" checked' in page
+    )
     assert f"/drafts/{draft_id}" in text(client.get(f"/patients/{pid}"))
     resp = client.post(f"/drafts/{draft_id}", data=answers(pid, action="save", version="1", goals="Garden"))
     assert resp.status_code == 302
@@ -251,6 +256,11 @@ def test_a_second_save_of_the_same_draft_version_is_a_conflict_that_keeps_the_te
     assert second.status_code == 409 and "Not saved: someone else changed this" in page
     assert "Ben&#39;s edit" in page and "Ana&#39;s edit" in page and 'name="version" value="2"' in page
     assert "Ana&#39;s edit" in text(client.get(f"/drafts/{draft_id}"))
+    stale_sign = client.post(
+        f"/drafts/{draft_id}", data=answers(pid, action="sign", version="1", goals="Ben signs")
+    )
+    assert stale_sign.status_code == 409 and "Ben signs" in text(stale_sign)
+    assert "No serious illness conversation is recorded yet" in text(client.get(f"/patients/{pid}"))
 
 
 def test_tampered_ids_are_refused_and_store_nothing(app, client):
