@@ -19,6 +19,8 @@ HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = HERE.parent.parent / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# The policy the deployment will send: pages must work with no inline script or style at all.
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,12 @@ def live_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'sicdoc.sqlite3'}"
     upgrade(url)
     app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": True})
+
+    @app.after_request
+    def _csp(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        return response
+
     yield app
     app.extensions["sicdoc.engine"].dispose()
 
@@ -63,15 +71,19 @@ def browser():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
-    # bypass_csp lets axe-core be injected even once a strict Content-Security-Policy is sent.
-    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
     dialogs: list[str] = []
+    blocked: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on(
+        "console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None
+    )
     page.dialogs = dialogs  # type: ignore[attr-defined]
     yield page
     context.close()
+    assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
 
 
 @pytest.fixture(scope="session")

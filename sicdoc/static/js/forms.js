@@ -53,6 +53,7 @@
       text.textContent = "Text typed earlier on this form was not saved. ";
       var button = document.createElement("button");
       button.type = "button";
+      button.className = "restore";
       button.textContent = "Restore unsaved text";
       button.addEventListener("click", function () {
         restore(form, JSON.parse(saved));
