@@ -19,6 +19,8 @@ from sicdoc.errors import SicdocError
 from sicdoc.store import Store
 
 bp = Blueprint("forms", __name__)
+# Flash category of a confirmed write: the page then tells forms.js to drop its copy of the typed text.
+SAVED = "saved"
 
 
 def init_app(app: Flask) -> None:

@@ -12,11 +12,12 @@ from werkzeug.wrappers import Response
 from sicdoc.conversation import Answer
 from sicdoc.conversation.form import WHEN_FIELD, diff_answers, form_fields, parse_form, parse_when
 from sicdoc.db import get_session
-from sicdoc.errors import Conflict
+from sicdoc.errors import Conflict, Unprocessable
 from sicdoc.services import charts
 from sicdoc.services import conversations as svc
 from sicdoc.services.conversations.common import performer
 from sicdoc.views.forms import (
+    SAVED,
     bp,
     local,
     local_now,
@@ -114,10 +115,10 @@ def _save_or_sign(patient_id: str, draft_id: str | None, action: str) -> Page:
             signed = svc.sign_draft(
                 db, store(), patient_id, answers, who, draft_id, version, performed_start=when
             )
-            flash("Conversation signed.")
+            flash("Conversation signed.", SAVED)
             return redirect(url_for("forms.conversation", procedure_id=signed.procedure_id))
         saved = svc.save_draft(db, patient_id, answers, who, draft_id, version, performed_start=when)
-        flash(f"Draft saved at {local(saved.updated):%H:%M}.")  # type: ignore[str-format]
+        flash(f"Draft saved at {local(saved.updated):%H:%M}.", SAVED)  # type: ignore[str-format]
         return redirect(url_for("forms.draft", draft_id=saved.id))
     except svc.AnswersRefused as exc:
         return _form(mode, patient_id, request.form, 422, errors=exc.errors, **again)
@@ -159,6 +160,8 @@ def amend(procedure_id: str) -> Page:
     record = svc.conversation_record(db, procedure_id)
     action = url_for("forms.amend", procedure_id=procedure_id)
     content = record.procedure.content or {}
+    if record.questionnaire_response is None:
+        raise Unprocessable("This conversation has no form answers in sicdoc, so it cannot be amended here.")
     if request.method == "GET":
         start = (content.get("performedPeriod") or {}).get("start")
         raw = raw_from_answers(record.answers, datetime.fromisoformat(start) if start else None)
@@ -185,7 +188,7 @@ def amend(procedure_id: str) -> Page:
     except svc.DraftConflict as exc:
         again["version"] = exc.stored_version
         return _form("amend", record.patient_id, request.form, 409, conflict=str(exc), **again)
-    flash(f"Amendment saved as version {done.version}.")
+    flash(f"Amendment saved as version {done.version}.", SAVED)
     return redirect(url_for("forms.conversation", procedure_id=procedure_id))
 
 

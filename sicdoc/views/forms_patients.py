@@ -13,7 +13,7 @@ from sicdoc.db import get_session
 from sicdoc.services import charts
 from sicdoc.services.conversations import AnswersRefused, list_drafts
 from sicdoc.services.referrals import URGENCIES, record_referral
-from sicdoc.views.forms import bp, local, local_now, render_status, require_same, store
+from sicdoc.views.forms import SAVED, bp, local, local_now, render_status, require_same, store
 from sicdoc.views.identity import current_clinician
 
 RECENT = "recent_patients"
@@ -106,5 +106,5 @@ def new_referral(patient_id: str) -> Response | tuple[str, int]:
         errors = exc.errors
     if errors:
         return _patient_page(patient_id, form, errors)
-    flash("Palliative care referral recorded.")
+    flash("Palliative care referral recorded.", SAVED)
     return redirect(url_for("forms.patient_page", patient_id=patient_id) + "#timeline")

@@ -47,6 +47,10 @@ def activate(page, selector: str) -> None:  # type: ignore[no-untyped-def]
         page.keyboard.press("Enter")
 
 
+def kept_copies(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('sicdoc:/'))")
+
+
 def scan(page, axe_source: str, artifacts, name: str) -> None:  # type: ignore[no-untyped-def]
     """No serious or critical WCAG 2.1 A/AA violations; a screenshot for people to look at."""
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
@@ -88,6 +92,8 @@ def test_find_document_sign_and_amend_with_the_keyboard_only(
     assert page.evaluate("() => document.activeElement.id") == "error-summary"
     assert "Participants: Please answer this question." in page.inner_text("#error-summary")
     assert page.input_value("#q-goals") == "Stay at home. " + SCRIPT
+    assert page.locator("button.restore").count() == 0  # the page already shows what was typed
+    assert kept_copies(page), "a refused post keeps the browser's copy of the typed text"
     scan(page, axe_source, artifacts, "04-form-errors")
 
     tab_to(page, "#q-participants-patient")
@@ -130,6 +136,7 @@ def test_find_document_sign_and_amend_with_the_keyboard_only(
     history = page.inner_text("main")
     assert "Version 2: amended" in history and "Patient changed her mind" in history
     assert "Probably months. Family now aware." in history
+    assert kept_copies(page) == []  # confirmed writes leave no patient text in the browser
     scan(page, axe_source, artifacts, "07-history")
 
 
@@ -148,3 +155,4 @@ def test_text_typed_but_not_sent_is_offered_back_after_a_reload(page, base_url, 
         page.keyboard.press("Enter")
     assert "/drafts/" in page.url and page.input_value("#q-hopes") == "To see the spring"
     assert page.locator("text=Restore unsaved text").count() == 0
+    assert kept_copies(page) == []

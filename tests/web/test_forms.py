@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sicdoc.app import create_app
 from sicdoc.models import PalliativeReferral
 from sicdoc.questionnaires import questions
-from tests.web.fhir_helpers import table_counts
+from tests.web.fhir_helpers import send, table_counts
 from tests.web.forms_helpers import answers, ehr_patient, new_patient
 
 QUESTIONS = questions()
@@ -349,3 +349,20 @@ def test_a_post_without_the_csrf_token_writes_nothing(database_url):
         assert resp.status_code == 302
     finally:
         app.extensions["sicdoc.engine"].dispose()
+
+
+def test_a_conversation_posted_without_form_answers_is_shown_but_not_amendable(client):
+    pid = new_patient(client)
+    procedure = {
+        "resourceType": "Procedure",
+        "status": "completed",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "713603004"}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "performedDateTime": "2025-03-04T10:00:00Z",
+    }
+    procedure_id = send(client, "POST", "/fhir/Procedure", procedure).get_json()["id"]
+    page = text(client.get(f"/conversations/{procedure_id}"))
+    assert "no note text" in page and "/amend" not in page
+    assert client.get(f"/conversations/{procedure_id}/amend").status_code == 422
+    assert "Version 1: signed" in text(client.get(f"/conversations/{procedure_id}/history"))
+    assert "2025-03-04" in text(client.get(f"/patients/{pid}")).split('id="latest-heading"')[1]

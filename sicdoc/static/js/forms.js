@@ -1,12 +1,25 @@
 /* Progressive enhancement for the clinician forms; every page works without it.
  * - Autosave: what is typed into a form marked data-autosave is kept in localStorage, so a closed tab,
- *   a crash or an expired session loses nothing; it is offered back when the form is opened again.
+ *   a crash, an expired session or a refused post loses nothing; it is offered back when the form is
+ *   opened again. The copy is dropped only once the server confirms the write (a flash marked
+ *   data-saved on the next page), so patient text does not linger on a shared computer.
  * - Shortcuts: Alt+Shift+S saves the draft.
  * - The error summary or conflict box takes focus, so screen readers announce it first.
  * - Buttons marked data-print print the page.
  */
 (function () {
   "use strict";
+  var PENDING = "sicdoc:pending";
+
+  // After a post: drop the copy of what was sent if the server confirmed the write, keep it otherwise.
+  function settlePending() {
+    try {
+      var key = window.sessionStorage.getItem(PENDING);
+      if (!key) { return; }
+      window.sessionStorage.removeItem(PENDING);
+      if (document.querySelector("[data-saved]")) { window.localStorage.removeItem(key); }
+    } catch (e) { /* storage unavailable */ }
+  }
 
   function fields(form) {
     return Array.prototype.filter.call(form.elements, function (el) {
@@ -73,8 +86,13 @@
     }
     form.addEventListener("input", keep);
     form.addEventListener("change", keep);
-    // The server re-renders a refused post with every value, so the copy is no longer needed.
-    form.addEventListener("submit", function () { window.clearTimeout(timer); storage.removeItem(key); });
+    form.addEventListener("submit", function () {
+      window.clearTimeout(timer);
+      try {
+        storage.setItem(key, JSON.stringify(snapshot(form)));
+        window.sessionStorage.setItem(PENDING, key);
+      } catch (e) { /* storage unavailable: nothing to keep */ }
+    });
   }
 
   function shortcuts(form) {
@@ -87,6 +105,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    settlePending();
     Array.prototype.forEach.call(document.querySelectorAll("form[data-autosave]"), function (form) {
       autosave(form);
       shortcuts(form);
