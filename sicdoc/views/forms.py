@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
 from sicdoc.conversation import Answer
@@ -33,6 +34,15 @@ def init_app(app: Flask) -> None:
 @bp.errorhandler(SicdocError)
 def _refused(error: SicdocError) -> tuple[str, int]:
     return render_template("forms/error.html", message=str(error), status=error.status), error.status
+
+
+@bp.errorhandler(CSRFError)
+def _expired(error: CSRFError) -> tuple[str, int]:
+    message = (
+        "This form could not be accepted because its security token is missing or has expired. "
+        "Nothing was saved. Go back: your browser keeps what you typed, and the form offers it again."
+    )
+    return render_template("forms/error.html", message=message, status=400), 400
 
 
 def store() -> Store:

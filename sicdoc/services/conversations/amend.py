@@ -13,6 +13,7 @@ from sicdoc.conversation import Answer, ConversationAnswers, build_conversation_
 from sicdoc.conversation.form import answers_from_items
 from sicdoc.errors import NotFound, Unprocessable
 from sicdoc.fhir.dates import utc_now
+from sicdoc.fhir.search import parse_search
 from sicdoc.services import retrying, transaction
 from sicdoc.services.bundles import apply_transaction
 from sicdoc.services.conversations.common import (
@@ -28,6 +29,7 @@ from sicdoc.services.conversations.common import (
     provenance,
 )
 from sicdoc.store import Store, Stored, find_by_identifier, read
+from sicdoc.store.search import search
 from sicdoc.store.writes import identifier_pairs
 
 PROGNOSIS_COMMENT = "prognosis-comment"
@@ -199,8 +201,5 @@ def _withdrawn(
 
 
 def _observations(session: Session, procedure_id: str) -> list[str]:
-    from sicdoc.fhir.search import parse_search
-    from sicdoc.store.search import search
-
     request = parse_search("Observation", [("part-of", f"Procedure/{procedure_id}"), ("_count", "100")])
     return [m.id for m in search(session, request).matches]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from sicdoc import codes
+from sicdoc import codes, questionnaires
 from sicdoc.conversation import Answer, ConversationAnswers, is_answered, validate_answers
 from sicdoc.errors import Conflict, Issue, Unprocessable
 from sicdoc.fhir.dates import calendar_date, format_instant
@@ -81,8 +82,6 @@ def clinician_reference(author: Author) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _uuid_for(value: str) -> str:
-    import uuid
-
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{CLINICIAN_SYSTEM}|{value}"))
 
 
@@ -106,7 +105,7 @@ def check_answers(
     errors = {
         key: message
         for key, message in validate_answers(probe).items()
-        if complete or key not in _questions() or is_answered(answers.get(key))
+        if complete or key not in questionnaires.questions() or is_answered(answers.get(key))
     }
     if when is None:
         if complete:
@@ -118,12 +117,6 @@ def check_answers(
         if born is not None and when.date() < born:
             errors[WHEN] = f"The conversation cannot be before the patient's birth ({born.isoformat()})."
     return errors
-
-
-def _questions() -> Mapping[str, Any]:
-    from sicdoc import questionnaires
-
-    return questionnaires.questions()
 
 
 def locations(result: BundleResult) -> list[tuple[str, str, int]]:

@@ -173,9 +173,7 @@ def sign_draft(
                 conversation, conversation_id=draft.id, identifier_system=CONVERSATION_SYSTEM
             )
             bundle["entry"][:0] = extra
-            written = [
-                loc for loc in locations(apply_transaction(session, store, bundle, client_id=FORMS_CLIENT))
-            ]
+            written = locations(apply_transaction(session, store, bundle, client_id=FORMS_CLIENT))
             procedure_id = next(i for t, i, _ in written if t == "Procedure")
             actor = read(session, "Procedure", procedure_id).content["performer"][0]["actor"]
             targets = [loc for loc in written if loc[0] != "Practitioner"]
