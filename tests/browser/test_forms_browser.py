@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
+from sicdoc.conversation import ConversationAnswers, build_conversation_bundle
 from tests.web.fhir_helpers import patient, send
 
 pytestmark = pytest.mark.browser
@@ -156,3 +158,55 @@ def test_text_typed_but_not_sent_is_offered_back_after_a_reload(page, base_url, 
     assert "/drafts/" in page.url and page.input_value("#q-hopes") == "To see the spring"
     assert page.locator("text=Restore unsaved text").count() == 0
     assert kept_copies(page) == []
+
+
+def test_referral_with_the_keyboard_and_the_note_on_paper(
+    page, live_app, base_url, patient_id, axe_source, artifacts
+):
+    procedure_id = ehr_conversation(live_app, patient_id)
+    page.goto(f"{base_url}/patients/{patient_id}")
+    tab_to(page, "#referral-reason")
+    page.keyboard.type("Breathlessness at rest")
+    choose(page, "urgency", "asap")
+    tab_to(page, "#referral-date")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("01012999")  # a date in the future, typed into the date control
+    activate(page, "form[action$='/referrals'] button[type=submit]")
+    assert "cannot be in the future" in page.inner_text("#error-summary")
+    assert page.input_value("#referral-reason") == "Breathlessness at rest"
+    scan(page, axe_source, artifacts, "08-patient-referral-errors")
+    tab_to(page, "#referral-date")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("01022026")
+    activate(page, "form[action$='/referrals'] button[type=submit]")
+    assert "Palliative care referral recorded" in page.inner_text("main")
+    timeline = page.inner_text("#timeline")
+    assert "Palliative care referral" in timeline and "asap" in timeline and "2026-01-02" in timeline
+
+    activate(page, f"#timeline a[href='/conversations/{procedure_id}']")
+    assert "Posted by the interface engine" in page.inner_text("article.note")
+    page.emulate_media(media="print")
+    assert not page.locator(".site-header").is_visible() and not page.locator("p.actions").is_visible()
+    assert page.locator("article.note").is_visible()
+    page.screenshot(path=str(artifacts / "09-note-print.png"), full_page=True)
+
+
+def ehr_conversation(live_app, patient_id: str) -> str:  # type: ignore[no-untyped-def]
+    """A conversation posted as an EHR would, built by the same code the form uses."""
+    answers = ConversationAnswers(
+        patient=f"Patient/{patient_id}",
+        clinician="Practitioner/ehr-doctor",
+        clinician_display="Dr EHR",
+        performed_start=datetime(2025, 6, 1, 9, 0, tzinfo=UTC),
+        answers={
+            "participants": ["patient"],
+            "permission": "agreed",
+            "recommendation": "Posted by the interface engine",
+            "duration-minutes": 15,
+        },
+    )
+    bundle = build_conversation_bundle(answers, conversation_id="ehr-1", identifier_system="urn:ehr:sic")
+    resp = send(live_app.test_client(), "POST", "/fhir", bundle)
+    assert resp.status_code == 200, resp.get_json()
+    locations = [e["response"]["location"] for e in resp.get_json()["entry"]]
+    return next(loc.split("/")[1] for loc in locations if loc.startswith("Procedure/"))
