@@ -3,9 +3,11 @@
 import re
 
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from sicdoc.app import create_app
-from sicdoc.models import PalliativeReferral
+from sicdoc.conversation.form import parse_form
+from sicdoc.models import Conversation, PalliativeReferral
 from sicdoc.questionnaires import questions
 from tests.web.fhir_helpers import send, table_counts
 from tests.web.forms_helpers import answers, ehr_patient, new_patient
@@ -366,3 +368,37 @@ def test_a_conversation_posted_without_form_answers_is_shown_but_not_amendable(c
     assert client.get(f"/conversations/{procedure_id}/amend").status_code == 422
     assert "Version 1: signed" in text(client.get(f"/conversations/{procedure_id}/history"))
     assert "2025-03-04" in text(client.get(f"/patients/{pid}")).split('id="latest-heading"')[1]
+
+
+def test_amending_an_ehr_posted_conversation_keeps_where_it_took_place(app, client):
+    ehr_pid, _ = ehr_patient(client)
+    procedure = client.get(f"/fhir/Procedure?patient={ehr_pid}").get_json()["entry"][0]["resource"]
+    assert procedure.get("encounter") and procedure.get("location")
+    form = text(client.get(f"/conversations/{procedure['id']}/amend"))
+    assert 'name="version" value="1"' in form
+    raw = MultiDict(re.findall(r'<input type="checkbox"[^>]*name="([^"]+)" value="([^"]+)" checked', form))
+    for name, value in re.findall(r'<input type="radio"[^>]*name="([^"]+)" value="([^"]*)" checked', form):
+        raw.add(name, value)
+    for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', form):
+        raw.add(name, value.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"'))
+    for name, value in re.findall(
+        r'<input type="(?:text|datetime-local)"[^>]*name="([^"]+)" value="([^"]*)"', form
+    ):
+        raw.add(name, value)
+    assert parse_form(raw.getlist)[1] == {}
+    data = {
+        **raw.to_dict(flat=False),
+        "patient_id": ehr_pid,
+        "version": "1",
+        "reason": "Add hopes",
+        "hopes": "A summer",
+    }
+    resp = client.post(f"/conversations/{procedure['id']}/amend", data=data)
+    assert resp.status_code == 302, text(resp)[:3000]
+    amended = client.get(f"/fhir/Procedure/{procedure['id']}").get_json()
+    assert amended["meta"]["versionId"] == "2"
+    assert amended["encounter"] == procedure["encounter"] and amended["location"] == procedure["location"]
+    assert amended["performer"] == procedure["performer"]
+    with app.extensions["sicdoc.sessionmaker"]() as s:
+        row = s.get(Conversation, procedure["id"])
+    assert row.encounter_id == procedure["encounter"]["reference"].split("/")[1]

@@ -111,6 +111,7 @@ def _amend(
         clinician_display=actor.get("display"),
         performed_start=when,
         answers=answers,
+        **_setting(content),
     )
     bundle = build_conversation_bundle(conversation, conversation_id=value, identifier_system=system)
     previous: dict[str, int] = {}
@@ -149,6 +150,19 @@ def _amend(
     revision_of = f"Procedure/{procedure_id}/_history/{procedure.version_id}"
     store.create(session, provenance(targets, who, "UPDATE", now, reason=reason, revision_of=revision_of))
     return SignedConversation(procedure_id, None, procedure.version_id + 1)
+
+
+def _setting(procedure: dict[str, Any]) -> dict[str, str | None]:
+    """Where the conversation took place: an amendment changes the answers, never the setting."""
+    unit = procedure.get("location") or {}
+    site = next((p.get("onBehalfOf") for p in procedure.get("performer") or () if p.get("onBehalfOf")), {})
+    return {
+        "encounter": (procedure.get("encounter") or {}).get("reference"),
+        "unit": unit.get("reference"),
+        "unit_display": unit.get("display"),
+        "site": site.get("reference"),
+        "site_display": site.get("display"),
+    }
 
 
 def _append_only(before: Mapping[str, Answer], after: Mapping[str, Answer]) -> dict[str, str]:
