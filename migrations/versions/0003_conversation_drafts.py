@@ -30,6 +30,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("performed_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("encounter_id", sa.String(length=64), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated", sa.DateTime(timezone=True), nullable=False),

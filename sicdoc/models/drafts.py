@@ -30,6 +30,8 @@ class ConversationDraft(Base):
     # Answers by Questionnaire linkId, exactly as validated (a partial set is fine for a draft).
     answers: Mapped[dict[str, Any]]
     performed_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The admission or visit the conversation belongs to; QI reads the unit and site from it.
+    encounter_id: Mapped[str | None] = mapped_column(ID)
     # Incremented by every save; a save that names an older version is refused, never merged.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

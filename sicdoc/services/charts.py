@@ -152,6 +152,29 @@ def conditions(session: Session, patient_id: str) -> list[tuple[str, str, date |
     return sorted(out, key=lambda t: (t[2] or date.min, t[0]), reverse=True)
 
 
+def encounters(session: Session, patient_id: str) -> list[tuple[str, str, bool]]:
+    """(id, words, ongoing) of the patient's encounters, newest first, for linking a conversation."""
+    rows = session.scalars(
+        select(EncounterFact)
+        .where(EncounterFact.patient_id == patient_id)
+        .order_by(EncounterFact.admit_at.desc().nulls_last(), EncounterFact.encounter_id)
+    )
+    out = []
+    for enc in rows:
+        kind = "Admission" if enc.class_code in codes.INPATIENT_CLASSES else "Visit"
+        start = enc.admit_date.isoformat() if enc.admit_date else "date unknown"
+        until = f" to {enc.discharge_date.isoformat()}" if enc.discharge_date else " (ongoing)"
+        where = ", ".join(x for x in (enc.unit, enc.site) if x)
+        out.append(
+            (
+                enc.encounter_id,
+                f"{kind} {start}{until}{' · ' + where if where else ''}",
+                not enc.discharge_date,
+            )
+        )
+    return out
+
+
 def timeline(session: Session, patient_id: str) -> list[Event]:
     """Diagnoses, admissions, palliative referrals and consults, and conversations, newest first."""
     events = [

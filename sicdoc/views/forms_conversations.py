@@ -33,6 +33,10 @@ from sicdoc.views.narrative import safe_narrative
 Page = Response | tuple[str, int]
 
 
+def _encounter() -> str | None:
+    return request.form.get("encounter_id") or None
+
+
 def _read_post() -> tuple[dict[str, Answer], datetime | None, dict[str, str]]:
     answers, errors = parse_form(request.form.getlist)
     text = request.form.get(WHEN_FIELD, "").strip()
@@ -60,6 +64,7 @@ def _form(
         "errors": {},
         "conflict": None,
         "version": None,
+        "encounters": charts.encounters(get_session(), patient_id) if mode != "amend" else [],
         **extra,
     }
     return render_status("forms/conversation_form.html", status, **context)
@@ -68,6 +73,9 @@ def _form(
 @bp.get("/patients/<patient_id>/conversations/new")
 def new_conversation(patient_id: str) -> Page:
     raw = raw_from_answers({}, local_now().replace(second=0, microsecond=0))
+    ongoing = [eid for eid, _, current in charts.encounters(get_session(), patient_id) if current]
+    if ongoing:  # most conversations happen during the current stay
+        raw.add("encounter_id", ongoing[0])
     return _form("new", patient_id, raw, action=url_for("forms.new_conversation", patient_id=patient_id))
 
 
@@ -85,6 +93,8 @@ def draft(draft_id: str) -> Page:
         flash("This conversation is signed and read-only. Amend it to change it.")
         return redirect(url_for("forms.conversation", procedure_id=found.procedure_id))
     raw = raw_from_answers(dict(found.answers), found.performed_start)
+    if found.encounter_id:
+        raw.add("encounter_id", found.encounter_id)
     return _form(
         "draft",
         found.patient_id,
@@ -113,11 +123,21 @@ def _save_or_sign(patient_id: str, draft_id: str | None, action: str) -> Page:
     try:
         if request.form.get("action") == "sign":
             signed = svc.sign_draft(
-                db, store(), patient_id, answers, who, draft_id, version, performed_start=when
+                db,
+                store(),
+                patient_id,
+                answers,
+                who,
+                draft_id,
+                version,
+                performed_start=when,
+                encounter_id=_encounter(),
             )
             flash("Conversation signed.", SAVED)
             return redirect(url_for("forms.conversation", procedure_id=signed.procedure_id))
-        saved = svc.save_draft(db, patient_id, answers, who, draft_id, version, performed_start=when)
+        saved = svc.save_draft(
+            db, patient_id, answers, who, draft_id, version, performed_start=when, encounter_id=_encounter()
+        )
         flash(f"Draft saved at {local(saved.updated):%H:%M}.", SAVED)  # type: ignore[str-format]
         return redirect(url_for("forms.draft", draft_id=saved.id))
     except svc.AnswersRefused as exc:

@@ -402,3 +402,37 @@ def test_amending_an_ehr_posted_conversation_keeps_where_it_took_place(app, clie
     with app.extensions["sicdoc.sessionmaker"]() as s:
         row = s.get(Conversation, procedure["id"])
     assert row.encounter_id == procedure["encounter"]["reference"].split("/")[1]
+
+
+def test_a_conversation_is_linked_to_the_stay_it_happened_in_and_only_the_patients_own(app, client):
+    ehr_pid, _ = ehr_patient(client)
+    encounters = client.get(f"/fhir/Encounter?patient={ehr_pid}").get_json()["entry"]
+    stay = next(e["resource"] for e in encounters if e["resource"].get("location"))
+    page = text(client.get(f"/patients/{ehr_pid}/conversations/new"))
+    assert (
+        f'<option value="{stay["id"]}"' in page
+        and '<label for="q-encounter">Admission or visit</label>' in page
+    )
+    other = new_patient(client, "MRN-5", "Stranger")
+    before = table_counts(app)
+    resp = client.post(
+        f"/patients/{other}/conversations/new", data=answers(other, action="sign", encounter_id=stay["id"])
+    )
+    assert resp.status_code == 400
+    resp = client.post(
+        f"/patients/{other}/conversations/new", data=answers(other, action="save", encounter_id="nope")
+    )
+    assert resp.status_code == 400
+    assert table_counts(app) == before
+    draft_id = save(client, ehr_pid, encounter_id=stay["id"])
+    assert f'<option value="{stay["id"]}" selected' in text(client.get(f"/drafts/{draft_id}"))
+    resp = client.post(
+        f"/drafts/{draft_id}", data=answers(ehr_pid, action="sign", version="1", encounter_id=stay["id"])
+    )
+    procedure_id = resp.headers["Location"].rsplit("/", 1)[-1]
+    procedure = client.get(f"/fhir/Procedure/{procedure_id}").get_json()
+    assert procedure["encounter"] == {"reference": f"Encounter/{stay['id']}"}
+    assert procedure["location"]["reference"] == stay["location"][0]["location"]["reference"]
+    with app.extensions["sicdoc.sessionmaker"]() as s:
+        row = s.get(Conversation, procedure_id)
+    assert row.encounter_id == stay["id"] and row.unit == stay["location"][-1]["location"].get("display")

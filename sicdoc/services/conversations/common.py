@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from sicdoc import codes, questionnaires
 from sicdoc.conversation import Answer, ConversationAnswers, is_answered, validate_answers
-from sicdoc.errors import Conflict, Issue, Unprocessable
+from sicdoc.errors import Conflict, InvalidInput, Issue, NotFound, Unprocessable
 from sicdoc.fhir.dates import calendar_date, format_instant
 from sicdoc.services.bundles import BundleResult
 from sicdoc.store import read
@@ -117,6 +117,27 @@ def check_answers(
         if born is not None and when.date() < born:
             errors[WHEN] = f"The conversation cannot be before the patient's birth ({born.isoformat()})."
     return errors
+
+
+def encounter_setting(session: Session, patient_id: str, encounter_id: str | None) -> dict[str, str | None]:
+    """The encounter, unit and site of a conversation; an encounter of another patient is tampering."""
+    if not encounter_id:
+        return {}
+    try:
+        encounter = read(session, "Encounter", encounter_id).content or {}
+    except NotFound:
+        raise InvalidInput("The encounter chosen is not known.", expression="encounter") from None
+    if (encounter.get("subject") or {}).get("reference") != f"Patient/{patient_id}":
+        raise InvalidInput("The encounter chosen is not one of this patient's.", expression="encounter")
+    unit = next((loc.get("location") or {} for loc in encounter.get("location") or ()), {})
+    site = encounter.get("serviceProvider") or {}
+    return {
+        "encounter": f"Encounter/{encounter_id}",
+        "unit": unit.get("reference"),
+        "unit_display": unit.get("display") if unit.get("reference") else None,
+        "site": site.get("reference"),
+        "site_display": site.get("display") if site.get("reference") else None,
+    }
 
 
 def locations(result: BundleResult) -> list[tuple[str, str, int]]:

@@ -23,6 +23,7 @@ from sicdoc.services.conversations.common import (
     SignedConversation,
     check_answers,
     clinician_reference,
+    encounter_setting,
     locations,
     provenance,
 )
@@ -57,6 +58,7 @@ def save_draft(
     expected_version: int | None = None,
     *,
     performed_start: datetime | None = None,
+    encounter_id: str | None = None,
     now: datetime | None = None,
 ) -> ConversationDraft:
     """Create or update a draft. Bad values are refused (``AnswersRefused``); missing ones are fine.
@@ -66,11 +68,20 @@ def save_draft(
     """
     now = now or utc_now()
     with transaction(session):
+        encounter_setting(session, patient_id, encounter_id)
         errors = check_answers(session, patient_id, answers, performed_start, now, complete=False)
         if errors:
             raise AnswersRefused(errors)
         return _store_draft(
-            session, patient_id, answers, author, draft_id, expected_version, performed_start, now
+            session,
+            patient_id,
+            answers,
+            author,
+            draft_id,
+            expected_version,
+            performed_start,
+            encounter_id,
+            now,
         )
 
 
@@ -82,6 +93,7 @@ def _store_draft(
     draft_id: str | None,
     expected_version: int | None,
     when: datetime | None,
+    encounter_id: str | None,
     now: datetime,
 ) -> ConversationDraft:
     values = _answers_json(answers)
@@ -93,6 +105,7 @@ def _store_draft(
             author_display=author.display,
             answers=values,
             performed_start=when,
+            encounter_id=encounter_id,
             version=1,
             created=now,
             updated=now,
@@ -113,6 +126,7 @@ def _store_draft(
         .values(
             answers=values,
             performed_start=when,
+            encounter_id=encounter_id,
             version=expected_version + 1,
             updated=now,
             author_display=author.display,
@@ -147,6 +161,7 @@ def sign_draft(
     expected_version: int | None = None,
     *,
     performed_start: datetime | None = None,
+    encounter_id: str | None = None,
     now: datetime | None = None,
 ) -> SignedConversation:
     """Validate, store the conversation bundle and its Provenance, and close the draft: one transaction."""
@@ -154,12 +169,21 @@ def sign_draft(
 
     def attempt() -> SignedConversation:
         with transaction(session):
+            setting = encounter_setting(session, patient_id, encounter_id)
             errors = check_answers(session, patient_id, answers, performed_start, now, complete=True)
             if errors:
                 raise AnswersRefused(errors)
             assert performed_start is not None  # checked above
             draft = _store_draft(
-                session, patient_id, answers, author, draft_id, expected_version, performed_start, now
+                session,
+                patient_id,
+                answers,
+                author,
+                draft_id,
+                expected_version,
+                performed_start,
+                encounter_id,
+                now,
             )
             reference, extra = clinician_reference(author)
             conversation = ConversationAnswers(
@@ -168,6 +192,7 @@ def sign_draft(
                 clinician_display=author.display,
                 performed_start=performed_start,
                 answers=answers,
+                **setting,
             )
             bundle = build_conversation_bundle(
                 conversation, conversation_id=draft.id, identifier_system=CONVERSATION_SYSTEM
