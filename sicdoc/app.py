@@ -23,7 +23,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from sicdoc.views import admin, auth, fhir_api, guard, home, oauth
+    from sicdoc.views import admin, auth, fhir_api, forms, guard, home, oauth
     from sicdoc.views.limits import limiter
 
     guard.init_app(app)
@@ -34,6 +34,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # Bearer-token and client-authenticated endpoints: no cookie is accepted, so there is nothing to forge.
     csrf.exempt(fhir_api.bp)
     csrf.exempt(oauth.bp)
+    forms.init_app(app)
     _register_fhir_fallbacks(app)
     from sicdoc.views.errors import register as register_web_errors
 

@@ -38,6 +38,8 @@ class Config:
     TOKEN_URL: str | None = None
     # CSRF tokens on every form (Flask-WTF); valid for the life of a session.
     WTF_CSRF_TIME_LIMIT = 12 * 3600
+    # IANA time zone in which clinicians type and read dates and times on the forms.
+    TIME_ZONE = "UTC"
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:

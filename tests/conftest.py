@@ -121,6 +121,7 @@ def audit_triggers_off(conn: Connection) -> Iterator[None]:
 def app(database_url: str):  # type: ignore[no-untyped-def]
     from sicdoc.app import create_app
 
+    # CSRF is switched off for the test client; tests/web/test_forms.py proves it is enforced.
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False})
     yield app
     app.extensions["sicdoc.engine"].dispose()

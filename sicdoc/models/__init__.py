@@ -2,6 +2,7 @@
 
 from sicdoc.models.audit import AuditEvent
 from sicdoc.models.base import Base, JsonDocument
+from sicdoc.models.drafts import ConversationDraft
 from sicdoc.models.ingest import BundleReceipt
 from sicdoc.models.projections import (
     Conversation,
@@ -29,6 +30,7 @@ __all__ = [
     "BundleReceipt",
     "BusinessIdentifier",
     "Conversation",
+    "ConversationDraft",
     "DateIndex",
     "DiagnosisFact",
     "EncounterFact",

@@ -68,6 +68,17 @@ RULES: dict[str, Rule] = {
     "admin.disable_user": people(ADMIN),
     "admin.clients": people(ADMIN),
     "admin.revoke_client": people(ADMIN),
+    # Clinician pages: charts, conversation notes, referrals.
+    "forms.find_patient": people(CLINICIAN),
+    "forms.patient_page": people(CLINICIAN),
+    "forms.new_referral": people(CLINICIAN),
+    "forms.new_conversation": people(CLINICIAN),
+    "forms.post_new_conversation": people(CLINICIAN),
+    "forms.draft": people(CLINICIAN),
+    "forms.post_draft": people(CLINICIAN),
+    "forms.conversation": people(CLINICIAN),
+    "forms.amend": people(CLINICIAN),
+    "forms.history": people(CLINICIAN),
     # Integration clients (OAuth 2.0 client credentials; the endpoint authenticates the client itself).
     "oauth.token": public(),
     "oauth.smart_configuration": public(),

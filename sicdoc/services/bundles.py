@@ -127,56 +127,85 @@ def process_transaction(
     entries = validate_bundle(bundle, max_entries)
     if bundle["type"] != "transaction":
         raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
-    key, body_hash = bundle_key(bundle)
     # Planning rewrites references in place; a retry must start again from the bundle as received.
     pristine = orjson.dumps(entries)
     attempts = iter(range(1_000_000))
 
     def attempt() -> BundleResult:
         with transaction(session):
-            receipt = session.scalar(
-                select(BundleReceipt).where(BundleReceipt.client_id == client_id, BundleReceipt.key == key)
-            )
-            if receipt is not None:
-                if receipt.body_hash != body_hash:
-                    raise Conflict(
-                        f"A different bundle with the same identifier was already received ({key})"
-                    )
-                return BundleResult(receipt.response, replayed=True)
             work = entries if next(attempts) == 0 else orjson.loads(pristine)
-            plans = sorted(plan_entries(session, work), key=lambda p: p.order)
-            response_entries: list[dict[str, Any] | None] = [None] * len(work)
-            for plan in plans:
-                if plan.method == "DELETE":
-                    response_entries[plan.index] = plan.execute(session, store, representation)
-            # New resources go in together: one statement per table instead of one per resource.
-            creates = [p for p in plans if p.method == "POST" and not p.exists]
-            made = store.create_many(session, [(p.resource, p.resource_id) for p in creates])
-            for plan, stored in zip(creates, made, strict=True):
-                response_entries[plan.index] = response_entry(stored, "201 Created", representation)
-            for plan in plans:
-                if response_entries[plan.index] is None:
-                    response_entries[plan.index] = plan.execute(session, store, representation)
-            created = len(made) + sum(p.created for p in plans)
-            audit_writes(
-                session,
-                actor,
-                [("create", stored) for stored in made] + [p.written for p in plans if p.written],
-            )
-            response = {
-                "resourceType": "Bundle",
-                "type": "transaction-response",
-                "timestamp": format_instant(utc_now()),
-                "entry": response_entries,
-            }
-            session.add(
-                BundleReceipt(
-                    client_id=client_id, key=key, body_hash=body_hash, received=utc_now(), response=response
-                )
-            )
-            return BundleResult(response, created=created)
+            return _apply(session, store, bundle, work, client_id, representation, actor)
 
     return retrying(session, attempt)
+
+
+def apply_transaction(
+    session: Session,
+    store: Store,
+    bundle: Any,
+    *,
+    client_id: str = "",
+    representation: bool = False,
+    actor: Actor | None = None,
+) -> BundleResult:
+    """``process_transaction`` inside the caller's open transaction, for a use case that writes more.
+
+    The caller commits or rolls back, and retries on ``DuplicateIdentifier`` as ``retrying`` does.
+    """
+    entries = validate_bundle(bundle, 5000)
+    if bundle["type"] != "transaction":
+        raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
+    return _apply(
+        session, store, bundle, orjson.loads(orjson.dumps(entries)), client_id, representation, actor
+    )
+
+
+def _apply(
+    session: Session,
+    store: Store,
+    bundle: dict[str, Any],
+    work: list[dict[str, Any]],
+    client_id: str,
+    representation: bool,
+    actor: Actor | None,
+) -> BundleResult:
+    key, body_hash = bundle_key(bundle)
+    receipt = session.scalar(
+        select(BundleReceipt).where(BundleReceipt.client_id == client_id, BundleReceipt.key == key)
+    )
+    if receipt is not None:
+        if receipt.body_hash != body_hash:
+            raise Conflict(f"A different bundle with the same identifier was already received ({key})")
+        return BundleResult(receipt.response, replayed=True)
+    plans = sorted(plan_entries(session, work), key=lambda p: p.order)
+    response_entries: list[dict[str, Any] | None] = [None] * len(work)
+    for plan in plans:
+        if plan.method == "DELETE":
+            response_entries[plan.index] = plan.execute(session, store, representation)
+    # New resources go in together: one statement per table instead of one per resource.
+    creates = [p for p in plans if p.method == "POST" and not p.exists]
+    made = store.create_many(session, [(p.resource, p.resource_id) for p in creates])
+    for plan, stored in zip(creates, made, strict=True):
+        response_entries[plan.index] = response_entry(stored, "201 Created", representation)
+    for plan in plans:
+        if response_entries[plan.index] is None:
+            response_entries[plan.index] = plan.execute(session, store, representation)
+    created = len(made) + sum(p.created for p in plans)
+    audit_writes(
+        session, actor, [("create", stored) for stored in made] + [p.written for p in plans if p.written]
+    )
+    response = {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "timestamp": format_instant(utc_now()),
+        "entry": response_entries,
+    }
+    session.add(
+        BundleReceipt(
+            client_id=client_id, key=key, body_hash=body_hash, received=utc_now(), response=response
+        )
+    )
+    return BundleResult(response, created=created)
 
 
 def process_batch(
@@ -240,6 +269,7 @@ def _has_placeholder(node: Any) -> bool:
 
 __all__ = [
     "BundleResult",
+    "apply_transaction",
     "bundle_key",
     "process_batch",
     "process_transaction",

@@ -332,7 +332,11 @@ def _conversation_details(session: Session, procedure_id: str) -> tuple[str | No
     for resource_type, content in linked:
         if resource_type == "QuestionnaireResponse":
             domains.extend(d for d in documented_domains(content.get("item")) if d not in domains)
-        elif resource_type == "Observation" and _has_code(content.get("code"), {codes.RESUSCITATION_STATUS}):
+        elif (
+            resource_type == "Observation"
+            and content.get("status") != "entered-in-error"  # withdrawn by an amendment
+            and _has_code(content.get("code"), {codes.RESUSCITATION_STATUS})
+        ):
             value = codes.codings(content.get("valueCodeableConcept"))
             if value:
                 code_status = {codes.FOR_RESUSCITATION: "full", codes.NOT_FOR_RESUSCITATION: "dnr"}.get(

@@ -16,6 +16,10 @@ ARGS = {
     "username": "clinician",
     "client_id": "no-such-client",
     "patient_id": "p1",
+    "draft_id": "1",
+    "procedure_id": "c1",
+    "board_id": "qi-overview",
+    "panel_id": "overview",
 }
 FULL, NARROW = "system/*.*", "system/Device.read"
 CALLERS = ("anonymous", "clinician", "qi_analyst", "admin", "client-with-scope", "client-without-scope")

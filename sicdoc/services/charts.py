@@ -1,0 +1,239 @@
+"""What a clinician sees of a patient: search cards, the header, the timeline. Read-only queries.
+
+Everything comes from the store and its projections, so a conversation or referral posted by an
+EHR shows up exactly like one entered in the forms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sicdoc import codes, questionnaires
+from sicdoc.errors import InvalidInput
+from sicdoc.fhir.dates import calendar_date
+from sicdoc.fhir.search import parse_search
+from sicdoc.models import Conversation, EncounterFact, PalliativeConsult, PalliativeReferral, Resource
+from sicdoc.services.conversations.common import performer
+from sicdoc.services.conversations.history import conversation_record
+from sicdoc.store import Stored, read
+from sicdoc.store.search import search
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_RESULTS = 25
+
+
+@dataclass(frozen=True)
+class PatientCard:
+    id: str
+    name: str
+    mrn: str | None
+    birth_date: str | None
+    gender: str | None
+    deceased: str | None = None
+
+
+@dataclass(frozen=True)
+class Header:
+    """The latest conversation's essentials, shown above the fold."""
+
+    procedure_id: str | None = None
+    when: datetime | None = None
+    author: str | None = None
+    code_status: str | None = None
+    goals: str | None = None
+    recommendation: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    when: date | None
+    kind: str  # diagnosis | admission | referral | consult | conversation
+    title: str
+    detail: str = ""
+    procedure_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def card(stored: Stored) -> PatientCard:
+    content = stored.content or {}
+    deceased = content.get("deceasedDateTime") or (True if content.get("deceasedBoolean") else None)
+    return PatientCard(
+        id=stored.id,
+        name=_name(content.get("name")),
+        mrn=_mrn(content.get("identifier")),
+        birth_date=content.get("birthDate"),
+        gender=content.get("gender"),
+        deceased=str(deceased)[:10] if deceased else None,
+    )
+
+
+def patient_card(session: Session, patient_id: str) -> PatientCard:
+    return card(read(session, "Patient", patient_id))
+
+
+def find_patients(session: Session, text: str) -> list[PatientCard]:
+    """Patients whose birth date (YYYY-MM-DD), MRN (any identifier) or every name word matches."""
+    text = " ".join(text.split())[:200]
+    if not text:
+        return []
+    try:
+        if _DATE_RE.match(text):
+            queries = [[("birthdate", text)]]
+        else:
+            queries = [[("identifier", text)], [("name", word) for word in text.split()]]
+        found: dict[str, PatientCard] = {}
+        for criteria in queries:
+            request = parse_search("Patient", [*criteria, ("_count", str(MAX_RESULTS))])
+            for match in search(session, request).matches:
+                found.setdefault(match.id, card(match))
+    except InvalidInput:
+        return []  # a value the search cannot parse (e.g. 2026-13-45) finds nobody
+    return sorted(found.values(), key=lambda c: (c.name.casefold(), c.id))[:MAX_RESULTS]
+
+
+def patient_cards(session: Session, ids: list[str]) -> list[PatientCard]:
+    """Cards for known, live patients, in the order given (unknown ids are skipped)."""
+    out = []
+    for pid in ids:
+        row = session.get(Resource, ("Patient", pid))
+        if row is not None and not row.deleted:
+            out.append(card(Stored("Patient", pid, row.version_id, row.last_updated, False, row.content)))
+    return out
+
+
+def recently_updated(session: Session, limit: int = 10) -> list[PatientCard]:
+    request = parse_search("Patient", [("_sort", "-_lastUpdated"), ("_count", str(limit))])
+    return [card(m) for m in search(session, request).matches]
+
+
+def header(session: Session, patient_id: str) -> Header:
+    row = session.scalars(
+        select(Conversation)
+        .where(Conversation.patient_id == patient_id, Conversation.status != "entered-in-error")
+        .order_by(Conversation.performed_at.desc().nulls_last(), Conversation.procedure_id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return Header()
+    record = conversation_record(session, row.procedure_id)
+    answers = record.answers
+    status = answers.get("code-status") or row.code_status
+    return Header(
+        procedure_id=row.procedure_id,
+        when=row.performed_at,
+        author=performer(record.procedure.content or {}).get("display") or row.clinician_id,
+        code_status=questionnaires.option_display("code-status", str(status)) or status if status else None,
+        goals=str(answers["goals"]) if "goals" in answers else _latest_goal(session, patient_id),
+        recommendation=str(answers["recommendation"]) if "recommendation" in answers else None,
+    )
+
+
+def _latest_goal(session: Session, patient_id: str) -> str | None:
+    request = parse_search("Goal", [("patient", patient_id), ("_sort", "-start-date"), ("_count", "1")])
+    for match in search(session, request).matches:
+        return ((match.content or {}).get("description") or {}).get("text")
+    return None
+
+
+def conditions(session: Session, patient_id: str) -> list[tuple[str, str, date | None]]:
+    """(id, words, date) of the patient's diagnoses, newest first."""
+    request = parse_search("Condition", [("patient", patient_id), ("_count", "200")])
+    out = []
+    for match in search(session, request).matches:
+        c = match.content or {}
+        when = c.get("onsetDateTime") or (c.get("onsetPeriod") or {}).get("start") or c.get("recordedDate")
+        out.append((match.id, _concept_words(c.get("code")), calendar_date(when)))
+    return sorted(out, key=lambda t: (t[2] or date.min, t[0]), reverse=True)
+
+
+def encounters(session: Session, patient_id: str) -> list[tuple[str, str, bool]]:
+    """(id, words, ongoing) of the patient's encounters, newest first, for linking a conversation."""
+    rows = session.scalars(
+        select(EncounterFact)
+        .where(EncounterFact.patient_id == patient_id)
+        .order_by(EncounterFact.admit_at.desc().nulls_last(), EncounterFact.encounter_id)
+    )
+    out = []
+    for enc in rows:
+        kind = "Admission" if enc.class_code in codes.INPATIENT_CLASSES else "Visit"
+        start = enc.admit_date.isoformat() if enc.admit_date else "date unknown"
+        until = f" to {enc.discharge_date.isoformat()}" if enc.discharge_date else " (ongoing)"
+        where = ", ".join(x for x in (enc.unit, enc.site) if x)
+        out.append(
+            (
+                enc.encounter_id,
+                f"{kind} {start}{until}{' · ' + where if where else ''}",
+                not enc.discharge_date,
+            )
+        )
+    return out
+
+
+def timeline(session: Session, patient_id: str) -> list[Event]:
+    """Diagnoses, admissions, palliative referrals and consults, and conversations, newest first."""
+    events = [
+        Event(when, "diagnosis", words or "Diagnosis") for _, words, when in conditions(session, patient_id)
+    ]
+    for enc in session.scalars(select(EncounterFact).where(EncounterFact.patient_id == patient_id)):
+        if enc.class_code in codes.INPATIENT_CLASSES and not enc.palliative:
+            where = ", ".join(x for x in (enc.unit, enc.site) if x)
+            until = f" to {enc.discharge_date.isoformat()}" if enc.discharge_date else " (in hospital)"
+            events.append(Event(enc.admit_date, "admission", "Admission", f"{where}{until}".strip(", ")))
+    for ref in session.scalars(select(PalliativeReferral).where(PalliativeReferral.patient_id == patient_id)):
+        content = read(session, "ServiceRequest", ref.service_request_id).content or {}
+        reason = "; ".join(_concept_words(r) for r in content.get("reasonCode") or ())
+        detail = ", ".join(x for x in (content.get("priority"), ref.status, reason) if x)
+        events.append(Event(ref.authored_date, "referral", "Palliative care referral", detail))
+    for consult in session.scalars(
+        select(PalliativeConsult).where(PalliativeConsult.patient_id == patient_id)
+    ):
+        detail = ", ".join(x for x in (consult.unit, consult.site, consult.status) if x)
+        events.append(Event(consult.start_date, "consult", "Palliative care consult", detail))
+    for conv in session.scalars(select(Conversation).where(Conversation.patient_id == patient_id)):
+        status = questionnaires.option_display("code-status", conv.code_status or "") or conv.code_status
+        detail = f"Code status: {status}" if status else ""
+        events.append(
+            Event(
+                conv.performed_date, "conversation", "Serious illness conversation", detail, conv.procedure_id
+            )
+        )
+    return sorted(events, key=lambda e: (e.when or date.min, e.kind), reverse=True)
+
+
+def _name(names: Any) -> str:
+    for name in names or ():
+        if not isinstance(name, dict):
+            continue
+        if name.get("text"):
+            return str(name["text"])
+        parts = [*(name.get("given") or ()), name.get("family") or ""]
+        text = " ".join(str(p) for p in parts if p)
+        if text:
+            return text
+    return "(no name recorded)"
+
+
+def _mrn(identifiers: Any) -> str | None:
+    idents = [i for i in identifiers or () if isinstance(i, dict) and i.get("value")]
+    for ident in idents:
+        type_codes = {c for _, c in codes.codings(ident.get("type"))}
+        if "MR" in type_codes or ident.get("system") == codes.MRN_SYSTEM:
+            return str(ident["value"])
+    return str(idents[0]["value"]) if idents else None
+
+
+def _concept_words(concept: Any) -> str:
+    if not isinstance(concept, dict):
+        return ""
+    if concept.get("text"):
+        return str(concept["text"])
+    for coding in concept.get("coding") or ():
+        if coding.get("display") or coding.get("code"):
+            return str(coding.get("display") or coding.get("code"))
+    return ""

@@ -1,0 +1,218 @@
+"""Drafts (saved with optimistic locking) and signing a draft into the FHIR resource set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sicdoc.conversation import Answer, ConversationAnswers, answered, build_conversation_bundle
+from sicdoc.errors import Conflict, NotFound
+from sicdoc.fhir.dates import utc_now
+from sicdoc.models.drafts import DRAFT, SIGNED, ConversationDraft
+from sicdoc.services import retrying, transaction
+from sicdoc.services.bundles import apply_transaction
+from sicdoc.services.conversations.common import (
+    CONVERSATION_SYSTEM,
+    FORMS_CLIENT,
+    AnswersRefused,
+    Author,
+    DraftConflict,
+    SignedConversation,
+    check_answers,
+    clinician_reference,
+    encounter_setting,
+    locations,
+    provenance,
+)
+from sicdoc.store import Store, new_id, read
+
+
+def get_draft(session: Session, draft_id: str, patient_id: str | None = None) -> ConversationDraft:
+    """One draft; a draft of another patient is reported as unknown, so ids cannot be probed."""
+    draft = session.get(ConversationDraft, draft_id)
+    if draft is None or (patient_id is not None and draft.patient_id != patient_id):
+        raise NotFound(f"Draft {draft_id} is not known for this patient")
+    return draft
+
+
+def list_drafts(session: Session, patient_id: str) -> list[ConversationDraft]:
+    """Unsigned drafts of a patient, most recently saved first."""
+    return list(
+        session.scalars(
+            select(ConversationDraft)
+            .where(ConversationDraft.patient_id == patient_id, ConversationDraft.status == DRAFT)
+            .order_by(ConversationDraft.updated.desc())
+        )
+    )
+
+
+def save_draft(
+    session: Session,
+    patient_id: str,
+    answers: Mapping[str, Answer],
+    author: Author,
+    draft_id: str | None = None,
+    expected_version: int | None = None,
+    *,
+    performed_start: datetime | None = None,
+    encounter_id: str | None = None,
+    now: datetime | None = None,
+) -> ConversationDraft:
+    """Create or update a draft. Bad values are refused (``AnswersRefused``); missing ones are fine.
+
+    Saving over a version other than ``expected_version`` raises ``DraftConflict`` with the stored
+    version: the caller keeps the clinician's text and shows the conflict instead of overwriting.
+    """
+    now = now or utc_now()
+    with transaction(session):
+        encounter_setting(session, patient_id, encounter_id)
+        errors = check_answers(session, patient_id, answers, performed_start, now, complete=False)
+        if errors:
+            raise AnswersRefused(errors)
+        return _store_draft(
+            session,
+            patient_id,
+            answers,
+            author,
+            draft_id,
+            expected_version,
+            performed_start,
+            encounter_id,
+            now,
+        )
+
+
+def _store_draft(
+    session: Session,
+    patient_id: str,
+    answers: Mapping[str, Answer],
+    author: Author,
+    draft_id: str | None,
+    expected_version: int | None,
+    when: datetime | None,
+    encounter_id: str | None,
+    now: datetime,
+) -> ConversationDraft:
+    values = _answers_json(answers)
+    if draft_id is None:
+        draft = ConversationDraft(
+            id=new_id(),
+            patient_id=patient_id,
+            author=author.id,
+            author_display=author.display,
+            answers=values,
+            performed_start=when,
+            encounter_id=encounter_id,
+            version=1,
+            created=now,
+            updated=now,
+            status=DRAFT,
+        )
+        session.add(draft)
+        session.flush()
+        return draft
+    draft = get_draft(session, draft_id, patient_id)
+    if draft.status == SIGNED:
+        raise Conflict("This conversation is signed and can no longer be edited; amend it instead.")
+    if expected_version is None or draft.version != expected_version:
+        raise _conflict(draft)
+    # Compare-and-set on the version, so two saves racing past the check above cannot both win.
+    result = session.execute(
+        update(ConversationDraft)
+        .where(ConversationDraft.id == draft.id, ConversationDraft.version == expected_version)
+        .values(
+            answers=values,
+            performed_start=when,
+            encounter_id=encounter_id,
+            version=expected_version + 1,
+            updated=now,
+            author_display=author.display,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.expire(draft)
+        raise _conflict(draft)
+    session.expire(draft)
+    session.refresh(draft)
+    return draft
+
+
+def _conflict(draft: ConversationDraft) -> DraftConflict:
+    who = draft.author_display or draft.author
+    return DraftConflict(
+        f"This draft was saved by {who} since you opened it (now version {draft.version}). "
+        "Your text is still in the form: compare, then save again.",
+        stored_version=draft.version,
+        saved_by=who,
+    )
+
+
+def sign_draft(
+    session: Session,
+    store: Store,
+    patient_id: str,
+    answers: Mapping[str, Answer],
+    author: Author,
+    draft_id: str | None = None,
+    expected_version: int | None = None,
+    *,
+    performed_start: datetime | None = None,
+    encounter_id: str | None = None,
+    now: datetime | None = None,
+) -> SignedConversation:
+    """Validate, store the conversation bundle and its Provenance, and close the draft: one transaction."""
+    now = now or utc_now()
+
+    def attempt() -> SignedConversation:
+        with transaction(session):
+            setting = encounter_setting(session, patient_id, encounter_id)
+            errors = check_answers(session, patient_id, answers, performed_start, now, complete=True)
+            if errors:
+                raise AnswersRefused(errors)
+            assert performed_start is not None  # checked above
+            draft = _store_draft(
+                session,
+                patient_id,
+                answers,
+                author,
+                draft_id,
+                expected_version,
+                performed_start,
+                encounter_id,
+                now,
+            )
+            reference, extra = clinician_reference(author)
+            conversation = ConversationAnswers(
+                patient=f"Patient/{patient_id}",
+                clinician=reference,
+                clinician_display=author.display,
+                performed_start=performed_start,
+                answers=answers,
+                **setting,
+            )
+            bundle = build_conversation_bundle(
+                conversation, conversation_id=draft.id, identifier_system=CONVERSATION_SYSTEM
+            )
+            bundle["entry"][:0] = extra
+            written = locations(apply_transaction(session, store, bundle, client_id=FORMS_CLIENT))
+            procedure_id = next(i for t, i, _ in written if t == "Procedure")
+            actor = read(session, "Procedure", procedure_id).content["performer"][0]["actor"]
+            targets = [loc for loc in written if loc[0] != "Practitioner"]
+            store.create(session, provenance(targets, actor, "CREATE", now))
+            draft.status = SIGNED
+            draft.conversation_identifier = draft.id
+            draft.procedure_id = procedure_id
+            return SignedConversation(procedure_id, draft.id, 1)
+
+    return retrying(session, attempt)
+
+
+def _answers_json(answers: Mapping[str, Answer]) -> dict[str, Answer]:
+    probe = ConversationAnswers(
+        patient="Patient/x", clinician="Practitioner/x", performed_start=utc_now(), answers=answers
+    )
+    return answered(probe)

@@ -1,0 +1,143 @@
+"""Reading a conversation back: its current record, and every version with who, when, why and what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sicdoc import codes
+from sicdoc.conversation import Answer
+from sicdoc.conversation.form import Change, answers_from_items, diff_answers
+from sicdoc.errors import NotFound
+from sicdoc.fhir.dates import instant
+from sicdoc.fhir.search import parse_search
+from sicdoc.services.conversations.common import performer
+from sicdoc.store import Stored, find_by_identifier, history, read
+from sicdoc.store.search import search
+from sicdoc.store.writes import identifier_pairs
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    """The current versions of a conversation's Procedure, QuestionnaireResponse and Composition."""
+
+    procedure: Stored
+    questionnaire_response: Stored | None
+    composition: Stored | None
+
+    @property
+    def patient_id(self) -> str:
+        return str((self.procedure.content or {})["subject"]["reference"]).split("/")[-1]
+
+    @property
+    def answers(self) -> dict[str, Answer]:
+        qr = self.questionnaire_response
+        return answers_from_items((qr.content or {}).get("item")) if qr else {}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    when: datetime
+    who: str
+    why: str | None
+    activity: str
+    changes: list[Change] = field(default_factory=list)
+
+
+def conversation_record(session: Session, procedure_id: str) -> ConversationRecord:
+    procedure = read(session, "Procedure", procedure_id)
+    content = procedure.content or {}
+    if not codes.is_conversation(content):
+        raise NotFound(f"Procedure/{procedure_id} is not a serious illness conversation")
+    return ConversationRecord(
+        procedure,
+        _linked(session, content, "QuestionnaireResponse", "-qr", procedure_id),
+        _linked(session, content, "Composition", "-note", None),
+    )
+
+
+def _linked(
+    session: Session, procedure: dict[str, Any], rtype: str, suffix: str, part_of: str | None
+) -> Stored | None:
+    for system, value in identifier_pairs(procedure):
+        found = find_by_identifier(session, rtype, [(system, f"{value}{suffix}")])
+        if found:
+            return read(session, rtype, found)
+    if part_of:  # a conversation posted with other identifiers still links its answers by partOf
+        request = parse_search(rtype, [("part-of", f"Procedure/{part_of}"), ("_count", "1")])
+        matches = search(session, request).matches
+        return matches[0] if matches else None
+    return None
+
+
+def conversation_history(session: Session, procedure_id: str) -> list[HistoryEntry]:
+    """Every version of the conversation, oldest first, with the answers that changed at each."""
+    record = conversation_record(session, procedure_id)
+    provenances = _provenances(session, procedure_id)
+    qr = record.questionnaire_response
+    qr_versions = (
+        {s.version_id: s for s in history(session, qr.resource_type, qr.id) if not s.deleted} if qr else {}
+    )
+    out: list[HistoryEntry] = []
+    before: dict[str, Answer] = {}
+    for version in sorted(history(session, "Procedure", procedure_id), key=lambda s: s.version_id):
+        if version.deleted:
+            continue
+        prov = provenances.get(version.version_id, {})
+        answers = before
+        if qr_versions:
+            wanted = _target_version(prov, "QuestionnaireResponse") or version.version_id
+            key = wanted if wanted in qr_versions else max((v for v in qr_versions if v <= wanted), default=1)
+            if key in qr_versions:
+                answers = answers_from_items((qr_versions[key].content or {}).get("item"))
+        activity = _activity(prov) or ("CREATE" if version.version_id == 1 else "UPDATE")
+        out.append(
+            HistoryEntry(
+                version=version.version_id,
+                when=instant(prov.get("recorded")) or version.last_updated,
+                who=_who(prov) or performer(version.content or {}).get("display") or "unknown",
+                why=next((r.get("text") for r in prov.get("reason") or () if r.get("text")), None),
+                activity=activity,
+                changes=diff_answers(before, answers) if version.version_id > 1 else [],
+            )
+        )
+        before = answers
+    return out
+
+
+def _provenances(session: Session, procedure_id: str) -> dict[int, dict[str, Any]]:
+    """Provenance by the Procedure version it names (an unversioned target counts as version 1)."""
+    request = parse_search("Provenance", [("target", f"Procedure/{procedure_id}"), ("_count", "500")])
+    out: dict[int, dict[str, Any]] = {}
+    for match in search(session, request).matches:
+        content = match.content or {}
+        version = _target_version(content, "Procedure", procedure_id) or 1
+        out.setdefault(version, content)
+    return out
+
+
+def _target_version(prov: dict[str, Any], rtype: str, rid: str | None = None) -> int | None:
+    for target in prov.get("target") or ():
+        parts = str(target.get("reference", "")).split("/")
+        if parts[0] == rtype and (rid is None or parts[1:2] == [rid]):
+            return int(parts[3]) if len(parts) == 4 and parts[3].isdigit() else None
+    return None
+
+
+def _who(prov: dict[str, Any]) -> str | None:
+    for agent in prov.get("agent") or ():
+        who = agent.get("who") or {}
+        if who.get("display") or who.get("reference"):
+            return who.get("display") or who.get("reference")
+    return None
+
+
+def _activity(prov: dict[str, Any]) -> str | None:
+    for coding in (prov.get("activity") or {}).get("coding") or ():
+        if coding.get("code"):
+            return coding["code"]
+    return None

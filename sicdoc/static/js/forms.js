@@ -1,0 +1,119 @@
+/* Progressive enhancement for the clinician forms; every page works without it.
+ * - Autosave: what is typed into a form marked data-autosave is kept in localStorage, so a closed tab,
+ *   a crash, an expired session or a refused post loses nothing; it is offered back when the form is
+ *   opened again. The copy is dropped only once the server confirms the write (a flash marked
+ *   data-saved on the next page), so patient text does not linger on a shared computer.
+ * - Shortcuts: Alt+Shift+S saves the draft.
+ * - The error summary or conflict box takes focus, so screen readers announce it first.
+ * - Buttons marked data-print print the page.
+ */
+(function () {
+  "use strict";
+  var PENDING = "sicdoc:pending";
+
+  // After a post: drop the copy of what was sent if the server confirmed the write, keep it otherwise.
+  function settlePending() {
+    try {
+      var key = window.sessionStorage.getItem(PENDING);
+      if (!key) { return; }
+      window.sessionStorage.removeItem(PENDING);
+      if (document.querySelector("[data-saved]")) { window.localStorage.removeItem(key); }
+    } catch (e) { /* storage unavailable */ }
+  }
+
+  function fields(form) {
+    return Array.prototype.filter.call(form.elements, function (el) {
+      return el.name && el.name !== "csrf_token" && el.type !== "hidden" && el.type !== "submit";
+    });
+  }
+
+  function snapshot(form) {
+    var data = {};
+    fields(form).forEach(function (el) {
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked) { (data[el.name] = data[el.name] || []).push(el.value); }
+      } else {
+        data[el.name] = [el.value];
+      }
+    });
+    return data;
+  }
+
+  function restore(form, data) {
+    fields(form).forEach(function (el) {
+      var values = data[el.name];
+      if (!values) { if (el.type === "checkbox") { el.checked = false; } return; }
+      if (el.type === "checkbox" || el.type === "radio") {
+        el.checked = values.indexOf(el.value) !== -1;
+      } else {
+        el.value = values[0];
+      }
+    });
+  }
+
+  function autosave(form) {
+    var key = form.getAttribute("data-autosave");
+    var storage;
+    try { storage = window.localStorage; } catch (e) { return; }
+    if (!key || !storage) { return; }
+    var saved = storage.getItem(key);
+    var pristine = JSON.stringify(snapshot(form));
+    if (saved && saved !== pristine) {
+      var box = document.createElement("div");
+      box.className = "flash";
+      box.setAttribute("role", "status");
+      var text = document.createElement("p");
+      text.textContent = "Text typed earlier on this form was not saved. ";
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "restore";
+      button.textContent = "Restore unsaved text";
+      button.addEventListener("click", function () {
+        restore(form, JSON.parse(saved));
+        box.remove();
+        form.querySelector("input:not([type=hidden]), textarea").focus();
+      });
+      text.appendChild(button);
+      box.appendChild(text);
+      form.parentNode.insertBefore(box, form);
+    }
+    var timer = null;
+    function keep() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        try { storage.setItem(key, JSON.stringify(snapshot(form))); } catch (e) { /* storage full: ignore */ }
+      }, 400);
+    }
+    form.addEventListener("input", keep);
+    form.addEventListener("change", keep);
+    form.addEventListener("submit", function () {
+      window.clearTimeout(timer);
+      try {
+        storage.setItem(key, JSON.stringify(snapshot(form)));
+        window.sessionStorage.setItem(PENDING, key);
+      } catch (e) { /* storage unavailable: nothing to keep */ }
+    });
+  }
+
+  function shortcuts(form) {
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey && event.shiftKey && (event.key === "S" || event.key === "s")) {
+        var save = form.querySelector("button[value=save]");
+        if (save) { event.preventDefault(); save.click(); }
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    settlePending();
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-autosave]"), function (form) {
+      autosave(form);
+      shortcuts(form);
+    });
+    var alertBox = document.getElementById("conflict") || document.getElementById("error-summary");
+    if (alertBox) { alertBox.focus(); }
+    Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
+  });
+})();

@@ -1,0 +1,105 @@
+"""Finding a patient, the patient page (header, drafts, referral form, timeline) and referrals."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import flash, redirect, request, session, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from sicdoc.db import get_session
+from sicdoc.services import charts
+from sicdoc.services.conversations import AnswersRefused, list_drafts
+from sicdoc.services.referrals import URGENCIES, record_referral
+from sicdoc.views.forms import SAVED, bp, local, local_now, render_status, require_same, store
+from sicdoc.views.identity import current_clinician
+
+RECENT = "recent_patients"
+RECENT_MAX = 8
+
+
+@bp.get("/patients")
+def find_patient() -> tuple[str, int]:
+    query = request.args.get("q", "")
+    db = get_session()
+    results = charts.find_patients(db, query) if query.strip() else None
+    recent_ids = (session.get(RECENT) or {}).get(current_clinician().id, [])
+    return render_status(
+        "forms/search.html",
+        200,
+        query=query,
+        results=results,
+        recent=charts.patient_cards(db, list(recent_ids)),
+        updated=charts.recently_updated(db),
+    )
+
+
+def _remember(patient_id: str) -> None:
+    """Recently viewed patients of this clinician, newest first, kept in the signed session."""
+    recent: dict[str, list[str]] = dict(session.get(RECENT) or {})
+    who = current_clinician().id
+    ids = [patient_id, *(i for i in recent.get(who, []) if i != patient_id)][:RECENT_MAX]
+    recent[who] = ids
+    session[RECENT] = recent
+
+
+@bp.get("/patients/<patient_id>")
+def patient_page(patient_id: str) -> tuple[str, int]:
+    return _patient_page(patient_id)
+
+
+def _patient_page(
+    patient_id: str, referral: MultiDict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> tuple[str, int]:
+    db = get_session()
+    patient = charts.patient_card(db, patient_id)  # 404 for an unknown patient
+    _remember(patient_id)
+    header = charts.header(db, patient_id)
+    context: dict[str, Any] = {
+        "patient": patient,
+        "header": header,
+        "header_when": local(header.when),
+        "drafts": list_drafts(db, patient_id),
+        "timeline": charts.timeline(db, patient_id),
+        "conditions": charts.conditions(db, patient_id),
+        "urgencies": URGENCIES,
+        "referral": referral
+        or MultiDict({"authored_on": local_now().date().isoformat(), "urgency": "routine"}),
+        "errors": errors or {},
+        "local": local,
+    }
+    return render_status("forms/patient.html", 422 if errors else 200, **context)
+
+
+@bp.post("/patients/<patient_id>/referrals")
+def new_referral(patient_id: str) -> Response | tuple[str, int]:
+    charts.patient_card(get_session(), patient_id)
+    require_same("patient_id", patient_id)
+    form = request.form
+    authored_on: date | None = None
+    errors: dict[str, str] = {}
+    try:
+        authored_on = date.fromisoformat(form.get("authored_on", "").strip())
+    except ValueError:
+        errors["authored_on"] = "Enter the referral date as a date, for example 2026-03-02."
+    try:
+        if not errors:
+            record_referral(
+                get_session(),
+                store(),
+                patient_id,
+                current_clinician(),
+                authored_on=authored_on,
+                reason=form.get("reason", ""),
+                urgency=form.get("urgency", ""),
+                condition_id=form.get("condition_id") or None,
+                today=local_now().date(),
+            )
+    except AnswersRefused as exc:
+        errors = exc.errors
+    if errors:
+        return _patient_page(patient_id, form, errors)
+    flash("Palliative care referral recorded.", SAVED)
+    return redirect(url_for("forms.patient_page", patient_id=patient_id) + "#timeline")
