@@ -20,16 +20,37 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     value_sets = load_value_sets(app.config.get("VALUE_SET_FILE"))
     app.extensions["sicdoc.value_sets"] = value_sets
     app.extensions["sicdoc.store"] = Store(Projector(value_sets))
+    app.extensions["sicdoc.analytics"] = _analytics(app, value_sets.version)
 
     from flask_wtf.csrf import CSRFProtect
 
-    from sicdoc.views import admin, auth, fhir_api, forms, guard, home, oauth
+    from sicdoc.views import (
+        admin,
+        auth,
+        dashboards,
+        fhir_api,
+        forms,
+        guard,
+        home,
+        metrics_api,
+        oauth,
+        worklist,
+    )
     from sicdoc.views.limits import limiter
 
     guard.init_app(app)
     csrf = CSRFProtect(app)
     limiter.init_app(app)
-    for blueprint in (fhir_api.bp, oauth.bp, auth.bp, home.bp, admin.bp):
+    for blueprint in (
+        fhir_api.bp,
+        oauth.bp,
+        auth.bp,
+        home.bp,
+        admin.bp,
+        dashboards.bp,
+        metrics_api.bp,
+        worklist.bp,
+    ):
         app.register_blueprint(blueprint)
     # Bearer-token and client-authenticated endpoints: no cookie is accepted, so there is nothing to forge.
     csrf.exempt(fhir_api.bp)
@@ -40,6 +61,21 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     register_web_errors(app)
     return app
+
+
+def _analytics(app: Flask, value_set_version: str):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from sicdoc.dashboards.definitions import DefinitionError, load_definitions
+    from sicdoc.dashboards.service import AnalyticsService
+
+    try:
+        definitions = load_definitions(Path(app.config["DASHBOARDS_DIR"]))
+    except DefinitionError as exc:
+        raise RuntimeError(f"dashboard definitions in {app.config['DASHBOARDS_DIR']}: {exc}") from None
+    service = AnalyticsService(app.extensions["sicdoc.engine"], definitions, value_set_version)
+    service.set_max_age(float(app.config["DASHBOARD_CACHE_SECONDS"]))
+    return service
 
 
 def _register_fhir_fallbacks(app: Flask) -> None:

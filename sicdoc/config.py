@@ -6,6 +6,7 @@ This is the only module that reads the environment, and it does so once, from ``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -40,6 +41,10 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     # IANA time zone in which clinicians type and read dates and times on the forms.
     TIME_ZONE = "UTC"
+    # Folder of dashboard definitions (*.json); the repository's dashboards/ by default.
+    DASHBOARDS_DIR: str = str(Path(__file__).resolve().parent.parent / "dashboards")
+    # Seconds a cached dashboard may be reused while the data version is unchanged.
+    DASHBOARD_CACHE_SECONDS = 300
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
 
 CENSORED, EVENT, DEATH = 0, 1, 2
 
@@ -55,11 +54,13 @@ def aalen_johansen(time: ArrayLike, event: ArrayLike) -> pd.DataFrame:
     columns = ["time", "at_risk", "events", "deaths", "censored", "survival", "cif_event", "cif_death"]
     if t.size == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-    times = np.unique(t)
-    at_risk = np.array([(t >= u).sum() for u in times])
-    events = np.array([((t == u) & (e == EVENT)).sum() for u in times])
-    deaths = np.array([((t == u) & (e == DEATH)).sum() for u in times])
-    censored = np.array([((t == u) & (e == CENSORED)).sum() for u in times])
+    # One pass over the data: counts per distinct time, and the risk set as a reversed running sum.
+    times, where = np.unique(t, return_inverse=True)
+    size = times.size
+    events = np.bincount(where, weights=(e == EVENT), minlength=size).astype(int)
+    deaths = np.bincount(where, weights=(e == DEATH), minlength=size).astype(int)
+    censored = np.bincount(where, weights=(e == CENSORED), minlength=size).astype(int)
+    at_risk = np.bincount(where, minlength=size)[::-1].cumsum()[::-1]
     survival = np.cumprod(1.0 - (events + deaths) / at_risk)
     before = np.r_[1.0, survival[:-1]]
     return pd.DataFrame(
@@ -88,6 +89,10 @@ def value_at(curve: pd.DataFrame, column: str, horizon: float) -> float | None:
 
 def _intervals(t: np.ndarray, e: np.ndarray, horizons: list[int]) -> dict[int, tuple[float, float] | None]:
     """95% log-log intervals for the cause-1 incidence at each horizon, where they can be had."""
+    # Imported here: scikit-survival takes seconds to import, and most callers of sicdoc (the
+    # FHIR API, the CLI) never need an interval.
+    from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
+
     has_events, has_deaths = (e == EVENT).any(), (e == DEATH).any()
     if not has_events:
         return dict.fromkeys(horizons)

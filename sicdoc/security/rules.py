@@ -79,6 +79,13 @@ RULES: dict[str, Rule] = {
     "forms.conversation": people(CLINICIAN),
     "forms.amend": people(CLINICIAN),
     "forms.history": people(CLINICIAN),
+    "worklist.index": people(CLINICIAN),
+    # Quality improvement: de-identified aggregates with small cells suppressed.
+    "dashboards.index": people(QI_ANALYST, ADMIN),
+    "dashboards.show": people(QI_ANALYST, ADMIN),
+    "dashboards.panel_csv": people(QI_ANALYST, ADMIN),
+    "dashboards.plotly_js": people(QI_ANALYST, ADMIN),
+    "api.metrics": people(QI_ANALYST, ADMIN),
     # Integration clients (OAuth 2.0 client credentials; the endpoint authenticates the client itself).
     "oauth.token": public(),
     "oauth.smart_configuration": public(),

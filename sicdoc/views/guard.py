@@ -24,6 +24,9 @@ CSP = (
 )
 
 
+DASHBOARD_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
 def init_app(app: Flask) -> None:
     app.before_request(authorize)
     app.after_request(security_headers)
@@ -122,7 +125,8 @@ def error_response(error: SicdocError, status: int | None = None) -> Response:
 
 def security_headers(resp: Response) -> Response:
     headers = resp.headers
-    headers["Content-Security-Policy"] = CSP
+    # plotly.js styles its charts with inline style elements; only the dashboards need that, never script.
+    headers["Content-Security-Policy"] = DASHBOARD_CSP if request.blueprint == "dashboards" else CSP
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
     headers["X-Frame-Options"] = "DENY"

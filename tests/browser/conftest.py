@@ -20,7 +20,8 @@ AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = HERE.parent.parent / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # The policy the deployment will send: pages must work with no inline script or style at all.
-PASSWORD = "browser tests only, not a real secret"
+from tests.conftest import PASSWORD  # noqa: E402 - one password for every web test
+
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:"
 
 
@@ -31,7 +32,9 @@ def live_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'sicdoc.sqlite3'}"
     upgrade(url)
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": True})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": True, "LOGIN_RATE_LIMIT": "1000/minute"}
+    )
 
     @app.after_request
     def _csp(response):  # type: ignore[no-untyped-def]
@@ -52,8 +55,9 @@ def log_in(page, base_url: str, username: str = "clinician") -> None:  # type: i
     page.goto(f"{base_url}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(lambda url: "/login" not in url)
+    with page.expect_navigation():
+        page.press("input[name=password]", "Enter")
+    assert "/login" not in page.url, page.content()[:2000]
 
 
 @pytest.fixture(scope="module")

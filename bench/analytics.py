@@ -1,0 +1,146 @@
+"""Time and peak memory of the QI dashboards on generated populations.
+
+    .venv/bin/python bench/analytics.py                 # 100,000 and 1,000,000 patients, page for 100,000
+    .venv/bin/python bench/analytics.py --patients 20000 --runs 2 --no-page
+
+For each size: building every dashboard table (all panels and the metrics report, i.e. every
+statistic the dashboard shows) from frames already in memory, median of ``--runs`` runs; the same
+with the figures; the peak memory of one more run under tracemalloc; and the process's peak RSS.
+The page: the projection rows of the first size go into a fresh SQLite file by bulk insert, and the
+dashboard is requested through the app (first view: frames read from the database and built; warm:
+the same view again; new filter: frames cached, dashboard built for another scope).
+See bench/population.py for how the rows are made without going through FHIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.population import frames_from_rows, plan_rows, tile
+from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.scope import parse_scope
+from sicdoc.dashboards.build import build_dashboard, build_tables
+from sicdoc.dashboards.definitions import load_definitions
+
+ROOT = Path(__file__).resolve().parent.parent
+AS_OF = date(2026, 6, 30)  # the sample generator's cut-off
+BLOCK = 100_000
+
+
+def timed(fn, runs: int) -> tuple[float, float, list[float]]:  # type: ignore[no-untyped-def]
+    """Median wall-clock seconds, median CPU seconds of this process, and every wall time.
+
+    CPU time is reported too because on a shared machine wall time mostly measures the neighbours.
+    """
+    walls, cpus = [], []
+    for _ in range(runs):
+        start, cpu = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), walls
+
+
+def peak_mb(fn) -> float:  # type: ignore[no-untyped-def]
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_compute(frames: Frames, board, runs: int) -> None:  # type: ignore[no-untyped-def]
+    scope = parse_scope({"as_of": AS_OF.isoformat()}, today=AS_OF, default_months=board.default_period_months)
+    build_tables(frames, scope, board, "bench")  # imports and first-use costs out of the way
+    tables, tables_cpu, all_tables = timed(lambda: build_tables(frames, scope, board, "bench"), runs)
+    full, full_cpu, _ = timed(lambda: build_dashboard(frames, scope, board, "bench"), runs)
+    peak = peak_mb(lambda: build_tables(frames, scope, board, "bench"))
+    runs_text = ", ".join(f"{t:.2f}" for t in all_tables)
+    print(
+        f"  all dashboard tables and metrics: median {tables:.2f} s wall, {tables_cpu:.2f} s CPU (runs {runs_text})"
+    )
+    print(f"  with figures:                     median {full:.2f} s wall, {full_cpu:.2f} s CPU")
+    print(f"  peak traced memory of one build:  {peak:.0f} MiB; process peak RSS so far {rss_mb():.0f} MiB")
+
+
+def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyped-def]
+    from sicdoc.app import create_app
+    from sicdoc.migrate import upgrade
+    from sicdoc.store.frames import TABLES
+
+    folder = Path(tempfile.mkdtemp(prefix="sicdoc-bench-"))
+    url = f"sqlite:///{folder / 'bench.sqlite3'}"
+    upgrade(url)
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    start = time.perf_counter()
+    with app.extensions["sicdoc.engine"].begin() as conn:
+        for name, (model, _) in TABLES.items():
+            records = tables[name].astype(object).where(tables[name].notna(), None).to_dict("records")
+            for i in range(0, len(records), 50_000):
+                conn.execute(insert(model), records[i : i + 50_000])
+    print(f"  bulk insert of the projection rows into SQLite: {time.perf_counter() - start:.1f} s")
+    client = app.test_client()
+    query = f"as_of={AS_OF.isoformat()}"
+
+    def get(path: str) -> float:
+        start = time.perf_counter()
+        answer = client.get(path)
+        assert answer.status_code == 200, answer.status_code
+        return time.perf_counter() - start
+
+    cpu = time.process_time()
+    cold = get(f"/dashboards/?{query}")
+    cold_cpu = time.process_time() - cpu
+    warm = statistics.median(get(f"/dashboards/?{query}") for _ in range(runs))
+    new_filter = get(f"/dashboards/?{query}&cohort=stroke")
+    csv = get(f"/dashboards/headline.csv?{query}")
+    api = get(f"/api/metrics?{query}&from=2025-01-01")
+    print(f"  GET /dashboards first view (read frames, build): {cold:.2f} s wall, {cold_cpu:.2f} s CPU")
+    print(f"  GET /dashboards again (cached), median of {runs}:   {warm * 1000:.0f} ms")
+    print(f"  GET /dashboards with a new filter (frames cached): {new_filter:.2f} s")
+    print(f"  GET /dashboards/headline.csv (cached):            {csv * 1000:.0f} ms")
+    print(f"  GET /api/metrics for a new period:                {api:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--patients", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-page", action="store_true")
+    args = parser.parse_args()
+    board = load_definitions(ROOT / "dashboards")["qi-overview"]
+    block = min(BLOCK, min(args.patients))
+    start = time.perf_counter()
+    base = frames_from_rows(plan_rows(block))
+    sizes = ", ".join(f"{name} {len(t):,}" for name, t in base.items())
+    print(f"generated {block:,} patients in {time.perf_counter() - start:.0f} s ({sizes})")
+    for n in args.patients:
+        tables = base if n == block else tile(base, n // block)
+        frames = Frames(**tables).normalised()  # the app keeps frames normalised in its cache
+        print(f"{n:,} patients ({sum(len(t) for t in tables.values()):,} projection rows):")
+        bench_compute(frames, board, args.runs)
+        if n == args.patients[0] and not args.no_page:
+            bench_page(tables, board, max(args.runs, 5))
+        del frames, tables
+
+
+if __name__ == "__main__":
+    main()

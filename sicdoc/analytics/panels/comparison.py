@@ -1,0 +1,87 @@
+"""Comparisons: funnel plots of units and clinicians, and equity strata.
+
+Funnels are suppressed with the all-units total as margin, so a hidden unit cannot be recovered
+from the total; hidden units get no dot. The funnel target is the pooled proportion of all units
+when that total is shown (Spiegelhalter's p̄), else of the shown units.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sicdoc.analytics.panels.context import PanelContext
+from sicdoc.analytics.series import TOTAL, clinician_table, referral_within_strata, unit_table
+from sicdoc.analytics.spc import FUNNEL_LEVELS, funnel
+from sicdoc.analytics.suppression import suppress_proportions
+
+FUNNEL_COLUMNS = ("group", "numerator", "denominator", "rate", "target")
+STRATA_COLUMNS = ("cohort", "stratum", "group", "numerator", "denominator", "rate")
+
+
+def _funnel_frame(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    limit_columns = [f"{side}_{level * 100:g}" for level in FUNNEL_LEVELS for side in ("lower", "upper")]
+    columns = [*FUNNEL_COLUMNS, *limit_columns, *(f"outside_{level * 100:g}" for level in FUNNEL_LEVELS)]
+    if table.empty or int(table["denominator"].sum()) == 0:
+        return pd.DataFrame(columns=columns)
+    table = table[["numerator", "denominator"]].astype(int)
+    table.loc[TOTAL] = table.sum()
+    table["rate"] = table["numerator"] / table["denominator"].where(table["denominator"] > 0)
+    shown = suppress_proportions(table, total_row=TOTAL, min_cell=min_cell)
+    total = shown.loc[TOTAL]
+    body = shown.drop(index=TOTAL)
+    visible = body[body["rate"].notna()]
+    counts = visible[["numerator", "denominator"]].astype(int)
+    target = float(total["rate"]) if total["rate"] is not None else None
+    if counts.empty:
+        out = body.assign(target=target)
+    else:
+        if target is None:
+            target = float(counts["numerator"].sum() / counts["denominator"].sum())
+        limits = funnel(counts, target=target).drop(columns=["numerator", "denominator", "p"])
+        out = body.join(limits)
+        out["target"] = target
+    out.insert(0, "group", out.index.astype(str))
+    return out.reset_index(drop=True).reindex(columns=columns)
+
+
+def unit_funnel_table(ctx: PanelContext, hours: int = 72) -> pd.DataFrame:
+    """Stroke and heart-failure admissions with a consult or conversation within ``hours``, by unit.
+
+    An admission linked to both cohorts counts once.
+    """
+    frames = [ctx.admissions(c) for c in ctx.inpatient_cohorts]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return _funnel_frame(pd.DataFrame(columns=["numerator", "denominator"]), ctx.min_cell)
+    admissions = pd.concat(frames, ignore_index=True).drop_duplicates("encounter_id")
+    return _funnel_frame(unit_table(admissions, hours), ctx.min_cell)
+
+
+def clinician_funnel_table(ctx: PanelContext) -> pd.DataFrame:
+    """Decedents whose first conversation was over 30 days before death, by the clinician who had it."""
+    frames = [ctx.dead(c) for c in ctx.scope.cohorts]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return _funnel_frame(pd.DataFrame(columns=["numerator", "denominator"]), ctx.min_cell)
+    dead = pd.concat(frames, ignore_index=True).drop_duplicates("patient_id")
+    return _funnel_frame(clinician_table(dead), ctx.min_cell)
+
+
+def strata_table(ctx: PanelContext, days: int = 90) -> pd.DataFrame:
+    """Referred within ``days`` of index, by race, ethnicity, language, sex and age band per cohort."""
+    parts = []
+    for cohort in ctx.scope.cohorts:
+        look = ctx.look(cohort)
+        if look.empty:
+            continue
+        for stratum, table in referral_within_strata(look, days).items():
+            if int(table.loc[TOTAL, "denominator"]) == 0:
+                continue
+            shown = suppress_proportions(table, total_row=TOTAL, min_cell=ctx.min_cell)
+            shown.insert(0, "group", shown.index.astype(str))
+            shown.insert(0, "stratum", stratum)
+            shown.insert(0, "cohort", cohort)
+            parts.append(shown.reset_index(drop=True))
+    if not parts:
+        return pd.DataFrame(columns=list(STRATA_COLUMNS))
+    return pd.concat(parts, ignore_index=True).loc[:, list(STRATA_COLUMNS)]

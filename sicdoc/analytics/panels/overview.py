@@ -1,0 +1,211 @@
+"""Overview tables: headline figures with 95% intervals, referral-to-death bands, data quality.
+
+Every count in these tables is already suppressed ("<11" or "suppressed"); a rate or interval whose
+counts are hidden is None.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from sicdoc.analytics.intervals import BAND_KEYS
+from sicdoc.analytics.panels.context import PanelContext
+from sicdoc.analytics.suppression import rate_shown, suppress_table
+
+HEADLINE_COLUMNS = ("cohort", "measure", "label", "value", "lower", "upper", "numerator", "denominator")
+Z95 = 1.959964
+
+
+def wilson(numerator: int, denominator: int) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (sound near 0 and 1, unlike the Wald interval)."""
+    p = numerator / denominator
+    centre = p + Z95**2 / (2 * denominator)
+    half = Z95 * math.sqrt(p * (1 - p) / denominator + Z95**2 / (4 * denominator**2))
+    scale = 1 + Z95**2 / denominator
+    return (centre - half) / scale, (centre + half) / scale
+
+
+def _proportion(cohort: str, measure: str, label: str, num: object, den: object, min_cell: int) -> dict:
+    row = {"cohort": cohort, "measure": measure, "label": label, "numerator": num, "denominator": den}
+    if isinstance(num, int) and isinstance(den, int) and den > 0 and rate_shown(num, den, min_cell):
+        low, high = wilson(num, den)
+        return row | {"value": num / den, "lower": low, "upper": high}
+    return row | {"value": None, "lower": None, "upper": None}
+
+
+def _cif(cohort: str, measure: str, label: str, m: dict, key: str, horizon: str, n: object) -> dict:
+    ci = (m.get(f"{key}_ci") or {}).get(horizon) or (None, None)
+    return {
+        "cohort": cohort,
+        "measure": measure,
+        "label": label,
+        "value": m[key].get(horizon),
+        "lower": ci[0],
+        "upper": ci[1],
+        "numerator": None,
+        "denominator": n,
+    }
+
+
+def headline_table(ctx: PanelContext) -> pd.DataFrame:
+    """Per cohort: patients, cumulative incidences, decedent proportions, medians and M4 at 72 h."""
+    rows = []
+    min_cell = ctx.min_cell
+    for cohort, m in ctx.report["cohorts"].items():
+        n = m["index_patients"]
+        rows.append(_row(cohort, "index_patients", "Patients with an index diagnosis", n))
+        rows.append(
+            _cif(
+                cohort,
+                "referral_cif_90",
+                "Referred within 90 days (cumulative incidence)",
+                m,
+                "referral_cif",
+                "90",
+                n,
+            )
+        )
+        rows.append(
+            _cif(
+                cohort,
+                "referral_cif_365",
+                "Referred within 365 days (cumulative incidence)",
+                m,
+                "referral_cif",
+                "365",
+                n,
+            )
+        )
+        rows.append(
+            _cif(
+                cohort,
+                "sic_cif_90",
+                "Conversation within 90 days (cumulative incidence)",
+                m,
+                "sic_cif",
+                "90",
+                n,
+            )
+        )
+        dec = m["decedents"]
+        rows.append(_row(cohort, "decedents", "Decedents", dec))
+        rows.append(
+            _proportion(
+                cohort,
+                "decedents_referred",
+                "Decedents ever referred",
+                m["decedents_referred"],
+                dec,
+                min_cell,
+            )
+        )
+        late = m["referral_to_death_bands"]
+        early = late["gt90"]
+        rows.append(
+            _proportion(
+                cohort,
+                "referral_gt90d",
+                "Decedents referred more than 90 days before death",
+                early,
+                dec,
+                min_cell,
+            )
+        )
+        rows.append(
+            _proportion(
+                cohort,
+                "decedents_with_sic",
+                "Decedents with a conversation before death",
+                m["decedents_with_sic"],
+                dec,
+                min_cell,
+            )
+        )
+        rows.append(
+            _proportion(
+                cohort,
+                "first_sic_gt30d",
+                "Decedents whose first conversation was over 30 days before death",
+                m["decedents_first_sic_gt30d"],
+                dec,
+                min_cell,
+            )
+        )
+        rows.append(
+            _row(
+                cohort,
+                "median_days_referral_to_death",
+                "Median days referral to death",
+                m["median_days_referral_to_death"],
+                dimension="days",
+            )
+        )
+        timely = (m.get("inpatient_timeliness") or {}).get("72")
+        if timely is not None:
+            rows.append(
+                _proportion(
+                    cohort,
+                    "consult_or_sic_72h",
+                    "Admissions with a consult or conversation within 72 h",
+                    timely["numerator"],
+                    timely["denominator"],
+                    min_cell,
+                )
+            )
+    return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
+
+
+def _row(cohort: str, measure: str, label: str, value: object, dimension: str = "count") -> dict:
+    return {
+        "cohort": cohort,
+        "measure": measure,
+        "label": label,
+        "value": value,
+        "lower": None,
+        "upper": None,
+        "numerator": value if dimension == "count" else None,
+        "denominator": None,
+    }
+
+
+def bands_table(ctx: PanelContext) -> pd.DataFrame:
+    """Decedents by referral-to-death band per cohort (the report's suppressed counts)."""
+    rows = []
+    for cohort, m in ctx.report["cohorts"].items():
+        for band in BAND_KEYS:
+            rows.append({"cohort": cohort, "band": band, "decedents": m["referral_to_death_bands"][band]})
+        rows.append({"cohort": cohort, "band": "All", "decedents": m["decedents"]})
+    return pd.DataFrame(rows, columns=["cohort", "band", "decedents"])
+
+
+def bands_by_year_table(ctx: PanelContext) -> pd.DataFrame:
+    """Decedents by year of death and band per cohort; each cohort's years add up to its "All" row."""
+    parts = []
+    for cohort in ctx.scope.cohorts:
+        dead = ctx.dead(cohort)
+        counts = pd.crosstab(dead["death_date"].dt.year.astype("Int64"), dead["band"])
+        counts = counts.reindex(columns=list(BAND_KEYS), fill_value=0)
+        counts.index = [str(y) for y in counts.index]
+        counts.loc["All"] = counts.sum()
+        counts["decedents"] = counts[list(BAND_KEYS)].sum(axis=1)
+        counts = counts.astype(int)
+        shown = suppress_table(counts, list(BAND_KEYS), "decedents", total_row="All", min_cell=ctx.min_cell)
+        shown.insert(0, "year", shown.index)
+        shown.insert(0, "cohort", cohort)
+        parts.append(shown.reset_index(drop=True))
+    columns = ["cohort", "year", *BAND_KEYS, "decedents"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True).loc[:, columns]
+
+
+def quality_table(ctx: PanelContext) -> pd.DataFrame:
+    """Data-quality flag counts per cohort (suppressed like every other count)."""
+    rows = [
+        {"cohort": cohort, "flag": kind, "records": count}
+        for cohort, m in ctx.report["cohorts"].items()
+        for kind, count in m["data_quality"].items()
+    ]
+    return pd.DataFrame(rows, columns=["cohort", "flag", "records"])

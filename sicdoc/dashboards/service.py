@@ -1,0 +1,119 @@
+"""What the web pages, the API and the CLI ask of analytics, with the in-process caches.
+
+    service = AnalyticsService(engine, definitions, value_set_version="2026.1")
+    built = service.dashboard(definitions["qi-overview"], scope)
+
+Frames are read once per data version (one query per projection table); each built dashboard and
+report is kept per (scope, data version), so a repeated or shared view costs one version probe.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.scope import Scope
+from sicdoc.codes import MRN_SYSTEM
+from sicdoc.dashboards.cache import VersionedCache
+from sicdoc.dashboards.definitions import Dashboard
+from sicdoc.store.frames import data_version, load_frames, patient_labels, places
+
+if TYPE_CHECKING:  # the statistics stack is imported on first use, not when the app starts
+    from sicdoc.dashboards.build import BuiltDashboard
+
+
+class AnalyticsService:
+    def __init__(self, engine: Engine, definitions: dict[str, Dashboard], value_set_version: str):
+        self.engine = engine
+        self.definitions = definitions
+        self.value_set_version = value_set_version
+        self._frames = VersionedCache(max_entries=1)
+        self._results = VersionedCache(max_entries=64)
+
+    def set_max_age(self, seconds: float) -> None:
+        self._frames.max_age = self._results.max_age = seconds
+
+    @property
+    def default_board(self) -> Dashboard:
+        return self.definitions.get("qi-overview") or next(iter(self.definitions.values()))
+
+    def board_for_panel(self, panel_id: str) -> Dashboard | None:
+        return next((b for b in self.definitions.values() if b.panel(panel_id) is not None), None)
+
+    def version(self) -> str:
+        with self.engine.connect() as conn:
+            return data_version(conn)
+
+    def frames(self, version: str | None = None) -> Frames:
+        """All projection rows, normalised once per data version."""
+        version = version or self.version()
+
+        def load() -> Frames:
+            with self.engine.connect() as conn:
+                return load_frames(conn).normalised()
+
+        return self._frames.get(version, "frames", load)
+
+    def places(self) -> dict[str, list[str]]:
+        version = self.version()
+
+        def load() -> dict[str, list[str]]:
+            with self.engine.connect() as conn:
+                return places(conn)
+
+        return self._results.get(version, ("places",), load)
+
+    def dashboard(self, board: Dashboard, scope: Scope) -> BuiltDashboard:
+        from sicdoc.dashboards.build import build_dashboard
+
+        version = self.version()
+        return self._results.get(
+            version,
+            ("dashboard", board.id, scope.key()),
+            lambda: build_dashboard(self.frames(version), scope, board, self.value_set_version),
+        )
+
+    def report(self, scope: Scope, *, suppress: bool = True) -> dict:
+        from sicdoc.analytics import compute_metrics
+
+        version = self.version()
+        return self._results.get(
+            version,
+            ("report", scope.key(), suppress),
+            lambda: compute_metrics(
+                self.frames(version),
+                as_of=scope.as_of,
+                period_from=scope.period_from,
+                period_to=scope.period_to,
+                cohorts=list(scope.cohorts),
+                value_set_version=self.value_set_version,
+                suppress=suppress,
+                site=scope.site,
+                unit=scope.unit,
+            ),
+        )
+
+    def worklist(self, scope: Scope, *, limit: int = 200) -> tuple[pd.DataFrame, int]:
+        """Patients due a conversation (most in need first) with name and MRN, and how many in all.
+
+        Not cached: clinicians act on it, so it always reflects the latest record.
+        """
+        from sicdoc.analytics import worklist
+
+        table = worklist(
+            self.frames(), as_of=scope.as_of, cohorts=list(scope.cohorts), site=scope.site, unit=scope.unit
+        )
+        top = table.head(limit).copy()
+        with self.engine.connect() as conn:
+            labels = patient_labels(conn, top["patient_id"], MRN_SYSTEM)
+        top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]
+        top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
+        return top, len(table)
+
+
+def today_utc() -> date:
+    return pd.Timestamp.now(tz="UTC").date()

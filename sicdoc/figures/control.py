@@ -1,0 +1,142 @@
+"""Monthly control and run charts: p-chart or XmR with limits and MDC special-cause points, or a run
+chart around the median with the Anhøj verdict when there are too few points for limits.
+
+Suppressed months get no point and no limits, only a tick on the axis saying they are hidden.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from sicdoc.figures.theme import (
+    MDC,
+    SUPPRESSED_COLOR,
+    cohort_label,
+    count_text,
+    empty_figure,
+    flag,
+    is_number,
+    percent_text,
+    themed,
+)
+
+CHART_NAMES = {"p": "p-chart", "xmr": "XmR chart", "run": "run chart"}
+
+
+def _point_colors(rows: pd.DataFrame, value: str, improvement: str) -> list[str]:
+    colors = []
+    for _, row in rows.iterrows():
+        if not flag(row.get("special_cause")):
+            colors.append(MDC["common"])
+        elif improvement == "neutral":
+            colors.append(MDC["neutral"])
+        else:
+            higher = row[value] > row["cl"]
+            good = higher if improvement == "increase" else not higher
+            colors.append(MDC["improvement"] if good else MDC["concern"])
+    return colors
+
+
+def _hover(row: pd.Series, value: str, percent: bool, counts: tuple[str, ...]) -> str:
+    shown = percent_text(row[value]) if percent else f"{row[value]:g} days"
+    parts = [f"{row['month']}: {shown}"] + [f"{c.replace('_', ' ')}: {count_text(row[c])}" for c in counts]
+    if flag(row.get("special_cause")):
+        rules = [r for r in ("outside", "shift", "trend", "two_of_three") if flag(row.get(r))]
+        parts.append("special cause: " + ", ".join(r.replace("_", " ") for r in rules))
+    return "<br>".join(parts)
+
+
+def _line(x: pd.Series, y: pd.Series, name: str, dash: str, color: str) -> go.Scatter:
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        name=name,
+        line={"dash": dash, "color": color, "width": 1.5, "shape": "hvh"},
+        hoverinfo="skip",
+    )
+
+
+def control_figure(
+    rows: pd.DataFrame,
+    title: str,
+    *,
+    value: str = "rate",
+    counts: tuple[str, ...] = ("numerator", "denominator"),
+    target: float | None = None,
+    improvement: str = "increase",
+    percent: bool = True,
+) -> go.Figure:
+    """One cohort's monthly chart from a ``monthly_table`` or ``interval_table`` slice."""
+    if rows.empty:
+        return empty_figure(title, "No months with data in this period and scope.")
+    rows = rows.assign(x=pd.to_datetime(rows["month"] + "-01"))
+    shown = rows[rows[value].map(is_number)]
+    hidden = rows[~rows[value].map(is_number)]
+    cohort = cohort_label(str(rows["cohort"].iloc[0]))
+    chart = str(shown["chart"].iloc[0]) if not shown.empty else "run"
+    heading = f"{title} — {cohort}: {CHART_NAMES.get(chart, chart)}"
+    fig = go.Figure()
+    if not shown.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=shown["x"],
+                y=shown[value],
+                mode="lines",
+                name="monthly value",
+                line={"color": "#AAAAAA", "width": 1},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        fig.add_trace(
+            _line(shown["x"], shown["cl"], "median" if chart == "run" else "centre line", "solid", "#333333")
+        )
+        if chart != "run":
+            fig.add_trace(_line(shown["x"], shown["ucl"], "control limits (3σ)", "dash", MDC["limit"]))
+            fig.add_trace(_line(shown["x"], shown["lcl"], "lower limit", "dash", MDC["limit"]))
+            fig.data[-1].showlegend = False
+        else:
+            signal = flag(shown["run_signal"].iloc[0])
+            verdict = "non-random variation (Anhøj rules)" if signal else "no signal (Anhøj rules)"
+            heading += f" — {verdict}"
+        fig.add_trace(
+            go.Scatter(
+                x=shown["x"],
+                y=shown[value],
+                mode="markers",
+                name="month",
+                marker={
+                    "color": _point_colors(shown, value, improvement) if chart != "run" else MDC["common"],
+                    "size": 9,
+                    "line": {"color": "white", "width": 1},
+                },
+                hovertext=[_hover(r, value, percent, counts) for _, r in shown.iterrows()],
+                hoverinfo="text",
+            )
+        )
+    if not hidden.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=hidden["x"],
+                y=[0] * len(hidden),
+                mode="markers",
+                name="suppressed (<11)",
+                marker={"symbol": "line-ns-open", "size": 12, "color": SUPPRESSED_COLOR},
+                hovertext=[f"{m}: suppressed (<11)" for m in hidden["month"]],
+                hoverinfo="text",
+            )
+        )
+    if target is not None:
+        fig.add_hline(
+            y=target,
+            line={"color": MDC["target"], "dash": "dot", "width": 2},
+            annotation_text=f"target {percent_text(target, 0) if percent else target}",
+            annotation_position="top left",
+        )
+    fig = themed(fig, heading, percent_axis=percent)
+    if not percent:
+        fig.update_yaxes(title="median days", rangemode="tozero")
+    fig.update_xaxes(dtick="M3", tickformat="%b %Y")
+    return fig

@@ -1,0 +1,126 @@
+"""Read models for analytics: the six projection tables as the ``Frames`` DataFrames, one query each.
+
+Rows dated after the cut-off are left out in SQL (``Frames.observed`` would drop them anyway), so a
+report as of an old date reads less. Everything else is filtered in pandas, where the attribution
+and period rules live; pushing them into SQL would duplicate those rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Date, DateTime, Select, String, func, or_, select, type_coerce
+
+from sicdoc.analytics.frames import COLUMNS, Frames
+from sicdoc.models import (
+    Conversation,
+    DiagnosisFact,
+    EncounterFact,
+    PalliativeConsult,
+    PalliativeReferral,
+    PatientFact,
+    Resource,
+)
+from sicdoc.store.projections import PROJECTED
+
+TABLES: dict[str, tuple[Any, str | None]] = {
+    "patients": (PatientFact, None),
+    "diagnoses": (DiagnosisFact, "diagnosis_date"),
+    "encounters": (EncounterFact, "admit_date"),
+    "referrals": (PalliativeReferral, "authored_date"),
+    "consults": (PalliativeConsult, "start_date"),
+    "conversations": (Conversation, "performed_date"),
+}
+
+
+def _raw(column: Any) -> Any:
+    # Dates and instants come back as the driver gives them: on SQLite that is text, which pandas
+    # parses per column far faster than SQLAlchemy's per-value conversion (Frames.normalised()
+    # parses every date column anyway); PostgreSQL's driver returns native values either way.
+    if isinstance(column.type, Date | DateTime):
+        return type_coerce(column, String).label(column.key)
+    return column
+
+
+def _query(name: str, as_of: date | None) -> Select:
+    model, date_column = TABLES[name]
+    stmt = select(*(_raw(getattr(model, c)) for c in COLUMNS[name]))
+    if as_of is not None and date_column is not None:
+        column = getattr(model, date_column)
+        stmt = stmt.where(or_(column.is_(None), column <= as_of))
+    return stmt
+
+
+def load_frames(connection: Connection, *, as_of: date | None = None) -> Frames:
+    """The projection tables as DataFrames (records dated after ``as_of`` left out when given)."""
+    tables = {name: pd.read_sql(_query(name, as_of), connection) for name in TABLES}
+    return Frames(**tables)
+
+
+def data_version(connection: Connection) -> str:
+    """A token that changes whenever a projected resource is written (or deleted).
+
+    The latest ``last_updated`` per projected type: each is one probe of the (type, last_updated)
+    index, so it stays cheap however big the store grows.
+    """
+    parts = []
+    for resource_type in sorted(PROJECTED):
+        latest = connection.scalar(
+            select(func.max(Resource.last_updated)).where(Resource.resource_type == resource_type)
+        )
+        parts.append(latest.isoformat() if latest is not None else "-")
+    return "|".join(parts)
+
+
+def places(connection: Connection) -> dict[str, list[str]]:
+    """Sites and units that occur in the projections, for filter choices."""
+    sites = connection.scalars(
+        select(EncounterFact.site).where(EncounterFact.site.is_not(None)).distinct()
+    ).all()
+    sites += connection.scalars(
+        select(PatientFact.site).where(PatientFact.site.is_not(None)).distinct()
+    ).all()
+    units = connection.scalars(
+        select(EncounterFact.unit).where(EncounterFact.unit.is_not(None)).distinct()
+    ).all()
+    return {"sites": sorted(set(sites)), "units": sorted(set(units))}
+
+
+def patient_labels(connection: Connection, patient_ids: Iterable[str], mrn_system: str) -> dict[str, dict]:
+    """Name and MRN of each patient, read from the current stored Patient resource."""
+    ids = list(dict.fromkeys(patient_ids))
+    out: dict[str, dict] = {}
+    for start in range(0, len(ids), 500):  # stay under every driver's bound-parameter limit
+        chunk = ids[start : start + 500]
+        rows = connection.execute(
+            select(Resource.id, Resource.content).where(
+                Resource.resource_type == "Patient", Resource.id.in_(chunk), Resource.deleted.is_(False)
+            )
+        )
+        for rid, content in rows:
+            out[rid] = {"name": _name(content), "mrn": _mrn(content, mrn_system)}
+    return out
+
+
+def _name(patient: dict) -> str:
+    names = patient.get("name") or []
+    official = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
+    if official.get("text"):
+        return str(official["text"])
+    given = " ".join(official.get("given") or [])
+    return " ".join(p for p in (given, official.get("family") or "") if p) or "(no name)"
+
+
+def _mrn(patient: dict, mrn_system: str) -> str | None:
+    identifiers = patient.get("identifier") or []
+    for ident in identifiers:
+        if ident.get("system") == mrn_system:
+            return ident.get("value")
+    for ident in identifiers:
+        codings = (ident.get("type") or {}).get("coding") or []
+        if any(c.get("code") == "MR" for c in codings):
+            return ident.get("value")
+    return None

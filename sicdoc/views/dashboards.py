@@ -1,0 +1,87 @@
+"""QI dashboards (QI analyst role): the dashboard pages, a CSV per panel table, and plotly.js.
+
+Filters live in the query string, so a view can be shared as a link; everything shown is suppressed.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, send_file, url_for
+from markupsafe import Markup
+
+from sicdoc.analytics.scope import ScopeError
+from sicdoc.dashboards.definitions import Dashboard
+from sicdoc.dashboards.download import table_csv
+from sicdoc.figures import plotly_js_path
+from sicdoc.valuesets import COHORTS
+from sicdoc.views.analytics_http import request_scope, service
+
+bp = Blueprint("dashboards", __name__, url_prefix="/dashboards")
+
+
+def figure_data(json_text: str) -> Markup:
+    """Figure JSON made safe inside a <script type="application/json"> block (no "</script>")."""
+    # <, > and & are escaped, so the text cannot end the script block or open markup.
+    return Markup(json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
+
+
+def _render(board: Dashboard) -> tuple[str, int]:
+    analytics = service()
+    context = {
+        "board": board,
+        "boards": list(analytics.definitions.values()),
+        "cohorts": COHORTS,
+        "places": analytics.places(),
+        "figure_data": figure_data,
+    }
+    try:
+        scope = request_scope(board.default_period_months)
+    except ScopeError as exc:
+        return render_template(
+            "dashboards/dashboard.html", error=str(exc), built=None, scope=None, **context
+        ), 400
+    built = analytics.dashboard(board, scope)
+    csv_links = {
+        p["id"]: url_for("dashboards.panel_csv", panel_id=p["id"], **scope.query()) for p in board.panels
+    }
+    return render_template(
+        "dashboards/dashboard.html", error=None, built=built, scope=scope, csv_links=csv_links, **context
+    ), 200
+
+
+@bp.get("/")
+def index() -> tuple[str, int]:
+    return _render(service().default_board)
+
+
+@bp.get("/<board_id>")
+def show(board_id: str) -> tuple[str, int]:
+    board = service().definitions.get(board_id)
+    if board is None:
+        abort(404)
+    return _render(board)
+
+
+@bp.get("/<panel_id>.csv")
+def panel_csv(panel_id: str) -> Response:
+    analytics = service()
+    board = analytics.board_for_panel(panel_id)
+    if board is None:
+        abort(404)
+    try:
+        scope = request_scope(board.default_period_months)
+    except ScopeError as exc:
+        return Response(f"{exc}\n", status=400, mimetype="text/plain")
+    panel = analytics.dashboard(board, scope).panel(panel_id)
+    assert panel is not None
+    name = f"{panel_id}_{scope.as_of.isoformat()}.csv"
+    return Response(
+        table_csv(panel.table),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/plotly.min.js")
+def plotly_js() -> Response:
+    # Served from the installed plotly package, so plotly.js always matches the figures' schema.
+    return send_file(plotly_js_path(), mimetype="text/javascript", max_age=86400)

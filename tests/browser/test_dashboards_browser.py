@@ -1,0 +1,104 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright), under a strict script CSP:
+every chart renders with no console error, a filter change redraws them, and screenshots are kept
+under test-artifacts/."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from sicdoc.services import accounts
+from tests.browser.conftest import log_in
+from tests.conftest import PASSWORD, PG_ADMIN_URL, ROOT, login
+from tests.web.analytics_population import AS_OF, population_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+EVERYONE = f"/dashboards/?as_of={AS_OF}&from=2023-01-01"
+STROKE = f"/dashboards/?from=2023-01-01&to=&as_of={AS_OF}&cohort=stroke&site=&unit="
+WAIT_MS = 120_000
+CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium (apt-get install chromium).",
+            pytrace=False,
+        )
+    with population_app("sqlite", tmp_path_factory.mktemp("browser"), PG_ADMIN_URL) as app:
+
+        @app.after_request
+        def _csp(response):  # the policy the security layer will send
+            response.headers["Content-Security-Policy"] = CSP
+            return response
+
+        with app.extensions["sicdoc.sessionmaker"]() as session:
+            accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
+        # Build both views once up front (the app caches them), so browser timeouts measure drawing.
+        client = app.test_client()
+        assert login(client, "analyst").status_code == 302
+        for path in (EVERYONE, STROKE):
+            assert client.get(path).status_code == 200
+        httpd = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{httpd.server_port}"
+        finally:
+            httpd.shutdown()
+            thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.problems = []
+        page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+        yield page
+        browser.close()
+
+
+def charts_drawn(page) -> int:
+    """Wait until every figure block has been drawn; return how many there are."""
+    blocks = page.locator("script[type='application/json']").count()
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-rendered=true] .main-svg').length >= n",
+        arg=blocks,
+        timeout=60_000,
+    )
+    assert page.locator("[data-figure]").count() == blocks
+    assert page.locator("[data-rendered=true]").count() == blocks
+    return blocks
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_dashboard_renders_every_chart_and_a_filter_redraws_them(server, page, backend):
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_in(page, server, "analyst")
+    page.goto(server + EVERYONE, wait_until="load", timeout=WAIT_MS)
+    everyone = charts_drawn(page)
+    assert everyone >= 13
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+    with page.expect_navigation(timeout=WAIT_MS):
+        page.select_option("select[name=cohort]", "stroke")  # a choice applies itself
+    assert "cohort=stroke" in page.url and f"as_of={AS_OF}" in page.url
+    stroke = charts_drawn(page)
+    assert stroke < everyone  # the per-cohort monthly charts are now one each
+    titles = page.eval_on_selector_all(".gtitle", "els => els.map(e => e.textContent)")
+    assert any("Stroke" in t for t in titles)
+    assert not any("Cancer" in t for t in titles)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-stroke.png"), full_page=True)
+    assert page.problems == []

@@ -1,0 +1,124 @@
+"""Dashboard definition files: the shipped one loads, and every mistake names its file and field."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sicdoc.dashboards.definitions import DefinitionError, load_definitions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(folder: Path, name: str, content) -> None:
+    (folder / name).write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+
+
+def board(**changes) -> dict:
+    base = {
+        "id": "mini",
+        "title": "Mini",
+        "panels": [
+            {"id": "early", "kind": "monthly", "title": "Early", "series": "referral_gt30d_before_death"}
+        ],
+    }
+    return base | changes
+
+
+def test_the_shipped_dashboards_load():
+    boards = load_definitions(ROOT / "dashboards")
+    overview = boards["qi-overview"]
+    kinds = {p["kind"] for p in overview.panels}
+    assert kinds == {
+        "headline",
+        "incidence",
+        "bands",
+        "bands_by_year",
+        "monthly",
+        "interval",
+        "unit_funnel",
+        "clinician_funnel",
+        "strata",
+        "quality",
+    }
+    assert overview.panel("early-referral")["target"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not readable JSON"),
+        (board(panels=[]), "panels: must be a non-empty list"),
+        (board(panels=[{"id": "x", "kind": "pie", "title": "X"}]), "panels[0].kind: unknown kind 'pie'"),
+        (board(panels=[{"id": "x", "kind": "monthly", "title": "X"}]), "panels[0].series: must be one of"),
+        (board(panels=[{"id": "X!", "kind": "quality", "title": "X"}]), "panels[0].id"),
+        (
+            board(panels=[{"id": "x", "kind": "quality", "title": "X", "colour": "red"}]),
+            "unknown fields ['colour']",
+        ),
+        (board(panels=[{"id": "x", "kind": "quality", "title": "X", "target": "high"}]), "panels[0].target"),
+        (board(min_cell=5), "min_cell: must be a whole number from 11"),
+        (
+            board(
+                panels=[
+                    {"id": "x", "kind": "quality", "title": "X"},
+                    {"id": "x", "kind": "bands", "title": "Y"},
+                ]
+            ),
+            "panel ids repeat",
+        ),
+    ],
+)
+def test_bad_definitions_are_refused_with_file_and_field(tmp_path, content, message):
+    write(tmp_path, "broken.json", content)
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions(tmp_path)
+    assert "broken.json" in str(caught.value) or "no dashboard" in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_panel_ids_are_unique_across_dashboards(tmp_path):
+    write(tmp_path, "a.json", board(id="a"))
+    write(tmp_path, "b.json", board(id="b"))
+    with pytest.raises(DefinitionError, match=r"panel id 'early' is also used in a\.json"):
+        load_definitions(tmp_path)
+
+
+def test_the_kinds_named_in_definitions_are_the_panel_kinds():
+    from sicdoc.analytics.panels import KINDS, SERIES
+    from sicdoc.analytics.panels.curves import LAST_DAY
+    from sicdoc.dashboards import definitions
+
+    assert tuple(KINDS) == definitions.KINDS
+    assert definitions.PANEL_OPTIONS["monthly"]["series"] == tuple(SERIES)
+    assert definitions.PANEL_OPTIONS["incidence"]["measure"] == tuple(LAST_DAY)
+
+
+def test_an_empty_or_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(DefinitionError, match="no dashboard definitions"):
+        load_definitions(tmp_path)
+    with pytest.raises(DefinitionError, match="does not exist"):
+        load_definitions(tmp_path / "nope")
+
+
+def test_the_app_refuses_to_start_with_a_broken_definition(tmp_path):
+    from sicdoc.app import create_app
+
+    write(tmp_path, "broken.json", board(panels=[{"id": "x", "kind": "pie", "title": "X"}]))
+    with pytest.raises(RuntimeError, match=r"broken\.json: panels\[0\]\.kind"):
+        create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+                "DASHBOARDS_DIR": str(tmp_path),
+            }
+        )
+
+
+def test_csv_text_that_looks_like_a_formula_stays_text():
+    import pandas as pd
+
+    from sicdoc.dashboards.download import table_csv
+
+    table = pd.DataFrame({"group": ["=HYPERLINK(1)", "Ward 5", "-x"], "numerator": [12, -1, "<11"]})
+    assert table_csv(table).splitlines() == ["group,numerator", "'=HYPERLINK(1),12", "Ward 5,-1", "'-x,<11"]

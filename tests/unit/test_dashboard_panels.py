@@ -1,0 +1,131 @@
+"""Panel tables and their figures from hand-built frames: suppression holds end to end."""
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from sicdoc.analytics import Frames
+from sicdoc.analytics.panels import KINDS, PanelContext, panel_table
+from sicdoc.analytics.scope import parse_scope
+from sicdoc.figures.panels import panel_figures
+from tests.unit.test_figures import small_counts
+
+D0 = date(2024, 1, 1)
+
+
+def population(n: int, *, referred_every: int = 2, dead_every: int = 3) -> Frames:
+    """``n`` stroke patients diagnosed a day apart; every 2nd referred 20 days later, every 3rd dies
+    60 days after index; all on one unit."""
+    patients, dx, enc, refs = [], [], [], []
+    for i in range(n):
+        pid = f"p{i}"
+        index = D0 + timedelta(days=i)
+        death = index + timedelta(days=60) if i % dead_every == 0 else None
+        patients.append(
+            {
+                "patient_id": pid,
+                "sex": "female" if i % 2 else "male",
+                "race": "White",
+                "birth_date": date(1950, 1, 1),
+                "deceased_date": death,
+                "site": "North",
+            }
+        )
+        dx.append(
+            {
+                "condition_id": f"c{i}",
+                "cohort": "stroke",
+                "patient_id": pid,
+                "code_system": "icd",
+                "code": "I63.9",
+                "diagnosis_date": index,
+                "encounter_id": f"e{i}",
+            }
+        )
+        enc.append(
+            {
+                "encounter_id": f"e{i}",
+                "patient_id": pid,
+                "class_code": "IMP",
+                "status": "finished",
+                "admit_at": pd.Timestamp(index, tz="UTC"),
+                "admit_date": index,
+                "discharge_at": pd.Timestamp(index + timedelta(days=3), tz="UTC"),
+                "discharge_date": index + timedelta(days=3),
+                "site": "North",
+                "unit": "Neuro",
+            }
+        )
+        if i % referred_every == 0:
+            when = index + timedelta(days=20)
+            refs.append(
+                {
+                    "service_request_id": f"r{i}",
+                    "patient_id": pid,
+                    "code": "306237005",
+                    "status": "active",
+                    "authored_at": pd.Timestamp(when, tz="UTC"),
+                    "authored_date": when,
+                }
+            )
+    return Frames.from_records(patients=patients, diagnoses=dx, encounters=enc, referrals=refs)
+
+
+def build(frames: Frames, **params):
+    scope = parse_scope({"as_of": "2025-06-30", "from": "2023-01-01", **params}, today=date(2025, 6, 30))
+    ctx = PanelContext(frames, scope, "test")
+    specs = [
+        {"id": k, "kind": k, "title": k, "measure": "referral", "series": "referral_gt30d_before_death"}
+        for k in KINDS
+    ]
+    return {
+        s["kind"]: (panel_table(ctx, s), panel_figures(s, panel_table(ctx, s), list(scope.cohorts)))
+        for s in specs
+    }
+
+
+def test_a_small_population_shows_no_count_of_one_to_ten_anywhere():
+    for kind, (table, figures) in build(population(25)).items():
+        for value in table.to_numpy().ravel():
+            if isinstance(value, int) and not isinstance(value, bool):
+                assert not 1 <= value <= 10, (kind, table)
+        for fig in figures:
+            assert not small_counts(fig), kind
+
+
+def test_a_larger_population_draws_curves_and_bands():
+    built = build(population(400))
+    curve = built["incidence"][0]
+    stroke = curve[curve["cohort"] == "stroke"].set_index("day")
+    # Half are referred on day 20 and nobody dies before day 60: 50% by day 30.
+    assert stroke.loc[30, "estimate"] == 0.5
+    bands = built["bands"][0].set_index(["cohort", "band"])["decedents"]
+    assert bands[("stroke", "All")] == 134
+    assert bands[("stroke", "31-90")] == 67  # referred on day 20, died on day 60: 40 days
+    headline = built["headline"][0].set_index(["cohort", "measure"])
+    assert headline.loc[("stroke", "decedents_referred"), "value"] == 67 / 134
+
+
+def test_the_panel_report_equals_compute_metrics():
+    from sicdoc.analytics import compute_metrics
+
+    frames = population(200)
+    for params in ({}, {"cohort": "stroke", "from": "2024-03-01"}, {"site": "North", "unit": "Neuro"}):
+        scope = parse_scope({"as_of": "2025-06-30", **params}, today=date(2025, 6, 30))
+        expected = compute_metrics(
+            frames,
+            as_of=scope.as_of,
+            period_from=scope.period_from,
+            period_to=scope.period_to,
+            cohorts=list(scope.cohorts),
+            value_set_version="test",
+            site=scope.site,
+            unit=scope.unit,
+        )
+        assert PanelContext(frames, scope, "test").report == expected
+
+
+def test_an_empty_period_gives_empty_tables_not_errors():
+    built = build(population(30), **{"from": "2030-01-01", "to": "2030-12-31", "as_of": "2025-06-30"})
+    for kind, (_table, figures) in built.items():
+        assert figures, kind

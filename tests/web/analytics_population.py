@@ -1,0 +1,71 @@
+"""A small generated population loaded through the ingest service into its own database per backend.
+
+Loading costs seconds, so it happens once per module and backend, in a database of its own that the
+per-test emptying of the shared databases cannot touch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from sicdoc.migrate import upgrade
+from sicdoc.sample.writer import generate, read_output
+from sicdoc.services.bundles import process_transaction
+
+PATIENTS = 80
+SEED = 7
+AS_OF = "2026-06-30"  # the generator's default cut-off
+
+
+@contextmanager
+def scratch_url(backend: str, folder: Path, admin_url: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'analytics.sqlite3'}"
+        return
+    name = f"sicdoc_analytics_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def load_population(app, folder: Path, patients: int = PATIENTS, seed: int = SEED) -> None:  # type: ignore[no-untyped-def]
+    from sicdoc.db import session_scope
+
+    out = folder / "bundles"
+    generate(patients, seed, out, "ndjson")
+    store = app.extensions["sicdoc.store"]
+    with session_scope(app) as session:
+        for bundle in read_output(out):
+            process_transaction(session, store, bundle)
+
+
+@contextmanager
+def population_app(backend: str, folder: Path, admin_url: str, patients: int = PATIENTS) -> Iterator:
+    from sicdoc.app import create_app
+
+    with scratch_url(backend, folder, admin_url) as url:
+        upgrade(url)
+        app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": url,
+                "WTF_CSRF_ENABLED": False,
+                "LOGIN_RATE_LIMIT": "1000/minute",
+            }
+        )
+        load_population(app, folder, patients)
+        try:
+            yield app
+        finally:
+            app.extensions["sicdoc.engine"].dispose()

@@ -1,0 +1,270 @@
+"""Dashboards, the metrics API, the worklist and the analytics CLI over a generated population."""
+
+import contextlib
+import csv
+import io
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from sicdoc.cli import main
+from sicdoc.errors import Conflict
+from sicdoc.services import accounts
+from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login
+from tests.web.analytics_population import AS_OF, population_app
+
+COHORT_KEYS = {
+    "index_patients",
+    "prior_referral",
+    "referral_cif",
+    "median_days_index_to_referral",
+    "decedents",
+    "decedents_referred",
+    "referral_to_death_bands",
+    "median_days_referral_to_death",
+    "decedents_with_sic",
+    "decedents_first_sic_gt30d",
+    "median_days_first_sic_to_death",
+    "sic_cif",
+    "data_quality",
+}
+SCOPE = f"as_of={AS_OF}&from=2023-01-01&to={AS_OF}"
+BAD_INPUT = [
+    ("cohort=lungs", "unknown cohort 'lungs'"),
+    ("from=2025-13-01", "'from' must be a date"),
+    ("from=2025-06-01&to=2025-01-01", "is after 'to'"),
+    ("as_of=2999-01-01", "is in the future"),
+]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request, tmp_path_factory):
+    if request.param == "postgresql":
+        request.getfixturevalue("postgresql_url")  # fails the run clearly when PostgreSQL is down
+    with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    """A QI analyst's browser."""
+    return logged_in(app, "analyst", "qi_analyst")
+
+
+@pytest.fixture
+def clinician(app):
+    return logged_in(app, "clinician", "clinician")
+
+
+def logged_in(app, username, role):
+    # The module's app is shared: the person may exist already.
+    with app.extensions["sicdoc.sessionmaker"]() as session, contextlib.suppress(Conflict):
+        accounts.create_user(session, username, PASSWORD, role)
+    http = app.test_client()
+    assert login(http, username).status_code == 302
+    return http
+
+
+def test_patient_level_pages_are_refused_to_analysts_and_dashboards_to_clinicians(client, clinician):
+    assert client.get(f"/worklist?as_of={AS_OF}").status_code == 403
+    assert client.get("/patients").status_code == 403
+    assert clinician.get("/dashboards/").status_code == 403
+    assert clinician.get(f"/api/metrics?as_of={AS_OF}").status_code == 403
+
+
+def small_ints(value, key=""):
+    """Every int of 1..10 in a JSON value, except medians (days, not counts)."""
+    if isinstance(value, dict):
+        return [v for k, inner in value.items() for v in small_ints(inner, k)]
+    if isinstance(value, list):
+        return [v for inner in value for v in small_ints(inner, key)]
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 1 <= value <= 10
+        and not key.startswith("median")
+    ):
+        return [(key, value)]
+    return []
+
+
+def test_dashboard_page_has_every_panel_with_figure_data_and_csv_links(client, app):
+    page = client.get(f"/dashboards/?{SCOPE}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    board = app.extensions["sicdoc.analytics"].default_board
+    for panel in board.panels:
+        assert f'id="panel-{panel["id"]}"' in body
+        assert f"/dashboards/{panel['id']}.csv?" in body
+    blocks = re.findall(r'<script type="application/json" id="(fig-[^"]+)">(.*?)</script>', body, re.S)
+    assert len(blocks) >= len(board.panels)
+    for _fid, data in blocks:
+        figure = json.loads(data)
+        assert "data" in figure and "layout" in figure
+    # No inline script or style: every script is external or a JSON data block.
+    for tag in re.findall(r"<script[^>]*>", body):
+        assert 'src="' in tag or 'type="application/json"' in tag
+    assert " style=" not in body and "<style" not in body
+    assert "/dashboards/plotly.min.js" in body
+
+
+def test_filters_are_applied_and_kept_in_the_links(client):
+    body = client.get(f"/dashboards/?{SCOPE}&cohort=stroke").get_data(as_text=True)
+    assert "/dashboards/early-referral.csv?" in body and "cohort=stroke" in body
+    assert len(re.findall(r'id="fig-early-referral-\d+"', body)) == 1  # one chart: one cohort
+    everyone = client.get(f"/dashboards/?{SCOPE}").get_data(as_text=True)
+    assert len(re.findall(r'id="fig-early-referral-\d+"', everyone)) == 3
+
+
+def test_site_filter(client, app):
+    site = app.extensions["sicdoc.analytics"].places()["sites"][0]
+    answer = client.get("/dashboards/", query_string={"as_of": AS_OF, "from": "2023-01-01", "site": site})
+    assert answer.status_code == 200
+    assert f"site {site}" in answer.get_data(as_text=True)
+
+
+def test_an_empty_period_explains_itself(client):
+    answer = client.get("/dashboards/?from=2010-01-01&to=2010-12-31")
+    assert answer.status_code == 200
+    assert "No patients fall in this period" in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("query", "message"), BAD_INPUT)
+def test_bad_input_is_a_400_everywhere(client, query, message):
+    api = client.get(f"/api/metrics?{query}")
+    assert api.status_code == 400 and api.is_json
+    assert message in api.get_json()["message"]
+    page = client.get(f"/dashboards/?{query}")
+    assert page.status_code == 400 and message.replace("'", "&#39;") in page.get_data(as_text=True)
+    table = client.get(f"/dashboards/headline.csv?{query}")
+    assert table.status_code == 400 and message in table.get_data(as_text=True)
+
+
+def test_unknown_dashboard_or_panel_is_404(client):
+    assert client.get("/dashboards/nothing-here").status_code == 404
+    assert client.get("/dashboards/nothing-here.csv").status_code == 404
+
+
+def test_every_panel_csv_is_suppressed(client, app):
+    board = app.extensions["sicdoc.analytics"].default_board
+    count_columns = {
+        "numerator",
+        "denominator",
+        "decedents",
+        "records",
+        "referred_decedents",
+        "never",
+        "0-7",
+        "8-30",
+        "31-90",
+        "gt90",
+    }
+    for panel in board.panels:
+        answer = client.get(f"/dashboards/{panel['id']}.csv?{SCOPE}")
+        assert answer.status_code == 200 and answer.mimetype == "text/csv"
+        rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+        for row in rows:
+            for column in count_columns & set(row):
+                if row[column].isdigit():
+                    assert not 1 <= int(row[column]) <= 10, (panel["id"], row)
+
+
+def test_metrics_api_has_the_exact_fields_and_is_suppressed(client):
+    report = client.get(f"/api/metrics?{SCOPE}").get_json()
+    assert {"as_of", "period", "value_set_version", "cohorts"} <= set(report)
+    assert report["as_of"] == AS_OF and report["period"] == {"from": "2023-01-01", "to": AS_OF}
+    assert list(report["cohorts"]) == ["stroke", "heart_failure", "cancer"]
+    for metrics in report["cohorts"].values():
+        assert set(metrics) >= COHORT_KEYS
+        assert list(metrics["referral_cif"]) == ["30", "90", "180", "365"]
+        assert list(metrics["sic_cif"]) == ["30", "90", "180"]
+        assert list(metrics["referral_to_death_bands"]) == ["never", "0-7", "8-30", "31-90", "gt90"]
+    assert small_ints(report) == []
+    assert "<11" in json.dumps(report)
+    one = client.get(f"/api/metrics?{SCOPE}&cohort=cancer").get_json()
+    assert list(one["cohorts"]) == ["cancer"]
+
+
+def test_repeated_views_come_from_the_cache_until_the_data_changes(client, app):
+    service = app.extensions["sicdoc.analytics"]
+    board = service.default_board
+    from sicdoc.analytics.scope import parse_scope
+    from sicdoc.dashboards.service import today_utc
+
+    scope = parse_scope({"as_of": AS_OF}, today=today_utc(), default_months=12)
+    first = service.dashboard(board, scope)
+    assert service.dashboard(board, scope) is first
+    before = service.version()
+    from sicdoc.db import session_scope
+    from sicdoc.services.bundles import process_transaction
+
+    patient = {"resourceType": "Patient", "gender": "female", "birthDate": "1940-01-01"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:2f1b5c1e-3c7a-4d59-9f3e-1d2a3b4c5d6e",
+                "resource": patient,
+                "request": {"method": "POST", "url": "Patient"},
+            }
+        ],
+    }
+    with session_scope(app) as session:
+        process_transaction(session, app.extensions["sicdoc.store"], bundle)
+    assert service.version() != before
+    assert service.dashboard(board, scope) is not first
+
+
+def test_worklist_links_each_patient_with_name_and_mrn(clinician):
+    client = clinician
+    answer = client.get(f"/worklist?as_of={AS_OF}")
+    assert answer.status_code == 200
+    body = answer.get_data(as_text=True)
+    links = re.findall(r'<a href="/patients/([^"]+)">([^<]+)</a>', body)
+    assert links, "somebody in the generated population is due a conversation"
+    assert all(name.strip() and name != "(not stored)" for _, name in links)
+    assert re.search(r"<td>7-\d{7}</td>", body)  # MRNs of seed 7
+    stroke = client.get(f"/worklist?as_of={AS_OF}&cohort=stroke").get_data(as_text=True)
+    rows = re.findall(r"<tr>(.*?)</tr>", stroke.split("<tbody>")[-1], re.S)
+    cohort_cells = [re.findall(r"<td>(.*?)</td>", row, re.S)[2] for row in rows]
+    assert cohort_cells and all("stroke" in cell for cell in cohort_cells)
+    assert client.get("/worklist?cohort=nope").status_code == 400
+
+
+def run_cli(app, *args):
+    overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
+    return CliRunner().invoke(main, list(args), obj={"overrides": overrides})
+
+
+def test_cli_metrics_json_csv_and_unsuppressed(app):
+    result = run_cli(app, "metrics", "--format", "json", "--as-of", AS_OF, "--from", "2023-01-01")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report["cohorts"]["stroke"]) >= COHORT_KEYS and small_ints(report) == []
+    raw = json.loads(
+        run_cli(app, "metrics", "--as-of", AS_OF, "--from", "2023-01-01", "--unsuppressed").output
+    )
+    assert raw["suppressed"] is False and "<11" not in json.dumps(raw)
+    result = run_cli(app, "metrics", "--format", "csv", "--cohort", "stroke", "--as-of", AS_OF)
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert {r["cohort"] for r in rows} == {"stroke"}
+    assert "referral_cif.365" in {r["metric"] for r in rows}
+
+
+@pytest.mark.parametrize("args", [["--cohort", "lungs"], ["--from", "2025-02-30"], ["--as-of", "2999-01-01"]])
+def test_cli_bad_input_is_one_line_and_non_zero(app, args):
+    result = run_cli(app, "metrics", *args)
+    assert result.exit_code != 0
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("Error: ")
+
+
+def test_cli_export_writes_offline_html_and_tables(app, tmp_path):
+    result = run_cli(app, "dashboards", "export", "--out", str(tmp_path / "out"), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "qi-overview.html").read_text(encoding="utf-8")
+    assert "cdn.plot.ly" not in page and "<script src=" not in page
+    assert "Plotly.newPlot" in page and len(page) > 3_000_000  # plotly.js is inside
+    assert (tmp_path / "out" / "qi-overview" / "headline.csv").exists()
