@@ -55,8 +55,7 @@ def dated_diagnoses(frames: Frames, cohort: str) -> pd.DataFrame:
     A diagnosis after death is a data-quality flag (see quality.py), never an index event.
     """
     dx = frames.diagnoses[(frames.diagnoses["cohort"] == cohort) & frames.diagnoses["diagnosis_date"].notna()]
-    deaths = frames.patients.set_index("patient_id")["deceased_date"]
-    death = lookup(dx["patient_id"], deaths)
+    death = lookup(dx["patient_id"], frames.patients_by_id["deceased_date"])
     return dx[~(dx["diagnosis_date"] > death)]
 
 
@@ -64,6 +63,14 @@ def cohort_patients(
     frames: Frames, cohort: str, *, site: str | None = None, unit: str | None = None
 ) -> pd.DataFrame:
     """One row per patient of ``cohort``: index date, attribution, death and demographics."""
+    # Several measures of one cohort start from the same patients.
+    table = frames.memo(
+        ("cohort_patients", cohort, site, unit), lambda: _cohort_patients(frames, cohort, site, unit)
+    )
+    return table.copy(deep=False)
+
+
+def _cohort_patients(frames: Frames, cohort: str, site: str | None, unit: str | None) -> pd.DataFrame:
     dx = dated_diagnoses(frames, cohort)
     if dx.empty:
         dtypes = {
@@ -81,25 +88,30 @@ def cohort_patients(
     )
     out.insert(1, "cohort", cohort)
     out["site"], out["unit"] = attribution(frames, out["index_encounter_id"], out["patient_id"])
-    demographics = frames.patients.drop_duplicates("patient_id").rename(
-        columns={"deceased_date": "death_date"}
-    )
-    out = out.merge(metastatic, on="patient_id", how="left").merge(
-        demographics[["patient_id", "death_date", "birth_date", "sex", "race", "ethnicity", "language"]],
-        on="patient_id",
-        how="left",
-    )
+    out = out.merge(metastatic, on="patient_id", how="left")
+    people = frames.patients_by_id
+    for column, source in DEMOGRAPHICS.items():
+        out[column] = lookup(out["patient_id"], people[source])
     out["death_date"] = pd.to_datetime(out["death_date"])
     out["birth_date"] = pd.to_datetime(out["birth_date"])
     return in_scope(out, site=site, unit=unit).reset_index(drop=True)
+
+
+DEMOGRAPHICS = {
+    "death_date": "deceased_date",
+    "birth_date": "birth_date",
+    "sex": "sex",
+    "race": "race",
+    "ethnicity": "ethnicity",
+    "language": "language",
+}
 
 
 def attribution(
     frames: Frames, encounter_ids: pd.Series, patient_ids: pd.Series
 ) -> tuple[pd.Series, pd.Series]:
     """Site and unit of each row's encounter; the site falls back to the patient's own site."""
-    enc = frames.encounters.drop_duplicates("encounter_id").set_index("encounter_id")
-    pts = frames.patients.drop_duplicates("patient_id").set_index("patient_id")
+    enc, pts = frames.encounters_by_id, frames.patients_by_id
     site = lookup(encounter_ids, enc["site"])
     site = site.where(site.notna(), lookup(patient_ids, pts["site"]))
     return site, lookup(encounter_ids, enc["unit"])
@@ -128,13 +140,23 @@ def in_period(dates: pd.Series, period_from: object, period_to: object) -> pd.Se
 def referral_rows(frames: Frames) -> pd.DataFrame:
     """Palliative referrals that count: every status except entered-in-error, with a date."""
     ref = frames.referrals
-    return ref[(ref["status"] != REFERRAL_VOID) & ref["authored_date"].notna()]
+    return frames.memo(
+        "referral_rows", lambda: ref[(ref["status"] != REFERRAL_VOID) & ref["authored_date"].notna()]
+    )
 
 
 def conversation_rows(frames: Frames) -> pd.DataFrame:
     """Completed conversations with a date."""
     conv = frames.conversations
-    return conv[(conv["status"] == CONVERSATION_DONE) & conv["performed_date"].notna()]
+    return frames.memo(
+        "conversation_rows",
+        lambda: conv[(conv["status"] == CONVERSATION_DONE) & conv["performed_date"].notna()],
+    )
+
+
+def first_referral_dates(frames: Frames) -> pd.Series:
+    """Each patient's first palliative referral date (index patient_id)."""
+    return frames.memo("first_referral", lambda: first_dates(referral_rows(frames), "authored_date"))
 
 
 def first_dates(rows: pd.DataFrame, date_column: str) -> pd.Series:

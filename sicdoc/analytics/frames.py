@@ -7,8 +7,10 @@ module below can do date arithmetic without re-checking types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -108,6 +110,7 @@ INSTANT_COLUMNS = {
     "conversations": ("performed_at",),
 }
 FLAG_COLUMNS = {"diagnoses": ("metastatic", "hematologic"), "encounters": ("palliative",)}
+T = TypeVar("T")
 
 
 def empty_frame(name: str) -> pd.DataFrame:
@@ -161,6 +164,32 @@ class Frames:
     referrals: pd.DataFrame = field(default_factory=lambda: empty_frame("referrals"))
     consults: pd.DataFrame = field(default_factory=lambda: empty_frame("consults"))
     conversations: pd.DataFrame = field(default_factory=lambda: empty_frame("conversations"))
+    # Tables derived from these frames (indexed patients, a cohort's patients...), built once: a
+    # dashboard asks for the same ones from many panels. Frames are never changed in place, and
+    # pandas' copy-on-write keeps a caller's edits of a derived table from reaching the memo.
+    _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    is_normalised: bool = field(default=False, compare=False, repr=False)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per key for these frames."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    @property
+    def patients_by_id(self) -> pd.DataFrame:
+        """Patients indexed by id (first row of any duplicate id)."""
+        return self.memo(
+            "patients_by_id", lambda: self.patients.drop_duplicates("patient_id").set_index("patient_id")
+        )
+
+    @property
+    def encounters_by_id(self) -> pd.DataFrame:
+        """Encounters indexed by id (first row of any duplicate id)."""
+        return self.memo(
+            "encounters_by_id",
+            lambda: self.encounters.drop_duplicates("encounter_id").set_index("encounter_id"),
+        )
 
     @classmethod
     def from_records(cls, **tables: list[dict]) -> Frames:
@@ -174,14 +203,23 @@ class Frames:
 
     def normalised(self) -> Frames:
         """A copy with dates as datetime64, instants as UTC, flags as bool and ids as objects."""
-        return Frames(**{f.name: _normalise(f.name, getattr(self, f.name)) for f in fields(self)})
+        if self.is_normalised:
+            return self
+        return Frames(**{name: _normalise(name, getattr(self, name)) for name in COLUMNS}, is_normalised=True)
 
     def observed(self, as_of: date) -> Frames:
         """What was known at the end of ``as_of`` (normalised frames in, normalised frames out).
 
         Records dated after the cut-off are dropped and later deaths and discharges blanked, so a
         re-run with an old ``as_of`` reproduces the old report and nothing downstream sees the future.
+        The last cut is kept (with what was derived from it): views of one day share it.
         """
+        last = self._memo.get("observed")
+        if last is None or last[0] != as_of:
+            last = self._memo["observed"] = (as_of, self._observed(as_of))
+        return last[1]
+
+    def _observed(self, as_of: date) -> Frames:
         cut = pd.Timestamp(as_of)
         end = as_instant_end(as_of)
         patients = self.patients.copy()
@@ -196,6 +234,7 @@ class Frames:
             referrals=self.referrals[~(self.referrals["authored_date"] > cut)],
             consults=self.consults[~(self.consults["start_date"] > cut)],
             conversations=self.conversations[~(self.conversations["performed_date"] > cut)],
+            is_normalised=self.is_normalised,
         )
 
 

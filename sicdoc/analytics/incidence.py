@@ -93,6 +93,13 @@ def _intervals(t: np.ndarray, e: np.ndarray, horizons: list[int]) -> dict[int, t
     # FHIR API, the CLI) never need an interval.
     from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
 
+    # The estimate and its variance at time h use only what happened up to h, so follow-up past the
+    # last horizon is cut there (censored the day after). The variance costs the square of the
+    # number of distinct times; years of follow-up would cost seconds for the same answer.
+    cap = max(horizons)
+    late = t > cap
+    if late.any():
+        t, e = np.where(late, cap + 1, t), np.where(late, CENSORED, e)
     has_events, has_deaths = (e == EVENT).any(), (e == DEATH).any()
     if not has_events:
         return dict.fromkeys(horizons)

@@ -45,7 +45,7 @@ def inpatient_encounters(frames: Frames) -> pd.DataFrame:
 def cohort_admissions(frames: Frames, cohort: str) -> pd.DataFrame:
     """Inpatient admissions linked to a diagnosis of ``cohort`` (diagnoses after death excluded)."""
     enc = inpatient_encounters(frames)
-    deaths = frames.patients.drop_duplicates("patient_id").set_index("patient_id")["deceased_date"]
+    deaths = frames.patients_by_id["deceased_date"]
     dx = frames.diagnoses[frames.diagnoses["cohort"] == cohort]
     dx = dx[~(dx["diagnosis_date"] > lookup(dx["patient_id"], deaths))]
     by_id = enc["encounter_id"].isin(set(dx["encounter_id"].dropna()))
@@ -67,7 +67,7 @@ def first_event_hours(frames: Frames, admissions: pd.DataFrame) -> pd.Series:
     """
     consults = consult_rows(frames).drop(index=invalid_consults(frames), errors="ignore")
     convs = conversation_rows(frames)
-    deaths = frames.patients.drop_duplicates("patient_id").set_index("patient_id")["deceased_date"]
+    deaths = frames.patients_by_id["deceased_date"]
     convs = convs[~(convs["performed_date"] > lookup(convs["patient_id"], deaths))]
     events = pd.concat(
         [

@@ -16,10 +16,9 @@ import pandas as pd
 from sicdoc.analytics.cohorts import (
     cohort_patients,
     conversation_rows,
-    first_dates,
     first_on_or_before,
+    first_referral_dates,
     in_period,
-    referral_rows,
 )
 from sicdoc.analytics.frames import Frames, days_between, lookup
 
@@ -79,7 +78,7 @@ def decedent_table(frames: Frames, patients: pd.DataFrame) -> pd.DataFrame:
     """
     out = patients.copy()
     deaths = out.set_index("patient_id")["death_date"]
-    first_ref = lookup(out["patient_id"], first_dates(referral_rows(frames), "authored_date"))
+    first_ref = lookup(out["patient_id"], first_referral_dates(frames))
     ref_days = days_between(out["death_date"], first_ref)
     out["referral_date"] = first_ref.where(ref_days >= 0)
     out["days_referral_to_death"] = ref_days.where(ref_days >= 0)
@@ -87,11 +86,23 @@ def decedent_table(frames: Frames, patients: pd.DataFrame) -> pd.DataFrame:
     convs = conversation_rows(frames)
     first_sic = lookup(out["patient_id"], first_on_or_before(convs, "performed_date", deaths))
     out["sic_date"] = first_sic
-    firsts = convs.sort_values(["patient_id", "performed_date", "procedure_id"]).drop_duplicates("patient_id")
-    out["sic_clinician"] = lookup(out["patient_id"], firsts.set_index("patient_id")["clinician_id"])
+    out["sic_clinician"] = lookup(out["patient_id"], first_conversation_clinician(frames))
     out["sic_clinician"] = out["sic_clinician"].where(first_sic.notna(), None)
     out["days_sic_to_death"] = days_between(out["death_date"], first_sic)
     return out.reset_index(drop=True)
+
+
+def first_conversation_clinician(frames: Frames) -> pd.Series:
+    """Who held each patient's first completed conversation (ties: the lowest procedure id)."""
+
+    def build() -> pd.Series:
+        convs = conversation_rows(frames)
+        firsts = convs.sort_values(["patient_id", "performed_date", "procedure_id"]).drop_duplicates(
+            "patient_id"
+        )
+        return firsts.set_index("patient_id")["clinician_id"]
+
+    return frames.memo("first_conversation_clinician", build)
 
 
 def referral_to_death(table: pd.DataFrame) -> dict[str, object]:

@@ -16,10 +16,9 @@ from sicdoc.analytics.cohorts import (
     age_years,
     cohort_patients,
     conversation_rows,
-    first_dates,
     first_on_or_after,
+    first_referral_dates,
     in_period,
-    referral_rows,
 )
 from sicdoc.analytics.frames import Frames, lookup
 from sicdoc.analytics.incidence import competing_risk_data, cumulative_incidence
@@ -55,8 +54,7 @@ def lookforward_table(
     index = out.set_index("patient_id")["index_date"]
 
     # M1: the first referral ever; before index makes the patient prevalent.
-    refs = referral_rows(frames)
-    out["referral_date"] = lookup(out["patient_id"], first_dates(refs, "authored_date"))
+    out["referral_date"] = lookup(out["patient_id"], first_referral_dates(frames))
     out["prior_referral"] = (out["referral_date"] < out["index_date"]).fillna(False).astype(bool)
     _add_times(out, "referral", ~out["prior_referral"], out["referral_date"], as_of)
 

@@ -87,7 +87,7 @@ def consult_anchor(frames: Frames) -> pd.Series:
 def quality_flags(frames: Frames) -> pd.DataFrame:
     """Every negative interval: patient_id, kind, record_id, record_date, reference_date, days,
     cohort (diagnoses: one row per cohort the condition qualifies for), site and unit (the record's)."""
-    deaths = frames.patients.drop_duplicates("patient_id").set_index("patient_id")["deceased_date"]
+    deaths = frames.patients_by_id["deceased_date"]
     refs, convs, consults = referral_rows(frames), conversation_rows(frames), consult_rows(frames)
     dx = frames.diagnoses
     dx_site, dx_unit = attribution(frames, dx["encounter_id"], dx["patient_id"])

@@ -120,6 +120,20 @@ def test_intervals_come_from_scikit_survival_when_both_causes_occur():
     assert res[90]["events"] == 3 and res[90]["n"] == 9
 
 
+def test_follow_up_past_the_last_horizon_does_not_change_the_intervals():
+    # A random cohort followed for years; the intervals at 30 and 90 days must be those sksurv
+    # gives on the whole follow-up, although only the first 90 days are handed to it.
+    rng = np.random.default_rng(7)
+    times = rng.integers(0, 1500, size=400)
+    events = rng.choice([0, 1, 2], size=400, p=[0.3, 0.4, 0.3])
+    res = cumulative_incidence(pd.DataFrame({"time": times, "event": events}), [30, 90])
+    uniq, _, ci = cumulative_incidence_competing_risks(events, times.astype(float), conf_type="log-log")
+    for h in (30, 90):
+        at = np.flatnonzero(uniq <= h)[-1]
+        assert res[h]["lower"] == pytest.approx(ci[1, 0, at])
+        assert res[h]["upper"] == pytest.approx(ci[1, 1, at])
+
+
 def test_negative_times_are_refused():
     with pytest.raises(ValueError, match="negative"):
         aalen_johansen([-1, 3], [1, 0])

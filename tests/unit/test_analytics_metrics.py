@@ -1,5 +1,6 @@
 """compute_metrics on a hand-built stroke cohort whose every answer is worked out below."""
 
+import dataclasses
 import json
 from datetime import date, timedelta
 
@@ -263,7 +264,7 @@ def test_site_filter_uses_attribution():
     frames = stroke_frames()
     patients = frames.patients.copy()
     patients.loc[patients["patient_id"].isin(["A", "B"]), "site"] = "south"
-    frames = Frames(**{**frames.__dict__, "patients": patients})
+    frames = dataclasses.replace(frames, patients=patients)
     report = compute_metrics(
         frames, as_of=AS_OF, cohorts=["stroke"], value_set_version="v", suppress=False, site="south", **PERIOD
     )
