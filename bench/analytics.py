@@ -93,7 +93,7 @@ def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyp
     folder = Path(tempfile.mkdtemp(prefix="sicdoc-bench-"))
     url = f"sqlite:///{folder / 'bench.sqlite3'}"
     upgrade(url)
-    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False})
     start = time.perf_counter()
     with app.extensions["sicdoc.engine"].begin() as conn:
         for name, (model, _) in TABLES.items():
@@ -101,7 +101,13 @@ def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyp
             for i in range(0, len(records), 50_000):
                 conn.execute(insert(model), records[i : i + 50_000])
     print(f"  bulk insert of the projection rows into SQLite: {time.perf_counter() - start:.1f} s")
+    from sicdoc.services import accounts
+
+    password = "bench-analyst-password"
+    with app.extensions["sicdoc.sessionmaker"]() as session:
+        accounts.create_user(session, "analyst", password, "qi_analyst")
     client = app.test_client()
+    assert client.post("/login", data={"username": "analyst", "password": password}).status_code == 302
     query = f"as_of={AS_OF.isoformat()}"
 
     def get(path: str) -> float:

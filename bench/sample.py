@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
 from bench.ingest import _drop, _postgres_url
 from sicdoc.app import create_app
 from sicdoc.db import session_scope

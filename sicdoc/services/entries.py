@@ -168,9 +168,15 @@ def _rewrite_text(
                         f"{where}: no {rtype} matches {query}", code="not-found", expression=where
                     )
                 mapping[value] = f"{rtype}/{found}"
-    encoded = {key.encode(): value.encode() for key, value in mapping.items()}
-    raw = _URN_TOKEN.sub(lambda m: encoded.get(m.group(0), m.group(0)), raw)
-    raw = _CONDITIONAL.sub(lambda m: b'"reference":"' + encoded.get(m.group(1), m.group(1)) + b'"', raw)
+
+    # Look each match up as text: encoding the whole mapping for every entry made a bundle's cost
+    # grow with the square of its size.
+    def swap(token: bytes) -> bytes:
+        found = mapping.get(token.decode())
+        return token if found is None else found.encode()
+
+    raw = _URN_TOKEN.sub(lambda m: swap(m.group(0)), raw)
+    raw = _CONDITIONAL.sub(lambda m: b'"reference":"' + swap(m.group(1)) + b'"', raw)
     rewritten = orjson.loads(raw)
     if _LEFTOVER.search(raw):
         _resolve(session, rewritten, where, mapping, pending)  # raises with the exact element path
