@@ -23,12 +23,25 @@ class _Gunicorn(BaseApplication):
 
 
 def run(app: Flask, host: str, port: int, workers: int = 2) -> None:
+    warm_dashboards(app)
     # Engines must not be shared across forked workers: drop pooled connections before forking.
     app.extensions["sicdoc.engine"].dispose()
     _Gunicorn(
         app,
         {"bind": f"{host}:{port}", "workers": workers, "threads": 4, "accesslog": "-", "timeout": 120},
     ).run()
+
+
+def warm_dashboards(app: Flask) -> None:
+    """Build the default dashboard once before the workers fork: each worker then starts with the
+    statistics stack imported and that view cached (it is rebuilt as soon as the data changes)."""
+    analytics = app.extensions.get("sicdoc.analytics")
+    if analytics is None:
+        return
+    try:
+        analytics.warm()
+    except Exception:  # a failed warm-up only costs the first viewer time
+        app.logger.exception("could not build the default dashboard ahead of the first view")
 
 
 def demo_banner(app: Flask, host: str, port: int) -> str:

@@ -97,6 +97,14 @@ class AnalyticsService:
             ),
         )
 
+    def warm(self) -> None:
+        """Build the default dashboard for today's default scope (imports the statistics and plotting
+        stack on the way), so the first analyst of the day does not wait for it."""
+        from sicdoc.analytics.scope import parse_scope
+
+        board = self.default_board
+        self.dashboard(board, parse_scope({}, today=today_utc(), default_months=board.default_period_months))
+
     def worklist(self, scope: Scope, *, limit: int = 200) -> tuple[pd.DataFrame, int]:
         """Patients due a conversation (most in need first) with name and MRN, and how many in all.
 

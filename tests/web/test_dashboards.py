@@ -218,6 +218,24 @@ def test_repeated_views_come_from_the_cache_until_the_data_changes(client, app):
     assert service.dashboard(board, scope) is not first
 
 
+def test_the_default_view_is_built_before_the_workers_start(client, app, monkeypatch):
+    import sicdoc.dashboards.build as build
+    from sicdoc.serve import warm_dashboards
+
+    app.extensions["sicdoc.analytics"]._results.clear()
+    warm_dashboards(app)
+    builds = []
+    real = build.build_dashboard
+    monkeypatch.setattr(build, "build_dashboard", lambda *a, **k: builds.append(a[1]) or real(*a, **k))
+
+    page = client.get("/dashboards/")  # the default scope: today, the board's default period
+    assert page.status_code == 200 and b'type="application/json"' in page.data
+    assert builds == []
+    # Another scope is built on demand.
+    assert client.get("/dashboards/?cohort=stroke").status_code == 200
+    assert [scope.cohorts for scope in builds] == [("stroke",)]
+
+
 def test_worklist_links_each_patient_with_name_and_mrn(clinician):
     client = clinician
     answer = client.get(f"/worklist?as_of={AS_OF}")
