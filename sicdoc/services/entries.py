@@ -139,10 +139,13 @@ def plan_entries(session: Session, entries: list[dict[str, Any]]) -> list[EntryP
     return plans
 
 
-# A placeholder as a whole JSON string value, also inside narrative (where quotes are escaped).
-_URN_TOKEN = re.compile(rb'(?<=")urn:(?:uuid|oid):[0-9A-Za-z.\-]+(?=\\?")')
 _CONDITIONAL = re.compile(rb'"reference":"([A-Z][A-Za-z]+\?[^"\\]+)"')
 _LEFTOVER = re.compile(rb'"reference":"(urn:uuid:|[A-Z][A-Za-z]+\?)')
+# Both in one pass: a placeholder as a whole JSON string value (also inside narrative, where quotes
+# are escaped), and a conditional reference as a reference's value.
+_REPLACEABLE = re.compile(
+    rb'(?<=")urn:(?:uuid|oid):[0-9A-Za-z.\-]+(?=\\?")|(?<="reference":")[A-Z][A-Za-z]+\?[^"\\]+(?=")'
+)
 
 
 def _rewrite_text(
@@ -157,7 +160,7 @@ def _rewrite_text(
     raw = orjson.dumps(resource)
     if b"urn:" not in raw and b"?" not in raw:
         return resource
-    for match in _CONDITIONAL.finditer(raw):
+    for match in _CONDITIONAL.finditer(raw) if b"?" in raw else ():
         value = match.group(1).decode()
         if value not in mapping:
             rtype, _, query = value.partition("?")
@@ -175,8 +178,7 @@ def _rewrite_text(
         found = mapping.get(token.decode())
         return token if found is None else found.encode()
 
-    raw = _URN_TOKEN.sub(lambda m: swap(m.group(0)), raw)
-    raw = _CONDITIONAL.sub(lambda m: b'"reference":"' + swap(m.group(1)) + b'"', raw)
+    raw = _REPLACEABLE.sub(lambda m: swap(m.group(0)), raw)
     rewritten = orjson.loads(raw)
     if _LEFTOVER.search(raw):
         _resolve(session, rewritten, where, mapping, pending)  # raises with the exact element path
