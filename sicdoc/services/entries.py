@@ -141,11 +141,9 @@ def plan_entries(session: Session, entries: list[dict[str, Any]]) -> list[EntryP
 
 _CONDITIONAL = re.compile(rb'"reference":"([A-Z][A-Za-z]+\?[^"\\]+)"')
 _LEFTOVER = re.compile(rb'"reference":"(urn:uuid:|[A-Z][A-Za-z]+\?)')
-# Both in one pass: a placeholder as a whole JSON string value (also inside narrative, where quotes
-# are escaped), and a conditional reference as a reference's value.
-_REPLACEABLE = re.compile(
-    rb'(?<=")urn:(?:uuid|oid):[0-9A-Za-z.\-]+(?=\\?")|(?<="reference":")[A-Z][A-Za-z]+\?[^"\\]+(?=")'
-)
+# A placeholder as a whole JSON string value, also inside narrative (where quotes are escaped).
+# Kept apart from _CONDITIONAL: one pattern with both alternatives scans nearly three times slower.
+_URN_TOKEN = re.compile(rb'(?<=")urn:(?:uuid|oid):[0-9A-Za-z.\-]+(?=\\?")')
 
 
 def _rewrite_text(
@@ -153,7 +151,7 @@ def _rewrite_text(
 ) -> dict[str, Any]:
     """Rewrite placeholders and conditional references on the serialised resource.
 
-    One regular-expression pass over the JSON text replaces the per-node walk for the common case;
+    Regular-expression passes over the JSON text replace the per-node walk for the common case;
     anything it cannot settle (an unknown placeholder, an odd conditional reference) goes to the
     walk, which knows the element's path for the error message.
     """
@@ -178,7 +176,10 @@ def _rewrite_text(
         found = mapping.get(token.decode())
         return token if found is None else found.encode()
 
-    raw = _REPLACEABLE.sub(lambda m: swap(m.group(0)), raw)
+    if b"urn:" in raw:
+        raw = _URN_TOKEN.sub(lambda m: swap(m.group(0)), raw)
+    if b"?" in raw:
+        raw = _CONDITIONAL.sub(lambda m: b'"reference":"' + swap(m.group(1)) + b'"', raw)
     rewritten = orjson.loads(raw)
     if _LEFTOVER.search(raw):
         _resolve(session, rewritten, where, mapping, pending)  # raises with the exact element path
