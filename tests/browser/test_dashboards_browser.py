@@ -3,18 +3,15 @@ every chart renders with no console error, a filter change redraws them, and scr
 under test-artifacts/."""
 
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
 from sicdoc.services import accounts
 from tests.browser.conftest import log_in
-from tests.conftest import PASSWORD, PG_ADMIN_URL, ROOT, login
+from tests.conftest import PASSWORD, PG_ADMIN_URL, login
 from tests.web.analytics_population import AS_OF, population_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
 EVERYONE = f"/dashboards/?as_of={AS_OF}&from=2023-01-01"
 STROKE = f"/dashboards/?from=2023-01-01&to=&as_of={AS_OF}&cohort=stroke&site=&unit="
 WAIT_MS = 120_000
@@ -23,11 +20,6 @@ CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium (apt-get install chromium).",
-            pytrace=False,
-        )
     with population_app("sqlite", tmp_path_factory.mktemp("browser"), PG_ADMIN_URL) as app:
 
         @app.after_request
@@ -53,20 +45,14 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.problems = []
-        page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
-        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-        yield page
-        browser.close()
+def page(browser):
+    """One page for the module (the dashboards are slow to build), collecting console errors."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.problems = []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    yield page
+    page.close()
 
 
 def charts_drawn(page) -> int:
@@ -84,13 +70,12 @@ def charts_drawn(page) -> int:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_dashboard_renders_every_chart_and_a_filter_redraws_them(server, page, backend):
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_dashboard_renders_every_chart_and_a_filter_redraws_them(server, page, backend, artifacts):
     log_in(page, server, "analyst")
     page.goto(server + EVERYONE, wait_until="load", timeout=WAIT_MS)
     everyone = charts_drawn(page)
     assert everyone >= 13
-    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
 
     with page.expect_navigation(timeout=WAIT_MS):
         page.select_option("select[name=cohort]", "stroke")  # a choice applies itself
@@ -100,5 +85,5 @@ def test_dashboard_renders_every_chart_and_a_filter_redraws_them(server, page, b
     titles = page.eval_on_selector_all(".gtitle", "els => els.map(e => e.textContent)")
     assert any("Stroke" in t for t in titles)
     assert not any("Cancer" in t for t in titles)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-stroke.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "dashboard-stroke.png"), full_page=True)
     assert page.problems == []

@@ -249,6 +249,9 @@ def test_worklist_links_each_patient_with_name_and_mrn(clinician):
     rows = re.findall(r"<tr>(.*?)</tr>", stroke.split("<tbody>")[-1], re.S)
     cohort_cells = [re.findall(r"<td>(.*?)</td>", row, re.S)[2] for row in rows]
     assert cohort_cells and all("stroke" in cell for cell in cohort_cells)
+    # Filters by cohort and place; a worklist is about today, so it offers no period.
+    assert '<option value="stroke" selected>' in stroke and 'name="site"' in stroke
+    assert 'name="from"' not in stroke
     assert client.get("/worklist?cohort=nope").status_code == 400
 
 
