@@ -16,6 +16,7 @@ from sicdoc.analytics.cohorts import (
     attribution,
     consult_rows,
     conversation_rows,
+    first_referral_dates,
     in_period,
     in_scope,
     referral_rows,
@@ -79,9 +80,8 @@ def consult_anchor(frames: Frames) -> pd.Series:
     refs = referral_rows(frames)
     consults = consult_rows(frames)
     by_id = refs.drop_duplicates("service_request_id").set_index("service_request_id")["authored_date"]
-    first = refs.groupby("patient_id")["authored_date"].min()
     own = lookup(consults["referral_id"], by_id)
-    return own.where(own.notna(), lookup(consults["patient_id"], first))
+    return own.where(own.notna(), lookup(consults["patient_id"], first_referral_dates(frames)))
 
 
 def quality_flags(frames: Frames) -> pd.DataFrame:

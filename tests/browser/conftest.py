@@ -5,14 +5,13 @@ Missing Chromium or axe-core fails the run with the command that installs them; 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from sicdoc.migrate import upgrade
+from tests.live_server import served_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 HERE = Path(__file__).resolve().parent
@@ -62,14 +61,8 @@ def log_in(page, base_url: str, username: str = "clinician") -> None:  # type: i
 
 @pytest.fixture(scope="module")
 def base_url(live_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served_in_thread(live_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,12 @@
 every chart renders with no console error, a filter change redraws them, and screenshots are kept
 under test-artifacts/."""
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from sicdoc.services import accounts
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, PG_ADMIN_URL, login
+from tests.live_server import served_in_thread
 from tests.web.analytics_population import AS_OF, population_app
 
 EVERYONE = f"/dashboards/?as_of={AS_OF}&from=2023-01-01"
@@ -34,14 +32,8 @@ def server(tmp_path_factory):
         assert login(client, "analyst").status_code == 302
         for path in (EVERYONE, STROKE):
             assert client.get(path).status_code == 200
-        httpd = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{httpd.server_port}"
-        finally:
-            httpd.shutdown()
-            thread.join(timeout=10)
+        with served_in_thread(app) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
