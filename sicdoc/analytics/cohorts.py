@@ -74,6 +74,7 @@ def _cohort_patients(frames: Frames, cohort: str, site: str | None, unit: str | 
     dx = dated_diagnoses(frames, cohort)
     if dx.empty:
         dtypes = {
+            "patient_id": "int64",
             "index_date": "datetime64[s]",
             "death_date": "datetime64[s]",
             "birth_date": "datetime64[s]",

@@ -3,6 +3,12 @@
 Analytics never reads the database; callers load the projection tables into DataFrames (any dtypes
 pandas gives them) and ``Frames.normalised()`` coerces dates, instants and flags once, so every
 module below can do date arithmetic without re-checking types.
+
+Normalised frames carry patients and encounters as integer keys: the analytics joins, groups and
+looks up by them, and pandas does that on integers several times faster than on the stored string
+ids. The keys follow the ids' sort order, so sorting by key sorts by id; ``Frames.patient_ids`` and
+``Frames.encounter_ids`` turn keys back into ids for the few outputs that name them (the worklist,
+the data-quality listing).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 PATIENT_COLUMNS = (
@@ -110,6 +117,8 @@ INSTANT_COLUMNS = {
     "conversations": ("performed_at",),
 }
 FLAG_COLUMNS = {"diagnoses": ("metastatic", "hematologic"), "encounters": ("palliative",)}
+# The integer key of a missing id (a row that names no encounter).
+NO_KEY = -1
 T = TypeVar("T")
 
 
@@ -169,6 +178,9 @@ class Frames:
     # pandas' copy-on-write keeps a caller's edits of a derived table from reaching the memo.
     _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
     is_normalised: bool = field(default=False, compare=False, repr=False)
+    # Normalised frames only: the stored id of each integer key (position = key).
+    patient_keys: pd.Index | None = field(default=None, compare=False, repr=False)
+    encounter_keys: pd.Index | None = field(default=None, compare=False, repr=False)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()`` once per key for these frames."""
@@ -202,10 +214,25 @@ class Frames:
         return cls(**built)
 
     def normalised(self) -> Frames:
-        """A copy with dates as datetime64, instants as UTC, flags as bool and ids as objects."""
+        """A copy with dates as datetime64, instants as UTC, flags as bool, patients and encounters
+        as integer keys (``NO_KEY`` where a row names no encounter) and other ids as objects. Rows
+        without a patient belong to no cohort and are left out."""
         if self.is_normalised:
             return self
-        return Frames(**{name: _normalise(name, getattr(self, name)) for name in COLUMNS}, is_normalised=True)
+        tables = {name: _normalise(name, getattr(self, name)) for name in COLUMNS}
+        patient_keys = _to_keys(tables, "patient_id")
+        encounter_keys = _to_keys(tables, "encounter_id")
+        for name, table in tables.items():
+            tables[name] = table[table["patient_id"] != NO_KEY].reset_index(drop=True)
+        return Frames(**tables, is_normalised=True, patient_keys=patient_keys, encounter_keys=encounter_keys)
+
+    def patient_ids(self, keys: pd.Series) -> pd.Series:
+        """The stored patient ids of integer patient keys (of these normalised frames)."""
+        return _ids(self.patient_keys, keys)
+
+    def encounter_ids(self, keys: pd.Series) -> pd.Series:
+        """The stored encounter ids of integer encounter keys (None for ``NO_KEY``)."""
+        return _ids(self.encounter_keys, keys)
 
     def observed(self, as_of: date) -> Frames:
         """What was known at the end of ``as_of`` (normalised frames in, normalised frames out).
@@ -235,7 +262,30 @@ class Frames:
             consults=self.consults[~(self.consults["start_date"] > cut)],
             conversations=self.conversations[~(self.conversations["performed_date"] > cut)],
             is_normalised=self.is_normalised,
+            patient_keys=self.patient_keys,
+            encounter_keys=self.encounter_keys,
         )
+
+
+def _to_keys(tables: dict[str, pd.DataFrame], column: str) -> pd.Index:
+    """Replace ``column`` in every table that has it by integer keys in the ids' sort order, one
+    factorisation over all of them so a key means the same thing everywhere; returns the ids."""
+    names = [name for name, table in tables.items() if column in table.columns]
+    codes, ids = pd.factorize(pd.concat([tables[n][column] for n in names], ignore_index=True), sort=True)
+    start = 0
+    for name in names:
+        size = len(tables[name])
+        tables[name][column] = codes[start : start + size].astype("int64")
+        start += size
+    return pd.Index(ids, dtype=object)
+
+
+def _ids(index: pd.Index | None, keys: pd.Series) -> pd.Series:
+    if index is None:
+        raise ValueError("integer keys exist only on normalised frames")
+    codes = keys.to_numpy(dtype="int64")
+    ids = index.take(np.maximum(codes, 0)) if len(index) else np.full(len(codes), None, dtype=object)
+    return pd.Series(np.where(codes == NO_KEY, None, ids), index=keys.index, dtype=object)
 
 
 def as_instant_end(day: date) -> pd.Timestamp:

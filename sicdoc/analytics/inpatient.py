@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 
 from sicdoc.analytics.cohorts import NOT_HAPPENED, consult_rows, conversation_rows, in_period, in_scope
-from sicdoc.analytics.frames import Frames, as_instant_end, lookup
+from sicdoc.analytics.frames import NO_KEY, Frames, as_instant_end, lookup
 from sicdoc.analytics.quality import invalid_consults
 from sicdoc.codes import INPATIENT_CLASSES
 
@@ -48,7 +48,7 @@ def cohort_admissions(frames: Frames, cohort: str) -> pd.DataFrame:
     deaths = frames.patients_by_id["deceased_date"]
     dx = frames.diagnoses[frames.diagnoses["cohort"] == cohort]
     dx = dx[~(dx["diagnosis_date"] > lookup(dx["patient_id"], deaths))]
-    by_id = enc["encounter_id"].isin(set(dx["encounter_id"].dropna()))
+    by_id = enc["encounter_id"].isin(set(dx["encounter_id"]) - {NO_KEY})
     pairs = enc[["encounter_id", "patient_id", "admit_date"]].merge(
         dx[["patient_id", "diagnosis_date"]].dropna(), on="patient_id"
     )

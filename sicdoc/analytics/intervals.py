@@ -33,7 +33,8 @@ def median_days(values: Iterable[float]) -> float | int | None:
 
     Whole numbers come back as int so a JSON report reads ``12`` rather than ``12.0``.
     """
-    arr = np.asarray([v for v in values if v is not None and not pd.isna(v)], dtype=float)
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    arr = pd.to_numeric(series, errors="coerce").dropna().to_numpy(dtype=float)
     if arr.size == 0:
         return None
     value = float(np.median(arr))

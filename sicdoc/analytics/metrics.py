@@ -28,7 +28,7 @@ from sicdoc.analytics.lookforward import (
     referred_days,
     sic_incidence,
 )
-from sicdoc.analytics.quality import cohort_flags, count_flags, quality_flags
+from sicdoc.analytics.quality import cohort_flags, count_flags, flag_rows
 from sicdoc.analytics.suppression import MIN_CELL, is_small, protect, rate_shown, render, suppress_count
 
 DECIMALS = 4
@@ -49,7 +49,7 @@ def compute_metrics(
 ) -> dict:
     """All metrics per cohort as a JSON-serialisable dict (see the module docstring for the call)."""
     data = frames.normalised().observed(as_of)
-    flags = quality_flags(data)
+    flags = flag_rows(data)
     report: dict = {
         "as_of": as_of.isoformat(),
         "period": {

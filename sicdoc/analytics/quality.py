@@ -86,7 +86,17 @@ def consult_anchor(frames: Frames) -> pd.Series:
 
 def quality_flags(frames: Frames) -> pd.DataFrame:
     """Every negative interval: patient_id, kind, record_id, record_date, reference_date, days,
-    cohort (diagnoses: one row per cohort the condition qualifies for), site and unit (the record's)."""
+    cohort (diagnoses: one row per cohort the condition qualifies for), site and unit (the record's).
+
+    Takes normalised frames; the listing names patients by their stored ids.
+    """
+    flags = flag_rows(frames).copy()
+    flags["patient_id"] = frames.patient_ids(flags["patient_id"])
+    return flags
+
+
+def flag_rows(frames: Frames) -> pd.DataFrame:
+    """``quality_flags`` with patients as the frames' integer keys, for counting by cohort."""
     deaths = frames.patients_by_id["deceased_date"]
     refs, convs, consults = referral_rows(frames), conversation_rows(frames), consult_rows(frames)
     dx = frames.diagnoses
@@ -110,8 +120,8 @@ def quality_flags(frames: Frames) -> pd.DataFrame:
         ),
         _flags(
             "consult_before_referral",
-            consults,
-            "encounter_id",
+            consults.assign(consult_id=frames.encounter_ids(consults["encounter_id"])),
+            "consult_id",
             "start_date",
             consult_anchor(frames),
             record_first=True,
@@ -143,18 +153,18 @@ def count_flags(flags: pd.DataFrame) -> dict[str, int]:
 def cohort_flags(
     flags: pd.DataFrame,
     cohort: str,
-    patient_ids: Iterable[str],
+    patients: Iterable[int],
     *,
     period_from: date | None = None,
     period_to: date | None = None,
     site: str | None = None,
     unit: str | None = None,
 ) -> pd.DataFrame:
-    """The flags a cohort's report owns: those of the patients it measured, except diagnoses of
+    """The flags (``flag_rows``) a cohort's report owns: those of the patients (keys) it measured, except diagnoses of
     other cohorts, plus this cohort's diagnoses after death dated in the period and scope (those
     patients may be in no measure at all, precisely because the diagnosis was unusable)."""
     is_dx = flags["kind"] == "diagnosis_after_death"
-    measured = flags["patient_id"].isin(set(patient_ids)) & (~is_dx | (flags["cohort"] == cohort))
+    measured = flags["patient_id"].isin(set(patients)) & (~is_dx | (flags["cohort"] == cohort))
     orphan = is_dx & (flags["cohort"] == cohort) & in_period(flags["record_date"], period_from, period_to)
     orphan_rows = in_scope(flags[orphan], site=site, unit=unit)
     return flags[measured | flags.index.isin(orphan_rows.index)]

@@ -29,8 +29,10 @@ def _with_rate(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def month_of(dates: pd.Series) -> pd.Series:
-    """ "YYYY-MM" of each date (sorts in time order as text)."""
-    return dates.dt.strftime("%Y-%m")
+    """ "YYYY-MM" of each date (sorts in time order as text); None where the date is missing."""
+    # numpy formats month-precision datetimes in C; strftime goes through Python per value.
+    text = dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype(str).astype(object)
+    return pd.Series(text, index=dates.index).where(dates.notna(), None)
 
 
 def _monthly(dates: pd.Series, numerator: pd.Series, include: pd.Series) -> pd.DataFrame:

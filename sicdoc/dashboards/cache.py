@@ -5,6 +5,9 @@ data version first, so a write in any process is seen by all of them on their ne
 also expire after ``max_age`` seconds: a transaction that commits with an older ``last_updated``
 than one already seen would not move the version, and the expiry bounds how long that can go
 unnoticed.
+
+One entry per key holds the value of the latest version computed; ``latest`` hands it out even
+when the data has moved on, for views that may show slightly old figures while new ones are built.
 """
 
 from __future__ import annotations
@@ -13,7 +16,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Entry:
+    version: str
+    computed_at: float  # time.time(), for telling people how old a figure is
+    started: float  # time.monotonic() when the computation began
+    value: Any
 
 
 class VersionedCache:
@@ -22,23 +34,36 @@ class VersionedCache:
     def __init__(self, max_entries: int = 32, max_age: float = 300.0):
         self.max_entries = max_entries
         self.max_age = max_age
-        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, version: str, key: Hashable, compute: Callable[[], Any]) -> Any:
-        full = (version, key)
-        now = time.monotonic()
+    def peek(self, version: str, key: Hashable) -> Entry | None:
+        """The entry of ``key`` if it was computed for ``version`` and has not expired."""
         with self._lock:
-            hit = self._entries.get(full)
-            if hit is not None and now - hit[0] <= self.max_age:
-                self._entries.move_to_end(full)
-                return hit[1]
+            hit = self._entries.get(key)
+            if hit is None or hit.version != version or time.monotonic() - hit.started > self.max_age:
+                return None
+            self._entries.move_to_end(key)
+            return hit
+
+    def latest(self, key: Hashable) -> Entry | None:
+        """The entry of ``key`` whatever version it was computed for."""
+        with self._lock:
+            return self._entries.get(key)
+
+    def get(self, version: str, key: Hashable, compute: Callable[[], Any]) -> Any:
+        hit = self.peek(version, key)
+        if hit is not None:
+            return hit.value
         # Computed outside the lock: two requests may both compute, which is cheaper than queueing.
+        started = time.monotonic()
         value = compute()
         with self._lock:
-            for old in [k for k in self._entries if k[0] != version]:
-                del self._entries[old]
-            self._entries[full] = (now, value)
+            # A computation that began later read a version at least as new: it is not overwritten.
+            current = self._entries.get(key)
+            if current is None or current.started <= started:
+                self._entries[key] = Entry(version, time.time(), started, value)
+            self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return value

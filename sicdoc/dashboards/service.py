@@ -5,11 +5,21 @@
 
 Frames are read once per data version (one query per projection table); each built dashboard and
 report is kept per (scope, data version), so a repeated or shared view costs one version probe.
+
+After a write, the dashboard pages show the figures they last built for that view, marked with
+their age, while a background thread rebuilds them (reading every projection row again takes
+seconds at a hospital's scale). The metrics API, the CSVs and the CLI always compute from the
+current data.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+import threading
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -26,6 +36,18 @@ if TYPE_CHECKING:  # the statistics stack is imported on first use, not when the
     from sicdoc.dashboards.build import BuiltDashboard
 
 
+LOG = logging.getLogger(__name__)
+# Older figures than this are rebuilt while the viewer waits rather than shown.
+STALE_LIMIT_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    built: BuiltDashboard
+    # When the figures were computed, if newer data has arrived since (a rebuild is under way).
+    stale_since: datetime | None = None
+
+
 class AnalyticsService:
     def __init__(self, engine: Engine, definitions: dict[str, Dashboard], value_set_version: str):
         self.engine = engine
@@ -33,6 +55,8 @@ class AnalyticsService:
         self.value_set_version = value_set_version
         self._frames = VersionedCache(max_entries=1)
         self._results = VersionedCache(max_entries=64)
+        self._refreshing: dict[Hashable, threading.Thread] = {}
+        self._refresh_lock = threading.Lock()
 
     def set_max_age(self, seconds: float) -> None:
         self._frames.max_age = self._results.max_age = seconds
@@ -68,6 +92,7 @@ class AnalyticsService:
         return self._results.get(version, ("places",), load)
 
     def dashboard(self, board: Dashboard, scope: Scope) -> BuiltDashboard:
+        """The dashboard built from the current data."""
         from sicdoc.dashboards.build import build_dashboard
 
         version = self.version()
@@ -76,6 +101,46 @@ class AnalyticsService:
             ("dashboard", board.id, scope.key()),
             lambda: build_dashboard(self.frames(version), scope, board, self.value_set_version),
         )
+
+    def dashboard_view(self, board: Dashboard, scope: Scope) -> DashboardView:
+        """The dashboard for a page: current if it is built, else the last one built for this
+        view (up to an hour old) while the current one is built in the background."""
+        key = ("dashboard", board.id, scope.key())
+        if self._results.peek(self.version(), key) is None:
+            last = self._results.latest(key)
+            if last is not None and time.time() - last.computed_at <= STALE_LIMIT_SECONDS:
+                self._refresh(key, board, scope)
+                return DashboardView(last.value, datetime.fromtimestamp(last.computed_at, UTC))
+        return DashboardView(self.dashboard(board, scope))
+
+    def _refresh(self, key: Hashable, board: Dashboard, scope: Scope) -> None:
+        with self._refresh_lock:
+            running = self._refreshing.get(key)
+            if running is not None and running.is_alive():
+                return
+            # A daemon thread: a rebuild under way never holds up a worker's shutdown.
+            thread = threading.Thread(
+                target=self._rebuild, args=(key, board, scope), name="dashboard-refresh", daemon=True
+            )
+            self._refreshing[key] = thread
+        thread.start()
+
+    def _rebuild(self, key: Hashable, board: Dashboard, scope: Scope) -> None:
+        try:
+            self.dashboard(board, scope)
+        except Exception:  # the next view builds it in the foreground and shows the error there
+            LOG.exception("background rebuild of dashboard %s failed", key[1])
+        finally:
+            with self._refresh_lock:
+                if self._refreshing.get(key) is threading.current_thread():
+                    del self._refreshing[key]
+
+    def wait_for_refreshes(self, timeout: float = 60.0) -> None:
+        """Block until the background rebuilds under way are done (for tests and benchmarks)."""
+        with self._refresh_lock:
+            threads = list(self._refreshing.values())
+        for thread in threads:
+            thread.join(timeout)
 
     def report(self, scope: Scope, *, suppress: bool = True) -> dict:
         from sicdoc.analytics import compute_metrics

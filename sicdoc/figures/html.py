@@ -8,6 +8,8 @@ import html
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from sicdoc.figures.theme import with_template
+
 PLOTLY_MAP_URL = "https://cdn.plot.ly/un/"
 STYLE = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1b1b;max-width:1200px;"
@@ -29,7 +31,9 @@ def standalone_html(title: str, intro: str, sections: list[tuple[str, list[go.Fi
         parts.append(f"<section><h2>{html.escape(heading)}</h2>")
         for fig in figures:
             parts.append(
-                pio.to_html(fig, full_html=False, include_plotlyjs=first, config={"displaylogo": False})
+                pio.to_html(
+                    with_template(fig), full_html=False, include_plotlyjs=first, config={"displaylogo": False}
+                )
             )
             first = False
         parts.append("</section>")

@@ -39,12 +39,21 @@ def _render(board: Dashboard) -> tuple[str, int]:
         return render_template(
             "dashboards/dashboard.html", error=str(exc), built=None, scope=None, **context
         ), 400
-    built = analytics.dashboard(board, scope)
+    view = analytics.dashboard_view(board, scope)
+    from sicdoc.figures.theme import template_json  # plotly loads with the first dashboard, not the app
+
     csv_links = {
         p["id"]: url_for("dashboards.panel_csv", panel_id=p["id"], **scope.query()) for p in board.panels
     }
     return render_template(
-        "dashboards/dashboard.html", error=None, built=built, scope=scope, csv_links=csv_links, **context
+        "dashboards/dashboard.html",
+        error=None,
+        built=view.built,
+        stale_since=view.stale_since,
+        figure_template=template_json(),
+        scope=scope,
+        csv_links=csv_links,
+        **context,
     ), 200
 
 

@@ -49,7 +49,7 @@ def page(browser):
 
 def charts_drawn(page) -> int:
     """Wait until every figure block has been drawn; return how many there are."""
-    blocks = page.locator("script[type='application/json']").count()
+    blocks = page.locator("script[type='application/json'][id^='fig-']").count()
     page.wait_for_function(
         "n => document.querySelectorAll('[data-rendered=true] .main-svg').length >= n",
         arg=blocks,
@@ -67,6 +67,12 @@ def test_dashboard_renders_every_chart_and_a_filter_redraws_them(server, page, b
     page.goto(server + EVERYONE, wait_until="load", timeout=WAIT_MS)
     everyone = charts_drawn(page)
     assert everyone >= 13
+    # The shared look, sent once per page, reaches every chart (plotly's own default is blue-grey).
+    backgrounds = page.eval_on_selector_all(
+        "[data-rendered=true]", "els => els.map(e => e._fullLayout.plot_bgcolor)"
+    )
+    plotted = [colour for colour in backgrounds if colour is not None]  # tables have no plot area
+    assert len(plotted) >= everyone - 2 and set(plotted) == {"white"}, backgrounds
     page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
 
     with page.expect_navigation(timeout=WAIT_MS):

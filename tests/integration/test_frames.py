@@ -51,10 +51,10 @@ def test_frames_round_trip_dates_instants_and_flags(app):
         frames = load_frames(conn).normalised()
         cut = load_frames(conn, as_of=date(2025, 2, 1))
         assert places(conn) == {"sites": ["North"], "units": ["Neuro"]}
-    patients = frames.patients.set_index("patient_id")
+    patients = frames.patients.set_index(frames.patient_ids(frames.patients["patient_id"]))
     assert patients.loc["a", "deceased_date"] == pd.Timestamp(2025, 3, 1)
     assert pd.isna(patients.loc["b", "birth_date"])
-    enc = frames.encounters.set_index("encounter_id")
+    enc = frames.encounters.set_index(frames.encounter_ids(frames.encounters["encounter_id"]))
     assert enc.loc["e1", "admit_at"] == pd.Timestamp(2025, 1, 1, 23, 30, tz="UTC")
     assert enc.loc["e2", "admit_at"] == pd.Timestamp(2025, 4, 1, 8, 0, 0, 250000, tz="UTC")
     assert enc.loc["e1", "admit_date"] == pd.Timestamp(2025, 1, 1)

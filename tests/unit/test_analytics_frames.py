@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sicdoc.analytics.cohorts import age_band, age_years
-from sicdoc.analytics.frames import COLUMNS, Frames, empty_frame, lookup
+from sicdoc.analytics.frames import COLUMNS, NO_KEY, Frames, empty_frame, lookup
 from sicdoc.analytics.intervals import band_of, median_days
 from sicdoc.analytics.suppression import is_small, protect
 
@@ -46,7 +46,42 @@ def test_coercion_of_dates_instants_flags_and_ids():
     assert enc["admit_date"] == pd.Timestamp("2025-01-01")
     assert enc["admit_at"] == pd.Timestamp("2025-01-01 23:30", tz="UTC")  # naive taken as UTC
     assert frames.encounters["palliative"].dtype == bool and not enc["palliative"]
-    assert enc["patient_id"] == 7
+    assert frames.patient_ids(frames.encounters["patient_id"]).tolist() == [7]
+
+
+def test_patients_become_shared_integer_keys_in_id_order():
+    frames = Frames.from_records(
+        patients=[{"patient_id": "p-b"}, {"patient_id": "p-a"}],
+        referrals=[
+            {"service_request_id": "r1", "patient_id": "p-b", "authored_date": "2025-01-01"},
+            {"service_request_id": "r2", "patient_id": "p-c", "authored_date": "2025-01-02"},
+            {"service_request_id": "r3", "patient_id": None, "authored_date": "2025-01-03"},
+        ],
+    ).normalised()
+    # One key per patient across every table, ordered as the ids sort.
+    assert frames.patients["patient_id"].tolist() == [1, 0]
+    assert frames.referrals["patient_id"].dtype == "int64"
+    assert frames.referrals["patient_id"].tolist() == [1, 2]  # a row with no patient is left out
+    assert frames.patient_ids(frames.referrals["patient_id"]).tolist() == ["p-b", "p-c"]
+    # The keys survive the cut-off, so outputs built from it still name the right patients.
+    cut = frames.observed(date(2025, 1, 1))
+    assert cut.patient_ids(cut.referrals["patient_id"]).tolist() == ["p-b"]
+    with pytest.raises(ValueError, match="normalised"):
+        Frames().patient_ids(pd.Series([0]))
+
+
+def test_encounters_become_shared_integer_keys_and_a_missing_one_is_no_key():
+    frames = Frames.from_records(
+        patients=[{"patient_id": "p"}],
+        encounters=[{"encounter_id": "e2", "patient_id": "p"}, {"encounter_id": "e1", "patient_id": "p"}],
+        diagnoses=[
+            {"condition_id": "c1", "patient_id": "p", "encounter_id": "e2"},
+            {"condition_id": "c2", "patient_id": "p", "encounter_id": None},
+        ],
+    ).normalised()
+    assert frames.encounters["encounter_id"].tolist() == [1, 0]
+    assert frames.diagnoses["encounter_id"].tolist() == [1, NO_KEY]
+    assert frames.encounter_ids(frames.diagnoses["encounter_id"]).tolist() == ["e2", None]
 
 
 def test_observed_cuts_the_future():

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import re
+import uuid
 
 import pytest
 from click.testing import CliRunner
@@ -187,35 +188,70 @@ def test_metrics_api_has_the_exact_fields_and_is_suppressed(client):
     assert list(one["cohorts"]) == ["cancer"]
 
 
-def test_repeated_views_come_from_the_cache_until_the_data_changes(client, app):
-    service = app.extensions["sicdoc.analytics"]
-    board = service.default_board
-    from sicdoc.analytics.scope import parse_scope
-    from sicdoc.dashboards.service import today_utc
-
-    scope = parse_scope({"as_of": AS_OF}, today=today_utc(), default_months=12)
-    first = service.dashboard(board, scope)
-    assert service.dashboard(board, scope) is first
-    before = service.version()
+def write_a_patient(app) -> None:
     from sicdoc.db import session_scope
     from sicdoc.services.bundles import process_transaction
 
-    patient = {"resourceType": "Patient", "gender": "female", "birthDate": "1940-01-01"}
+    # A new identifier each time: an identical bundle would be recognised as a repeat and store nothing.
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:example:test", "value": str(uuid.uuid4())}],
+        "gender": "female",
+        "birthDate": "1940-01-01",
+    }
     bundle = {
         "resourceType": "Bundle",
         "type": "transaction",
-        "entry": [
-            {
-                "fullUrl": "urn:uuid:2f1b5c1e-3c7a-4d59-9f3e-1d2a3b4c5d6e",
-                "resource": patient,
-                "request": {"method": "POST", "url": "Patient"},
-            }
-        ],
+        "entry": [{"resource": patient, "request": {"method": "POST", "url": "Patient"}}],
     }
     with session_scope(app) as session:
         process_transaction(session, app.extensions["sicdoc.store"], bundle)
+
+
+def default_scope(board):
+    from sicdoc.analytics.scope import parse_scope
+    from sicdoc.dashboards.service import today_utc
+
+    return parse_scope({"as_of": AS_OF}, today=today_utc(), default_months=board.default_period_months)
+
+
+def test_repeated_views_come_from_the_cache_until_the_data_changes(client, app):
+    service = app.extensions["sicdoc.analytics"]
+    board = service.default_board
+    scope = default_scope(board)
+    first = service.dashboard(board, scope)
+    assert service.dashboard(board, scope) is first
+    before = service.version()
+    write_a_patient(app)
     assert service.version() != before
     assert service.dashboard(board, scope) is not first
+
+
+def test_after_a_write_the_page_shows_the_last_figures_while_they_are_rebuilt(client, app, monkeypatch):
+    import sicdoc.dashboards.build as build
+
+    service = app.extensions["sicdoc.analytics"]
+    query = f"/dashboards/?as_of={AS_OF}"
+    assert b"data-stale" not in client.get(query).data
+    board = service.default_board
+    scope = default_scope(board)
+    shown = service.dashboard_view(board, scope)
+    assert shown.stale_since is None
+
+    builds = []
+    real = build.build_dashboard
+    monkeypatch.setattr(build, "build_dashboard", lambda *a, **k: builds.append(a[1]) or real(*a, **k))
+    write_a_patient(app)
+    page = client.get(query)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "data-stale" in text and "being recomputed" in text
+    assert 'type="application/json"' in text  # the last figures are drawn meanwhile
+    service.wait_for_refreshes()
+    assert len(builds) == 1  # one background rebuild however many views came in
+    fresh = service.dashboard_view(board, scope)
+    assert fresh.stale_since is None and fresh.built is not shown.built
+    assert b"data-stale" not in client.get(query).data
 
 
 def test_the_default_view_is_built_before_the_workers_start(client, app, monkeypatch):

@@ -19,7 +19,7 @@ from sicdoc.analytics.lookforward import (
     referred_days,
 )
 from sicdoc.analytics.metrics import present
-from sicdoc.analytics.quality import cohort_flags, count_flags, quality_flags
+from sicdoc.analytics.quality import cohort_flags, count_flags, flag_rows
 from sicdoc.analytics.scope import Scope
 from sicdoc.analytics.suppression import MIN_CELL
 
@@ -102,7 +102,7 @@ class PanelContext:
             "min_cell": self.min_cell,
             "cohorts": {},
         }
-        flags = quality_flags(self.data)
+        flags = flag_rows(self.data)
         for cohort in s.cohorts:
             report["cohorts"][cohort] = present(self._counts(cohort, flags), min_cell=self.min_cell)
         return report

@@ -2,12 +2,22 @@
 (function () {
   "use strict";
 
-  function draw(el) {
+  // The page sends the shared look (a plotly template) once rather than inside every figure.
+  function sharedTemplate() {
+    var source = document.getElementById("figure-template");
+    return source ? JSON.parse(source.textContent) : null;
+  }
+
+  function draw(el, template) {
     var source = document.getElementById(el.getAttribute("data-figure"));
     if (!source) { return; }
     var figure = JSON.parse(source.textContent);
+    var layout = figure.layout || {};
+    // Figures are serialised with an empty template; one of their own would be kept.
+    var own = layout.template && Object.keys(layout.template).length > 0;
+    if (template && !own) { layout.template = template; }
     var config = { responsive: true, displaylogo: false };
-    window.Plotly.newPlot(el, figure.data || [], figure.layout || {}, config).then(function () {
+    window.Plotly.newPlot(el, figure.data || [], layout, config).then(function () {
       el.setAttribute("data-rendered", "true");
     });
   }
@@ -22,7 +32,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-figure]").forEach(draw);
+    var template = sharedTemplate();
+    document.querySelectorAll("[data-figure]").forEach(function (el) { draw(el, template); });
     autoSubmit();
   });
 })();
