@@ -3,7 +3,10 @@
 Each run starts from an empty database built by the migrations and loads every bundle under
 ../shared/fixtures/synthea (3,673 entries) once; the figure is entries per second, median of the runs.
 
-    .venv/bin/python bench/ingest.py [--runs 5] [--backend sqlite|postgresql|both]
+    .venv/bin/python bench/ingest.py [--runs 5] [--backend sqlite|postgresql|both] [--default-gc]
+
+The process runs with the garbage-collector settings the server and ``sicdoc load`` use
+(sicdoc/collector.py); ``--default-gc`` keeps CPython's defaults, for comparison.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from sicdoc.app import create_app
+from sicdoc.collector import tune_collector
 from sicdoc.db import session_scope
 from sicdoc.fhir.validation import validate_resource
 from sicdoc.migrate import upgrade
@@ -71,7 +75,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--default-gc", action="store_true", help="keep CPython's collector settings")
     args = parser.parse_args()
+    if not args.default_gc:
+        tune_collector()
     bundles = _bundles()
     # Warm the model classes once so the first run does not pay for imports.
     for entry in bundles[0]["entry"][:50]:
@@ -91,7 +98,7 @@ def main() -> None:
                 finally:
                     _drop(name)
         print(
-            f"ingest {backend:<10} {entries} entries in {len(bundles)} transaction bundles: "
+            f"ingest {backend:<10} ({'default' if args.default_gc else 'tuned'} gc) {entries} entries in {len(bundles)} transaction bundles: "
             f"median {statistics.median(rates):,.0f} entries/s "
             f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})"
         )

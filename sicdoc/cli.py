@@ -169,11 +169,13 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
     """Load FHIR transaction bundles from files, folders or NDJSON through the ingest service."""
     from tqdm import tqdm
 
+    from sicdoc.collector import tune_collector
     from sicdoc.db import session_scope
     from sicdoc.loader import LoadReport, count_bundles, iter_bundles
     from sicdoc.security.audit import SYSTEM
     from sicdoc.services.bundles import process_transaction
 
+    tune_collector()
     app = _app(ctx)
     missing = [p for p in paths if not p.exists()]
     report = LoadReport(rejected=[(str(p), "no such file or folder") for p in missing])

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from sicdoc.collector import freeze_before_fork, tune_collector
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, app: Flask, options: dict[str, Any]):
@@ -23,9 +25,11 @@ class _Gunicorn(BaseApplication):
 
 
 def run(app: Flask, host: str, port: int, workers: int = 2) -> None:
+    tune_collector()
     warm_dashboards(app)
     # Engines must not be shared across forked workers: drop pooled connections before forking.
     app.extensions["sicdoc.engine"].dispose()
+    freeze_before_fork()
     _Gunicorn(
         app,
         {"bind": f"{host}:{port}", "workers": workers, "threads": 4, "accesslog": "-", "timeout": 120},
