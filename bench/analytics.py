@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -148,6 +149,8 @@ def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyp
     print(f"  GET /dashboards with a new filter (frames cached): {new_filter:.2f} s")
     print(f"  GET /dashboards/headline.csv (cached):            {csv * 1000:.0f} ms")
     print(f"  GET /api/metrics for a new period:                {api:.2f} s")
+    app.extensions["sicdoc.engine"].dispose()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def post_patient(app, n: int) -> None:  # type: ignore[no-untyped-def]

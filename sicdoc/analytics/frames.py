@@ -6,9 +6,9 @@ module below can do date arithmetic without re-checking types.
 
 Normalised frames carry patients and encounters as integer keys: the analytics joins, groups and
 looks up by them, and pandas does that on integers several times faster than on the stored string
-ids. The keys follow the ids' sort order, so sorting by key sorts by id; ``Frames.patient_ids`` and
-``Frames.encounter_ids`` turn keys back into ids for the few outputs that name them (the worklist,
-the data-quality listing).
+ids. Keys are assigned in order of first appearance (sorting millions of string ids would cost more
+than the rest of the read); ``Frames.patient_ids`` and ``Frames.encounter_ids`` turn keys back into
+ids for the few outputs that name or order by them (the worklist, the data-quality listing).
 """
 
 from __future__ import annotations
@@ -268,10 +268,10 @@ class Frames:
 
 
 def _to_keys(tables: dict[str, pd.DataFrame], column: str) -> pd.Index:
-    """Replace ``column`` in every table that has it by integer keys in the ids' sort order, one
-    factorisation over all of them so a key means the same thing everywhere; returns the ids."""
+    """Replace ``column`` in every table that has it by integer keys, one factorisation over all of
+    them so a key means the same thing everywhere; returns the id of each key."""
     names = [name for name, table in tables.items() if column in table.columns]
-    codes, ids = pd.factorize(pd.concat([tables[n][column] for n in names], ignore_index=True), sort=True)
+    codes, ids = pd.factorize(pd.concat([tables[n][column] for n in names], ignore_index=True))
     start = 0
     for name in names:
         size = len(tables[name])

@@ -92,7 +92,7 @@ def quality_flags(frames: Frames) -> pd.DataFrame:
     """
     flags = flag_rows(frames).copy()
     flags["patient_id"] = frames.patient_ids(flags["patient_id"])
-    return flags
+    return flags.sort_values(["patient_id", "kind", "record_date"]).reset_index(drop=True)
 
 
 def flag_rows(frames: Frames) -> pd.DataFrame:
@@ -140,8 +140,7 @@ def flag_rows(frames: Frames) -> pd.DataFrame:
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FLAG_COLUMNS})
-    flags = pd.concat(parts, ignore_index=True).drop_duplicates(["kind", "record_id", "cohort"])
-    return flags.sort_values(["patient_id", "kind", "record_date"]).reset_index(drop=True)
+    return pd.concat(parts, ignore_index=True).drop_duplicates(["kind", "record_id", "cohort"])
 
 
 def count_flags(flags: pd.DataFrame) -> dict[str, int]:

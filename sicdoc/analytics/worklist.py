@@ -90,6 +90,6 @@ def worklist(
     out["priority"] = PRIORITY_OTHER
     out.loc[out["patient_id"].isin(readmitted), "priority"] = PRIORITY_HF_READMITTED
     out.loc[out["metastatic"], "priority"] = PRIORITY_METASTATIC
-    out = out.sort_values(["priority", "days_since_index", "patient_id"], ascending=[True, False, True])
     out["patient_id"] = data.patient_ids(out["patient_id"])
+    out = out.sort_values(["priority", "days_since_index", "patient_id"], ascending=[True, False, True])
     return out.loc[:, list(WORKLIST_COLUMNS)].reset_index(drop=True)
