@@ -117,6 +117,15 @@ INSTANT_COLUMNS = {
     "conversations": ("performed_at",),
 }
 FLAG_COLUMNS = {"diagnoses": ("metastatic", "hematologic"), "encounters": ("palliative",)}
+# Code columns the analytics only compares with a few values: as categoricals, every filter copies
+# them as one-byte codes instead of string references (a quarter of a dashboard build's time).
+CODED_COLUMNS = {
+    "diagnoses": ("cohort", "code_system", "code", "subtype"),
+    "encounters": ("class_code", "status"),
+    "referrals": ("code", "status"),
+    "consults": ("status",),
+    "conversations": ("status",),
+}
 # The integer key of a missing id (a row that names no encounter).
 NO_KEY = -1
 T = TypeVar("T")
@@ -156,6 +165,8 @@ def _normalise(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         out[column] = as_instants(out[column])
     for column in FLAG_COLUMNS.get(name, ()):
         out[column] = out[column].astype(object).where(out[column].notna(), False).astype(bool)
+    for column in CODED_COLUMNS.get(name, ()):
+        out[column] = out[column].astype("category")
     # Identifiers are compared across frames, so one dtype for all of them.
     for column in out.columns:
         if column.endswith("_id"):

@@ -67,7 +67,7 @@ def _flags(
             "record_date": bad[date_col],
             "reference_date": ref,
             "days": days,
-            "cohort": bad["cohort"] if "cohort" in bad.columns else None,
+            "cohort": bad["cohort"].astype(object) if "cohort" in bad.columns else None,
             "site": site[bad.index],
             "unit": unit[bad.index],
         }

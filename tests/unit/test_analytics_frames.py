@@ -47,6 +47,7 @@ def test_coercion_of_dates_instants_flags_and_ids():
     assert enc["admit_at"] == pd.Timestamp("2025-01-01 23:30", tz="UTC")  # naive taken as UTC
     assert frames.encounters["palliative"].dtype == bool and not enc["palliative"]
     assert frames.patient_ids(frames.encounters["patient_id"]).tolist() == [7]
+    assert isinstance(frames.encounters["status"].dtype, pd.CategoricalDtype)  # a code column
 
 
 def test_patients_become_shared_integer_keys():
