@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from bench.ingest import _drop, _postgres_url
 from sicdoc.app import create_app
+from sicdoc.collector import tune_collector
 from sicdoc.db import session_scope
 from sicdoc.loader import iter_bundles
 from sicdoc.migrate import upgrade
@@ -99,6 +100,7 @@ def main() -> None:
     if args.memory:
         memory(args.memory)
     else:
+        tune_collector()  # as `sicdoc load` and the server run
         rates(args.patients, args.runs)
 
 

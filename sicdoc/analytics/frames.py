@@ -225,9 +225,10 @@ class Frames:
         return cls(**built)
 
     def normalised(self) -> Frames:
-        """A copy with dates as datetime64, instants as UTC, flags as bool, patients and encounters
-        as integer keys (``NO_KEY`` where a row names no encounter) and other ids as objects. Rows
-        without a patient belong to no cohort and are left out."""
+        """A copy with dates as datetime64, instants as UTC, flags as bool, code columns as
+        categoricals, patients and encounters as integer keys (``NO_KEY`` where a row names no
+        encounter) and other ids as objects. Rows without a patient belong to no cohort and are
+        left out."""
         if self.is_normalised:
             return self
         tables = {name: _normalise(name, getattr(self, name)) for name in COLUMNS}
