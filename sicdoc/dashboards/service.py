@@ -98,14 +98,14 @@ class AnalyticsService:
         version = self.version()
         return self._results.get(
             version,
-            ("dashboard", board.id, scope.key()),
+            _dashboard_key(board, scope),
             lambda: build_dashboard(self.frames(version), scope, board, self.value_set_version),
         )
 
     def dashboard_view(self, board: Dashboard, scope: Scope) -> DashboardView:
         """The dashboard for a page: current if it is built, else the last one built for this
         view (up to an hour old) while the current one is built in the background."""
-        key = ("dashboard", board.id, scope.key())
+        key = _dashboard_key(board, scope)
         if self._results.peek(self.version(), key) is None:
             last = self._results.latest(key)
             if last is not None and time.time() - last.computed_at <= STALE_LIMIT_SECONDS:
@@ -128,7 +128,7 @@ class AnalyticsService:
     def _rebuild(self, key: Hashable, board: Dashboard, scope: Scope) -> None:
         try:
             self.dashboard(board, scope)
-        except Exception:  # the next view builds it in the foreground and shows the error there
+        except Exception:  # logged for whoever runs the server; the next view tries again
             LOG.exception("background rebuild of dashboard %s failed", key[1])
         finally:
             with self._refresh_lock:
@@ -186,6 +186,10 @@ class AnalyticsService:
         top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]
         top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
         return top, len(table)
+
+
+def _dashboard_key(board: Dashboard, scope: Scope) -> tuple:
+    return ("dashboard", board.id, scope.key())
 
 
 def today_utc() -> date:
