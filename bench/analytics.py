@@ -10,7 +10,8 @@ The page: the projection rows of the first size go into a fresh SQLite file by b
 dashboard is requested through the app (first view: frames read from the database and built, what
 the warm-up before the workers start costs; warm: the same view again; after a write: a patient is
 posted and the view asked for again, which shows the last figures while they are rebuilt in the
-background; new filter: frames cached, dashboard built for another scope).
+background; the clinician worklist after a write, which reads the changed table again in the
+foreground; new filter: frames cached, dashboard built for another scope).
 See bench/population.py for how the rows are made without going through FHIR.
 """
 
@@ -106,16 +107,19 @@ def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyp
     print(f"  bulk insert of the projection rows into SQLite: {time.perf_counter() - start:.1f} s")
     from sicdoc.services import accounts
 
-    password = "bench-analyst-password"
-    with app.extensions["sicdoc.sessionmaker"]() as session:
-        accounts.create_user(session, "analyst", password, "qi_analyst")
-    client = app.test_client()
-    assert client.post("/login", data={"username": "analyst", "password": password}).status_code == 302
+    password = "bench-password"
+    clients = {}
+    for username, role in (("analyst", "qi_analyst"), ("clinician", "clinician")):
+        with app.extensions["sicdoc.sessionmaker"]() as session:
+            accounts.create_user(session, username, password, role)
+        clients[role] = app.test_client()
+        login = clients[role].post("/login", data={"username": username, "password": password})
+        assert login.status_code == 302
     query = f"as_of={AS_OF.isoformat()}"
 
-    def get(path: str) -> float:
+    def get(path: str, role: str = "qi_analyst") -> float:
         start = time.perf_counter()
-        answer = client.get(path)
+        answer = clients[role].get(path)
         assert answer.status_code == 200, answer.status_code
         return time.perf_counter() - start
 
@@ -136,6 +140,10 @@ def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyp
         start = time.perf_counter()
         analytics.wait_for_refreshes()
         refresh.append(after_write[-1] + time.perf_counter() - start)
+    worklist = []
+    for n in range(runs, 2 * runs):
+        post_patient(app, n)
+        worklist.append(get("/worklist", "clinician"))
     new_filter = get(f"/dashboards/?{query}&cohort=stroke")
     csv = get(f"/dashboards/headline.csv?{query}")
     api = get(f"/api/metrics?{query}&from=2025-01-01")
@@ -146,6 +154,7 @@ def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyp
         f"  GET /dashboards after a write, median of {runs}:    {statistics.median(after_write) * 1000:.0f} ms"
         f" (last figures; the new ones ready after {statistics.median(refresh):.2f} s)"
     )
+    print(f"  GET /worklist (clinician) after a write, median of {runs}: {statistics.median(worklist):.2f} s")
     print(f"  GET /dashboards with a new filter (frames cached): {new_filter:.2f} s")
     print(f"  GET /dashboards/headline.csv (cached):            {csv * 1000:.0f} ms")
     print(f"  GET /api/metrics for a new period:                {api:.2f} s")

@@ -238,6 +238,26 @@ class Frames:
             tables[name] = table[table["patient_id"] != NO_KEY].reset_index(drop=True)
         return Frames(**tables, is_normalised=True, patient_keys=patient_keys, encounter_keys=encounter_keys)
 
+    def replaced(self, **fresh: pd.DataFrame) -> Frames:
+        """Normalised frames with the named tables replaced by freshly read ones, the others kept
+        (for a reload after a write that touched only some tables)."""
+        if not self.is_normalised:
+            raise ValueError("replaced() works on normalised frames")
+        unknown = set(fresh) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown frames {sorted(unknown)}")
+        kept = {}
+        for name in COLUMNS:
+            if name in fresh:
+                continue
+            # Back to stored ids: keys are assigned afresh over all tables, old and new together.
+            table = getattr(self, name).copy(deep=False)
+            table["patient_id"] = self.patient_ids(table["patient_id"])
+            if "encounter_id" in table.columns:
+                table["encounter_id"] = self.encounter_ids(table["encounter_id"])
+            kept[name] = table
+        return Frames(**kept, **fresh).normalised()
+
     def patient_ids(self, keys: pd.Series) -> pd.Series:
         """The stored patient ids of integer patient keys (of these normalised frames)."""
         return _ids(self.patient_keys, keys)

@@ -30,7 +30,7 @@ from sicdoc.analytics.scope import Scope
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.definitions import Dashboard
-from sicdoc.store.frames import data_version, load_frames, patient_labels, places
+from sicdoc.store.frames import changed_tables, data_version, load_frames, load_tables, patient_labels, places
 
 if TYPE_CHECKING:  # the statistics stack is imported on first use, not when the app starts
     from sicdoc.dashboards.build import BuiltDashboard
@@ -73,12 +73,21 @@ class AnalyticsService:
             return data_version(conn)
 
     def frames(self, version: str | None = None) -> Frames:
-        """All projection rows, normalised once per data version."""
+        """All projection rows, normalised once per data version.
+
+        After a write only the tables its resource types feed are read again; the rest are kept.
+        Frames older than the cache's ``max_age`` are read whole, which bounds how long a commit
+        that did not move the version (see ``VersionedCache``) can go unseen.
+        """
         version = version or self.version()
 
         def load() -> Frames:
+            previous = self._frames.latest("frames")
             with self.engine.connect() as conn:
-                return load_frames(conn).normalised()
+                if previous is None or time.monotonic() - previous.started > self._frames.max_age:
+                    return load_frames(conn).normalised()
+                changed = changed_tables(previous.version, version)
+                return previous.value.replaced(**load_tables(conn, sorted(changed)))
 
         return self._frames.get(version, "frames", load)
 

@@ -26,6 +26,15 @@ from sicdoc.models import (
 )
 from sicdoc.store.projections import PROJECTED
 
+# The resource types whose writes change each table (the projector's handlers, sicdoc/store/projections.py).
+SOURCES: dict[str, frozenset[str]] = {
+    "patients": frozenset({"Patient"}),
+    "diagnoses": frozenset({"Condition"}),
+    "encounters": frozenset({"Encounter"}),
+    "referrals": frozenset({"ServiceRequest"}),
+    "consults": frozenset({"Encounter"}),
+    "conversations": frozenset({"Procedure", "QuestionnaireResponse", "Observation"}),
+}
 TABLES: dict[str, tuple[Any, str | None]] = {
     "patients": (PatientFact, None),
     "diagnoses": (DiagnosisFact, "diagnosis_date"),
@@ -56,8 +65,15 @@ def _query(name: str, as_of: date | None) -> Select:
 
 def load_frames(connection: Connection, *, as_of: date | None = None) -> Frames:
     """The projection tables as DataFrames (records dated after ``as_of`` left out when given)."""
+    return Frames(**load_tables(connection, TABLES, as_of=as_of))
+
+
+def load_tables(
+    connection: Connection, names: Iterable[str], *, as_of: date | None = None
+) -> dict[str, pd.DataFrame]:
+    """Some projection tables as DataFrames (the columns of ``Frames``)."""
     tables = {}
-    for name in TABLES:
+    for name in names:
         # Rows straight from the driver's cursor: building a SQLAlchemy Row for each of hundreds of
         # thousands of rows took longer than the query (the columns need no result processing).
         result = connection.execute(_query(name, as_of))
@@ -66,7 +82,7 @@ def load_frames(connection: Connection, *, as_of: date | None = None) -> Frames:
         finally:
             result.close()
         tables[name] = pd.DataFrame.from_records(rows, columns=list(COLUMNS[name]), coerce_float=False)
-    return Frames(**tables)
+    return tables
 
 
 def data_version(connection: Connection) -> str:
@@ -82,6 +98,16 @@ def data_version(connection: Connection) -> str:
         )
         parts.append(latest.isoformat() if latest is not None else "-")
     return "|".join(parts)
+
+
+def changed_tables(old_version: str, new_version: str) -> set[str]:
+    """The projection tables a move from one ``data_version`` to another may have changed."""
+    types = sorted(PROJECTED)
+    old, new = old_version.split("|"), new_version.split("|")
+    if len(old) != len(types) or len(new) != len(types):
+        return set(TABLES)
+    moved = {t for t, a, b in zip(types, old, new, strict=True) if a != b}
+    return {name for name, sources in SOURCES.items() if sources & moved}
 
 
 def places(connection: Connection) -> dict[str, list[str]]:

@@ -150,3 +150,33 @@ def test_no_small_cell_recoverable_from_a_shown_total(cells):
     if "total" not in hidden and hidden_cells:
         assert len(hidden_cells) >= 2
         assert sum(hidden_cells) >= 11
+
+
+def test_replacing_tables_keeps_the_others_and_keys_everything_afresh():
+    old = Frames.from_records(
+        patients=[{"patient_id": "p1"}, {"patient_id": "p2"}],
+        encounters=[{"encounter_id": "e1", "patient_id": "p2", "status": "finished"}],
+        referrals=[{"service_request_id": "r1", "patient_id": "p1", "authored_date": "2025-01-01"}],
+    ).normalised()
+    fresh = Frames.from_records(
+        referrals=[
+            {"service_request_id": "r1", "patient_id": "p1", "authored_date": "2025-01-01"},
+            {
+                "service_request_id": "r2",
+                "patient_id": "p3",
+                "encounter_id": "e1",
+                "authored_date": "2025-02-01",
+            },
+        ]
+    ).referrals
+    new = old.replaced(referrals=fresh)
+    assert new.is_normalised and new.patients_by_id is not old.patients_by_id
+    assert new.patient_ids(new.patients["patient_id"]).tolist() == ["p1", "p2"]
+    assert new.patient_ids(new.referrals["patient_id"]).tolist() == ["p1", "p3"]
+    # The kept encounter and the new referral that names it share one key.
+    assert new.referrals["encounter_id"].iloc[1] == new.encounters["encounter_id"].iloc[0]
+    assert new.encounters["status"].tolist() == ["finished"]
+    with pytest.raises(ValueError, match="unknown"):
+        old.replaced(visits=fresh)
+    with pytest.raises(ValueError, match="normalised"):
+        Frames().replaced(referrals=fresh)

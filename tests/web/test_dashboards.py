@@ -7,9 +7,11 @@ import json
 import re
 import uuid
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from sicdoc.analytics.frames import COLUMNS
 from sicdoc.cli import main
 from sicdoc.errors import Conflict
 from sicdoc.services import accounts
@@ -252,6 +254,41 @@ def test_after_a_write_the_page_shows_the_last_figures_while_they_are_rebuilt(cl
     fresh = service.dashboard_view(board, scope)
     assert fresh.stale_since is None and fresh.built is not shown.built
     assert b"data-stale" not in client.get(query).data
+
+
+def stored_rows(frames, name):
+    """A normalised table with ids instead of keys and plain values, in the order of its own id."""
+    table = getattr(frames, name).copy()
+    table["patient_id"] = frames.patient_ids(table["patient_id"])
+    if "encounter_id" in table.columns:
+        table["encounter_id"] = frames.encounter_ids(table["encounter_id"])
+    table = table.astype(
+        {c: object for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)}
+    )
+    return table.sort_values(COLUMNS[name][0]).reset_index(drop=True)
+
+
+def test_after_a_write_only_the_tables_it_feeds_are_read_again(client, app, monkeypatch):
+    import sicdoc.dashboards.service as service_module
+    from sicdoc.store.frames import load_frames
+
+    service = app.extensions["sicdoc.analytics"]
+    service._frames.clear()
+    service.frames()
+    read = []
+    real = service_module.load_tables
+    monkeypatch.setattr(
+        service_module,
+        "load_tables",
+        lambda conn, names, **kw: read.append(list(names)) or real(conn, names, **kw),
+    )
+    write_a_patient(app)
+    partial = service.frames()
+    assert read == [["patients"]]
+    with app.extensions["sicdoc.engine"].connect() as conn:
+        full = load_frames(conn).normalised()
+    for name in COLUMNS:
+        pd.testing.assert_frame_equal(stored_rows(partial, name), stored_rows(full, name))
 
 
 def test_the_default_view_is_built_before_the_workers_start(client, app, monkeypatch):
