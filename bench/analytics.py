@@ -140,13 +140,14 @@ def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyp
         start = time.perf_counter()
         analytics.wait_for_refreshes()
         refresh.append(after_write[-1] + time.perf_counter() - start)
+    new_filter = get(f"/dashboards/?{query}&cohort=stroke")
+    csv = get(f"/dashboards/headline.csv?{query}")
+    api = get(f"/api/metrics?{query}&from=2025-01-01")
     worklist = []
     for n in range(runs, 2 * runs):
         post_patient(app, n)
         worklist.append(get("/worklist", "clinician"))
-    new_filter = get(f"/dashboards/?{query}&cohort=stroke")
-    csv = get(f"/dashboards/headline.csv?{query}")
-    api = get(f"/api/metrics?{query}&from=2025-01-01")
+    worklist_again = get("/worklist", "clinician")
     print(f"  read and normalise every projection row:          {read:.2f} s")
     print(f"  GET /dashboards first view (read frames, build): {cold:.2f} s wall, {cold_cpu:.2f} s CPU")
     print(f"  GET /dashboards again (cached), median of {runs}:   {warm * 1000:.0f} ms")
@@ -154,10 +155,13 @@ def bench_page(tables: dict, board, runs: int) -> None:  # type: ignore[no-untyp
         f"  GET /dashboards after a write, median of {runs}:    {statistics.median(after_write) * 1000:.0f} ms"
         f" (last figures; the new ones ready after {statistics.median(refresh):.2f} s)"
     )
-    print(f"  GET /worklist (clinician) after a write, median of {runs}: {statistics.median(worklist):.2f} s")
     print(f"  GET /dashboards with a new filter (frames cached): {new_filter:.2f} s")
     print(f"  GET /dashboards/headline.csv (cached):            {csv * 1000:.0f} ms")
     print(f"  GET /api/metrics for a new period:                {api:.2f} s")
+    print(
+        f"  GET /worklist (clinician) after a write, median of {runs}: {statistics.median(worklist):.2f} s;"
+        f" again {worklist_again * 1000:.0f} ms"
+    )
     app.extensions["sicdoc.engine"].dispose()
     shutil.rmtree(folder, ignore_errors=True)
 

@@ -182,12 +182,22 @@ class AnalyticsService:
     def worklist(self, scope: Scope, *, limit: int = 200) -> tuple[pd.DataFrame, int]:
         """Patients due a conversation (most in need first) with name and MRN, and how many in all.
 
-        Not cached: clinicians act on it, so it always reflects the latest record.
+        Clinicians act on it, so it is never shown stale: it is kept per data version (any write
+        moves it) and names and MRNs are read from the current Patient resources at every view.
         """
         from sicdoc.analytics import worklist
 
-        table = worklist(
-            self.frames(), as_of=scope.as_of, cohorts=list(scope.cohorts), site=scope.site, unit=scope.unit
+        version = self.version()
+        table = self._results.get(
+            version,
+            ("worklist", scope.key()),
+            lambda: worklist(
+                self.frames(version),
+                as_of=scope.as_of,
+                cohorts=list(scope.cohorts),
+                site=scope.site,
+                unit=scope.unit,
+            ),
         )
         top = table.head(limit).copy()
         with self.engine.connect() as conn:

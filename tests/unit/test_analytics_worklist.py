@@ -2,7 +2,10 @@
 
 from datetime import UTC, date, datetime
 
+import pandas as pd
+
 from sicdoc.analytics import Frames, worklist
+from sicdoc.analytics.worklist import _joined
 
 AS_OF = date(2025, 12, 31)
 
@@ -100,3 +103,14 @@ def test_worklist_for_one_cohort_and_nobody_due():
         "priority",
         "days_since_index",
     ]
+
+
+def test_values_per_patient_are_joined_in_the_given_order():
+    found = pd.DataFrame(
+        {
+            "patient_id": [1, 1, 1, 2, 3, 3],
+            "cohort": ["cancer", "stroke", "cancer", "heart_failure", "cancer", "heart_failure"],
+        }
+    )
+    joined = _joined(found, "cohort", ["stroke", "heart_failure", "cancer"])
+    assert joined.to_dict() == {1: "stroke,cancer", 2: "heart_failure", 3: "heart_failure,cancer"}

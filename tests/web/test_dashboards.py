@@ -328,6 +328,33 @@ def test_worklist_links_each_patient_with_name_and_mrn(clinician):
     assert client.get("/worklist?cohort=nope").status_code == 400
 
 
+def test_a_conversation_takes_the_patient_off_the_next_worklist(clinician, app):
+    from sicdoc.db import session_scope
+    from sicdoc.services.bundles import process_transaction
+
+    def listed() -> list[str]:
+        body = clinician.get(f"/worklist?as_of={AS_OF}").get_data(as_text=True)
+        return re.findall(r'<a href="/patients/([^"]+)">', body)
+
+    first = listed()[0]
+    assert listed()[0] == first  # the second view comes from the cache
+    procedure = {
+        "resourceType": "Procedure",
+        "status": "completed",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "713603004"}]},
+        "subject": {"reference": f"Patient/{first}"},
+        "performedDateTime": f"{AS_OF}T09:00:00Z",
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": procedure, "request": {"method": "POST", "url": "Procedure"}}],
+    }
+    with session_scope(app) as session:
+        process_transaction(session, app.extensions["sicdoc.store"], bundle)
+    assert first not in listed()
+
+
 def run_cli(app, *args):
     overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
     return CliRunner().invoke(main, list(args), obj={"overrides": overrides})
