@@ -73,6 +73,10 @@ def test_dashboard_renders_every_chart_and_a_filter_redraws_them(server, page, b
     )
     plotted = [colour for colour in backgrounds if colour is not None]  # tables have no plot area
     assert len(plotted) >= everyone - 2 and set(plotted) == {"white"}, backgrounds
+    fonts = page.eval_on_selector_all(
+        "[data-rendered=true]", "els => els.map(e => e._fullLayout.font.family)"
+    )
+    assert all(font.startswith("system-ui") for font in fonts), fonts[:3]
     page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
 
     with page.expect_navigation(timeout=WAIT_MS):
