@@ -159,9 +159,10 @@ def cohort_flags(
     site: str | None = None,
     unit: str | None = None,
 ) -> pd.DataFrame:
-    """The flags (``flag_rows``) a cohort's report owns: those of the patients (keys) it measured, except diagnoses of
-    other cohorts, plus this cohort's diagnoses after death dated in the period and scope (those
-    patients may be in no measure at all, precisely because the diagnosis was unusable)."""
+    """The flags (``flag_rows``) a cohort's report owns: those of the patients (keys) it measured,
+    except diagnoses of other cohorts, plus this cohort's diagnoses after death dated in the period
+    and scope (those patients may be in no measure at all, precisely because the diagnosis was
+    unusable)."""
     is_dx = flags["kind"] == "diagnosis_after_death"
     measured = flags["patient_id"].isin(set(patients)) & (~is_dx | (flags["cohort"] == cohort))
     orphan = is_dx & (flags["cohort"] == cohort) & in_period(flags["record_date"], period_from, period_to)
