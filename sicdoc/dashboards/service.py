@@ -100,11 +100,11 @@ class AnalyticsService:
 
         return self._results.get(version, ("places",), load)
 
-    def dashboard(self, board: Dashboard, scope: Scope) -> BuiltDashboard:
-        """The dashboard built from the current data."""
+    def dashboard(self, board: Dashboard, scope: Scope, version: str | None = None) -> BuiltDashboard:
+        """The dashboard built from the current data (of ``version`` when the caller just probed it)."""
         from sicdoc.dashboards.build import build_dashboard
 
-        version = self.version()
+        version = version or self.version()
         return self._results.get(
             version,
             _dashboard_key(board, scope),
@@ -114,13 +114,15 @@ class AnalyticsService:
     def dashboard_view(self, board: Dashboard, scope: Scope) -> DashboardView:
         """The dashboard for a page: current if it is built, else the last one built for this
         view (up to an hour old) while the current one is built in the background."""
-        key = _dashboard_key(board, scope)
-        if self._results.peek(self.version(), key) is None:
-            last = self._results.latest(key)
-            if last is not None and time.time() - last.computed_at <= STALE_LIMIT_SECONDS:
-                self._refresh(key, board, scope)
-                return DashboardView(last.value, datetime.fromtimestamp(last.computed_at, UTC))
-        return DashboardView(self.dashboard(board, scope))
+        key, version = _dashboard_key(board, scope), self.version()
+        current = self._results.peek(version, key)
+        if current is not None:
+            return DashboardView(current.value)
+        last = self._results.latest(key)
+        if last is not None and time.time() - last.computed_at <= STALE_LIMIT_SECONDS:
+            self._refresh(key, board, scope)
+            return DashboardView(last.value, datetime.fromtimestamp(last.computed_at, UTC))
+        return DashboardView(self.dashboard(board, scope, version))
 
     def _refresh(self, key: Hashable, board: Dashboard, scope: Scope) -> None:
         with self._refresh_lock:

@@ -190,10 +190,21 @@ def test_metrics_api_has_the_exact_fields_and_is_suppressed(client):
     assert list(one["cohorts"]) == ["cancer"]
 
 
-def write_a_patient(app) -> None:
+def post_resources(app, *resources) -> None:
+    """Create resources through the transaction service, as an EHR feed would."""
     from sicdoc.db import session_scope
     from sicdoc.services.bundles import process_transaction
 
+    entries = [{"resource": r, "request": {"method": "POST", "url": r["resourceType"]}} for r in resources]
+    with session_scope(app) as session:
+        process_transaction(
+            session,
+            app.extensions["sicdoc.store"],
+            {"resourceType": "Bundle", "type": "transaction", "entry": entries},
+        )
+
+
+def write_a_patient(app) -> None:
     # A new identifier each time: an identical bundle would be recognised as a repeat and store nothing.
     patient = {
         "resourceType": "Patient",
@@ -201,13 +212,7 @@ def write_a_patient(app) -> None:
         "gender": "female",
         "birthDate": "1940-01-01",
     }
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [{"resource": patient, "request": {"method": "POST", "url": "Patient"}}],
-    }
-    with session_scope(app) as session:
-        process_transaction(session, app.extensions["sicdoc.store"], bundle)
+    post_resources(app, patient)
 
 
 def default_scope(board):
@@ -329,9 +334,6 @@ def test_worklist_links_each_patient_with_name_and_mrn(clinician):
 
 
 def test_a_conversation_takes_the_patient_off_the_next_worklist(clinician, app):
-    from sicdoc.db import session_scope
-    from sicdoc.services.bundles import process_transaction
-
     def listed() -> list[str]:
         body = clinician.get(f"/worklist?as_of={AS_OF}").get_data(as_text=True)
         return re.findall(r'<a href="/patients/([^"]+)">', body)
@@ -345,13 +347,7 @@ def test_a_conversation_takes_the_patient_off_the_next_worklist(clinician, app):
         "subject": {"reference": f"Patient/{first}"},
         "performedDateTime": f"{AS_OF}T09:00:00Z",
     }
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [{"resource": procedure, "request": {"method": "POST", "url": "Procedure"}}],
-    }
-    with session_scope(app) as session:
-        process_transaction(session, app.extensions["sicdoc.store"], bundle)
+    post_resources(app, procedure)
     assert first not in listed()
 
 

@@ -49,6 +49,14 @@ def _cif(cohort: str, measure: str, label: str, m: dict, key: str, horizon: str,
     }
 
 
+# (report measure, horizon, label) of the cumulative incidences on the headline table.
+HEADLINE_CIFS = (
+    ("referral_cif", "90", "Referred within 90 days (cumulative incidence)"),
+    ("referral_cif", "365", "Referred within 365 days (cumulative incidence)"),
+    ("sic_cif", "90", "Conversation within 90 days (cumulative incidence)"),
+)
+
+
 def headline_table(ctx: PanelContext) -> pd.DataFrame:
     """Per cohort: patients, cumulative incidences, decedent proportions, medians and M4 at 72 h."""
     rows = []
@@ -56,39 +64,8 @@ def headline_table(ctx: PanelContext) -> pd.DataFrame:
     for cohort, m in ctx.report["cohorts"].items():
         n = m["index_patients"]
         rows.append(_row(cohort, "index_patients", "Patients with an index diagnosis", n))
-        rows.append(
-            _cif(
-                cohort,
-                "referral_cif_90",
-                "Referred within 90 days (cumulative incidence)",
-                m,
-                "referral_cif",
-                "90",
-                n,
-            )
-        )
-        rows.append(
-            _cif(
-                cohort,
-                "referral_cif_365",
-                "Referred within 365 days (cumulative incidence)",
-                m,
-                "referral_cif",
-                "365",
-                n,
-            )
-        )
-        rows.append(
-            _cif(
-                cohort,
-                "sic_cif_90",
-                "Conversation within 90 days (cumulative incidence)",
-                m,
-                "sic_cif",
-                "90",
-                n,
-            )
-        )
+        for measure, horizon, label in HEADLINE_CIFS:
+            rows.append(_cif(cohort, f"{measure}_{horizon}", label, m, measure, horizon, n))
         dec = m["decedents"]
         rows.append(_row(cohort, "decedents", "Decedents", dec))
         rows.append(
