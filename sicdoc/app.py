@@ -32,15 +32,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         forms,
         guard,
         home,
+        limits,
         metrics_api,
         oauth,
         worklist,
     )
-    from sicdoc.views.limits import limiter
 
     guard.init_app(app)
     csrf = CSRFProtect(app)
-    limiter.init_app(app)
+    limits.init_app(app)
+    _trust_proxies(app)
     for blueprint in (
         fhir_api.bp,
         oauth.bp,
@@ -63,6 +64,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto only from the configured number of trusted proxies (none by default)."""
+    proxies = int(app.config["PROXY_FIX"])
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+
 def _analytics(app: Flask, value_set_version: str):  # type: ignore[no-untyped-def]
     from pathlib import Path
 
@@ -75,6 +85,9 @@ def _analytics(app: Flask, value_set_version: str):  # type: ignore[no-untyped-d
         raise RuntimeError(f"dashboard definitions in {app.config['DASHBOARDS_DIR']}: {exc}") from None
     service = AnalyticsService(app.extensions["sicdoc.engine"], definitions, value_set_version)
     service.set_max_age(float(app.config["DASHBOARD_CACHE_SECONDS"]))
+    service.set_clinician_labels(
+        app.config["QI_CLINICIAN_LABELS"], str(app.config.get("QI_PSEUDONYM_KEY") or app.config["SECRET_KEY"])
+    )
     return service
 
 

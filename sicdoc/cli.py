@@ -52,13 +52,14 @@ _register_sample_commands()
 
 
 def _scope(cohort: str | None, period_from: str | None, period_to: str | None, as_of: str | None, **extra):  # type: ignore[no-untyped-def]
-    from sicdoc.analytics.scope import ScopeError, parse_scope
+    from sicdoc.analytics.scope import ScopeError, parse_qi_scope, parse_scope
     from sicdoc.dashboards.service import today_utc
 
     default_months = extra.pop("default_months", None)
+    parse = parse_qi_scope if extra.pop("whole_months", True) else parse_scope  # QI answers: whole months
     params = {"cohort": cohort, "from": period_from, "to": period_to, "as_of": as_of, **extra}
     try:
-        return parse_scope(params, today=today_utc(), default_months=default_months)
+        return parse(params, today=today_utc(), default_months=default_months)
     except ScopeError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -96,7 +97,8 @@ def metrics(
 
     from sicdoc.dashboards.export import report_rows
 
-    scope = _scope(cohort, period_from, period_to, as_of)
+    # Operators on the server keep day-level cut-offs with --unsuppressed (see the README).
+    scope = _scope(cohort, period_from, period_to, as_of, whole_months=not unsuppressed)
     report = _app(ctx).extensions["sicdoc.analytics"].report(scope, suppress=not unsuppressed)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
@@ -172,8 +174,8 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
     from sicdoc.collector import tune_collector
     from sicdoc.db import session_scope
     from sicdoc.loader import LoadReport, count_bundles, iter_bundles
-    from sicdoc.security.audit import SYSTEM
     from sicdoc.services.bundles import process_transaction
+    from sicdoc.services.unit import system_unit
 
     tune_collector()
     app = _app(ctx)
@@ -192,7 +194,10 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
                 report.rejected.append((label, str(bundle)))
                 continue
             try:
-                result = process_transaction(session, store, bundle, max_entries=max_entries, actor=SYSTEM)
+                # Receipts of the command line are kept under the empty client id, as they always were.
+                result = process_transaction(
+                    system_unit(session, store), bundle, client_id="", max_entries=max_entries
+                )
             except SicdocError as exc:
                 session.rollback()
                 report.rejected.append((label, str(exc)[:500]))
@@ -329,6 +334,18 @@ def users_set_role(ctx: click.Context, username: str, role: str) -> None:
     click.echo(f"{username} is now {role}; their sessions are ended")
 
 
+@users.command("unlock")
+@click.argument("username")
+@click.pass_context
+def users_unlock(ctx: click.Context, username: str) -> None:
+    """Lift a lock-out after repeated wrong passwords."""
+    from sicdoc.services import accounts
+
+    with _session(ctx) as session:
+        _run(lambda: accounts.unlock_user(session, username))
+    click.echo(f"{username} is unlocked")
+
+
 @main.group()
 def clients() -> None:
     """Integration clients (OAuth 2.0 client credentials with SMART system scopes)."""
@@ -373,22 +390,17 @@ def clients_revoke(ctx: click.Context, client_id: str) -> None:
 
 @main.group("audit")
 def audit_group() -> None:
-    """The append-only audit log."""
+    """The append-only audit log: anchor it with checkpoints, verify it."""
 
 
-@audit_group.command("verify")
-@click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Walk the hash chain; exit 1 and name the first broken record if anything was altered."""
-    from sicdoc.security import audit
+def _register_audit_commands() -> None:
+    from sicdoc.audit_commands import checkpoint_command, verify_command
 
-    with _session(ctx) as session:
-        broken = audit.verify(session)
-        total = audit.count(session)
-    if broken is not None:
-        click.echo(f"audit log broken at seq {broken}", err=True)
-        sys.exit(1)
-    click.echo(f"audit log intact: {total} records")
+    audit_group.add_command(checkpoint_command)
+    audit_group.add_command(verify_command)
+
+
+_register_audit_commands()
 
 
 if __name__ == "__main__":

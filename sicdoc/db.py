@@ -50,7 +50,10 @@ def _configure_sqlite(engine: Engine) -> None:
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["sicdoc.engine"] = engine
-    app.extensions["sicdoc.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    # Every session carries the audit key, so sicdoc.security.audit can chain records without Flask.
+    app.extensions["sicdoc.sessionmaker"] = sessionmaker(
+        bind=engine, expire_on_commit=False, info={"audit_key": app.config["AUDIT_KEY"].encode("utf-8")}
+    )
     app.teardown_appcontext(_close_session)
 
 

@@ -90,25 +90,33 @@ def database_url(request: pytest.FixtureRequest, migrated: dict[str, str]) -> It
     yield url
 
 
+# The audit log's tables, children first; their triggers refuse changes, so they are emptied apart.
+AUDIT_TABLES = ("audit_event_patient", "audit_unkeyed_prefix", "audit_event")
+
+
 def _empty(engine: Engine) -> None:
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "audit_event":
+            if table.name not in AUDIT_TABLES:
                 conn.execute(table.delete())
         with audit_triggers_off(conn):
-            conn.execute(text("DELETE FROM audit_event"))
+            for name in AUDIT_TABLES:
+                conn.execute(text(f"DELETE FROM {name}"))
 
 
 @contextmanager
 def audit_triggers_off(conn: Connection) -> Iterator[None]:
-    """Lift the audit log's append-only triggers (as the database owner) inside ``conn``'s transaction."""
+    """Lift the audit tables' append-only triggers (as the database owner) inside ``conn``'s transaction."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        for name in AUDIT_TABLES:
+            conn.execute(text(f"ALTER TABLE {name} DISABLE TRIGGER USER"))
         yield
-        conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+        for name in AUDIT_TABLES:
+            conn.execute(text(f"ALTER TABLE {name} ENABLE TRIGGER USER"))
         return
+    tables = ", ".join(f"'{name}'" for name in AUDIT_TABLES)
     ddl = conn.execute(
-        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'")
+        text(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({tables})")
     ).all()
     for name, _sql in ddl:
         conn.execute(text(f'DROP TRIGGER "{name}"'))
@@ -212,6 +220,14 @@ def fhir_client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def store(app):  # type: ignore[no-untyped-def]
     return app.extensions["sicdoc.store"]
+
+
+@pytest.fixture
+def uow(session, store):  # type: ignore[no-untyped-def]
+    """A unit of work acting as the command line, for tests that call the services directly."""
+    from sicdoc.services.unit import system_unit
+
+    return system_unit(session, store)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -44,6 +44,11 @@ class AuditRow(Protocol):
     request_id: str | None
     detail: str | None
 
+    @property
+    def patients(self) -> list[str]:
+        """Every patient the record names (``patient_id`` among them)."""
+        ...
+
 
 def _instant(value: datetime) -> str:
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -70,10 +75,10 @@ def to_audit_event(row: AuditRow) -> dict[str, Any]:
     entity: list[dict[str, Any]] = []
     if row.resource_type and row.resource_id:
         entity.append({"what": {"reference": f"{row.resource_type}/{row.resource_id}"}})
-    if row.patient_id:
+    for patient in row.patients or ([row.patient_id] if row.patient_id else []):
         entity.append(
             {
-                "what": {"reference": f"Patient/{row.patient_id}"},
+                "what": {"reference": f"Patient/{patient}"},
                 "role": {
                     "system": "http://terminology.hl7.org/CodeSystem/object-role",
                     "code": "1",

@@ -1,6 +1,6 @@
 """ORM tables. Importing this package registers every table on ``Base.metadata``."""
 
-from sicdoc.models.audit import AuditEvent
+from sicdoc.models.audit import AuditEvent, AuditEventPatient, AuditUnkeyedPrefix
 from sicdoc.models.base import Base, JsonDocument
 from sicdoc.models.drafts import ConversationDraft
 from sicdoc.models.ingest import BundleReceipt
@@ -26,6 +26,8 @@ from sicdoc.models.security import AccessToken, IntegrationClient, UsedJti, User
 __all__ = [
     "AccessToken",
     "AuditEvent",
+    "AuditEventPatient",
+    "AuditUnkeyedPrefix",
     "Base",
     "BundleReceipt",
     "BusinessIdentifier",
