@@ -170,6 +170,7 @@ def post_patient(app, n: int) -> None:  # type: ignore[no-untyped-def]
     """One new Patient through the FHIR transaction service (moves the data version)."""
     from sicdoc.db import session_scope
     from sicdoc.services.bundles import process_transaction
+    from sicdoc.services.unit import system_unit
 
     patient = {"resourceType": "Patient", "identifier": [{"system": "urn:bench", "value": f"p{n}"}]}
     bundle = {
@@ -178,7 +179,7 @@ def post_patient(app, n: int) -> None:  # type: ignore[no-untyped-def]
         "entry": [{"resource": patient, "request": {"method": "POST", "url": "Patient"}}],
     }
     with session_scope(app) as session:
-        process_transaction(session, app.extensions["sicdoc.store"], bundle)
+        process_transaction(system_unit(session, app.extensions["sicdoc.store"]), bundle)
 
 
 def main() -> None:

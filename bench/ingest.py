@@ -27,6 +27,7 @@ from sicdoc.db import session_scope
 from sicdoc.fhir.validation import validate_resource
 from sicdoc.migrate import upgrade
 from sicdoc.services.bundles import process_transaction
+from sicdoc.services.unit import system_unit
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNTHEA = ROOT.parent / "shared" / "fixtures" / "synthea"
@@ -45,7 +46,7 @@ def _run(url: str, bundles: list[dict]) -> float:
     started = time.perf_counter()
     with session_scope(app) as session:
         for bundle in bundles:
-            process_transaction(session, store, bundle)
+            process_transaction(system_unit(session, store), bundle)
     elapsed = time.perf_counter() - started
     app.extensions["sicdoc.engine"].dispose()
     return entries / elapsed

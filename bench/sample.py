@@ -26,6 +26,7 @@ from sicdoc.loader import iter_bundles
 from sicdoc.migrate import upgrade
 from sicdoc.sample.writer import generate
 from sicdoc.services.bundles import process_transaction
+from sicdoc.services.unit import system_unit
 
 
 def _generate(patients: int, out: Path) -> tuple[float, int]:
@@ -41,7 +42,7 @@ def _load(url: str, folder: Path, patients: int, resources: int) -> tuple[float,
     started = time.perf_counter()
     with session_scope(app) as session:
         for _, bundle in iter_bundles([folder]):
-            process_transaction(session, store, bundle)
+            process_transaction(system_unit(session, store), bundle)
     elapsed = time.perf_counter() - started
     app.extensions["sicdoc.engine"].dispose()
     return patients / elapsed, resources / elapsed

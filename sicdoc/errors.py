@@ -38,6 +38,15 @@ class Unprocessable(SicdocError):
     status = 422
 
 
+class Forbidden(SicdocError):
+    """The actor may not have this (a scope or role does not reach it)."""
+
+    status = 403
+
+    def __init__(self, message: str):
+        super().__init__(message, code="forbidden")
+
+
 class NotFound(SicdocError):
     status = 404
 

@@ -189,7 +189,9 @@ def _apply_result_param(req: SearchRequest, name: str, value: str) -> bool:
         pieces = value.split(":")
         if len(pieces) not in (2, 3) or pieces[1] not in params_for(pieces[0]):
             raise InvalidInput(f"{name}={value} names no known reference parameter", code="not-supported")
-        include = Include(pieces[0], pieces[1], pieces[2] if len(pieces) == 3 else None)
+        # A parameter with one target type (``patient``) names it, so scope checks see it up front.
+        target = pieces[2] if len(pieces) == 3 else params_for(pieces[0])[pieces[1]].target
+        include = Include(pieces[0], pieces[1], target)
         (req.includes if name == "_include" else req.revincludes).append(include)
     elif name == "_cursor":
         req.cursor = decode_cursor(value)

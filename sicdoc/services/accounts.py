@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,16 +18,47 @@ from sicdoc.models.security import ROLES
 from sicdoc.security import audit, sessions, tokens
 from sicdoc.security import scopes as smart
 from sicdoc.security.audit import Actor
-from sicdoc.security.passwords import hash_password, needs_rehash, rehash, verify_password
+from sicdoc.security.passwords import check_password, hash_password, needs_rehash, rehash, verify_password
 from sicdoc.services import transaction
+
+# Recently viewed patients kept per login session.
+RECENT_MAX = 8
 
 
 class LoginFailed(Exception):
     """Wrong password, unknown or disabled user: one message for all, so nothing leaks."""
 
 
+class AccountLocked(LoginFailed):
+    """Too many wrong passwords in a row: no log-in, not even with the right password, until ``until``."""
+
+    def __init__(self, until: datetime):
+        super().__init__(f"locked until {until.isoformat()}")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Lock an account for ``period`` after ``failures`` wrong passwords in a row (0 turns it off)."""
+
+    failures: int = 5
+    period: timedelta = timedelta(minutes=15)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _new_password_hash(username: str, password: str) -> str:
+    try:
+        check_password(password, [username])
+        return hash_password(password)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="value") from None
 
 
 def _check_role(role: str) -> None:
@@ -47,10 +79,7 @@ def create_user(
     _check_role(role)
     if not username or len(username) > 80 or not username.isprintable() or username.strip() != username:
         raise InvalidInput("A username is 1 to 80 printable characters without surrounding spaces")
-    try:
-        password_hash = hash_password(password)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    password_hash = _new_password_hash(username, password)
     try:
         with transaction(session):
             user = User(
@@ -73,15 +102,22 @@ def list_clients(session: Session) -> list[IntegrationClient]:
 
 
 def set_password(session: Session, username: str, password: str, actor: Actor = audit.SYSTEM) -> None:
-    try:
-        password_hash = hash_password(password)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    """A new password (checked against the rule); ends the person's sessions and any lock-out."""
+    password_hash = _new_password_hash(username, password)
     with transaction(session):
         user = _user(session, username)
         user.password_hash = password_hash
+        user.failed_logins, user.locked_until = 0, None
         sessions.end_all(session, user.id)
         audit.append(session, actor, "user-password", "success", detail=username)
+
+
+def unlock_user(session: Session, username: str, actor: Actor = audit.SYSTEM) -> None:
+    """Lift a lock-out after repeated wrong passwords (an administrator's action)."""
+    with transaction(session):
+        user = _user(session, username)
+        user.failed_logins, user.locked_until = 0, None
+        audit.append(session, actor, "user-unlock", "success", detail=username)
 
 
 def disable_user(session: Session, username: str, actor: Actor = audit.SYSTEM) -> None:
@@ -103,24 +139,80 @@ def set_role(session: Session, username: str, role: str, actor: Actor = audit.SY
         audit.append(session, actor, "user-role", "success", detail=f"{username}: {old} -> {role}")
 
 
-def login(session: Session, username: str, password: str, actor: Actor) -> tuple[User, str]:
-    """Check the password and open a session; return the user and the raw session id for the cookie."""
+def login(
+    session: Session, username: str, password: str, actor: Actor, lockout: Lockout | None = None
+) -> tuple[User, str]:
+    """Check the password and open a session; return the user and the raw session id for the cookie.
+
+    Raises LoginFailed (one answer for an unknown user, a wrong password and a disabled account) or
+    AccountLocked once ``lockout.failures`` wrong passwords in a row have locked the account: then
+    even the right password is refused until the lock ends. A successful log-in resets the count.
+    """
+    lockout = lockout or Lockout()
+    now = _now()
     user = session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        reason = "unknown user" if user is None else ("disabled user" if ok else "wrong password")
-        if user is None:
-            # What was typed is not a username we know: it may be a password typed in the wrong box.
-            actor = Actor("(unknown user)", actor.role, actor.source_address, actor.request_id)
-        audit.record(session, actor, "login", "failure", detail=reason)
+    ok = verify_password(user.password_hash if user else None, password)  # same work whatever follows
+    if user is None:
+        # What was typed is not a username we know: it may be a password typed in the wrong box.
+        actor = Actor("(unknown user)", actor.role, actor.source_address, actor.request_id)
+        audit.record(session, actor, "login", "failure", detail="unknown user")
+        raise LoginFailed()
+    if user.locked_until is not None and _utc(user.locked_until) > now:
+        until = _utc(user.locked_until)
+        audit.record(session, actor, "login", "failure", detail="locked")
+        raise AccountLocked(until)
+    if not ok:
+        locked = _count_failure(session, user.id, actor, now, lockout)
+        if locked is not None:
+            raise AccountLocked(locked)
+        raise LoginFailed()
+    if not user.active:
+        audit.record(session, actor, "login", "failure", detail="disabled user")
         raise LoginFailed()
     with transaction(session):
         if needs_rehash(user.password_hash):
             user.password_hash = rehash(password)
-        raw = sessions.start(session, user, _now())
+        if user.failed_logins or user.locked_until is not None:
+            user.failed_logins, user.locked_until = 0, None
+        raw = sessions.start(session, user, now)
         who = Actor(user.username, user.role, actor.source_address, actor.request_id)
         audit.append(session, who, "login", "success")
     return user, raw
+
+
+def _count_failure(
+    session: Session, user_id: int, actor: Actor, now: datetime, lockout: Lockout
+) -> datetime | None:
+    """Count a wrong password atomically (workers and servers share the row); lock at the limit.
+
+    Returns the end of the lock when this failure started one.
+    """
+    with transaction(session):
+        count = session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(failed_logins=User.failed_logins + 1)
+            .returning(User.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        audit.append(session, actor, "login", "failure", detail="wrong password")
+        if not lockout.failures or count < lockout.failures:
+            return None
+        until = now + lockout.period
+        session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(failed_logins=0, locked_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        audit.append(
+            session,
+            actor,
+            "lockout",
+            "success",
+            detail=f"{count} wrong passwords in a row; locked until {until.isoformat(timespec='seconds')}",
+        )
+    return until
 
 
 def logout(session: Session, raw: str, actor: Actor) -> None:
@@ -211,7 +303,7 @@ def issue_token(
         raise tokens.invalid_client("This client assertion (jti) was already used") from None
     except tokens.OAuthError as exc:
         session.rollback()
-        audit.record(session, actor, "token", "failure", detail=exc.description)
+        audit.record(session, actor, "token", "failure", detail=exc.reason)
         raise
     return issued
 
@@ -226,3 +318,14 @@ def forget_session(session: Session, raw: str) -> None:
     """Revoke a session cookie presented at login (the id rotates; the old one must die)."""
     with transaction(session):
         sessions.end(session, raw)
+
+
+def remember_patient(session: Session, raw_cookie: str, patient_id: str) -> None:
+    """Note a patient this login viewed (server-side: the list ends with the session)."""
+    with transaction(session):
+        sessions.remember_patient(session, raw_cookie, patient_id, RECENT_MAX)
+
+
+def recent_patient_ids(session: Session, raw_cookie: str | None) -> list[str]:
+    """The patients this login viewed, newest first (empty for no or an ended session)."""
+    return sessions.recent_patients(session, raw_cookie) if raw_cookie else []

@@ -16,18 +16,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from sicdoc.errors import Conflict, InvalidInput, Issue, SicdocError
 from sicdoc.fhir.dates import format_instant, utc_now
 from sicdoc.fhir.outcome import operation_outcome
 from sicdoc.fhir.validation import URN_RE, is_resource_type, validate_resource
 from sicdoc.models import BundleReceipt
-from sicdoc.security.audit import Actor
-from sicdoc.services import retrying, transaction
 from sicdoc.services.entries import EntryPlan, plan_entries, response_entry, run_read
-from sicdoc.services.resources import audit_writes
-from sicdoc.store import Store
+from sicdoc.services.unit import UnitOfWork
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
 
@@ -114,14 +110,12 @@ def bundle_key(bundle: dict[str, Any]) -> tuple[str, str]:
 
 
 def process_transaction(
-    session: Session,
-    store: Store,
+    uow: UnitOfWork,
     bundle: Any,
     *,
-    client_id: str = "",
+    client_id: str | None = None,
     max_entries: int = 5000,
     representation: bool = False,
-    actor: Actor | None = None,
 ) -> BundleResult:
     """All or nothing; a re-post of the same bundle stores nothing and returns the first answer."""
     entries = validate_bundle(bundle, max_entries)
@@ -132,21 +126,15 @@ def process_transaction(
     attempts = iter(range(1_000_000))
 
     def attempt() -> BundleResult:
-        with transaction(session):
+        with uow.transaction():
             work = entries if next(attempts) == 0 else orjson.loads(pristine)
-            return _apply(session, store, bundle, work, client_id, representation, actor)
+            return _apply(uow, bundle, work, client_id, representation)
 
-    return retrying(session, attempt)
+    return uow.retrying(attempt)
 
 
 def apply_transaction(
-    session: Session,
-    store: Store,
-    bundle: Any,
-    *,
-    client_id: str = "",
-    representation: bool = False,
-    actor: Actor | None = None,
+    uow: UnitOfWork, bundle: Any, *, client_id: str | None = None, representation: bool = False
 ) -> BundleResult:
     """``process_transaction`` inside the caller's open transaction, for a use case that writes more.
 
@@ -155,20 +143,19 @@ def apply_transaction(
     entries = validate_bundle(bundle, 5000)
     if bundle["type"] != "transaction":
         raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
-    return _apply(
-        session, store, bundle, orjson.loads(orjson.dumps(entries)), client_id, representation, actor
-    )
+    return _apply(uow, bundle, orjson.loads(orjson.dumps(entries)), client_id, representation)
 
 
 def _apply(
-    session: Session,
-    store: Store,
+    uow: UnitOfWork,
     bundle: dict[str, Any],
     work: list[dict[str, Any]],
-    client_id: str,
+    client_id: str | None,
     representation: bool,
-    actor: Actor | None,
 ) -> BundleResult:
+    """Receipts are kept per client (the actor unless the use case names its own)."""
+    session, store = uow.session, uow.store
+    client_id = uow.actor.id if client_id is None else client_id
     key, body_hash = bundle_key(bundle)
     receipt = session.scalar(
         select(BundleReceipt).where(BundleReceipt.client_id == client_id, BundleReceipt.key == key)
@@ -177,23 +164,22 @@ def _apply(
         if receipt.body_hash != body_hash:
             raise Conflict(f"A different bundle with the same identifier was already received ({key})")
         return BundleResult(receipt.response, replayed=True)
-    plans = sorted(plan_entries(session, work), key=lambda p: p.order)
+    plans = sorted(plan_entries(uow, work), key=lambda p: p.order)
     response_entries: list[dict[str, Any] | None] = [None] * len(work)
     for plan in plans:
         if plan.method == "DELETE":
-            response_entries[plan.index] = plan.execute(session, store, representation)
+            response_entries[plan.index] = plan.execute(uow, representation)
     # New resources go in together: one statement per table instead of one per resource.
     creates = [p for p in plans if p.method == "POST" and not p.exists]
     made = store.create_many(session, [(p.resource, p.resource_id) for p in creates])
     for plan, stored in zip(creates, made, strict=True):
-        response_entries[plan.index] = response_entry(stored, "201 Created", representation)
+        shown = representation and uow.may_read(plan.resource_type)
+        response_entries[plan.index] = response_entry(stored, "201 Created", shown)
     for plan in plans:
         if response_entries[plan.index] is None:
-            response_entries[plan.index] = plan.execute(session, store, representation)
+            response_entries[plan.index] = plan.execute(uow, representation)
     created = len(made) + sum(p.created for p in plans)
-    audit_writes(
-        session, actor, [("create", stored) for stored in made] + [p.written for p in plans if p.written]
-    )
+    uow.audit_writes([("create", stored) for stored in made] + [p.written for p in plans if p.written])
     response = {
         "resourceType": "Bundle",
         "type": "transaction-response",
@@ -209,13 +195,7 @@ def _apply(
 
 
 def process_batch(
-    session: Session,
-    store: Store,
-    bundle: Any,
-    *,
-    max_entries: int = 5000,
-    representation: bool = False,
-    actor: Actor | None = None,
+    uow: UnitOfWork, bundle: Any, *, max_entries: int = 5000, representation: bool = False
 ) -> BundleResult:
     """Each entry on its own: its own transaction, its own status or OperationOutcome."""
     if not isinstance(bundle, dict) or bundle.get("type") != "batch":
@@ -240,17 +220,17 @@ def process_batch(
             single = json.loads(json.dumps(entry))
 
             def attempt(single: dict[str, Any] = single) -> tuple[dict[str, Any], int]:
-                with transaction(session):
-                    plan: EntryPlan = plan_entries(session, [single])[0]
-                    response = plan.execute(session, store, representation)
-                    audit_writes(session, actor, [plan.written] if plan.written else [])
+                with uow.transaction():
+                    plan: EntryPlan = plan_entries(uow, [single])[0]
+                    response = plan.execute(uow, representation)
+                    uow.audit_writes([plan.written] if plan.written else [])
                     return response, plan.created
 
-            response, made = retrying(session, attempt)
+            response, made = uow.retrying(attempt)
             created += made
             out.append(response)
         except SicdocError as exc:
-            session.rollback()
+            uow.session.rollback()
             out.append({"response": {"status": f"{exc.status}", "outcome": operation_outcome(exc.issues)}})
     response = {"resourceType": "Bundle", "type": "batch-response", "entry": out}
     return BundleResult(response, created=created)

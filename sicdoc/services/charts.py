@@ -20,7 +20,8 @@ from sicdoc.fhir.dates import calendar_date
 from sicdoc.fhir.search import parse_search
 from sicdoc.models import Conversation, EncounterFact, PalliativeConsult, PalliativeReferral, Resource
 from sicdoc.services.conversations.common import performer
-from sicdoc.services.conversations.history import conversation_record
+from sicdoc.services.conversations.history import read_record
+from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, read
 from sicdoc.store.search import search
 
@@ -73,11 +74,17 @@ def card(stored: Stored) -> PatientCard:
     )
 
 
-def patient_card(session: Session, patient_id: str) -> PatientCard:
-    return card(read(session, "Patient", patient_id))
+def patient_card(uow: UnitOfWork, patient_id: str) -> PatientCard:
+    return card(uow.read("Patient", patient_id))
 
 
-def find_patients(session: Session, text: str) -> list[PatientCard]:
+def _shown(uow: UnitOfWork, cards: list[PatientCard]) -> list[PatientCard]:
+    """Cards about to be shown: each patient named is noted for the audit record."""
+    uow.disclose("search", patients=[c.id for c in cards], resource_type="Patient")
+    return cards
+
+
+def find_patients(uow: UnitOfWork, text: str) -> list[PatientCard]:
     """Patients whose birth date (YYYY-MM-DD), MRN (any identifier) or every name word matches."""
     text = " ".join(text.split())[:200]
     if not text:
@@ -90,29 +97,31 @@ def find_patients(session: Session, text: str) -> list[PatientCard]:
         found: dict[str, PatientCard] = {}
         for criteria in queries:
             request = parse_search("Patient", [*criteria, ("_count", str(MAX_RESULTS))])
-            for match in search(session, request).matches:
+            for match in search(uow.session, request).matches:
                 found.setdefault(match.id, card(match))
     except InvalidInput:
         return []  # a value the search cannot parse (e.g. 2026-13-45) finds nobody
-    return sorted(found.values(), key=lambda c: (c.name.casefold(), c.id))[:MAX_RESULTS]
+    return _shown(uow, sorted(found.values(), key=lambda c: (c.name.casefold(), c.id))[:MAX_RESULTS])
 
 
-def patient_cards(session: Session, ids: list[str]) -> list[PatientCard]:
+def patient_cards(uow: UnitOfWork, ids: list[str]) -> list[PatientCard]:
     """Cards for known, live patients, in the order given (unknown ids are skipped)."""
     out = []
     for pid in ids:
-        row = session.get(Resource, ("Patient", pid))
+        row = uow.session.get(Resource, ("Patient", pid))
         if row is not None and not row.deleted:
             out.append(card(Stored("Patient", pid, row.version_id, row.last_updated, False, row.content)))
-    return out
+    return _shown(uow, out)
 
 
-def recently_updated(session: Session, limit: int = 10) -> list[PatientCard]:
+def recently_updated(uow: UnitOfWork, limit: int = 10) -> list[PatientCard]:
     request = parse_search("Patient", [("_sort", "-_lastUpdated"), ("_count", str(limit))])
-    return [card(m) for m in search(session, request).matches]
+    return _shown(uow, [card(m) for m in search(uow.session, request).matches])
 
 
-def header(session: Session, patient_id: str) -> Header:
+def header(uow: UnitOfWork, patient_id: str) -> Header:
+    uow.disclose("read", patients=[patient_id])
+    session = uow.session
     row = session.scalars(
         select(Conversation)
         .where(Conversation.patient_id == patient_id, Conversation.status != "entered-in-error")
@@ -121,7 +130,7 @@ def header(session: Session, patient_id: str) -> Header:
     ).first()
     if row is None:
         return Header()
-    record = conversation_record(session, row.procedure_id)
+    record = read_record(session, row.procedure_id)
     answers = record.answers
     status = answers.get("code-status") or row.code_status
     return Header(
@@ -141,8 +150,13 @@ def _latest_goal(session: Session, patient_id: str) -> str | None:
     return None
 
 
-def conditions(session: Session, patient_id: str) -> list[tuple[str, str, date | None]]:
+def conditions(uow: UnitOfWork, patient_id: str) -> list[tuple[str, str, date | None]]:
     """(id, words, date) of the patient's diagnoses, newest first."""
+    uow.disclose("read", patients=[patient_id])
+    return _conditions(uow.session, patient_id)
+
+
+def _conditions(session: Session, patient_id: str) -> list[tuple[str, str, date | None]]:
     request = parse_search("Condition", [("patient", patient_id), ("_count", "200")])
     out = []
     for match in search(session, request).matches:
@@ -152,9 +166,10 @@ def conditions(session: Session, patient_id: str) -> list[tuple[str, str, date |
     return sorted(out, key=lambda t: (t[2] or date.min, t[0]), reverse=True)
 
 
-def encounters(session: Session, patient_id: str) -> list[tuple[str, str, bool]]:
+def encounters(uow: UnitOfWork, patient_id: str) -> list[tuple[str, str, bool]]:
     """(id, words, ongoing) of the patient's encounters, newest first, for linking a conversation."""
-    rows = session.scalars(
+    uow.disclose("read", patients=[patient_id])
+    rows = uow.session.scalars(
         select(EncounterFact)
         .where(EncounterFact.patient_id == patient_id)
         .order_by(EncounterFact.admit_at.desc().nulls_last(), EncounterFact.encounter_id)
@@ -175,10 +190,12 @@ def encounters(session: Session, patient_id: str) -> list[tuple[str, str, bool]]
     return out
 
 
-def timeline(session: Session, patient_id: str) -> list[Event]:
+def timeline(uow: UnitOfWork, patient_id: str) -> list[Event]:
     """Diagnoses, admissions, palliative referrals and consults, and conversations, newest first."""
+    uow.disclose("read", patients=[patient_id])
+    session = uow.session
     events = [
-        Event(when, "diagnosis", words or "Diagnosis") for _, words, when in conditions(session, patient_id)
+        Event(when, "diagnosis", words or "Diagnosis") for _, words, when in _conditions(session, patient_id)
     ]
     for enc in session.scalars(select(EncounterFact).where(EncounterFact.patient_id == patient_id)):
         if enc.class_code in codes.INPATIENT_CLASSES and not enc.palliative:

@@ -8,15 +8,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from sqlalchemy.orm import Session
 
-from sicdoc.errors import InvalidInput, PreconditionFailed
+from sicdoc.errors import Forbidden, InvalidInput, PreconditionFailed
 from sicdoc.fhir.dates import format_instant
 from sicdoc.fhir.search import parse_search
 from sicdoc.fhir.validation import is_resource_type
 from sicdoc.services.matching import Pending, identifier_criteria, match_one, prefetch
-from sicdoc.store import Store, Stored, identifier_pairs, new_id, read
-from sicdoc.store.search import search
+from sicdoc.services.unit import UnitOfWork
+from sicdoc.store import Stored, identifier_pairs, new_id
+from sicdoc.store import read as store_read
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "GET": 3, "HEAD": 3}
 
@@ -35,8 +35,9 @@ class EntryPlan:
     written: tuple[str, Stored] | None = None  # (audit action, version written)
     order: tuple[int, int] = field(default=(0, 0))
 
-    def execute(self, session: Session, store: Store, representation: bool) -> dict[str, Any]:
+    def execute(self, uow: UnitOfWork, representation: bool) -> dict[str, Any]:
         where = f"Bundle.entry[{self.index}]"
+        session, store = uow.session, uow.store
         if self.method == "DELETE":
             assert self.resource_id is not None
             if self.resource_id:
@@ -44,16 +45,23 @@ class EntryPlan:
                 self.written = ("delete", deleted) if deleted else None
             return {"response": {"status": "204 No Content"}}
         if self.method in ("GET", "HEAD"):
-            body = run_read(session, self.url, where)
+            body = run_read(uow, self.url, where)
             entry: dict[str, Any] = {"response": {"status": "200 OK"}}
             if self.method == "GET":
                 entry["resource"] = body
             return entry
         assert self.resource_id is not None and self.resource is not None
         if self.method == "POST" and self.exists:
+            if not uow.may_read(self.resource_type):
+                return {"response": {"status": "200 OK"}}  # one match exists; nothing more for a writer
             return response_entry(
-                read(session, self.resource_type, self.resource_id), "200 OK", representation
+                uow.read(self.resource_type, self.resource_id)
+                if representation
+                else store_read(session, self.resource_type, self.resource_id),
+                "200 OK",
+                representation,
             )
+        representation = representation and uow.may_read(self.resource_type)
         if self.method == "POST":
             stored = store.create(session, self.resource, resource_id=self.resource_id)
             self.created = 1
@@ -93,8 +101,9 @@ def _if_match(request: dict[str, Any], where: str) -> int | None:
     return int(digits)
 
 
-def plan_entries(session: Session, entries: list[dict[str, Any]]) -> list[EntryPlan]:
+def plan_entries(uow: UnitOfWork, entries: list[dict[str, Any]]) -> list[EntryPlan]:
     """Decide every entry's target id, then rewrite placeholders and conditional references."""
+    session = uow.session
     mapping: dict[str, str] = {}
     pending = prefetch(session, _wanted_identifiers(entries))
     plans: list[EntryPlan] = []
@@ -133,9 +142,9 @@ def plan_entries(session: Session, entries: list[dict[str, Any]]) -> list[EntryP
         if plan.resource is not None:
             where = f"Bundle.entry[{plan.index}].resource"
             if fast:
-                plan.resource = _rewrite_text(session, plan.resource, where, mapping, pending)
+                plan.resource = _rewrite_text(uow, plan.resource, where, mapping, pending)
             else:
-                _resolve(session, plan.resource, where, mapping, pending)
+                _resolve(uow, plan.resource, where, mapping, pending)
     return plans
 
 
@@ -146,8 +155,30 @@ _LEFTOVER = re.compile(rb'"reference":"(urn:uuid:|[A-Z][A-Za-z]+\?)')
 _URN_TOKEN = re.compile(rb'(?<=")urn:(?:uuid|oid):[0-9A-Za-z.\-]+(?=\\?")')
 
 
+def conditional_references(resource: dict[str, Any]) -> list[str]:
+    """The conditional references (``Patient?identifier=…``) a resource holds, in order."""
+    raw = orjson.dumps(resource)
+    if b"?" not in raw:
+        return []
+    found = (m.group(1).decode() for m in _CONDITIONAL.finditer(raw))
+    return [ref for ref in found if is_resource_type(ref.partition("?")[0])]
+
+
+def _find_reference(
+    uow: UnitOfWork, rtype: str, query: str, where: str, mapping: dict[str, str], pending: Pending
+) -> str:
+    """Resolve ``rtype?query`` to ``rtype/id``; only an actor who may read the type may look it up."""
+    if not uow.may_read(rtype):
+        raise Forbidden(f"{where}: resolving a conditional reference to {rtype} needs read access to {rtype}")
+    found = match_one(uow.session, rtype, query, where, pending)
+    if found is None:
+        raise InvalidInput(f"{where}: no {rtype} matches {query}", code="not-found", expression=where)
+    mapping[f"{rtype}?{query}"] = f"{rtype}/{found}"
+    return mapping[f"{rtype}?{query}"]
+
+
 def _rewrite_text(
-    session: Session, resource: dict[str, Any], where: str, mapping: dict[str, str], pending: Pending
+    uow: UnitOfWork, resource: dict[str, Any], where: str, mapping: dict[str, str], pending: Pending
 ) -> dict[str, Any]:
     """Rewrite placeholders and conditional references on the serialised resource.
 
@@ -163,12 +194,7 @@ def _rewrite_text(
         if value not in mapping:
             rtype, _, query = value.partition("?")
             if is_resource_type(rtype):
-                found = match_one(session, rtype, query, where, pending)
-                if found is None:
-                    raise InvalidInput(
-                        f"{where}: no {rtype} matches {query}", code="not-found", expression=where
-                    )
-                mapping[value] = f"{rtype}/{found}"
+                _find_reference(uow, rtype, query, where, mapping, pending)
 
     # Look each match up as text: encoding the whole mapping for every entry made a bundle's cost
     # grow with the square of its size.
@@ -182,7 +208,7 @@ def _rewrite_text(
         raw = _CONDITIONAL.sub(lambda m: b'"reference":"' + swap(m.group(1)) + b'"', raw)
     rewritten = orjson.loads(raw)
     if _LEFTOVER.search(raw):
-        _resolve(session, rewritten, where, mapping, pending)  # raises with the exact element path
+        _resolve(uow, rewritten, where, mapping, pending)  # raises with the exact element path
     return rewritten
 
 
@@ -221,26 +247,26 @@ def _refuse_overlaps(plans: list[EntryPlan]) -> None:
         seen[key] = plan.index
 
 
-def _resolve(session: Session, node: Any, where: str, mapping: dict[str, str], pending: Pending) -> None:
+def _resolve(uow: UnitOfWork, node: Any, where: str, mapping: dict[str, str], pending: Pending) -> None:
     """Rewrite placeholders everywhere (references, uri and url elements) and resolve conditional refs."""
     if isinstance(node, dict):
         for key, value in node.items():
             child = f"{where}.{key}"
             if isinstance(value, str):
-                node[key] = _target(session, key, value, child, mapping, pending)
+                node[key] = _target(uow, key, value, child, mapping, pending)
             else:
-                _resolve(session, value, child, mapping, pending)
+                _resolve(uow, value, child, mapping, pending)
     elif isinstance(node, list):
         for i, value in enumerate(node):
             if isinstance(value, str):
                 if value in mapping:
                     node[i] = mapping[value]
             else:
-                _resolve(session, value, f"{where}[{i}]", mapping, pending)
+                _resolve(uow, value, f"{where}[{i}]", mapping, pending)
 
 
 def _target(
-    session: Session, key: str, value: str, where: str, mapping: dict[str, str], pending: Pending
+    uow: UnitOfWork, key: str, value: str, where: str, mapping: dict[str, str], pending: Pending
 ) -> str:
     if value in mapping:
         return mapping[value]
@@ -254,35 +280,33 @@ def _target(
         )
     rtype, sep, query = value.partition("?")
     if sep and is_resource_type(rtype):
-        found = match_one(session, rtype, query, where, pending)
-        if found is None:
-            raise InvalidInput(f"{where}: no {rtype} matches {query}", code="not-found", expression=where)
-        mapping[value] = f"{rtype}/{found}"
-        return mapping[value]
+        return _find_reference(uow, rtype, query, where, mapping, pending)
     return value
 
 
-def run_read(session: Session, url: str, where: str = "request") -> dict[str, Any]:
-    """A GET inside a bundle: ``Type/id`` reads, ``Type?params`` searches."""
+def run_read(uow: UnitOfWork, url: str, where: str = "request") -> dict[str, Any]:
+    """A GET inside a bundle: ``Type/id`` reads, ``Type?params`` searches; scoped and audited alike."""
     path, _, query = url.partition("?")
     parts = path.strip("/").split("/")
     if not is_resource_type(parts[0]):
         raise InvalidInput(f"{where}: '{url}' names no R4 type", expression=where)
     if len(parts) >= 2:
         if len(parts) == 4 and parts[2] == "_history":
-            from sicdoc.store import vread
-
             if not parts[3].isdigit():
                 raise InvalidInput(f"{where}: bad version in '{url}'", expression=where)
-            return vread(session, parts[0], parts[1], int(parts[3])).content or {}
-        return read(session, parts[0], parts[1]).content or {}
+            return uow.vread(parts[0], parts[1], int(parts[3])).content or {}
+        return uow.read(parts[0], parts[1]).content or {}
     request = parse_search(parts[0], parse_qsl(query, keep_blank_values=True))
-    result = search(session, request)
+    result = uow.search(request)
+    found = [("match", m) for m in result.matches] + [("include", m) for m in result.included]
     return {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": result.total,
-        "entry": [{"fullUrl": f"{m.resource_type}/{m.id}", "resource": m.content} for m in result.matches],
+        "entry": [
+            {"fullUrl": f"{m.resource_type}/{m.id}", "resource": m.content, "search": {"mode": mode}}
+            for mode, m in found
+        ],
     }
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy.orm import Session
-
 from sicdoc import codes
 from sicdoc.errors import InvalidInput
 from sicdoc.fhir.dates import calendar_date, format_instant, utc_now
@@ -18,7 +16,7 @@ from sicdoc.services.conversations.common import (
     clinician_reference,
     locations,
 )
-from sicdoc.store import Store, read
+from sicdoc.services.unit import UnitOfWork
 
 REFERRAL_SYSTEM = f"{codes.CANONICAL_BASE}/sid/referral"
 URGENCIES = {"routine": "Routine", "urgent": "Urgent", "asap": "As soon as possible"}
@@ -32,8 +30,7 @@ PATIENT_REFERRAL = {"system": codes.SNOMED, "code": "3457005", "display": "Patie
 
 
 def record_referral(
-    session: Session,
-    store: Store,
+    uow: UnitOfWork,
     patient_id: str,
     author: Author,
     *,
@@ -52,7 +49,7 @@ def record_referral(
     """
     now = now or utc_now()
     today = today or now.date()
-    patient = read(session, "Patient", patient_id).content or {}
+    patient = uow.read("Patient", patient_id).content or {}
     errors: dict[str, str] = {}
     born = calendar_date(patient.get("birthDate"))
     if authored_on is None:
@@ -71,7 +68,7 @@ def record_referral(
     if urgency not in URGENCIES:
         errors["urgency"] = "Choose routine, urgent or as soon as possible."
     if condition_id:
-        condition = read(session, "Condition", condition_id).content or {}
+        condition = uow.read("Condition", condition_id).content or {}
         if (condition.get("subject") or {}).get("reference") != f"Patient/{patient_id}":
             raise InvalidInput("The diagnosis chosen is not one of this patient's.", expression="condition")
     if errors:
@@ -95,5 +92,5 @@ def record_referral(
         request["reasonReference"] = [{"reference": f"Condition/{condition_id}"}]
     entry = {"resource": request, "request": {"method": "POST", "url": "ServiceRequest"}}
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [*extra, entry]}
-    result = process_transaction(session, store, bundle, client_id=FORMS_CLIENT)
+    result = process_transaction(uow, bundle, client_id=FORMS_CLIENT)
     return next(rid for rtype, rid, _ in locations(result) if rtype == "ServiceRequest")

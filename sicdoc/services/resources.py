@@ -5,42 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from sicdoc.errors import DuplicateIdentifier, InvalidInput
 from sicdoc.fhir.validation import validate_resource
-from sicdoc.security import audit
-from sicdoc.security.audit import Actor
-from sicdoc.services import retrying, transaction
+from sicdoc.services.entries import conditional_references
 from sicdoc.services.matching import match_one
-from sicdoc.store import Store, Stored, read
+from sicdoc.services.unit import UnitOfWork
+from sicdoc.store import Stored
+from sicdoc.store import read as store_read
 
 
 @dataclass(frozen=True)
 class WriteResult:
     stored: Stored
     created: bool
-
-
-def audit_writes(session: Session, actor: Actor | None, writes: list[tuple[str, Stored]]) -> None:
-    """Audit records of writes, inside the writes' own transaction (no change without its record)."""
-    if actor is None:
-        return
-    audit.append_many(
-        session,
-        actor,
-        [
-            {
-                "action": action,
-                "resource_type": stored.resource_type,
-                "resource_id": stored.id,
-                "patient_id": stored.id
-                if stored.resource_type == "Patient"
-                else audit.patient_of(stored.content),
-            }
-            for action, stored in writes
-        ],
-    )
+    # A conditional create matched a resource this actor may not read: say only that one exists.
+    hidden: bool = False
 
 
 def _checked(resource_type: str, resource: Any) -> dict[str, Any]:
@@ -50,47 +29,48 @@ def _checked(resource_type: str, resource: Any) -> dict[str, Any]:
             f"resourceType '{resource['resourceType']}' does not match the URL type '{resource_type}'",
             expression="resourceType",
         )
+    conditional = conditional_references(resource)
+    if conditional:
+        # R4 resolves conditional references only inside a transaction; stored verbatim they would dangle.
+        raise InvalidInput(
+            f"Conditional references such as '{conditional[0]}' are resolved only in transaction bundles",
+            code="not-supported",
+        )
     return resource
 
 
+def matched(uow: UnitOfWork, resource_type: str, resource_id: str) -> WriteResult:
+    """A conditional create's existing match, shown only to an actor who may read its type."""
+    if not uow.may_read(resource_type):
+        return WriteResult(store_read(uow.session, resource_type, resource_id), created=False, hidden=True)
+    return WriteResult(uow.read(resource_type, resource_id), created=False)
+
+
 def create_resource(
-    session: Session,
-    store: Store,
-    resource_type: str,
-    resource: Any,
-    *,
-    if_none_exist: str | None = None,
-    actor: Actor | None = None,
+    uow: UnitOfWork, resource_type: str, resource: Any, *, if_none_exist: str | None = None
 ) -> WriteResult:
     """Store version 1 of a new resource (server-assigned id), or find it under ``If-None-Exist``."""
     resource = _checked(resource_type, resource)
     resource = {k: v for k, v in resource.items() if k != "id"}  # the server assigns ids on create
 
     def attempt() -> WriteResult:
-        with transaction(session):
+        with uow.transaction():
             if if_none_exist:
-                existing = match_one(session, resource_type, if_none_exist, "If-None-Exist")
+                existing = match_one(uow.session, resource_type, if_none_exist, "If-None-Exist")
                 if existing is not None:
-                    return WriteResult(read(session, resource_type, existing), created=False)
-            stored = store.create(session, resource)
-            audit_writes(session, actor, [("create", stored)])
+                    return matched(uow, resource_type, existing)
+            stored = uow.store.create(uow.session, resource)
+            uow.audit_writes([("create", stored)])
             return WriteResult(stored, created=True)
 
     try:
-        return retrying(session, attempt)
+        return uow.retrying(attempt)
     except DuplicateIdentifier as exc:
         raise DuplicateIdentifier(f"{exc}; send If-None-Exist to make the create conditional") from None
 
 
 def update_resource(
-    session: Session,
-    store: Store,
-    resource_type: str,
-    resource_id: str,
-    resource: Any,
-    *,
-    if_match: int | None = None,
-    actor: Actor | None = None,
+    uow: UnitOfWork, resource_type: str, resource_id: str, resource: Any, *, if_match: int | None = None
 ) -> WriteResult:
     """A new version (or update-as-create for a new id); a stale ``if_match`` is 412."""
     resource = _checked(resource_type, resource)
@@ -101,52 +81,43 @@ def update_resource(
         )
 
     def attempt() -> WriteResult:
-        with transaction(session):
-            stored = store.update(session, resource, resource_id, if_match=if_match)
-            audit_writes(session, actor, [("create" if stored.version_id == 1 else "update", stored)])
+        with uow.transaction():
+            stored = uow.store.update(uow.session, resource, resource_id, if_match=if_match)
+            uow.audit_writes([("create" if stored.version_id == 1 else "update", stored)])
             return WriteResult(stored, created=stored.version_id == 1)
 
-    return retrying(session, attempt)
+    return uow.retrying(attempt)
 
 
 def conditional_update(
-    session: Session,
-    store: Store,
-    resource_type: str,
-    criteria: str,
-    resource: Any,
-    *,
-    if_match: int | None = None,
-    actor: Actor | None = None,
+    uow: UnitOfWork, resource_type: str, criteria: str, resource: Any, *, if_match: int | None = None
 ) -> WriteResult:
     """``PUT Type?criteria``: no match creates, one match updates it, several is 412."""
     resource = _checked(resource_type, resource)
 
     def attempt() -> WriteResult:
-        with transaction(session):
-            found = match_one(session, resource_type, criteria, "request URL")
+        with uow.transaction():
+            found = match_one(uow.session, resource_type, criteria, "request URL")
             if found is not None and resource.get("id") not in (None, found):
                 raise InvalidInput(
                     f"The resource id '{resource['id']}' differs from the matched {resource_type}/{found}",
                     expression=f"{resource_type}.id",
                 )
             if found is None:
-                stored = store.create(session, {k: v for k, v in resource.items() if k != "id"})
-                audit_writes(session, actor, [("create", stored)])
+                stored = uow.store.create(uow.session, {k: v for k, v in resource.items() if k != "id"})
+                uow.audit_writes([("create", stored)])
                 return WriteResult(stored, created=True)
-            stored = store.update(session, resource, found, if_match=if_match)
-            audit_writes(session, actor, [("update", stored)])
+            stored = uow.store.update(uow.session, resource, found, if_match=if_match)
+            uow.audit_writes([("update", stored)])
             return WriteResult(stored, created=False)
 
-    return retrying(session, attempt)
+    return uow.retrying(attempt)
 
 
-def delete_resource(
-    session: Session, store: Store, resource_type: str, resource_id: str, *, actor: Actor | None = None
-) -> Stored | None:
+def delete_resource(uow: UnitOfWork, resource_type: str, resource_id: str) -> Stored | None:
     """Soft delete; None when there was nothing live to delete (still a success in FHIR)."""
-    with transaction(session):
-        stored = store.delete(session, resource_type, resource_id)
+    with uow.transaction():
+        stored = uow.store.delete(uow.session, resource_type, resource_id)
         if stored is not None:
-            audit_writes(session, actor, [("delete", stored)])
+            uow.audit_writes([("delete", stored)])
         return stored

@@ -6,7 +6,7 @@ Nothing here commits: the calling service owns the transaction, so a bundle is a
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -155,14 +155,19 @@ class Store:
         return stored
 
     def delete(self, session: Session, rtype: str, rid: str, *, now: datetime | None = None) -> Stored | None:
-        """Soft delete: a tombstone version; history stays. None if there was nothing to delete."""
+        """Soft delete: a tombstone version; history stays. None if there was nothing to delete.
+
+        The tombstone returned carries the content it ended (never stored with it), so the caller can
+        tell whose record was deleted.
+        """
         current = session.get(Resource, (rtype, rid), with_for_update=True)
         if current is None or current.deleted:
             return None
+        ended = current.content
         stored = Stored(rtype, rid, current.version_id + 1, now or utc_now(), True, None)
         self._replace(session, current, stored)
         self._record(session, [_Version(stored, "DELETE", existed=True)])
-        return stored
+        return replace(stored, content=ended)
 
     def _replace(self, session: Session, current: Resource, stored: Stored) -> None:
         """Move the current row to the new version, refusing if another request moved it first."""

@@ -14,15 +14,13 @@ from sicdoc.errors import InvalidInput, SicdocError
 from sicdoc.fhir.audit_event import searchset, to_audit_event
 from sicdoc.fhir.capability import capability_statement
 from sicdoc.fhir.dates import format_instant, parse_range, utc_now
-from sicdoc.fhir.outcome import operation_outcome
+from sicdoc.fhir.outcome import information, operation_outcome
 from sicdoc.fhir.search import DEFAULT_COUNT, MAX_COUNT, decode_cursor, encode_cursor, parse_search
 from sicdoc.fhir.validation import resource_class
 from sicdoc.security import audit
 from sicdoc.security import scopes as smart
 from sicdoc.services import bundles as bundle_service
 from sicdoc.services import resources as resource_service
-from sicdoc.store import Stored, history, read, vread
-from sicdoc.store.search import compartment, history_page, search
 from sicdoc.views.fhir_http import (
     entry_for,
     fhir_response,
@@ -36,7 +34,7 @@ from sicdoc.views.fhir_http import (
     resource_headers,
     written_response,
 )
-from sicdoc.views.guard import current_actor, refuse
+from sicdoc.views.guard import current_actor, refuse, unit
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 _VERSION_RE = re.compile(r"^\d{1,9}$")
@@ -86,23 +84,9 @@ class _ServerWritten(SicdocError):
         super().__init__("AuditEvent records are written by sicdoc itself", code="not-supported")
 
 
-def _audit_read(action: str, stored: Stored | None = None, **fields: str | None) -> None:
-    """Record a read before any data leaves; AuditUnavailable (503) if it cannot be written."""
-    if stored is not None:
-        fields.setdefault("resource_type", stored.resource_type)
-        fields.setdefault("resource_id", stored.id)
-        patient = stored.id if stored.resource_type == "Patient" else audit.patient_of(stored.content)
-        fields.setdefault("patient_id", patient)
-    audit.record(get_session(), current_actor(), action, "success", **fields)
-
-
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
     return http_error_response(error)
-
-
-def _store():  # type: ignore[no-untyped-def]
-    return current_app.extensions["sicdoc.store"]
 
 
 def _type(resource_type: str) -> str:
@@ -132,20 +116,13 @@ def bundle() -> Response:
         return denied
     representation = prefer("return") == "representation"
     max_entries = current_app.config["FHIR_MAX_BUNDLE_ENTRIES"]
-    actor = current_actor()
     if isinstance(body, dict) and body.get("type") == "batch":
         result = bundle_service.process_batch(
-            get_session(), _store(), body, max_entries=max_entries, representation=representation, actor=actor
+            unit(), body, max_entries=max_entries, representation=representation
         )
     else:
         result = bundle_service.process_transaction(
-            get_session(),
-            _store(),
-            body,
-            client_id=actor.id,
-            max_entries=max_entries,
-            representation=representation,
-            actor=actor,
+            unit(), body, max_entries=max_entries, representation=representation
         )
     return fhir_response(result.response, 200)
 
@@ -170,14 +147,14 @@ def _bundle_scope_refusal(body: object) -> Response | None:
 def create(resource_type: str) -> Response:
     _writable(resource_type)
     result = resource_service.create_resource(
-        get_session(),
-        _store(),
-        resource_type,
-        request_json(),
-        if_none_exist=request.headers.get("If-None-Exist"),
-        actor=current_actor(),
+        unit(), resource_type, request_json(), if_none_exist=request.headers.get("If-None-Exist")
     )
-    return written_response(result.stored, 201 if result.created else 200)
+    if result.hidden:
+        # A client that may not read the type learns only that a match exists: no id, body or version.
+        return fhir_response(
+            information(f"A {resource_type} matching If-None-Exist already exists; nothing was created"), 200
+        )
+    return written_response(result.stored, 201 if result.created else 200, unit().may_read(resource_type))
 
 
 @bp.put("/<resource_type>")
@@ -187,43 +164,28 @@ def conditional_update(resource_type: str) -> Response:
     if not criteria:
         raise InvalidInput("PUT on a type needs search criteria (Type?identifier=…) or an id in the URL")
     result = resource_service.conditional_update(
-        get_session(),
-        _store(),
-        resource_type,
-        criteria,
-        request_json(),
-        if_match=if_match(),
-        actor=current_actor(),
+        unit(), resource_type, criteria, request_json(), if_match=if_match()
     )
-    return written_response(result.stored, 201 if result.created else 200)
+    return written_response(result.stored, 201 if result.created else 200, unit().may_read(resource_type))
 
 
 @bp.get("/<resource_type>/<resource_id>")
 def read_resource(resource_type: str, resource_id: str) -> Response:
-    stored = read(get_session(), _type(resource_type), resource_id)
-    _audit_read("read", stored)
+    stored = unit().read(_type(resource_type), resource_id)
     return fhir_response(stored.content, 200, resource_headers(stored))
 
 
 @bp.put("/<resource_type>/<resource_id>")
 def update(resource_type: str, resource_id: str) -> Response:
     result = resource_service.update_resource(
-        get_session(),
-        _store(),
-        _writable(resource_type),
-        resource_id,
-        request_json(),
-        if_match=if_match(),
-        actor=current_actor(),
+        unit(), _writable(resource_type), resource_id, request_json(), if_match=if_match()
     )
-    return written_response(result.stored, 201 if result.created else 200)
+    return written_response(result.stored, 201 if result.created else 200, unit().may_read(resource_type))
 
 
 @bp.delete("/<resource_type>/<resource_id>")
 def delete(resource_type: str, resource_id: str) -> Response:
-    resource_service.delete_resource(
-        get_session(), _store(), _writable(resource_type), resource_id, actor=current_actor()
-    )
+    resource_service.delete_resource(unit(), _writable(resource_type), resource_id)
     return fhir_response(None, 204)
 
 
@@ -231,29 +193,24 @@ def delete(resource_type: str, resource_id: str) -> Response:
 def read_version(resource_type: str, resource_id: str, version_id: str) -> Response:
     if not _VERSION_RE.match(version_id):
         raise InvalidInput(f"'{version_id}' is not a version id", code="value")
-    stored = vread(get_session(), _type(resource_type), resource_id, int(version_id))
-    _audit_read("vread", stored)
+    stored = unit().vread(_type(resource_type), resource_id, int(version_id))
     return fhir_response(stored.content, 200, resource_headers(stored))
 
 
 @bp.get("/<resource_type>/<resource_id>/_history")
 def instance_history(resource_type: str, resource_id: str) -> Response:
-    versions = history(get_session(), _type(resource_type), resource_id)  # 404 for an unknown resource
-    patient = resource_id if resource_type == "Patient" else audit.patient_of(versions[-1].content)
-    _audit_read("history", resource_type=resource_type, resource_id=resource_id, patient_id=patient)
+    unit().instance_history(_type(resource_type), resource_id)  # 404 for an unknown resource
     return _history_bundle(resource_type, resource_id)
 
 
 @bp.get("/_history")
 def system_history() -> Response:
-    _audit_read("history", detail=request.query_string.decode()[:400])
     return _history_bundle(None, None)
 
 
 @bp.get("/<resource_type>/_history")
 def type_history(resource_type: str) -> Response:
-    _audit_read("history", resource_type=_type(resource_type), detail=request.query_string.decode()[:400])
-    return _history_bundle(resource_type, None)
+    return _history_bundle(_type(resource_type), None)
 
 
 def _history_bundle(resource_type: str | None, resource_id: str | None) -> Response:
@@ -265,8 +222,8 @@ def _history_bundle(resource_type: str | None, resource_id: str | None) -> Respo
             raise InvalidInput("_since must be an instant", code="value")
         since = rng[0]
     cursor = decode_cursor(request.args["_cursor"]) if "_cursor" in request.args else None
-    items, next_cursor = history_page(
-        get_session(), resource_type, resource_id, since=since, count=count, cursor=cursor
+    items, next_cursor = unit().history_page(
+        resource_type, resource_id, since=since, count=count, cursor=cursor
     )
     path = request.path.removeprefix("/fhir")
     params = [(k, v) for k, v in request.args.items(multi=True) if k != "_cursor"]
@@ -310,17 +267,7 @@ def search_post(resource_type: str) -> Response:
 def _search(resource_type: str, pairs: list[tuple[str, str]]) -> Response:
     strict = prefer("handling") == "strict"
     req = parse_search(resource_type, pairs, strict=strict)
-    result = search(get_session(), req)
-    patients = sorted(
-        {m.id if m.resource_type == "Patient" else audit.patient_of(m.content) or "" for m in result.matches}
-        - {""}
-    )
-    _audit_read(
-        "search",
-        resource_type=resource_type,
-        patient_id=patients[0] if len(patients) == 1 else None,
-        detail=f"{len(result.matches)} matches; patients: {' '.join(patients)[:300]}",
-    )
+    result = unit().search(req)
     path = f"/{resource_type}"
     links = [{"relation": "self", "url": page_link(path, req.canonical)}]
     if result.next_cursor:
@@ -350,10 +297,9 @@ def _search(resource_type: str, pairs: list[tuple[str, str]]) -> Response:
 
 @bp.get("/Patient/<patient_id>/$everything")
 def everything(patient_id: str) -> Response:
-    items = compartment(get_session(), patient_id)
+    items = unit().compartment(patient_id)
     if not items:
-        read(get_session(), "Patient", patient_id)  # raises 404 or 410
-    _audit_read("export", resource_type="Patient", resource_id=patient_id, patient_id=patient_id)
+        unit().read("Patient", patient_id)  # raises 404 or 410
     body = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -395,5 +341,5 @@ def search_audit_events() -> Response:
         limit=int(count),
     )
     events = [to_audit_event(row) for row in rows]
-    _audit_read("audit-search", resource_type="AuditEvent", detail=request.query_string.decode()[:400])
+    unit().disclose("audit-search", resource_type="AuditEvent", detail=request.query_string.decode()[:400])
     return fhir_response(searchset(events, request.url))

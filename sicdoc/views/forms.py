@@ -17,7 +17,6 @@ from werkzeug.datastructures import MultiDict
 from sicdoc.conversation import Answer
 from sicdoc.conversation.form import OTHER_SUFFIX, form_fields, other_text
 from sicdoc.errors import SicdocError
-from sicdoc.store import Store
 
 bp = Blueprint("forms", __name__)
 # Flash category of a confirmed write: the page then tells forms.js to drop its copy of the typed text.
@@ -43,10 +42,6 @@ def _expired(error: CSRFError) -> tuple[str, int]:
         "Nothing was saved. Go back: your browser keeps what you typed, and the form offers it again."
     )
     return render_template("forms/error.html", message=message, status=400), 400
-
-
-def store() -> Store:
-    return current_app.extensions["sicdoc.store"]
 
 
 def zone() -> tzinfo:

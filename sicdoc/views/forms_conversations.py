@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 
 from sicdoc.conversation import Answer
 from sicdoc.conversation.form import WHEN_FIELD, diff_answers, form_fields, parse_form, parse_when
-from sicdoc.db import get_session
 from sicdoc.errors import Conflict, Unprocessable
 from sicdoc.services import charts
 from sicdoc.services import conversations as svc
@@ -24,9 +23,9 @@ from sicdoc.views.forms import (
     raw_from_answers,
     render_status,
     require_same,
-    store,
     zone,
 )
+from sicdoc.views.guard import unit
 from sicdoc.views.identity import current_clinician
 from sicdoc.views.narrative import safe_narrative
 
@@ -58,13 +57,13 @@ def _form(
 ) -> tuple[str, int]:
     context: dict[str, Any] = {
         "mode": mode,
-        "patient": charts.patient_card(get_session(), patient_id),
+        "patient": charts.patient_card(unit(), patient_id),
         "fields": form_fields(),
         "raw": raw,
         "errors": {},
         "conflict": None,
         "version": None,
-        "encounters": charts.encounters(get_session(), patient_id) if mode != "amend" else [],
+        "encounters": charts.encounters(unit(), patient_id) if mode != "amend" else [],
         **extra,
     }
     return render_status("forms/conversation_form.html", status, **context)
@@ -73,7 +72,7 @@ def _form(
 @bp.get("/patients/<patient_id>/conversations/new")
 def new_conversation(patient_id: str) -> Page:
     raw = raw_from_answers({}, local_now().replace(second=0, microsecond=0))
-    ongoing = [eid for eid, _, current in charts.encounters(get_session(), patient_id) if current]
+    ongoing = [eid for eid, _, current in charts.encounters(unit(), patient_id) if current]
     if ongoing:  # most conversations happen during the current stay
         raw.add("encounter_id", ongoing[0])
     return _form("new", patient_id, raw, action=url_for("forms.new_conversation", patient_id=patient_id))
@@ -81,14 +80,14 @@ def new_conversation(patient_id: str) -> Page:
 
 @bp.post("/patients/<patient_id>/conversations/new")
 def post_new_conversation(patient_id: str) -> Page:
-    charts.patient_card(get_session(), patient_id)
+    charts.patient_card(unit(), patient_id)
     require_same("patient_id", patient_id)
     return _save_or_sign(patient_id, None, url_for("forms.new_conversation", patient_id=patient_id))
 
 
 @bp.get("/drafts/<draft_id>")
 def draft(draft_id: str) -> Page:
-    found = svc.get_draft(get_session(), draft_id)
+    found = svc.get_draft(unit(), draft_id)
     if found.status != "draft":
         flash("This conversation is signed and read-only. Amend it to change it.")
         return redirect(url_for("forms.conversation", procedure_id=found.procedure_id))
@@ -107,7 +106,7 @@ def draft(draft_id: str) -> Page:
 
 @bp.post("/drafts/<draft_id>")
 def post_draft(draft_id: str) -> Page:
-    found = svc.get_draft(get_session(), draft_id)
+    found = svc.get_draft(unit(), draft_id)
     require_same("patient_id", found.patient_id)
     return _save_or_sign(found.patient_id, draft_id, url_for("forms.draft", draft_id=draft_id))
 
@@ -119,12 +118,11 @@ def _save_or_sign(patient_id: str, draft_id: str | None, action: str) -> Page:
     again = {"action": action, "version": version}
     if errors:
         return _form(mode, patient_id, request.form, 422, errors=errors, **again)
-    db, who = get_session(), current_clinician()
+    work, who = unit(), current_clinician()
     try:
         if request.form.get("action") == "sign":
             signed = svc.sign_draft(
-                db,
-                store(),
+                work,
                 patient_id,
                 answers,
                 who,
@@ -136,14 +134,14 @@ def _save_or_sign(patient_id: str, draft_id: str | None, action: str) -> Page:
             flash("Conversation signed.", SAVED)
             return redirect(url_for("forms.conversation", procedure_id=signed.procedure_id))
         saved = svc.save_draft(
-            db, patient_id, answers, who, draft_id, version, performed_start=when, encounter_id=_encounter()
+            work, patient_id, answers, who, draft_id, version, performed_start=when, encounter_id=_encounter()
         )
         flash(f"Draft saved at {local(saved.updated):%H:%M}.", SAVED)  # type: ignore[str-format]
         return redirect(url_for("forms.draft", draft_id=saved.id))
     except svc.AnswersRefused as exc:
         return _form(mode, patient_id, request.form, 422, errors=exc.errors, **again)
     except svc.DraftConflict as exc:
-        stored = svc.get_draft(db, draft_id) if draft_id else None
+        stored = svc.get_draft(work, draft_id) if draft_id else None
         changes = diff_answers(dict(stored.answers), answers) if stored else []
         again["version"] = exc.stored_version  # saving again is now a deliberate choice
         return _form(mode, patient_id, request.form, 409, conflict=str(exc), changes=changes, **again)
@@ -153,8 +151,8 @@ def _save_or_sign(patient_id: str, draft_id: str | None, action: str) -> Page:
 
 @bp.get("/conversations/<procedure_id>")
 def conversation(procedure_id: str) -> Page:
-    db = get_session()
-    record = svc.conversation_record(db, procedure_id)
+    work = unit()
+    record = svc.conversation_record(work, procedure_id)
     note = (record.composition.content or {}) if record.composition else {}
     sections = [
         (s.get("title") or "", safe_narrative((s.get("text") or {}).get("div")))
@@ -166,7 +164,7 @@ def conversation(procedure_id: str) -> Page:
         "forms/conversation.html",
         200,
         record=record,
-        patient=charts.patient_card(db, record.patient_id),
+        patient=charts.patient_card(work, record.patient_id),
         sections=sections,
         note=note,
         when=local(datetime.fromisoformat(start)) if start else None,
@@ -176,8 +174,8 @@ def conversation(procedure_id: str) -> Page:
 
 @bp.route("/conversations/<procedure_id>/amend", methods=["GET", "POST"])
 def amend(procedure_id: str) -> Page:
-    db = get_session()
-    record = svc.conversation_record(db, procedure_id)
+    work = unit()
+    record = svc.conversation_record(work, procedure_id)
     action = url_for("forms.amend", procedure_id=procedure_id)
     content = record.procedure.content or {}
     if record.questionnaire_response is None:
@@ -194,8 +192,7 @@ def amend(procedure_id: str) -> Page:
         return _form("amend", record.patient_id, request.form, 422, errors=errors, **again)
     try:
         done = svc.amend_conversation(
-            db,
-            store(),
+            work,
             procedure_id,
             answers,
             current_clinician(),
@@ -214,13 +211,13 @@ def amend(procedure_id: str) -> Page:
 
 @bp.get("/conversations/<procedure_id>/history")
 def history(procedure_id: str) -> Page:
-    db = get_session()
-    record = svc.conversation_record(db, procedure_id)
+    work = unit()
+    record = svc.conversation_record(work, procedure_id)
     return render_status(
         "forms/history.html",
         200,
         record=record,
-        patient=charts.patient_card(db, record.patient_id),
-        entries=svc.conversation_history(db, procedure_id),
+        patient=charts.patient_card(work, record.patient_id),
+        entries=svc.conversation_history(work, procedure_id),
         local=local,
     )

@@ -5,44 +5,37 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import flash, redirect, request, session, url_for
+from flask import flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from sicdoc.db import get_session
-from sicdoc.services import charts
+from sicdoc.services import accounts, charts
 from sicdoc.services.conversations import AnswersRefused, list_drafts
 from sicdoc.services.referrals import URGENCIES, record_referral
-from sicdoc.views.forms import SAVED, bp, local, local_now, render_status, require_same, store
+from sicdoc.views.forms import SAVED, bp, local, local_now, render_status, require_same
+from sicdoc.views.guard import unit
 from sicdoc.views.identity import current_clinician
-
-RECENT = "recent_patients"
-RECENT_MAX = 8
 
 
 @bp.get("/patients")
 def find_patient() -> tuple[str, int]:
     query = request.args.get("q", "")
-    db = get_session()
-    results = charts.find_patients(db, query) if query.strip() else None
-    recent_ids = (session.get(RECENT) or {}).get(current_clinician().id, [])
+    work = unit()
+    results = charts.find_patients(work, query) if query.strip() else None
+    recent_ids = accounts.recent_patient_ids(work.session, g.get("session_cookie"))
     return render_status(
         "forms/search.html",
         200,
         query=query,
         results=results,
-        recent=charts.patient_cards(db, list(recent_ids)),
-        updated=charts.recently_updated(db),
+        recent=charts.patient_cards(work, list(recent_ids)),
+        updated=charts.recently_updated(work),
     )
 
 
 def _remember(patient_id: str) -> None:
-    """Recently viewed patients of this clinician, newest first, kept in the signed session."""
-    recent: dict[str, list[str]] = dict(session.get(RECENT) or {})
-    who = current_clinician().id
-    ids = [patient_id, *(i for i in recent.get(who, []) if i != patient_id)][:RECENT_MAX]
-    recent[who] = ids
-    session[RECENT] = recent
+    """Recently viewed patients of this login, newest first, kept in its server-side session."""
+    accounts.remember_patient(unit().session, g.session_cookie, patient_id)
 
 
 @bp.get("/patients/<patient_id>")
@@ -53,17 +46,17 @@ def patient_page(patient_id: str) -> tuple[str, int]:
 def _patient_page(
     patient_id: str, referral: MultiDict[str, str] | None = None, errors: dict[str, str] | None = None
 ) -> tuple[str, int]:
-    db = get_session()
-    patient = charts.patient_card(db, patient_id)  # 404 for an unknown patient
+    work = unit()
+    patient = charts.patient_card(work, patient_id)  # 404 for an unknown patient
     _remember(patient_id)
-    header = charts.header(db, patient_id)
+    header = charts.header(work, patient_id)
     context: dict[str, Any] = {
         "patient": patient,
         "header": header,
         "header_when": local(header.when),
-        "drafts": list_drafts(db, patient_id),
-        "timeline": charts.timeline(db, patient_id),
-        "conditions": charts.conditions(db, patient_id),
+        "drafts": list_drafts(work, patient_id),
+        "timeline": charts.timeline(work, patient_id),
+        "conditions": charts.conditions(work, patient_id),
         "urgencies": URGENCIES,
         "referral": referral
         or MultiDict({"authored_on": local_now().date().isoformat(), "urgency": "routine"}),
@@ -75,7 +68,7 @@ def _patient_page(
 
 @bp.post("/patients/<patient_id>/referrals")
 def new_referral(patient_id: str) -> Response | tuple[str, int]:
-    charts.patient_card(get_session(), patient_id)
+    charts.patient_card(unit(), patient_id)
     require_same("patient_id", patient_id)
     form = request.form
     authored_on: date | None = None
@@ -87,8 +80,7 @@ def new_referral(patient_id: str) -> Response | tuple[str, int]:
     try:
         if not errors:
             record_referral(
-                get_session(),
-                store(),
+                unit(),
                 patient_id,
                 current_clinician(),
                 authored_on=authored_on,

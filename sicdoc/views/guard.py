@@ -14,9 +14,10 @@ from sicdoc.db import get_session
 from sicdoc.errors import SicdocError
 from sicdoc.security import audit
 from sicdoc.security.audit import Actor, AuditUnavailable
-from sicdoc.security.rules import ANONYMOUS, RULES, Decision, Principal, Rule, decide
+from sicdoc.security.rules import ANONYMOUS, CLINICIAN, RULES, Decision, Principal, Rule, decide
 from sicdoc.security.sessions import Lifetime
 from sicdoc.services import accounts
+from sicdoc.services.unit import EVERYTHING, Access, UnitOfWork
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -27,9 +28,48 @@ CSP = (
 DASHBOARD_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
+NOTHING = Access(frozenset())
+
+
 def init_app(app: Flask) -> None:
     app.before_request(authorize)
     app.after_request(security_headers)
+    # Registered last so it runs first: a response whose audit record cannot be written is replaced.
+    app.after_request(flush_disclosures)
+
+
+def unit() -> UnitOfWork:
+    """The request's unit of work: its session, the store, who acts and what they may read."""
+    if "unit" not in g:
+        principal: Principal = g.get("principal", ANONYMOUS)
+        if principal.kind == "client":
+            access = Access(principal.scopes)
+        else:
+            # Of the people, only clinicians read charts; the route rules say so first, this says it again.
+            access = EVERYTHING if principal.role == CLINICIAN else NOTHING
+        g.unit = UnitOfWork(
+            get_session(),
+            current_app.extensions["sicdoc.store"],
+            current_actor(),
+            access,
+            f"{request.method} {request.endpoint or request.path}",
+        )
+    return g.unit
+
+
+def flush_disclosures(resp: Response) -> Response:
+    """Audit every patient whose data this response carries, before it leaves; 503 if that fails."""
+    work: UnitOfWork | None = g.get("unit")
+    if work is None:
+        return resp
+    if resp.status_code >= 400:
+        work.discard()  # an error page carries no patient data
+        return resp
+    try:
+        work.flush()
+    except AuditUnavailable as exc:
+        return error_response(exc)
+    return resp
 
 
 def cookie_name() -> str:

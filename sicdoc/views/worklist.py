@@ -7,6 +7,7 @@ from flask import Blueprint, render_template
 from sicdoc.analytics.scope import ScopeError
 from sicdoc.valuesets import COHORTS
 from sicdoc.views.analytics_http import request_scope, service
+from sicdoc.views.guard import unit
 
 bp = Blueprint("worklist", __name__)
 REASONS = {
@@ -28,6 +29,7 @@ def index() -> tuple[str, int]:
         ), 400
     table, total = analytics.worklist(scope)
     rows = table.to_dict("records")
+    unit().disclose("worklist", patients=[str(r["patient_id"]) for r in rows], resource_type="Patient")
     return render_template(
         "worklist/index.html", error=None, rows=rows, total=total, scope=scope, **context
     ), 200

@@ -15,6 +15,7 @@ from sicdoc.models import (
     TokenIndex,
 )
 from sicdoc.services.bundles import process_transaction
+from sicdoc.services.unit import system_unit
 from sicdoc.store import history, read, vread
 from tests.conftest import load_json, synthea_bundles
 
@@ -101,7 +102,7 @@ COHORTS_BY_FILE = {
 def test_synthea_bundles_land_in_the_right_cohorts(session, store):
     for path in synthea_bundles():
         bundle = load_json(path)
-        entries = process_transaction(session, store, bundle).response["entry"]
+        entries = process_transaction(system_unit(session, store), bundle).response["entry"]
         assert len(entries) == len(bundle["entry"])
         assert all(e["response"]["status"] == "201 Created" for e in entries)
         patient_id = next(

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sicdoc.migrate import upgrade
 from sicdoc.sample.writer import generate, read_output
 from sicdoc.services.bundles import process_transaction
+from sicdoc.services.unit import system_unit
 
 PATIENTS = 80
 SEED = 7
@@ -47,7 +48,7 @@ def load_population(app, folder: Path, patients: int = PATIENTS, seed: int = SEE
     store = app.extensions["sicdoc.store"]
     with session_scope(app) as session:
         for bundle in read_output(out):
-            process_transaction(session, store, bundle)
+            process_transaction(system_unit(session, store), bundle)
 
 
 @contextmanager

@@ -84,3 +84,16 @@ def test_admin_forms_need_their_csrf_token(app, users):
     token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
     assert admin.post("/admin/users/clinician/disable", data={"csrf_token": token}).status_code == 302
     assert _user(app, "clinician").active is False
+
+
+def test_the_audit_page_finds_a_patient_named_among_many_in_one_record(app, users):
+    from tests.conftest import bearer_client
+    from tests.web.forms_helpers import new_patient
+
+    feed = bearer_client(app, "system/*.*")
+    ids = [new_patient(feed, f"MRN-LIST-{n}", "Listed") for n in range(5)]
+    assert feed.get("/fhir/Patient?family=Listed").status_code == 200
+    admin = app.test_client()
+    login(admin, "admin")
+    page = admin.get(f"/admin/audit?patient={ids[3]}&action=search").get_data(as_text=True)
+    assert "search" in page and sorted(ids)[0] in page and "and 2 more" in page

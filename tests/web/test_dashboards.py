@@ -194,12 +194,12 @@ def post_resources(app, *resources) -> None:
     """Create resources through the transaction service, as an EHR feed would."""
     from sicdoc.db import session_scope
     from sicdoc.services.bundles import process_transaction
+    from sicdoc.services.unit import system_unit
 
     entries = [{"resource": r, "request": {"method": "POST", "url": r["resourceType"]}} for r in resources]
     with session_scope(app) as session:
         process_transaction(
-            session,
-            app.extensions["sicdoc.store"],
+            system_unit(session, app.extensions["sicdoc.store"]),
             {"resourceType": "Bundle", "type": "transaction", "entry": entries},
         )
 

@@ -14,7 +14,6 @@ from sicdoc.conversation.form import answers_from_items
 from sicdoc.errors import NotFound, Unprocessable
 from sicdoc.fhir.dates import utc_now
 from sicdoc.fhir.search import parse_search
-from sicdoc.services import retrying, transaction
 from sicdoc.services.bundles import apply_transaction
 from sicdoc.services.conversations.common import (
     FORMS_CLIENT,
@@ -28,7 +27,8 @@ from sicdoc.services.conversations.common import (
     performer,
     provenance,
 )
-from sicdoc.store import Store, Stored, find_by_identifier, read
+from sicdoc.services.unit import UnitOfWork
+from sicdoc.store import Stored, find_by_identifier, read
 from sicdoc.store.search import search
 from sicdoc.store.writes import identifier_pairs
 
@@ -40,8 +40,7 @@ WITHDRAWN = {"Observation": ("status", "entered-in-error"), "Goal": ("lifecycleS
 
 
 def amend_conversation(
-    session: Session,
-    store: Store,
+    uow: UnitOfWork,
     procedure_id: str,
     answers: Mapping[str, Answer],
     author: Author,
@@ -60,17 +59,14 @@ def amend_conversation(
     now = now or utc_now()
 
     def attempt() -> SignedConversation:
-        with transaction(session):
-            return _amend(
-                session, store, procedure_id, answers, author, reason, expected_version, performed_start, now
-            )
+        with uow.transaction():
+            return _amend(uow, procedure_id, answers, author, reason, expected_version, performed_start, now)
 
-    return retrying(session, attempt)
+    return uow.retrying(attempt)
 
 
 def _amend(
-    session: Session,
-    store: Store,
+    uow: UnitOfWork,
     procedure_id: str,
     answers: Mapping[str, Answer],
     author: Author,
@@ -79,6 +75,7 @@ def _amend(
     when: datetime | None,
     now: datetime,
 ) -> SignedConversation:
+    session, store = uow.session, uow.store
     procedure = read(session, "Procedure", procedure_id)
     content = procedure.content or {}
     if not codes.is_conversation(content):
@@ -141,14 +138,17 @@ def _amend(
     bundle["entry"].extend(_withdrawn(session, procedure_id, system, value, kept))
     who_ref, extra = clinician_reference(author)
     bundle["entry"][:0] = extra
-    written = locations(apply_transaction(session, store, bundle, client_id=FORMS_CLIENT))
+    written = locations(apply_transaction(uow, bundle, client_id=FORMS_CLIENT))
     who = {"reference": who_ref, "display": author.display}
     for rtype, rid, _ in written:
         if rtype == "Practitioner":
             who = {"reference": f"Practitioner/{rid}", "display": author.display}
     targets = [loc for loc in written if loc[0] != "Practitioner"]
     revision_of = f"Procedure/{procedure_id}/_history/{procedure.version_id}"
-    store.create(session, provenance(targets, who, "UPDATE", now, reason=reason, revision_of=revision_of))
+    record = store.create(
+        session, provenance(targets, who, "UPDATE", now, reason=reason, revision_of=revision_of)
+    )
+    uow.audit_writes([("create", record)])
     return SignedConversation(procedure_id, None, procedure.version_id + 1)
 
 

@@ -12,7 +12,6 @@ from sicdoc.conversation import Answer, ConversationAnswers, answered, build_con
 from sicdoc.errors import Conflict, NotFound
 from sicdoc.fhir.dates import utc_now
 from sicdoc.models.drafts import DRAFT, SIGNED, ConversationDraft
-from sicdoc.services import retrying, transaction
 from sicdoc.services.bundles import apply_transaction
 from sicdoc.services.conversations.common import (
     CONVERSATION_SYSTEM,
@@ -27,21 +26,29 @@ from sicdoc.services.conversations.common import (
     locations,
     provenance,
 )
-from sicdoc.store import Store, new_id, read
+from sicdoc.services.unit import UnitOfWork
+from sicdoc.store import new_id, read
 
 
-def get_draft(session: Session, draft_id: str, patient_id: str | None = None) -> ConversationDraft:
+def get_draft(uow: UnitOfWork, draft_id: str, patient_id: str | None = None) -> ConversationDraft:
     """One draft; a draft of another patient is reported as unknown, so ids cannot be probed."""
+    draft = _draft(uow.session, draft_id, patient_id)
+    uow.disclose("read", patients=[draft.patient_id], resource_type="ConversationDraft", resource_id=draft_id)
+    return draft
+
+
+def _draft(session: Session, draft_id: str, patient_id: str | None) -> ConversationDraft:
     draft = session.get(ConversationDraft, draft_id)
     if draft is None or (patient_id is not None and draft.patient_id != patient_id):
         raise NotFound(f"Draft {draft_id} is not known for this patient")
     return draft
 
 
-def list_drafts(session: Session, patient_id: str) -> list[ConversationDraft]:
+def list_drafts(uow: UnitOfWork, patient_id: str) -> list[ConversationDraft]:
     """Unsigned drafts of a patient, most recently saved first."""
+    uow.disclose("read", patients=[patient_id])
     return list(
-        session.scalars(
+        uow.session.scalars(
             select(ConversationDraft)
             .where(ConversationDraft.patient_id == patient_id, ConversationDraft.status == DRAFT)
             .order_by(ConversationDraft.updated.desc())
@@ -50,7 +57,7 @@ def list_drafts(session: Session, patient_id: str) -> list[ConversationDraft]:
 
 
 def save_draft(
-    session: Session,
+    uow: UnitOfWork,
     patient_id: str,
     answers: Mapping[str, Answer],
     author: Author,
@@ -67,12 +74,13 @@ def save_draft(
     version: the caller keeps the clinician's text and shows the conflict instead of overwriting.
     """
     now = now or utc_now()
-    with transaction(session):
+    session = uow.session
+    with uow.transaction():
         encounter_setting(session, patient_id, encounter_id)
         errors = check_answers(session, patient_id, answers, performed_start, now, complete=False)
         if errors:
             raise AnswersRefused(errors)
-        return _store_draft(
+        draft = _store_draft(
             session,
             patient_id,
             answers,
@@ -83,6 +91,10 @@ def save_draft(
             encounter_id,
             now,
         )
+        uow.audit_change(
+            "draft-save", patients=[patient_id], resource_type="ConversationDraft", resource_id=draft.id
+        )
+        return draft
 
 
 def _store_draft(
@@ -114,7 +126,7 @@ def _store_draft(
         session.add(draft)
         session.flush()
         return draft
-    draft = get_draft(session, draft_id, patient_id)
+    draft = _draft(session, draft_id, patient_id)
     if draft.status == SIGNED:
         raise Conflict("This conversation is signed and can no longer be edited; amend it instead.")
     if expected_version is None or draft.version != expected_version:
@@ -152,8 +164,7 @@ def _conflict(draft: ConversationDraft) -> DraftConflict:
 
 
 def sign_draft(
-    session: Session,
-    store: Store,
+    uow: UnitOfWork,
     patient_id: str,
     answers: Mapping[str, Answer],
     author: Author,
@@ -167,8 +178,10 @@ def sign_draft(
     """Validate, store the conversation bundle and its Provenance, and close the draft: one transaction."""
     now = now or utc_now()
 
+    session, store = uow.session, uow.store
+
     def attempt() -> SignedConversation:
-        with transaction(session):
+        with uow.transaction():
             setting = encounter_setting(session, patient_id, encounter_id)
             errors = check_answers(session, patient_id, answers, performed_start, now, complete=True)
             if errors:
@@ -198,17 +211,17 @@ def sign_draft(
                 conversation, conversation_id=draft.id, identifier_system=CONVERSATION_SYSTEM
             )
             bundle["entry"][:0] = extra
-            written = locations(apply_transaction(session, store, bundle, client_id=FORMS_CLIENT))
+            written = locations(apply_transaction(uow, bundle, client_id=FORMS_CLIENT))
             procedure_id = next(i for t, i, _ in written if t == "Procedure")
             actor = read(session, "Procedure", procedure_id).content["performer"][0]["actor"]
             targets = [loc for loc in written if loc[0] != "Practitioner"]
-            store.create(session, provenance(targets, actor, "CREATE", now))
+            uow.audit_writes([("create", store.create(session, provenance(targets, actor, "CREATE", now)))])
             draft.status = SIGNED
             draft.conversation_identifier = draft.id
             draft.procedure_id = procedure_id
             return SignedConversation(procedure_id, draft.id, 1)
 
-    return retrying(session, attempt)
+    return uow.retrying(attempt)
 
 
 def _answers_json(answers: Mapping[str, Answer]) -> dict[str, Answer]:

@@ -15,6 +15,7 @@ from sicdoc.errors import NotFound
 from sicdoc.fhir.dates import instant
 from sicdoc.fhir.search import parse_search
 from sicdoc.services.conversations.common import performer
+from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, find_by_identifier, history, read
 from sicdoc.store.search import search
 from sicdoc.store.writes import identifier_pairs
@@ -48,7 +49,20 @@ class HistoryEntry:
     changes: list[Change] = field(default_factory=list)
 
 
-def conversation_record(session: Session, procedure_id: str) -> ConversationRecord:
+def conversation_record(uow: UnitOfWork, procedure_id: str) -> ConversationRecord:
+    """The conversation's Procedure with its answers and note, as the clinician pages show it."""
+    record = read_record(uow.session, procedure_id)
+    uow.disclose(
+        "read",
+        [r for r in (record.procedure, record.questionnaire_response, record.composition) if r],
+        resource_type="Procedure",
+        resource_id=procedure_id,
+    )
+    return record
+
+
+def read_record(session: Session, procedure_id: str) -> ConversationRecord:
+    """The record without an audit note, for use cases that disclose through their own unit."""
     procedure = read(session, "Procedure", procedure_id)
     content = procedure.content or {}
     if not codes.is_conversation(content):
@@ -74,9 +88,10 @@ def _linked(
     return None
 
 
-def conversation_history(session: Session, procedure_id: str) -> list[HistoryEntry]:
+def conversation_history(uow: UnitOfWork, procedure_id: str) -> list[HistoryEntry]:
     """Every version of the conversation, oldest first, with the answers that changed at each."""
-    record = conversation_record(session, procedure_id)
+    record = conversation_record(uow, procedure_id)
+    session = uow.session
     provenances = _provenances(session, procedure_id)
     qr = record.questionnaire_response
     qr_versions = (
