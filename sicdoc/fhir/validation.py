@@ -2,7 +2,8 @@
 
 R4B is structurally identical to R4 for the resource types sicdoc cares about. On top of it we
 check empty values (FHIR JSON forbids null, "", [] and {}), ids, required code bindings, reference
-syntax and reference target types, and refuse types that exist only in R4B.
+syntax and reference target types, narratives (txt-1, txt-2: ``sicdoc.fhir.narrative``), and refuse
+types that exist only in R4B.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 
 import pydantic
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.narrative import Narrative
 from fhir.resources.R4B.resource import Resource as R4BResource
 
 from sicdoc.errors import InvalidInput, Issue
+from sicdoc.fhir.narrative import narrative_problem
 from sicdoc.fhir.structure import EXTENSION, PRIMITIVE, RESOURCE, Rule, plan_for
 
 # Types introduced in R4B: an R4 client must never send or receive them.
@@ -205,6 +208,14 @@ def _check_object(
             _issue(issues, "structure", f"Only one of {', '.join(present)} is allowed at " + "{where}", path)
         elif needed and not present:
             _issue(issues, "required", f"One of {', '.join(members)} is required at " + "{where}", path)
+    if cls is Narrative:
+        _check_narrative(node.get("div"), (path, "div"), issues)
+
+
+def _check_narrative(div: Any, path: Path, issues: list[Issue]) -> None:
+    """txt-1 and txt-2 on every Narrative: resource text, Composition sections, contained resources."""
+    if type(div) is str and div.strip() and (problem := narrative_problem(div)):
+        _issue(issues, "invariant", problem + " at {where}", path)
 
 
 def _check_value(value: Any, rule: Rule, path: Path, issues: list[Issue]) -> None:

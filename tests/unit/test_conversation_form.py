@@ -93,4 +93,7 @@ def test_narratives_keep_structure_and_lose_every_script_and_attribute():
         '<a href="javascript:alert(3)">link</a></div>'
     )
     html = str(safe_narrative(div))
-    assert html == "<div><p>Goals: <b>home</b><br>&lt;script&gt;</p>link</div>"
+    # nh3 keeps the link text as an inert <a> (no href) marked rel="noopener noreferrer".
+    assert (
+        html == '<div><p>Goals: <b>home</b><br>&lt;script&gt;</p><a rel="noopener noreferrer">link</a></div>'
+    )
