@@ -25,6 +25,7 @@ class _Gunicorn(BaseApplication):
 
 
 def run(app: Flask, host: str, port: int, workers: int = 2) -> None:
+    use_demo_address(app, host, port)
     tune_collector()
     warm_dashboards(app)
     # Engines must not be shared across forked workers: drop pooled connections before forking.
@@ -48,8 +49,16 @@ def warm_dashboards(app: Flask) -> None:
         app.logger.exception("could not build the default dashboard ahead of the first view")
 
 
+def use_demo_address(app: Flask, host: str, port: int) -> None:
+    """Demo mode without SICDOC_BASE_URL: the public base URL is the address the demo serves on."""
+    if app.config.get("DEMO") and not app.config.get("BASE_URL"):
+        name = f"[{host}]" if ":" in host else host
+        app.config["BASE_URL"] = f"http://{name}:{port}"
+
+
 def demo_banner(app: Flask, host: str, port: int) -> str:
-    url = f"http://{host}:{port}"
+    use_demo_address(app, host, port)
+    url = app.config["BASE_URL"]
     lines = [
         "",
         f"sicdoc is serving at {url}/  (FHIR R4 API at {url}/fhir/metadata)",

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -34,6 +36,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Wrong passwords in a row (reset by a good one); past the configured number the account is
+    # locked until ``locked_until``. Kept here so every worker and server sees the same count.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint("role IN ('clinician', 'qi_analyst', 'admin')", name="role"),)
 
@@ -48,6 +54,8 @@ class UserSession(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Patient ids this login viewed, newest first: server-side, so they end with the session.
+    recent_patients: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (Index("ix_user_session_user", "user_id"),)
 
@@ -89,3 +97,19 @@ class AccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_access_token_client", "client_id"),)
+
+
+class RateLimitCounter(Base):
+    """One fixed-window rate-limit counter, shared by every worker and server on this database.
+
+    Updated with a single atomic upsert per hit (``sicdoc.security.ratelimits``); ``window_end`` is in
+    milliseconds since the Unix epoch.
+    """
+
+    __tablename__ = "rate_limit_counter"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    window_end: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_rate_limit_counter_window_end", "window_end"),)

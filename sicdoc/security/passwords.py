@@ -1,15 +1,68 @@
-"""Password hashing with argon2id (argon2-cffi's defaults follow RFC 9106's recommended parameters)."""
+"""Password hashing with argon2id (argon2-cffi's defaults follow RFC 9106's recommended parameters),
+and the rule for new passwords: long enough, and not guessable (zxcvbn's estimate, which knows common
+passwords, words, keyboard patterns, repeats, dates and the person's own username)."""
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Iterable
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both failures take the same time.
-_DUMMY = _hasher.hash("not a password of anyone")
+# Verified against when the username is unknown, so both failures take the same time; made with the
+# hasher in use (same parameters as real hashes, so the same cost).
+_dummy: tuple[PasswordHasher, str] | None = (_hasher, _hasher.hash("not a password of anyone"))
 
 MIN_LENGTH = 12
+# zxcvbn scores 0-4; 3 is "safely unguessable: moderate protection from offline slow-hash scenario".
+MIN_SCORE = 3
+# zxcvbn looks at this many characters at most; a longer password is judged by its start.
+_CHECKED = 72
+# zxcvbn keeps the user inputs of a check in a module-level dictionary: one check at a time.
+_ZXCVBN = threading.Lock()
+
+
+class WeakPassword(ValueError):
+    """A new password that breaks the rule; the message says why and what to do."""
+
+
+def check_password(password: str, user_inputs: Iterable[str] = ()) -> None:
+    """Refuse a new password that is short, common, a simple pattern, or built from ``user_inputs``
+    (the username, and its parts such as "ada" in "dr.ada"); raise WeakPassword with a clear message."""
+    if len(password) < MIN_LENGTH:
+        raise WeakPassword(f"A password needs at least {MIN_LENGTH} characters")
+    inputs: list[str] = []
+    for value in user_inputs:
+        inputs.append(value)
+        inputs.extend(part for part in re.split(r"[^0-9A-Za-z]+", value) if len(part) >= 3)
+    inputs = [i for i in inputs if len(i) >= 3]
+    warning = _weakness(password, inputs)
+    # What is left without the username must be strong on its own ("Dr.Ada-19601231" for dr.ada).
+    rest = password
+    for value in sorted(inputs, key=len, reverse=True):
+        rest = re.sub(re.escape(value), "", rest, flags=re.IGNORECASE)
+    if warning is None and rest != password:
+        warning = _weakness(rest, inputs) if rest.strip() else ""
+        warning = "it is mostly the username" if warning is not None else None
+    if warning is not None:
+        reason = f" ({warning[0].lower()}{warning[1:]})" if warning else ""
+        raise WeakPassword(
+            f"This password is too easy to guess{reason}. Do not use a common password, a simple "
+            "pattern or repeat, or the username; several unrelated words make a strong password."
+        )
+
+
+def _weakness(password: str, user_inputs: list[str]) -> str | None:
+    """None if zxcvbn rates the password strong enough, else its warning (may be empty)."""
+    with _ZXCVBN:
+        result = zxcvbn(password[:_CHECKED], user_inputs=user_inputs)
+    if result["score"] >= MIN_SCORE:
+        return None
+    return str(result["feedback"].get("warning") or "").strip().rstrip(".")
 
 
 def hash_password(password: str) -> str:
@@ -25,9 +78,16 @@ def rehash(password: str) -> str:
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _dummy_hash() -> str:
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:
+        _dummy = (_hasher, _hasher.hash("not a password of anyone"))
+    return _dummy[1]
 
 
 def needs_rehash(stored_hash: str) -> bool:

@@ -47,11 +47,11 @@ def resolve(session: Session, raw: str, now: datetime, lifetime: Lifetime) -> Us
     if row is None or row.revoked:
         return None
     if now - _utc(row.last_seen) > lifetime.idle or now - _utc(row.created) > lifetime.absolute:
-        row.revoked = True
+        row.revoked, row.recent_patients = True, None
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.active:
-        row.revoked = True
+        row.revoked, row.recent_patients = True, None
         return None
     row.last_seen = now
     return user
@@ -62,15 +62,31 @@ def end(session: Session, raw: str) -> int | None:
     row = session.get(UserSession, digest(raw))
     if row is None or row.revoked:
         return None
-    row.revoked = True
+    row.revoked, row.recent_patients = True, None  # what it viewed ends with it
     return row.user_id
+
+
+def remember_patient(session: Session, raw: str, patient_id: str, keep: int) -> None:
+    """Put ``patient_id`` first in this login's recently viewed list (at most ``keep`` ids)."""
+    row = session.get(UserSession, digest(raw))
+    if row is None or row.revoked:
+        return
+    row.recent_patients = [patient_id, *(i for i in (row.recent_patients or []) if i != patient_id)][:keep]
+
+
+def recent_patients(session: Session, raw: str) -> list[str]:
+    """This login's recently viewed patient ids, newest first; none for an ended session."""
+    row = session.get(UserSession, digest(raw))
+    if row is None or row.revoked:
+        return []
+    return [str(i) for i in row.recent_patients or []]
 
 
 def end_all(session: Session, user_id: int) -> None:
     session.execute(
         update(UserSession)
         .where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
-        .values(revoked=True)
+        .values(revoked=True, recent_patients=None)
     )
 
 

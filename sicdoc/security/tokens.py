@@ -11,11 +11,12 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -26,14 +27,23 @@ from sicdoc.security.passwords import verify_password
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ("RS384", "ES384")
 MAX_ASSERTION_AHEAD = timedelta(minutes=5)
+# Clocks differ a little: an assertion's nbf may be this far ahead of ours.
+CLOCK_SKEW = timedelta(seconds=60)
 MAX_TOKEN_SECONDS = 300
+# The one answer for an unknown or revoked client and for a wrong key or secret, so the token
+# endpoint does not tell which client ids exist. The audit record keeps the real reason.
+AUTHENTICATION_FAILED = "Client authentication failed"
 
 
 class OAuthError(Exception):
-    """An RFC 6749 error answer: ``error`` code, a description, and the HTTP status."""
+    """An RFC 6749 error answer: ``error`` code, a description, and the HTTP status.
 
-    def __init__(self, error: str, description: str, status: int = 400):
+    ``reason`` is what the audit log records; it may say more than the client is told.
+    """
+
+    def __init__(self, error: str, description: str, status: int = 400, reason: str | None = None):
         self.error, self.description, self.status = error, description, status
+        self.reason = reason or description
         super().__init__(f"{error}: {description}")
 
     def body(self) -> dict[str, str]:
@@ -42,6 +52,11 @@ class OAuthError(Exception):
 
 def invalid_client(description: str) -> OAuthError:
     return OAuthError("invalid_client", description, 401)
+
+
+def authentication_failed(reason: str) -> OAuthError:
+    """Who the client is was not proven: the same answer whether or not the client exists."""
+    return OAuthError("invalid_client", AUTHENTICATION_FAILED, 401, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -69,11 +84,18 @@ def digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def _active_client(session: Session, client_id: Any) -> IntegrationClient:
-    client = session.get(IntegrationClient, client_id) if isinstance(client_id, str) and client_id else None
-    if client is None or not client.active:
-        raise invalid_client("Unknown or revoked client")
-    return client
+def _active_client(session: Session, client_id: Any) -> IntegrationClient | None:
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+        return None
+    client = session.get(IntegrationClient, client_id)
+    return client if client is not None and client.active else None
+
+
+@cache
+def _stand_in_keys() -> dict[str, Any]:
+    """Throwaway keys that assertions of unknown clients are checked against, so that an unknown
+    client costs the same signature check as a known one (the answer's timing tells nothing)."""
+    return {"RS384": RSAKey.generate_key(2048), "ES384": ECKey.generate_key("P-384")}
 
 
 def public_jwks(jwks: Any) -> dict[str, Any]:
@@ -94,26 +116,37 @@ def public_jwks(jwks: Any) -> dict[str, Any]:
 def client_from_assertion(
     session: Session, assertion: str, token_url: str, now: datetime
 ) -> IntegrationClient:
-    """Authenticate a client by its signed JWT; record its ``jti`` so the same assertion never works twice."""
+    """Authenticate a client by its signed JWT; record its ``jti`` so the same assertion never works twice.
+
+    Until the signature verifies, every failure that depends on the client (unknown, revoked, no keys,
+    wrong key) gets the same answer after the same work; the claims are checked only after that.
+    """
     try:
         unverified = jws.extract_compact(assertion.encode("ascii"))
         issuer = _claim(unverified.payload, "iss")
+        header = unverified.headers()
     except (JoseError, ValueError, UnicodeError) as exc:
         raise invalid_client("The client assertion is not a well-formed JWT") from exc
-    client = _active_client(session, issuer)
-    header = unverified.headers()
-    if header.get("alg") not in ALGORITHMS:
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
         raise invalid_client("The client assertion must be signed with RS384 or ES384")
     if "jku" in header or "jwk" in header or "x5u" in header:
         raise invalid_client("Keys are taken from the registered JWK set only")
-    if not client.jwks:
-        raise invalid_client("This client has no registered keys")
+    client = _active_client(session, issuer)
     try:
-        claims = jwt.decode(assertion, KeySet.import_key_set(client.jwks), algorithms=list(ALGORITHMS)).claims
-    except (JoseError, ValueError) as exc:
-        raise invalid_client(
-            "The client assertion's signature does not verify with a registered key"
-        ) from exc
+        keys = KeySet.import_key_set(client.jwks) if client is not None and client.jwks else None
+    except (JoseError, ValueError):
+        keys = None
+    try:
+        claims = jwt.decode(assertion, keys or _stand_in_keys()[alg], algorithms=[alg]).claims
+    except (JoseError, ValueError):
+        claims = None
+    if client is None:
+        raise authentication_failed("unknown or revoked client")
+    if keys is None:
+        raise authentication_failed("client has no registered keys")
+    if claims is None:
+        raise authentication_failed("assertion signature does not verify with a registered key")
     _check_claims(claims, client.client_id, token_url, now)
     jti = claims["jti"]
     seen = session.scalar(select(UsedJti.pk).where(UsedJti.client_id == client.client_id, UsedJti.jti == jti))
@@ -140,22 +173,42 @@ def _check_claims(claims: dict[str, Any], client_id: str, token_url: str, now: d
     aud = claims.get("aud")
     if token_url not in (aud if isinstance(aud, list) else [aud]):
         raise invalid_client(f"aud must be the token endpoint, {token_url}")
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
+    expires = _instant(claims, "exp")
+    if expires is None:
         raise invalid_client("exp is required")
-    expires = datetime.fromtimestamp(exp, UTC)
     if expires <= now:
         raise invalid_client("The client assertion has expired")
     if expires > now + MAX_ASSERTION_AHEAD:
         raise invalid_client("exp may be at most 5 minutes ahead")
+    not_before = _instant(claims, "nbf")
+    if not_before is not None and not_before > now + CLOCK_SKEW:
+        raise invalid_client("The client assertion is not valid yet: its nbf is in the future")
     if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > 255:
         raise invalid_client("jti is required")
 
 
+def _instant(claims: dict[str, Any], name: str) -> datetime | None:
+    """A NumericDate claim as a time (None when absent); invalid_client when it is not a usable number."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise invalid_client(f"{name} must be a number of seconds since 1970")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise invalid_client(f"{name} is out of range") from None
+
+
 def client_from_secret(session: Session, client_id: str | None, secret: str | None) -> IntegrationClient:
+    """Authenticate by secret; an unknown client is checked against a stand-in hash (same work, same answer)."""
     client = _active_client(session, client_id)
-    if not client.secret_hash or not secret or not verify_password(client.secret_hash, secret):
-        raise invalid_client("Wrong client secret")
+    stored = client.secret_hash if client is not None else None
+    ok = verify_password(stored, secret or "")
+    if client is None:
+        raise authentication_failed("unknown or revoked client")
+    if not ok:
+        raise authentication_failed("wrong client secret" if stored else "client has no secret")
     return client
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
@@ -12,11 +15,14 @@ from sicdoc.db import get_session
 from sicdoc.security.audit import Actor, AuditUnavailable
 from sicdoc.services import accounts
 from sicdoc.views.guard import cookie_name, current_actor, error_response
-from sicdoc.views.limits import limiter, login_limit
+from sicdoc.views.limits import limited
 
 bp = Blueprint("auth", __name__)
 
 FAILED = "Wrong username or password, or the account is disabled."
+LOCKED = (
+    "This account is locked after repeated failed log-ins; try again after {until} or ask an administrator."
+)
 
 
 class LoginForm(FlaskForm):
@@ -25,7 +31,7 @@ class LoginForm(FlaskForm):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@limited("LOGIN_RATE_LIMIT", methods=("POST",))
 def login() -> Response | BaseResponse | tuple[str, int]:
     form = LoginForm()
     if request.method == "GET":
@@ -39,7 +45,11 @@ def login() -> Response | BaseResponse | tuple[str, int]:
     try:
         if old:
             accounts.forget_session(session, old)  # a cookie from before the login never survives it
-        user, raw = accounts.login(session, username, form.password.data or "", attempt)
+        user, raw = accounts.login(session, username, form.password.data or "", attempt, _lockout())
+    except accounts.AccountLocked as exc:
+        return render_template(
+            "auth/login.html", form=form, error=LOCKED.format(until=_clock(exc.until))
+        ), 401
     except accounts.LoginFailed:
         return render_template("auth/login.html", form=form, error=FAILED), 401
     except AuditUnavailable as exc:
@@ -63,6 +73,21 @@ def logout() -> Response | BaseResponse:
         cookie_name(), path="/", secure=current_app.config["SECURE_COOKIES"], httponly=True, samesite="Lax"
     )
     return resp
+
+
+def _lockout() -> accounts.Lockout:
+    cfg = current_app.config
+    return accounts.Lockout(int(cfg["LOCKOUT_FAILURES"]), timedelta(minutes=int(cfg["LOCKOUT_MINUTES"])))
+
+
+def _clock(when: datetime) -> str:
+    """HH:MM in the site's time zone (with the date if not today), rounded up to the minute."""
+    zone = ZoneInfo(str(current_app.config["TIME_ZONE"]))
+    local = when.astimezone(zone)
+    if local.second or local.microsecond:
+        local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    today = datetime.now(zone).date()
+    return local.strftime("%H:%M" if local.date() == today else "%Y-%m-%d %H:%M")
 
 
 def _set_cookie(resp: BaseResponse, raw: str) -> None:

@@ -6,9 +6,10 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from sicdoc.config import public_base_url
 from sicdoc.errors import InvalidInput, SicdocError
 from sicdoc.fhir import jsonio
 from sicdoc.fhir.dates import format_instant
@@ -57,10 +58,8 @@ class UnsupportedMedia(SicdocError):
 
 
 def base_url() -> str:
-    configured = current_app.config.get("FHIR_BASE_URL")
-    return (
-        configured.rstrip("/") if configured else url_for("fhir.metadata", _external=True).rsplit("/", 1)[0]
-    )
+    """The FHIR base (SICDOC_BASE_URL + "/fhir") for Location headers and bundle links; never the Host."""
+    return f"{public_base_url(current_app.config)}/fhir"
 
 
 def request_json() -> Any:
@@ -99,14 +98,17 @@ def resource_headers(stored: Stored) -> dict[str, str]:
     }
 
 
-def written_response(stored: Stored, status: int) -> Response:
-    """201/200 after a write, honouring ``Prefer: return=…`` (representation by default)."""
+def written_response(stored: Stored, status: int, readable: bool = True) -> Response:
+    """201/200 after a write, honouring ``Prefer: return=…`` (representation by default).
+
+    A client that may write but not read the type gets an OperationOutcome instead of the resource.
+    """
     headers = resource_headers(stored)
     headers["Location"] = f"{base_url()}/{stored.resource_type}/{stored.id}/_history/{stored.version_id}"
     choice = prefer("return")
     if choice == "minimal":
         return fhir_response(None, status, headers)
-    if choice == "operationoutcome":
+    if choice == "operationoutcome" or not readable:
         verb = "Created" if status == 201 else "Stored"
         return fhir_response(information(f"{verb} {stored.resource_type}/{stored.id}"), status, headers)
     return fhir_response(stored.content, status, headers)

@@ -7,22 +7,24 @@ import binascii
 from datetime import datetime
 from urllib.parse import unquote
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.orm import Session
 
+from sicdoc.config import public_base_url
 from sicdoc.db import get_session
 from sicdoc.models import IntegrationClient
 from sicdoc.security import audit, tokens
 from sicdoc.security.audit import AuditUnavailable
 from sicdoc.services import accounts
 from sicdoc.views.guard import current_actor
-from sicdoc.views.limits import limiter, token_limit
+from sicdoc.views.limits import limited
 
 bp = Blueprint("oauth", __name__)
 
 
 def token_url() -> str:
-    return current_app.config.get("TOKEN_URL") or url_for("oauth.token", _external=True)
+    """The token endpoint's public URL (the ``aud`` clients sign): from SICDOC_BASE_URL, never the Host."""
+    return f"{public_base_url(current_app.config)}/auth/token"
 
 
 def _oauth_error(error: tokens.OAuthError) -> Response:
@@ -68,14 +70,14 @@ def _authenticator():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/auth/token")
-@limiter.limit(token_limit)
+@limited("TOKEN_RATE_LIMIT")
 def token() -> Response:
     session = get_session()
     try:
         try:
             authenticate = _authenticator()
         except tokens.OAuthError as exc:
-            audit.record(session, current_actor(), "token", "failure", detail=exc.description)
+            audit.record(session, current_actor(), "token", "failure", detail=exc.reason)
             raise
         issued = accounts.issue_token(
             session,

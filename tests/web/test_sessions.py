@@ -43,7 +43,15 @@ def test_login_sets_an_httponly_samesite_cookie_with_a_random_id(app, users, cli
 def test_cookies_are_secure_by_default(database_url):
     from sicdoc.app import create_app
 
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "k" * 32, "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "k" * 32,
+            "AUDIT_KEY": "a" * 32,
+            "BASE_URL": "https://localhost",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     with session_scope(app) as s:
         accounts.create_user(s, "nurse", PASSWORD, "clinician")
     http = app.test_client()
@@ -172,3 +180,123 @@ def test_security_headers_on_pages_errors_and_fhir(app, users, client):
         assert re.fullmatch(r"[0-9a-f]{32}", resp.headers["X-Request-ID"])
         assert "Strict-Transport-Security" not in resp.headers  # plain http here
     assert "no-store" not in client.get("/static/css/app.css").headers.get("Cache-Control", "")
+
+
+LOCKED = "This account is locked after repeated failed log-ins"
+
+
+def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_one(app, users, client):
+    for _ in range(4):
+        resp = login(client, "clinician", "wrong password!!")
+        assert resp.status_code == 401 and b"Wrong username or password" in resp.data
+    fifth = login(client, "clinician", "wrong password!!")
+    assert fifth.status_code == 401 and LOCKED.encode() in fifth.data
+    right = login(client, "clinician", PASSWORD)
+    assert right.status_code == 401 and LOCKED.encode() in right.data
+    assert re.search(r"try again after \d\d:\d\d or ask an administrator", right.get_data(as_text=True))
+    assert _cookie(client) is None
+    assert [e.detail for e in _audit(app, action="login", outcome="failure")][-1] == "locked"
+    [lock] = _audit(app, action="lockout")
+    assert lock.actor_id == "clinician" and "locked until" in lock.detail
+    assert login(client, "admin").status_code == 302  # other accounts are not affected
+
+
+def test_the_lock_ends_after_its_period_and_a_good_login_resets_the_count(app, users, client, monkeypatch):
+    app.config["LOGIN_RATE_LIMIT"] = "100/minute"
+    for _ in range(5):
+        login(client, "clinician", "wrong password!!")
+    start = datetime.now(UTC)
+    monkeypatch.setattr(accounts, "_now", lambda: start + timedelta(minutes=14))
+    assert login(client, "clinician").status_code == 401
+    monkeypatch.setattr(accounts, "_now", lambda: start + timedelta(minutes=16))
+    assert login(client, "clinician").status_code == 302
+    for _ in range(4):
+        assert b"Wrong username" in login(client, "clinician", "wrong password!!").data
+    assert login(client, "clinician").status_code == 302  # the count started again at the good login
+    for _ in range(4):
+        assert b"Wrong username" in login(client, "clinician", "wrong password!!").data
+
+
+def test_an_administrator_can_lift_a_lock_and_a_new_password_lifts_it_too(app, users, client):
+    app.config["LOGIN_RATE_LIMIT"] = "100/minute"
+    for _ in range(5):
+        login(client, "clinician", "wrong password!!")
+    with session_scope(app) as s:
+        accounts.unlock_user(s, "clinician")
+    assert login(client, "clinician").status_code == 302
+    for _ in range(5):
+        login(client, "qi_analyst", "wrong password!!")
+    with session_scope(app) as s:
+        accounts.set_password(s, "qi_analyst", "a brand new passphrase here")
+    assert login(client, "qi_analyst", "a brand new passphrase here").status_code == 302
+    assert [e.detail for e in _audit(app, action="user-unlock")] == ["clinician"]
+
+
+def test_the_lockout_is_counted_in_the_database_across_app_instances(database_url, users, app):
+    from sicdoc.app import create_app
+
+    other = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False, "LOCKOUT_FAILURES": "3"}
+    )
+    app.config["LOCKOUT_FAILURES"] = 3
+    try:
+        first, second = app.test_client(), other.test_client()
+        assert b"Wrong username" in login(first, "clinician", "wrong password!!").data
+        assert b"Wrong username" in login(second, "clinician", "wrong password!!").data
+        assert LOCKED.encode() in login(first, "clinician", "wrong password!!").data
+        assert LOCKED.encode() in login(second, "clinician").data
+    finally:
+        other.extensions["sicdoc.engine"].dispose()
+
+
+def test_lockout_settings_must_be_whole_numbers(database_url):
+    from sicdoc.app import create_app
+
+    for bad in ("-1", "five", 2.5):
+        try:
+            create_app({"TESTING": True, "DATABASE_URL": database_url, "LOCKOUT_FAILURES": bad})
+        except RuntimeError as exc:
+            assert "SICDOC_LOCKOUT_FAILURES" in str(exc)
+        else:
+            raise AssertionError(f"LOCKOUT_FAILURES={bad!r} was accepted")
+
+
+def _signed_cookie_contents(app, http) -> str:
+    raw = http.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    if raw is None:
+        return ""
+    return str(app.session_interface.get_signing_serializer(app).loads(raw.value))
+
+
+def test_recently_viewed_patients_live_in_the_server_side_session_and_end_with_it(app, users):
+    from tests.conftest import bearer_client
+    from tests.web.forms_helpers import new_patient
+
+    http = bearer_client(app, "system/*.*")
+    pid = new_patient(http, "MRN-90", "Okafor")
+    assert login(http, "clinician").status_code == 302
+    assert http.get(f"/patients/{pid}").status_code == 200
+    recent = http.get("/patients").get_data(as_text=True).split('id="recent-heading"')[1]
+    assert f"/patients/{pid}" in recent.split('id="updated-heading"')[0]
+    assert pid not in _signed_cookie_contents(app, http)  # not in the browser's cookie
+    with app.extensions["sicdoc.sessionmaker"]() as s:
+        [stored] = s.scalars(select(UserSession.recent_patients).where(UserSession.revoked.is_(False))).all()
+    assert stored == [pid]
+    assert http.post("/logout").status_code == 302
+    with app.extensions["sicdoc.sessionmaker"]() as s:
+        assert s.scalars(select(UserSession.recent_patients)).all() == [None]
+    assert login(http, "clinician").status_code == 302
+    recent = http.get("/patients").get_data(as_text=True).split('id="recent-heading"')[1]
+    assert f"/patients/{pid}" not in recent.split('id="updated-heading"')[0]
+    assert "No patients viewed yet" in recent
+
+
+def test_the_recent_list_keeps_the_newest_eight_without_repeats(app, users):
+    with session_scope(app) as s:
+        _user, raw = accounts.login(s, "clinician", PASSWORD, accounts.audit.SYSTEM)
+        for i in [*range(10), 3]:
+            accounts.remember_patient(s, raw, f"p{i}")
+        assert accounts.recent_patient_ids(s, raw) == ["p3", "p9", "p8", "p7", "p6", "p5", "p4", "p2"]
+        assert accounts.recent_patient_ids(s, None) == []
+        accounts.forget_session(s, raw)
+        assert accounts.recent_patient_ids(s, raw) == []

@@ -39,14 +39,14 @@ def assertion(client_id, key, alg, kid="k1", **overrides):
     return jwt.encode({"alg": alg, "kid": kid}, claims, key, algorithms=[alg])
 
 
-def ask(client, signed, **extra):
+def ask(client, signed, headers=None, **extra):
     form = {
         "grant_type": "client_credentials",
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion": signed,
         **extra,
     }
-    return client.post("/auth/token", data=form)
+    return client.post("/auth/token", data=form, headers=headers or {})
 
 
 def test_a_signed_assertion_gets_a_short_lived_token(client, keyed_client):
@@ -77,7 +77,10 @@ def test_a_replayed_assertion_is_refused(client, keyed_client):
         ({"jti": None}, "jti"),
         ({"aud": "https://elsewhere/token"}, "aud"),
         ({"sub": "someone-else"}, "iss and sub"),
-        ({"kid": "unknown"}, "signature"),
+        ({"kid": "unknown"}, "authentication failed"),
+        ({"nbf": int(time.time()) + 600}, "nbf"),
+        ({"nbf": "soon"}, "nbf"),
+        ({"exp": 10**20}, "exp"),
     ],
 )
 def test_bad_assertions_are_invalid_client(client, keyed_client, change, fragment):
@@ -142,8 +145,9 @@ def test_fhir_takes_bearer_tokens_only_and_checks_scopes(app, users, client, mon
         "/fhir/Patient", data=PATIENT_JSON, headers={"Content-Type": "application/fhir+json"}
     )
     assert created.status_code == 201
-    assert writer.get(f"/fhir/Patient/{created.get_json()['id']}").status_code == 403  # write is not read
-    assert reader.get(f"/fhir/Patient/{created.get_json()['id']}").status_code == 200
+    new_id = created.headers["Location"].split("/Patient/")[1].split("/")[0]
+    assert writer.get(f"/fhir/Patient/{new_id}").status_code == 403  # write is not read
+    assert reader.get(f"/fhir/Patient/{new_id}").status_code == 200
     bogus = app.test_client()
     bogus.environ_base["HTTP_AUTHORIZATION"] = "Bearer forged-token"
     assert bogus.get("/fhir/Patient/p1").status_code == 401
@@ -172,3 +176,119 @@ def test_token_requests_are_rate_limited(app, client):
     form = {"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
     assert [client.post("/auth/token", data=form).status_code for _ in range(3)] == [401, 401, 429]
     assert client.post("/auth/token", data=form).get_json()["error"] == "temporarily_unavailable"
+
+
+def test_nbf_within_the_clock_skew_or_in_the_past_is_accepted(client, keyed_client):
+    client_id, key, alg = keyed_client
+    now = int(time.time())
+    assert ask(client, assertion(client_id, key, alg, nbf=now - 30)).status_code == 200
+    assert ask(client, assertion(client_id, key, alg, nbf=now + 30)).status_code == 200
+    late = ask(client, assertion(client_id, key, alg, nbf=now + 120))
+    assert late.status_code == 401 and "nbf" in late.get_json()["error_description"]
+
+
+def _audited_token_failures(app):
+    from sqlalchemy import select
+
+    from sicdoc.models import AuditEvent
+
+    with app.extensions["sicdoc.sessionmaker"]() as s:
+        rows = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "token", AuditEvent.outcome == "failure")
+        ).all()
+        return [r.detail for r in rows]
+
+
+AUTHENTICATION_FAILED = {"error": "invalid_client", "error_description": "Client authentication failed"}
+
+
+def test_an_unknown_client_and_a_wrong_signature_get_the_same_answer_after_the_same_work(
+    app, client, keyed_client, monkeypatch
+):
+    from sicdoc.security import tokens
+
+    client_id, _key, alg = keyed_client
+    stranger = (
+        RSAKey.generate_key(2048, parameters={"kid": "k1"})
+        if alg == "RS384"
+        else ECKey.generate_key("P-384", parameters={"kid": "k1"})
+    )
+    checked = []
+    real_decode = tokens.jwt.decode
+    monkeypatch.setattr(tokens.jwt, "decode", lambda *a, **kw: checked.append(a[1]) or real_decode(*a, **kw))
+    known = ask(client, assertion(client_id, stranger, alg))
+    unknown_id = "f" * 32
+    unknown = ask(client, assertion(unknown_id, stranger, alg, iss=unknown_id, sub=unknown_id))
+    assert known.status_code == unknown.status_code == 401
+    assert known.get_json() == unknown.get_json() == AUTHENTICATION_FAILED
+    assert known.headers.get("WWW-Authenticate") == unknown.headers.get("WWW-Authenticate")
+    assert len(checked) == 2  # the unknown client's signature was checked too (against a stand-in key)
+    details = _audited_token_failures(app)  # the audit log keeps the real reasons
+    assert any("signature" in d for d in details) and any("unknown" in d for d in details)
+
+
+def test_an_unknown_client_and_a_wrong_secret_get_the_same_answer_after_the_same_work(
+    app, client, monkeypatch
+):
+    from sicdoc.security import tokens
+
+    with session_scope(app) as s:
+        client_id, _secret = accounts.create_client(s, "simple", "system/*.read", with_secret=True)
+        jwks_only, _ = accounts.create_client(
+            s,
+            "keys only",
+            "system/*.read",
+            jwks={"keys": [ECKey.generate_key("P-384", parameters={"kid": "k"}).as_dict(private=False)]},
+        )
+    hashes = []
+    real_verify = tokens.verify_password
+    monkeypatch.setattr(
+        tokens, "verify_password", lambda stored, pw: hashes.append(stored) or real_verify(stored, pw)
+    )
+    answers = []
+    for cid in (client_id, "0" * 32, jwks_only):
+        form = {"grant_type": "client_credentials", "client_id": cid, "client_secret": "a guess"}
+        resp = client.post("/auth/token", data=form)
+        basic = base64.b64encode(f"{cid}:a guess".encode()).decode()
+        resp2 = client.post(
+            "/auth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        answers += [(resp.status_code, resp.get_json()), (resp2.status_code, resp2.get_json())]
+    assert len({str(a) for a in answers}) == 1
+    assert answers[0] == (401, AUTHENTICATION_FAILED)
+    assert len(hashes) == 6  # one password-hash check per attempt, whether the client exists or not
+
+
+def test_the_token_audience_and_discovery_do_not_follow_the_host_header(client, keyed_client):
+    client_id, key, alg = keyed_client
+    foreign = "http://other-ehr.example/auth/token"
+    resp = ask(client, assertion(client_id, key, alg, aud=foreign), headers={"Host": "other-ehr.example"})
+    assert resp.status_code == 401 and TOKEN_URL in resp.get_json()["error_description"]
+    conf = client.get("/.well-known/smart-configuration", headers={"Host": "other-ehr.example"}).get_json()
+    assert conf["token_endpoint"] == TOKEN_URL
+
+
+def test_the_configured_base_url_is_the_only_audience(database_url, keyed_client):
+    from sicdoc.app import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "BASE_URL": "https://sicdoc.example.org/",
+        }
+    )
+    try:
+        http = app.test_client()
+        client_id, key, alg = keyed_client
+        public = "https://sicdoc.example.org/auth/token"
+        conf = http.get("/.well-known/smart-configuration", headers={"Host": "evil.example"}).get_json()
+        assert conf["token_endpoint"] == public
+        assert ask(http, assertion(client_id, key, alg)).status_code == 401  # signed for http://localhost
+        resp = ask(http, assertion(client_id, key, alg, aud=public), headers={"Host": "evil.example"})
+        assert resp.status_code == 200, resp.get_json()
+    finally:
+        app.extensions["sicdoc.engine"].dispose()
