@@ -2,13 +2,18 @@
 
 One parser for the dashboards, the metrics API and the CLI, so bad input reads the same everywhere:
 ``parse_scope`` raises ``ScopeError`` with a one-line message (an HTTP 400 or a CLI error).
+
+QI answers use whole months only (``parse_qi_scope``, the one parser every QI face uses): a cut-off
+inside a month is taken as the end of the last complete month, ``from`` as the first day of its
+month and ``to`` as the last day of its month, so asking day after day cannot reveal the day an
+event happened. The scope keeps what was asked, and ``Scope.note`` says what was changed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -29,6 +34,10 @@ class Scope:
     cohorts: tuple[str, ...]
     site: str | None = None
     unit: str | None = None
+    # "month" for QI answers (dates at month boundaries), "day" for clinicians and operators.
+    granularity: str = "day"
+    # The dates as asked (as_of, from, to) of a whole-months scope; None for a day-level one.
+    requested: tuple[date | None, date | None, date | None] | None = None
 
     def key(self) -> tuple:
         return (self.as_of, self.period_from, self.period_to, self.cohorts, self.site, self.unit)
@@ -46,6 +55,66 @@ class Scope:
             if getattr(self, name):
                 out[name] = getattr(self, name)
         return out
+
+    @property
+    def note(self) -> str | None:
+        """What whole months changed in the dates asked for, in a sentence; None if nothing."""
+        if self.requested is None:
+            return None
+        asked_as_of, asked_from, asked_to = self.requested
+        changes = []
+        if asked_as_of is not None and asked_as_of != self.as_of:
+            changes.append(
+                f"data as of {asked_as_of.isoformat()} was taken as {self.as_of.isoformat()}, "
+                "the end of the last complete month"
+            )
+        if asked_from is not None and asked_from != self.period_from and self.period_from:
+            changes.append(f"'from' {asked_from.isoformat()} as {self.period_from.isoformat()}")
+        if asked_to is not None and asked_to != self.period_to and self.period_to:
+            changes.append(f"'to' {asked_to.isoformat()} as {self.period_to.isoformat()}")
+        if not changes:
+            return None
+        return "QI figures use whole months only: " + "; ".join(changes) + "."
+
+    def describe(self) -> dict[str, object]:
+        """The time basis of an answer, for the JSON report: granularity, the dates asked, a note."""
+        asked = self.requested or (self.as_of, self.period_from, self.period_to)
+        return {
+            "time_granularity": self.granularity,
+            "requested": {
+                "as_of": asked[0].isoformat() if asked[0] else None,
+                "from": asked[1].isoformat() if asked[1] else None,
+                "to": asked[2].isoformat() if asked[2] else None,
+            },
+            "note": self.note,
+        }
+
+    def annotate(self, report: dict) -> dict:
+        """A copy of ``report`` with ``describe()`` after its period (the cached report is untouched)."""
+        out: dict = {}
+        for key, value in report.items():
+            out[key] = value
+            if key == "period":
+                out.update(self.describe())
+        if "time_granularity" not in out:
+            out.update(self.describe())
+        return out
+
+
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def last_complete_month_end(day: date) -> date:
+    """``day`` itself if it ends its month, else the last day of the month before."""
+    return day if month_end(day) == day else day.replace(day=1) - timedelta(days=1)
+
+
+def months_before(first_of_month: date, months: int) -> date:
+    """The first day of the month ``months`` months before ``first_of_month``'s month."""
+    index = first_of_month.year * 12 + first_of_month.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _date(name: str, raw: str | None) -> date | None:
@@ -65,11 +134,18 @@ def _text(name: str, raw: str | None) -> str | None:
     return raw.strip()
 
 
-def parse_scope(params: Mapping[str, str | None], *, today: date, default_months: int | None = None) -> Scope:
+def parse_scope(
+    params: Mapping[str, str | None],
+    *,
+    today: date,
+    default_months: int | None = None,
+    whole_months: bool = False,
+) -> Scope:
     """A Scope from ``cohort``, ``from``, ``to``, ``as_of``, ``site`` and ``unit`` (all optional).
 
     The cut-off defaults to ``today`` and may not be after it. Without ``from``/``to`` and with
-    ``default_months``, the period is the ``default_months`` months up to the cut-off.
+    ``default_months``, the period is the ``default_months`` months up to the cut-off. With
+    ``whole_months`` (QI answers; use ``parse_qi_scope``) the dates are moved to month boundaries.
     """
     as_of = _date("as_of", params.get("as_of")) or today
     if as_of > today:
@@ -78,11 +154,20 @@ def parse_scope(params: Mapping[str, str | None], *, today: date, default_months
     period_to = _date("to", params.get("to"))
     if period_from and period_to and period_from > period_to:
         raise ScopeError(f"'from' {period_from.isoformat()} is after 'to' {period_to.isoformat()}; swap them")
+    requested = None
+    if whole_months:
+        requested = (as_of, period_from, period_to)
+        as_of = last_complete_month_end(as_of)
+        period_from = period_from.replace(day=1) if period_from else None
+        period_to = month_end(period_to) if period_to else None
     if period_from is None and period_to is None and default_months:
         period_to = as_of
-        period_from = (
-            pd.Timestamp(as_of) - pd.DateOffset(months=default_months) + pd.Timedelta(days=1)
-        ).date()
+        if whole_months:
+            period_from = months_before(as_of.replace(day=1), default_months - 1)
+        else:
+            period_from = (
+                pd.Timestamp(as_of) - pd.DateOffset(months=default_months) + pd.Timedelta(days=1)
+            ).date()
     cohort = _text("cohort", params.get("cohort"))
     if cohort is not None and cohort not in COHORTS:
         raise ScopeError(f"unknown cohort {cohort[:40]!r}; expected one of {', '.join(COHORTS)}")
@@ -93,4 +178,16 @@ def parse_scope(params: Mapping[str, str | None], *, today: date, default_months
         cohorts=(cohort,) if cohort else tuple(COHORTS),
         site=_text("site", params.get("site")),
         unit=_text("unit", params.get("unit")),
+        granularity="month" if whole_months else "day",
+        requested=requested,
     )
+
+
+def parse_qi_scope(
+    params: Mapping[str, str | None], *, today: date, default_months: int | None = None
+) -> Scope:
+    """The scope of a QI answer (dashboard page, panel CSV, metrics API, export): whole months only.
+
+    Every QI face parses its period here, so none can be asked for a day-level cut-off.
+    """
+    return parse_scope(params, today=today, default_months=default_months, whole_months=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 import plotly.graph_objects as go
 
+from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.panels import PanelContext, panel_table
 from sicdoc.analytics.scope import Scope
@@ -47,15 +48,29 @@ class BuiltDashboard:
         return all(m["index_patients"] == 0 and m["decedents"] == 0 for m in self.report["cohorts"].values())
 
 
-def build_tables(frames: Frames, scope: Scope, board: Dashboard, value_set_version: str) -> tuple[dict, dict]:
+def build_tables(
+    frames: Frames,
+    scope: Scope,
+    board: Dashboard,
+    value_set_version: str,
+    clinicians: ClinicianLabels | None = None,
+) -> tuple[dict, dict]:
     """(panel id -> suppressed table, suppressed metrics report)."""
     ctx = PanelContext(frames, scope, value_set_version, min_cell=board.min_cell)
+    if clinicians is not None:
+        ctx.clinicians = clinicians
     tables = {spec["id"]: panel_table(ctx, spec) for spec in board.panels}
     return tables, ctx.report
 
 
-def build_dashboard(frames: Frames, scope: Scope, board: Dashboard, value_set_version: str) -> BuiltDashboard:
-    tables, report = build_tables(frames, scope, board, value_set_version)
+def build_dashboard(
+    frames: Frames,
+    scope: Scope,
+    board: Dashboard,
+    value_set_version: str,
+    clinicians: ClinicianLabels | None = None,
+) -> BuiltDashboard:
+    tables, report = build_tables(frames, scope, board, value_set_version, clinicians)
     cohorts = list(scope.cohorts)
     panels = tuple(
         BuiltPanel.of(spec, tables[spec["id"]], panel_figures(spec, tables[spec["id"]], cohorts))

@@ -6,18 +6,27 @@ import io
 
 import pandas as pd
 
+from sicdoc.analytics.scope import Scope
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The time basis of every row, first in each CSV: a table read on its own still says what it covers.
+SCOPE_COLUMNS = ("data_as_of", "period_from", "period_to")
 
 
-def table_csv(table: pd.DataFrame) -> str:
-    """A panel table as CSV. Text that a spreadsheet would run as a formula (a unit or clinician
-    name from a feed starting with "=") is prefixed with an apostrophe, so it stays text."""
+def table_csv(table: pd.DataFrame, scope: Scope | None = None) -> str:
+    """A panel table as CSV, led by the scope's dates when given. Text that a spreadsheet would run
+    as a formula (a unit or clinician name from a feed starting with "=") is prefixed with an
+    apostrophe, so it stays text."""
     safe = table.copy()
     for column in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(
                 lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v
             )
+    if scope is not None:
+        dates = (scope.as_of, scope.period_from, scope.period_to)
+        for position, (name, value) in enumerate(zip(SCOPE_COLUMNS, dates, strict=True)):
+            safe.insert(position, name, value.isoformat() if value else "")
     out = io.StringIO()
     safe.to_csv(out, index=False)
     return out.getvalue()

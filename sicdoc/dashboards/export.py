@@ -18,6 +18,10 @@ def export_dashboard(built: BuiltDashboard, out_dir: Path) -> list[Path]:
         f"{built.board.description} Period {period}, data as of {scope.as_of}; cohorts "
         f"{', '.join(c.replace('_', ' ') for c in scope.cohorts)}."
     )
+    if scope.granularity == "month":
+        intro += " Whole months only."
+    if scope.note:
+        intro += f" {scope.note}"
     if built.empty:
         intro += " No patients fall in this period and scope, so the charts are empty."
     page = standalone_html(
@@ -29,7 +33,7 @@ def export_dashboard(built: BuiltDashboard, out_dir: Path) -> list[Path]:
     tables.mkdir(exist_ok=True)
     for panel in built.panels:
         path = tables / f"{panel.spec['id']}.csv"
-        path.write_text(table_csv(panel.table), encoding="utf-8")
+        path.write_text(table_csv(panel.table, scope), encoding="utf-8")
         written.append(path)
     return written
 
@@ -51,6 +55,7 @@ def report_rows(report: dict) -> list[dict[str, object]]:
                     "as_of": report["as_of"],
                     "period_from": report["period"]["from"],
                     "period_to": report["period"]["to"],
+                    "time_granularity": report.get("time_granularity"),
                     "value_set_version": report["value_set_version"],
                     "cohort": cohort,
                     "metric": prefix,

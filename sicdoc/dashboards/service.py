@@ -14,7 +14,9 @@ current data.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Hashable
@@ -25,12 +27,21 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from sqlalchemy import Engine
 
+from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.definitions import Dashboard
-from sicdoc.store.frames import changed_tables, data_version, load_frames, load_tables, patient_labels, places
+from sicdoc.store.frames import (
+    changed_tables,
+    clinician_names,
+    data_version,
+    load_frames,
+    load_tables,
+    patient_labels,
+    places,
+)
 
 if TYPE_CHECKING:  # the statistics stack is imported on first use, not when the app starts
     from sicdoc.dashboards.build import BuiltDashboard
@@ -57,6 +68,21 @@ class AnalyticsService:
         self._results = VersionedCache(max_entries=64)
         self._refreshing: dict[Hashable, threading.Thread] = {}
         self._refresh_lock = threading.Lock()
+        self.set_clinician_labels("name", None)
+
+    def set_clinician_labels(self, mode: str, secret: str | None) -> None:
+        """How QI outputs name clinicians ("name" or "pseudonym"); pseudonyms are keyed with a key
+        derived from ``secret`` (the same secret gives the same pseudonyms in every process)."""
+        if mode not in ("name", "pseudonym"):
+            raise ValueError(f"clinician labels must be 'name' or 'pseudonym', not {mode!r}")
+        self.clinician_label_mode = mode
+        # Without a secret, a key of this process: pseudonyms stay the same until it ends.
+        self._pseudonym_key = (
+            hashlib.sha256(b"sicdoc qi clinician pseudonyms\0" + secret.encode()).digest()
+            if secret
+            else secrets.token_bytes(32)
+        )
+        self._results.clear()
 
     def set_max_age(self, seconds: float) -> None:
         self._frames.max_age = self._results.max_age = seconds
@@ -108,8 +134,25 @@ class AnalyticsService:
         return self._results.get(
             version,
             _dashboard_key(board, scope),
-            lambda: build_dashboard(self.frames(version), scope, board, self.value_set_version),
+            lambda: build_dashboard(
+                self.frames(version), scope, board, self.value_set_version, self.clinician_labels(version)
+            ),
         )
+
+    def clinician_labels(self, version: str | None = None) -> ClinicianLabels:
+        """The labels of the clinicians in the data: their stored names (unless pseudonyms are
+        configured) read once per data version, pseudonyms for the rest."""
+        version = version or self.version()
+
+        def load() -> ClinicianLabels:
+            names: dict[str, str] = {}
+            if self.clinician_label_mode == "name":
+                refs = self.frames(version).conversations["clinician_id"].dropna().astype(str).unique()
+                with self.engine.connect() as conn:
+                    names = clinician_names(conn, refs)
+            return ClinicianLabels(self.clinician_label_mode, self._pseudonym_key, names)
+
+        return self._results.get(version, ("clinicians",), load)
 
     def dashboard_view(self, board: Dashboard, scope: Scope) -> DashboardView:
         """The dashboard for a page: current if it is built, else the last one built for this
@@ -154,10 +197,11 @@ class AnalyticsService:
             thread.join(timeout)
 
     def report(self, scope: Scope, *, suppress: bool = True) -> dict:
+        """The metrics report of ``scope``, with its time basis (``Scope.describe``) after the period."""
         from sicdoc.analytics import compute_metrics
 
         version = self.version()
-        return self._results.get(
+        report = self._results.get(
             version,
             ("report", scope.key(), suppress),
             lambda: compute_metrics(
@@ -172,14 +216,17 @@ class AnalyticsService:
                 unit=scope.unit,
             ),
         )
+        return scope.annotate(report)
 
     def warm(self) -> None:
         """Build the default dashboard for today's default scope (imports the statistics and plotting
         stack on the way), so the first analyst of the day does not wait for it."""
-        from sicdoc.analytics.scope import parse_scope
+        from sicdoc.analytics.scope import parse_qi_scope
 
         board = self.default_board
-        self.dashboard(board, parse_scope({}, today=today_utc(), default_months=board.default_period_months))
+        self.dashboard(
+            board, parse_qi_scope({}, today=today_utc(), default_months=board.default_period_months)
+        )
 
     def worklist(self, scope: Scope, *, limit: int = 200) -> tuple[pd.DataFrame, int]:
         """Patients due a conversation (most in need first) with name and MRN, and how many in all.

@@ -7,6 +7,7 @@ and period rules live; pushing them into SQL would duplicate those rules.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -85,25 +86,33 @@ def load_tables(
     return tables
 
 
-def data_version(connection: Connection) -> str:
-    """A token that changes whenever a projected resource is written (or deleted).
+# Types read for labels rather than projected: a change of a clinician's name moves the version too.
+LABEL_TYPES = ("Practitioner", "PractitionerRole")
 
-    The latest ``last_updated`` per projected type: each is one probe of the (type, last_updated)
-    index, so it stays cheap however big the store grows.
+
+def data_version(connection: Connection) -> str:
+    """A token that changes whenever a projected resource, or a clinician named in QI outputs, is
+    written (or deleted).
+
+    The latest ``last_updated`` per type: each is one probe of the (type, last_updated) index, so
+    it stays cheap however big the store grows. The projected types come first, then ``#`` and
+    the label types (``changed_tables`` reads the first part).
     """
-    parts = []
-    for resource_type in sorted(PROJECTED):
-        latest = connection.scalar(
+
+    def latest(resource_type: str) -> str:
+        when = connection.scalar(
             select(func.max(Resource.last_updated)).where(Resource.resource_type == resource_type)
         )
-        parts.append(latest.isoformat() if latest is not None else "-")
-    return "|".join(parts)
+        return when.isoformat() if when is not None else "-"
+
+    projected = "|".join(latest(t) for t in sorted(PROJECTED))
+    return projected + "#" + "|".join(latest(t) for t in LABEL_TYPES)
 
 
 def changed_tables(old_version: str, new_version: str) -> set[str]:
     """The projection tables a move from one ``data_version`` to another may have changed."""
     types = sorted(PROJECTED)
-    old, new = old_version.split("|"), new_version.split("|")
+    old, new = old_version.split("#")[0].split("|"), new_version.split("#")[0].split("|")
     if len(old) != len(types) or len(new) != len(types):
         return set(TABLES)
     moved = {t for t, a, b in zip(types, old, new, strict=True) if a != b}
@@ -137,6 +146,54 @@ def patient_labels(connection: Connection, patient_ids: Iterable[str], mrn_syste
         )
         for rid, content in rows:
             out[rid] = {"name": _name(content), "mrn": _mrn(content, mrn_system)}
+    return out
+
+
+# A relative reference (an absolute one names another server's resource).
+PRACTITIONER_REF = re.compile(r"^(Practitioner|PractitionerRole)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def clinician_names(connection: Connection, refs: Iterable[str]) -> dict[str, str]:
+    """The name of each recorded performer that is a stored Practitioner (or a PractitionerRole
+    whose practitioner is stored), read from the current resource. Free-text performers and
+    references to anything else have no name here."""
+    targets: dict[str, tuple[str, str]] = {}
+    for ref in dict.fromkeys(r for r in refs if isinstance(r, str)):
+        match = PRACTITIONER_REF.match(ref)
+        if match:
+            targets[ref] = (match.group(1), match.group(2))
+    roles = _current(
+        connection, "PractitionerRole", {i for t, i in targets.values() if t == "PractitionerRole"}
+    )
+    role_practitioner = {}
+    for rid, content in roles.items():
+        match = PRACTITIONER_REF.match(str((content.get("practitioner") or {}).get("reference") or ""))
+        if match and match.group(1) == "Practitioner":
+            role_practitioner[rid] = match.group(2)
+    wanted = {i for t, i in targets.values() if t == "Practitioner"} | set(role_practitioner.values())
+    practitioners = _current(connection, "Practitioner", wanted)
+    out = {}
+    for ref, (rtype, rid) in targets.items():
+        pid = rid if rtype == "Practitioner" else role_practitioner.get(rid)
+        content = practitioners.get(pid) if pid else None
+        name = _name(content) if content else None
+        if name and name != "(no name)":
+            out[ref] = name
+    return out
+
+
+def _current(connection: Connection, resource_type: str, ids: set[str]) -> dict[str, dict]:
+    ids_list = sorted(ids)
+    out: dict[str, dict] = {}
+    for start in range(0, len(ids_list), 500):  # stay under every driver's bound-parameter limit
+        rows = connection.execute(
+            select(Resource.id, Resource.content).where(
+                Resource.resource_type == resource_type,
+                Resource.id.in_(ids_list[start : start + 500]),
+                Resource.deleted.is_(False),
+            )
+        )
+        out.update({rid: content for rid, content in rows})
     return out
 
 

@@ -13,7 +13,7 @@ from sicdoc.dashboards.definitions import Dashboard
 from sicdoc.dashboards.download import table_csv
 from sicdoc.figures import plotly_js_path
 from sicdoc.valuesets import COHORTS
-from sicdoc.views.analytics_http import request_scope, service
+from sicdoc.views.analytics_http import qi_request_scope, service
 
 bp = Blueprint("dashboards", __name__, url_prefix="/dashboards")
 
@@ -34,7 +34,7 @@ def _render(board: Dashboard) -> tuple[str, int]:
         "figure_data": figure_data,
     }
     try:
-        scope = request_scope(board.default_period_months)
+        scope = qi_request_scope(board.default_period_months)
     except ScopeError as exc:
         return render_template(
             "dashboards/dashboard.html", error=str(exc), built=None, scope=None, **context
@@ -77,14 +77,14 @@ def panel_csv(panel_id: str) -> Response:
     if board is None:
         abort(404)
     try:
-        scope = request_scope(board.default_period_months)
+        scope = qi_request_scope(board.default_period_months)
     except ScopeError as exc:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
     panel = analytics.dashboard(board, scope).panel(panel_id)
     assert panel is not None
     name = f"{panel_id}_{scope.as_of.isoformat()}.csv"
     return Response(
-        table_csv(panel.table),
+        table_csv(panel.table, scope),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

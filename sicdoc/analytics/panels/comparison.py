@@ -58,12 +58,15 @@ def unit_funnel_table(ctx: PanelContext, hours: int = 72) -> pd.DataFrame:
 
 
 def clinician_funnel_table(ctx: PanelContext) -> pd.DataFrame:
-    """Decedents whose first conversation was over 30 days before death, by the clinician who had it."""
+    """Decedents whose first conversation was over 30 days before death, by the clinician who had it
+    (named as ``ctx.clinicians`` says)."""
     frames = [ctx.dead(c) for c in ctx.scope.cohorts]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return _funnel_frame(pd.DataFrame(columns=["numerator", "denominator"]), ctx.min_cell)
     dead = pd.concat(frames, ignore_index=True).drop_duplicates("patient_id")
+    # Labelled before grouping: a name or a pseudonym, never the recorded reference or display.
+    dead["sic_clinician"] = dead["sic_clinician"].map(ctx.clinicians.label, na_action="ignore")
     return _funnel_frame(clinician_table(dead), ctx.min_cell)
 
 

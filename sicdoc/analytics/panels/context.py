@@ -7,6 +7,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.incidence import cumulative_incidence
 from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table, timeliness_counts
@@ -37,6 +38,8 @@ class PanelContext:
     scope: Scope
     value_set_version: str
     min_cell: int = MIN_CELL
+    # How clinicians are named in the funnel by clinician (never by a resource id).
+    clinicians: ClinicianLabels = field(default_factory=ClinicianLabels)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @cached_property

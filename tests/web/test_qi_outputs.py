@@ -1,0 +1,299 @@
+"""QI outputs over a generated population: whole months only, and clinicians named without resource ids.
+
+Thirty-six stroke patients are added who die on four consecutive days of March 2026 (nine a day),
+each after a conversation sixty days before death held by one of three clinicians: a stored
+Practitioner with a name, a stored Practitioner without one, and a free-text performer.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import re
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from sicdoc.app import create_app
+from sicdoc.cli import main
+from sicdoc.errors import Conflict
+from sicdoc.services import accounts
+from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login
+from tests.web.analytics_population import population_app
+from tests.web.test_dashboards import post_resources
+
+TEST_SYSTEM = "urn:example:qi-test"
+NPI = "http://hl7.org/fhir/sid/us-npi"
+DEATH_DAYS = ("2026-03-10", "2026-03-11", "2026-03-12", "2026-03-13")
+NAMED = "Imogen Thackeray"
+FREE_TEXT = "Dr. Free Text Performer"
+PERFORMERS = (
+    {"reference": f"Practitioner?identifier={NPI}|1111111111"},
+    {"reference": f"Practitioner?identifier={NPI}|2222222222"},
+    {"display": FREE_TEXT},
+)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+PERIOD = "from=2023-01-01"
+
+
+def add_march_decedents(app) -> None:
+    post_resources(
+        app,
+        {
+            "resourceType": "Practitioner",
+            "identifier": [{"system": NPI, "value": "1111111111"}],
+            "name": [{"family": "Thackeray", "given": ["Imogen"]}],
+        },
+        {"resourceType": "Practitioner", "identifier": [{"system": NPI, "value": "2222222222"}]},
+        *(
+            {
+                "resourceType": "Patient",
+                "identifier": [{"system": TEST_SYSTEM, "value": f"qi-{i}"}],
+                "gender": "female" if i % 2 else "male",
+                "birthDate": "1940-01-01",
+                "deceasedDateTime": DEATH_DAYS[i % 4],
+            }
+            for i in range(36)
+        ),
+    )
+    records = []
+    for i in range(36):
+        subject = {"reference": f"Patient?identifier={TEST_SYSTEM}|qi-{i}"}
+        death = DEATH_DAYS[i % 4]
+        records.append(
+            {
+                "resourceType": "Condition",
+                "subject": subject,
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I63.9"}]},
+                "onsetDateTime": "2025-10-01",
+            }
+        )
+        records.append(
+            {
+                "resourceType": "Procedure",
+                "status": "completed",
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "713603004"}]},
+                "subject": subject,
+                "performedDateTime": f"2026-01-{int(death[-2:]) - 5:02d}T10:00:00Z",
+                "performer": [{"actor": PERFORMERS[i % 3]}],
+            }
+        )
+    post_resources(app, *records)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request, tmp_path_factory):
+    if request.param == "postgresql":
+        request.getfixturevalue("postgresql_url")
+    with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
+        add_march_decedents(app)
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    """A QI analyst's browser."""
+    with app.extensions["sicdoc.sessionmaker"]() as session, contextlib.suppress(Conflict):
+        accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
+    http = app.test_client()
+    assert login(http, "analyst").status_code == 302
+    return http
+
+
+def metrics(client, as_of: str, extra: str = "") -> dict:
+    answer = client.get(f"/api/metrics?as_of={as_of}&{PERIOD}&cohort=stroke{extra}")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_json()
+
+
+def figures_of(report: dict) -> dict:
+    """What a report says about the data (the dates asked for and the note left out)."""
+    return {k: v for k, v in report.items() if k not in ("requested", "note")}
+
+
+# --- whole months ---------------------------------------------------------------------------
+
+
+def test_four_consecutive_days_in_a_month_give_one_answer(client):
+    answers = [metrics(client, day) for day in DEATH_DAYS]
+    assert all(a["as_of"] == "2026-02-28" for a in answers)
+    assert all(figures_of(a) == figures_of(answers[0]) for a in answers)
+    assert [a["requested"]["as_of"] for a in answers] == list(DEATH_DAYS)
+    assert answers[0]["time_granularity"] == "month"
+    assert "2026-03-10 was taken as 2026-02-28" in answers[0]["note"]
+
+
+def test_across_a_month_boundary_the_answers_are_the_month_ends(client):
+    february = metrics(client, "2026-02-28")
+    assert february["note"] is None and february["requested"]["as_of"] == "2026-02-28"
+    assert figures_of(metrics(client, "2026-03-30")) == figures_of(february)
+    march = metrics(client, "2026-03-31")
+    for day in ("2026-04-01", "2026-04-02", "2026-04-29"):
+        assert figures_of(metrics(client, day)) == figures_of(march)
+    assert march["as_of"] == "2026-03-31"
+    # The March deaths are in March's answer and not in February's.
+    before, after = february["cohorts"]["stroke"]["decedents"], march["cohorts"]["stroke"]["decedents"]
+    assert isinstance(before, int) and isinstance(after, int) and after >= before + 36
+
+
+def test_from_and_to_are_taken_at_month_boundaries(client):
+    report = client.get("/api/metrics?as_of=2026-06-30&from=2024-02-17&to=2026-03-12").get_json()
+    assert report["period"] == {"from": "2024-02-01", "to": "2026-03-31"}
+    assert report["requested"] == {"as_of": "2026-06-30", "from": "2024-02-17", "to": "2026-03-12"}
+    same = client.get("/api/metrics?as_of=2026-06-30&from=2024-02-01&to=2026-03-31").get_json()
+    assert figures_of(report) == figures_of(same)
+
+
+def test_the_page_and_the_csv_show_the_month_end_and_say_why(client):
+    page = client.get(f"/dashboards/?as_of=2026-03-12&{PERIOD}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "data as of 2026-02-28" in body and "data-whole-months" in body
+    assert "2026-03-12 was taken as 2026-02-28" in body
+    assert 'name="as_of" value="2026-02-28"' in body
+    table = client.get(f"/dashboards/headline.csv?as_of=2026-03-12&{PERIOD}")
+    assert "2026-02-28" in table.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(table.get_data(as_text=True))))
+    assert rows and {(r["data_as_of"], r["period_from"]) for r in rows} == {("2026-02-28", "2023-01-01")}
+    same = client.get(f"/dashboards/headline.csv?as_of=2026-03-10&{PERIOD}").get_data(as_text=True)
+    assert same == table.get_data(as_text=True)
+
+
+def test_the_default_cut_off_is_the_end_of_the_last_complete_month(client):
+    from sicdoc.analytics.scope import last_complete_month_end
+    from sicdoc.dashboards.service import today_utc
+
+    report = client.get("/api/metrics").get_json()
+    assert report["as_of"] == last_complete_month_end(today_utc()).isoformat()
+    assert report["requested"]["as_of"] == today_utc().isoformat()
+
+
+def run_cli(app, *args):
+    overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
+    return CliRunner().invoke(main, list(args), obj={"overrides": overrides})
+
+
+def test_cli_suppressed_metrics_and_export_use_whole_months_and_operators_keep_days(app, tmp_path):
+    days = []
+    for day in DEATH_DAYS:
+        result = run_cli(app, "metrics", "--as-of", day, "--from", "2023-01-01", "--cohort", "stroke")
+        assert result.exit_code == 0, result.output
+        days.append(json.loads(result.output))
+    assert {d["as_of"] for d in days} == {"2026-02-28"}
+    assert all(figures_of(d) == figures_of(days[0]) for d in days)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run_cli(app, "metrics", "--format", "csv", "--as-of", "2026-03-12").output)
+        )
+    )
+    assert {(r["as_of"], r["time_granularity"]) for r in rows} == {("2026-02-28", "month")}
+    raw = [
+        json.loads(run_cli(app, "metrics", "--as-of", day, "--from", "2023-01-01", "--unsuppressed").output)
+        for day in DEATH_DAYS[:2]
+    ]
+    assert [r["as_of"] for r in raw] == list(DEATH_DAYS[:2]) and raw[0]["time_granularity"] == "day"
+    assert raw[1]["cohorts"]["stroke"]["decedents"] == raw[0]["cohorts"]["stroke"]["decedents"] + 9
+
+    result = run_cli(app, "dashboards", "export", "--out", str(tmp_path), "--as-of", "2026-03-12")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "qi-overview.html").read_text(encoding="utf-8")
+    assert "data as of 2026-02-28" in page and "2026-03-12 was taken as 2026-02-28" in page
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "qi-overview" / "headline.csv").read_text())))
+    assert rows and {r["data_as_of"] for r in rows} == {"2026-02-28"}
+
+
+# --- clinician labels -------------------------------------------------------------------------
+
+
+def clinician_funnel(client) -> tuple[list[str], str, str]:
+    """(labels of the dots, the figure JSON, the CSV) of the funnel by clinician."""
+    page = client.get(f"/dashboards/?as_of=2026-06-30&{PERIOD}").get_data(as_text=True)
+    figures = re.findall(
+        r'<script type="application/json" id="fig-clinician-funnel-\d+">(.*?)</script>', page, re.S
+    )
+    assert figures, "the default dashboard has a funnel by clinician"
+    data = json.loads(figures[0])
+    hover = [t for trace in data["data"] for t in trace.get("hovertext") or ()]
+    table = client.get(f"/dashboards/clinician-funnel.csv?as_of=2026-06-30&{PERIOD}").get_data(as_text=True)
+    # Re-encoded without escapes (plotly writes "/" as "\\/").
+    return [h.split("<br>")[0] for h in hover], json.dumps(data, ensure_ascii=False), table
+
+
+def assert_no_ids(*texts: str) -> None:
+    for text in texts:
+        assert "Practitioner/" not in text and "Practitioner?" not in text
+        assert not UUID.search(text), UUID.search(text)
+        assert FREE_TEXT not in text
+
+
+@pytest.fixture
+def labels_mode(app):
+    """Switch the app's clinician labels for one test and back."""
+    service = app.extensions["sicdoc.analytics"]
+
+    def switch(mode: str) -> None:
+        service.set_clinician_labels(mode, app.config["SECRET_KEY"])
+
+    yield switch
+    switch(app.config["QI_CLINICIAN_LABELS"])
+
+
+def test_clinicians_are_named_by_their_stored_name_and_the_rest_by_pseudonym(client, app):
+    assert app.config.get("QI_CLINICIAN_LABELS", "name") == "name"  # the default
+    dots, figure, table = clinician_funnel(client)
+    assert_no_ids(figure, table)
+    groups = {row["group"] for row in csv.DictReader(io.StringIO(table))}
+    assert NAMED in dots and NAMED in groups
+    pseudonyms = sorted(d for d in dots if d.startswith("Clinician "))
+    assert len(pseudonyms) == 2  # the nameless Practitioner and the free-text performer
+    app.extensions["sicdoc.analytics"]._results.clear()
+    again = clinician_funnel(client)
+    assert again[0] == dots and again[2] == table  # the same labels in a new build
+
+
+def test_pseudonyms_hide_names_and_are_stable_across_builds_and_apps(client, app, labels_mode):
+    labels_mode("pseudonym")
+    dots, figure, table = clinician_funnel(client)
+    assert_no_ids(figure, table)
+    assert NAMED not in figure and NAMED not in table
+    assert len(dots) >= 3 and all(re.fullmatch(r"Clinician [A-Z2-7]{8}", d) for d in dots)
+    app.extensions["sicdoc.analytics"]._results.clear()
+    assert clinician_funnel(client)[0] == dots
+    # Another process with the same configuration gives the same pseudonyms.
+    other = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "WTF_CSRF_ENABLED": False,
+            "LOGIN_RATE_LIMIT": "1000/minute",
+            "QI_CLINICIAN_LABELS": "pseudonym",
+        }
+    )
+    try:
+        http = other.test_client()
+        assert login(http, "analyst").status_code == 302
+        assert clinician_funnel(http)[0] == dots
+    finally:
+        other.extensions["sicdoc.engine"].dispose()
+
+
+def test_an_unknown_label_setting_stops_the_app(app):
+    with pytest.raises(RuntimeError, match="QI_CLINICIAN_LABELS"):
+        create_app(
+            {"TESTING": True, "DATABASE_URL": app.config["DATABASE_URL"], "QI_CLINICIAN_LABELS": "ids"}
+        )
+
+
+def test_a_practitioner_write_moves_the_data_version_so_names_are_read_again(app):
+    service = app.extensions["sicdoc.analytics"]
+    before = service.version()
+    post_resources(
+        app,
+        {
+            "resourceType": "Practitioner",
+            "identifier": [{"system": NPI, "value": str(uuid.uuid4().int)[:10]}],
+            "name": [{"text": "Someone Else"}],
+        },
+    )
+    assert service.version() != before  # a Practitioner write moves the data version
