@@ -4,16 +4,16 @@ refused, with a clear message, wherever a password is set (CLI, admin page, set-
 import secrets
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from sicdoc.cli import _demo_logins, main
+from sicdoc.cli import _demo_logins
 from sicdoc.db import session_scope
 from sicdoc.errors import InvalidInput
 from sicdoc.models import User
 from sicdoc.security.passwords import WeakPassword, check_password
 from sicdoc.services import accounts
 from tests.conftest import PASSWORD, login
+from tests.integration.test_cli_security import sicdoc
 
 WEAK = [
     ("password1234", "clinician"),
@@ -65,37 +65,10 @@ def test_services_refuse_weak_passwords_and_change_nothing(app, users):
 
 
 def test_the_cli_refuses_a_weak_password(app, database_url):
-    result = CliRunner().invoke(
-        main,
-        [
-            "--database-url",
-            database_url,
-            "users",
-            "create",
-            "dr.ada",
-            "--role",
-            "clinician",
-            "--password-stdin",
-        ],
-        input="aaaaaaaaaaaa\n",
-        obj={"overrides": {"TESTING": True}},
-    )
+    create = ("users", "create", "dr.ada", "--role", "clinician", "--password-stdin")
+    result = sicdoc(database_url, *create, input="aaaaaaaaaaaa\n")
     assert result.exit_code == 1 and MESSAGE in result.output
-    ok = CliRunner().invoke(
-        main,
-        [
-            "--database-url",
-            database_url,
-            "users",
-            "create",
-            "dr.ada",
-            "--role",
-            "clinician",
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        obj={"overrides": {"TESTING": True}},
-    )
+    ok = sicdoc(database_url, *create, input=PASSWORD + "\n")
     assert ok.exit_code == 0, ok.output
 
 
