@@ -2,9 +2,9 @@
 
 The point estimate is the textbook Aalen-Johansen estimator written out here, so that degenerate
 cohorts (nobody died, nobody referred, everybody censored) still give an answer; tests prove it equals
-scikit-survival's ``cumulative_incidence_competing_risks`` on tied data. Confidence intervals come from
-scikit-survival (Aalen variance, log-log), which needs both causes observed; with no competing deaths
-the cause-1 incidence is 1 - Kaplan-Meier and its log-log interval is used; otherwise none.
+scikit-survival's ``cumulative_incidence_competing_risks`` on tied data. Confidence intervals use Aalen's
+variance with the log-log transform, as scikit-survival does (a test keeps them equal); with no
+competing deaths the cause-1 incidence is 1 - Kaplan-Meier and its log-log interval is used.
 
 Events are coded 0 censored, 1 the event of interest (referral, conversation), 2 death.
 """
@@ -12,6 +12,7 @@ Events are coded 0 censored, 1 the event of interest (referral, conversation), 2
 from __future__ import annotations
 
 from collections.abc import Iterable
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -87,33 +88,78 @@ def value_at(curve: pd.DataFrame, column: str, horizon: float) -> float | None:
     return 0.0 if upto.empty else float(upto[column].iloc[-1])
 
 
-def _intervals(t: np.ndarray, e: np.ndarray, horizons: list[int]) -> dict[int, tuple[float, float] | None]:
-    """95% log-log intervals for the cause-1 incidence at each horizon, where they can be had."""
-    # Imported here: scikit-survival takes seconds to import, and most callers of sicdoc (the
-    # FHIR API, the CLI) never need an interval.
-    from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
+_Z95 = NormalDist().inv_cdf(0.975)
+_EPS = float(np.finfo(float).eps)
 
-    # The estimate and its variance at time h use only what happened up to h, so follow-up past the
-    # last horizon is cut there (censored the day after). The variance costs the square of the
-    # number of distinct times; years of follow-up would cost seconds for the same answer.
-    cap = max(horizons)
-    late = t > cap
-    if late.any():
-        t, e = np.where(late, cap + 1, t), np.where(late, CENSORED, e)
-    has_events, has_deaths = (e == EVENT).any(), (e == DEATH).any()
-    if not has_events:
+
+def _loglog(value: float, sigma: float) -> tuple[float, float]:
+    """95% interval of a probability from the log(-log) transform, given sd(log value) = ``sigma``."""
+    if value <= _EPS:
+        return 0.0, 0.0
+    log_v = float(np.log(value))
+    theta = sigma / log_v if log_v < -_EPS else 0.0
+    a, b = (float(np.exp(np.exp(k * _Z95 * theta) * log_v)) for k in (-1.0, 1.0))
+    return min(a, b), max(a, b)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, with 0 where the denominator is 0 (a term with nobody left to vary contributes nothing)."""
+    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den != 0)
+
+
+def aalen_variance(curve: pd.DataFrame, at: int) -> float:
+    """Aalen's (1978) variance of the cause-1 incidence at row ``at`` of an ``aalen_johansen`` curve.
+
+    In the form of Pintilie (2006, eq. 4.5), over the distinct times t_j up to t, with n_j at risk,
+    d_j events of any cause, e_j of cause 1, S the overall survival just before t_j and F cause 1's
+    incidence:
+        sum (F(t) - F(t_j))^2 d_j / ((n_j - 1)(n_j - d_j))
+      + sum S(t_j-)^2 e_j (n_j - e_j) / (n_j^2 (n_j - 1))
+      - 2 sum (F(t) - F(t_j)) S(t_j-) e_j (n_j - e_j) / (n_j (n_j - d_j)(n_j - 1))
+    """
+    part = curve.iloc[: at + 1]
+    n = part["at_risk"].to_numpy(dtype=float)
+    e = part["events"].to_numpy(dtype=float)
+    d = e + part["deaths"].to_numpy(dtype=float)
+    survival = part["survival"].to_numpy(dtype=float)
+    before = np.r_[1.0, survival[:-1]]
+    cif = part["cif_event"].to_numpy(dtype=float)
+    gap = cif[-1] - cif
+    spread = e * (n - e)
+    first = np.sum(gap**2 * _ratio(d, (n - 1) * (n - d)))
+    second = np.sum(before**2 * _ratio(spread, (n - 1) * n**2))
+    third = -2.0 * np.sum(gap * before * _ratio(spread, n * (n - d) * (n - 1)))
+    return float(first + second + third)
+
+
+def _intervals(curve: pd.DataFrame, horizons: list[int]) -> dict[int, tuple[float, float] | None]:
+    """95% log-log intervals for the cause-1 incidence at each horizon, where they can be had.
+
+    With deaths observed: Aalen's variance of the incidence. With none, the incidence is 1 - the
+    Kaplan-Meier survival, whose interval (Greenwood's variance, log-log) is turned over.
+    """
+    if curve.empty or not curve["events"].any():
         return dict.fromkeys(horizons)
-    if has_deaths:
-        times, _, ci = cumulative_incidence_competing_risks(e, t, conf_type="log-log")
-        lower, upper = ci[EVENT, 0], ci[EVENT, 1]
-    else:
-        # No competing deaths: the incidence is 1 - KM, whose interval is 1 - the KM interval.
-        times, _, km_ci = kaplan_meier_estimator(e == EVENT, t, conf_type="log-log")
-        lower, upper = 1.0 - km_ci[1], 1.0 - km_ci[0]
+    times = curve["time"].to_numpy()
+    competing = bool(curve["deaths"].any())
+    if not competing:
+        n = curve["at_risk"].to_numpy(dtype=float)
+        d = curve["events"].to_numpy(dtype=float)
+        greenwood = np.cumsum(_ratio(d, n * (n - d)))
     out: dict[int, tuple[float, float] | None] = {}
     for h in horizons:
         upto = np.flatnonzero(times <= h)
-        out[h] = None if upto.size == 0 else (float(lower[upto[-1]]), float(upper[upto[-1]]))
+        if upto.size == 0:
+            out[h] = None
+            continue
+        at = int(upto[-1])
+        if competing:
+            cif = float(curve["cif_event"].iloc[at])
+            var = aalen_variance(curve, at)
+            out[h] = _loglog(cif, float(np.sqrt(var)) / cif if var > _EPS else 0.0)
+        else:
+            low, high = _loglog(float(curve["survival"].iloc[at]), float(np.sqrt(greenwood[at])))
+            out[h] = (1.0 - high, 1.0 - low)
     return out
 
 
@@ -130,7 +176,7 @@ def cumulative_incidence(
     t = data["time"].to_numpy(dtype=float)
     e = data["event"].to_numpy(dtype=int)
     curve = aalen_johansen(t, e)
-    cis = _intervals(t, e, horizons) if confidence and t.size else dict.fromkeys(horizons)
+    cis = _intervals(curve, horizons) if confidence else dict.fromkeys(horizons)
     out = {}
     for h in horizons:
         estimate = value_at(curve, "cif_event", h)

@@ -5,6 +5,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sksurv.nonparametric import cumulative_incidence_competing_risks
 
 from sicdoc.analytics.incidence import (
@@ -149,3 +151,33 @@ def test_competing_risk_data_rules():
     # no referral, died at 31; referral at 59; a referral after the cut-off is unseen: censored at 364.
     assert out["event"].tolist() == [1, 2, 2, 1, 0]
     assert out["time"].tolist() == [10, 9, 31, 59, 364]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cohort=st.lists(st.tuples(st.integers(0, 60), st.sampled_from([0, 1, 1, 2])), min_size=1, max_size=80),
+    deaths=st.booleans(),
+)
+def test_intervals_equal_scikit_survival_on_random_tied_cohorts(cohort, deaths):
+    """Aalen's variance and the log-log intervals are ours; scikit-survival (test extras only) checks them."""
+    from sksurv.nonparametric import kaplan_meier_estimator
+
+    times = np.array([t for t, _ in cohort], dtype=float)
+    events = np.array([e if deaths or e != 2 else 0 for _, e in cohort])
+    if not (events == 1).any() or (deaths and not (events == 2).any()):
+        return  # no interval, or sksurv's competing-risk function refuses a cause nobody had
+    horizons = [0, 7, 30, 61]
+    res = cumulative_incidence(pd.DataFrame({"time": times, "event": events}), horizons)
+    if deaths:
+        uniq, _, ci = cumulative_incidence_competing_risks(events, times, conf_type="log-log")
+        lower, upper = ci[1, 0], ci[1, 1]
+    else:
+        uniq, _, km = kaplan_meier_estimator(events == 1, times, conf_type="log-log")
+        lower, upper = 1.0 - km[1], 1.0 - km[0]
+    for h in horizons:
+        upto = np.flatnonzero(uniq <= h)
+        if upto.size == 0 or res[h]["estimate"] is None:
+            assert res[h]["lower"] is None
+            continue
+        assert res[h]["lower"] == pytest.approx(lower[upto[-1]], rel=1e-9, abs=1e-12)
+        assert res[h]["upper"] == pytest.approx(upper[upto[-1]], rel=1e-9, abs=1e-12)
