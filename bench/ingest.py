@@ -1,7 +1,7 @@
 """Ingest throughput: Synthea-like transaction bundles through the same service as POST /fhir.
 
 Each run starts from an empty database built by the migrations and loads every bundle under
-../shared/fixtures/synthea (3,673 entries) once; the figure is entries per second, median of the runs.
+tests/fixtures/synthea (3,673 entries) once; the figure is entries per second, median of the runs.
 
     .venv/bin/python bench/ingest.py [--runs 5] [--backend sqlite|postgresql|both] [--default-gc]
 
@@ -30,7 +30,7 @@ from sicdoc.services.bundles import process_transaction
 from sicdoc.services.unit import system_unit
 
 ROOT = Path(__file__).resolve().parent.parent
-SYNTHEA = ROOT.parent / "shared" / "fixtures" / "synthea"
+SYNTHEA = ROOT / "tests" / "fixtures" / "synthea"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 

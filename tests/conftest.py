@@ -22,8 +22,8 @@ from sicdoc.migrate import upgrade
 from sicdoc.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-SYNTHEA = SHARED / "fixtures" / "synthea"
+# Six Synthea records kept in the repository (source and licence in their README), so a clone runs alone.
+SYNTHEA = ROOT / "tests" / "fixtures" / "synthea"
 PG_ADMIN_URL = os.environ.get("SICDOC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
 
