@@ -7,14 +7,21 @@ the result, or refuses the search under ``Prefer: handling=strict``.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.http import unquote_etag
 
 from sicdoc.errors import InvalidInput
 from sicdoc.fhir.dates import parse_range
+from sicdoc.fhir.jsonio import has_bad_text
 from sicdoc.fhir.search_params import COMMON, SearchParam, params_for
+from sicdoc.fhir.validation import valid_id
 
 DATE_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
 RESULT_PARAMS = frozenset(
@@ -22,6 +29,49 @@ RESULT_PARAMS = frozenset(
 )
 MAX_COUNT = 500
 DEFAULT_COUNT = 50
+_DIGITS = re.compile(r"[0-9]{1,12}", re.ASCII)
+_TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}", re.ASCII)
+MAX_VERSION = 2**31 - 1
+
+
+def parse_count(raw: str, name: str = "_count") -> int:
+    """A page size: ASCII digits only (``²`` and other Unicode digits are refused), any length.
+
+    Values past a billion are answered as a billion; callers cap or refuse as their maximum says.
+    """
+    if not _DIGITS.fullmatch(raw):
+        if raw.isascii() and raw.isdigit():
+            return 10**12
+        raise InvalidInput(
+            f"{name} must be a whole number written in digits 0-9", code="value", expression=name
+        )
+    return int(raw)
+
+
+def check_criteria(query: str, where: str) -> None:
+    """Conditional criteria (``identifier=sys|val``) must hold no NUL once decoded: it cannot be looked up."""
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or has_bad_text(value):
+            raise InvalidInput(
+                f"{where}: criteria may not contain NUL (U+0000)", code="value", expression=where
+            )
+
+
+def parse_etag(raw: object, where: str = "If-Match") -> int:
+    """The version an ETag names (``W/"3"``, ``"3"`` or ``3``), for If-Match in a header or a bundle."""
+    if not isinstance(raw, str) or len(raw) > 64:
+        raise InvalidInput(f'{where} must be an ETag such as W/"3"', code="value", expression=where)
+    tag, _weak = unquote_etag(raw.strip())
+    if tag is None or not _DIGITS.fullmatch(tag) or int(tag) > MAX_VERSION:
+        raise InvalidInput(f'{where} must be an ETag such as W/"3"', code="value", expression=where)
+    return int(tag)
+
+
+def parse_version(raw: str, where: str = "version") -> int:
+    """A version id (``_history/3``, ``W/"3"``): ASCII digits, 1 to 2^31-1."""
+    if not _DIGITS.fullmatch(raw) or not 0 < int(raw) <= MAX_VERSION:
+        raise InvalidInput(f"{where}: '{raw[:40]}' is not a version id", code="value", expression=where)
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -62,6 +112,8 @@ def parse_search(resource_type: str, args: list[tuple[str, str]], *, strict: boo
     known = params_for(resource_type)
     req = SearchRequest(resource_type)
     for raw_name, raw_value in args:
+        if "\x00" in raw_name or has_bad_text(raw_value):
+            raise InvalidInput("Search parameters may not contain NUL (U+0000)", code="value")
         name, _, modifier = raw_name.partition(":")
         try:
             handled = _apply(req, known, name, modifier or None, raw_value)
@@ -72,6 +124,8 @@ def parse_search(resource_type: str, args: list[tuple[str, str]], *, strict: boo
                 req.canonical.append((raw_name, raw_value))
         else:
             req.ignored.append(raw_name)
+    if req.cursor is not None:
+        _check_search_key(req)
     if strict and req.ignored:
         raise InvalidInput(
             f"Unknown or unsupported search parameters: {', '.join(sorted(set(req.ignored)))}",
@@ -97,6 +151,8 @@ def _apply(
     if not value:
         raise InvalidInput(f"Search parameter '{name}' has no value", code="value")
     parts = _split(value)
+    if not parts:
+        raise InvalidInput(f"Search parameter '{name}' has no value", code="value")
     if param.type == "date":
         values: tuple[Any, ...] = tuple(_date_value(v, name) for v in parts)
     elif param.type in ("token", "uri"):
@@ -165,9 +221,7 @@ def _reference_value(value: str, param: SearchParam) -> tuple[str | None, str]:
 
 def _apply_result_param(req: SearchRequest, name: str, value: str) -> bool:
     if name == "_count":
-        if not value.isdigit():
-            raise InvalidInput(f"_count must be a whole number, not '{value}'", code="value")
-        req.count = min(int(value), MAX_COUNT)
+        req.count = min(parse_count(value), MAX_COUNT)
     elif name == "_sort":
         req.sort = []
         for key in value.split(","):
@@ -194,22 +248,89 @@ def _apply_result_param(req: SearchRequest, name: str, value: str) -> bool:
         include = Include(pieces[0], pieces[1], target)
         (req.includes if name == "_include" else req.revincludes).append(include)
     elif name == "_cursor":
-        req.cursor = decode_cursor(value)
+        req.cursor = decode_cursor(value, "search")
     else:
         return False
     return True
+
+
+def _check_search_key(req: SearchRequest) -> None:
+    """A cursor's sort key is what this search's sort writes: an instant, an id, or nothing."""
+    assert req.cursor is not None
+    key = req.cursor.get("key")
+    if not req.sort or req.sort[0] == ("_id", False):
+        if key is not None:
+            raise _bad_cursor()
+    elif req.sort[0][0] == "_id":
+        _check_cursor_id(key)
+    else:
+        _check_instant(key)
 
 
 def encode_cursor(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(value: str) -> dict[str, Any]:
+def _bad_cursor() -> InvalidInput:
+    return InvalidInput("The paging cursor is not valid", code="value", expression="_cursor")
+
+
+def _check_instant(value: Any) -> None:
+    if not isinstance(value, str) or len(value) > 40:
+        raise _bad_cursor()
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise _bad_cursor() from None
+
+
+def _check_key(value: Any) -> None:
+    if value is not None and not (isinstance(value, str) and len(value) <= 64 and not has_bad_text(value)):
+        raise _bad_cursor()
+
+
+def _check_version(value: Any) -> None:
+    if type(value) is not int or not 0 < value <= MAX_VERSION:
+        raise _bad_cursor()
+
+
+def _check_type(value: Any) -> None:
+    if not isinstance(value, str) or not _TYPE.fullmatch(value):
+        raise _bad_cursor()
+
+
+def _check_cursor_id(value: Any) -> None:
+    if not valid_id(value):
+        raise _bad_cursor()
+
+
+# Each kind of cursor: its fields and how each is checked. A cursor is refused unless every field the
+# server wrote is present with the type it wrote, so no value from a client reaches a query unchecked.
+CURSOR_FIELDS: dict[str, dict[str, Any]] = {
+    "search": {"id": _check_cursor_id, "key": _check_key},
+    "history": {"at": _check_instant, "type": _check_type, "id": _check_cursor_id, "v": _check_version},
+    "compartment": {"type": _check_type, "id": _check_cursor_id},
+}
+_OPTIONAL = {"search": {"key"}}
+
+
+def decode_cursor(value: str, kind: str | None = None) -> dict[str, Any]:
+    """A paging cursor back as the server wrote it; ``kind`` names its fields (see CURSOR_FIELDS)."""
+    if len(value) > 2048:
+        raise _bad_cursor()
     try:
         padded = value + "=" * (-len(value) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("The paging cursor is not valid", code="value") from None
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error, RecursionError):
+        raise _bad_cursor() from None
     if not isinstance(data, dict):
-        raise InvalidInput("The paging cursor is not valid", code="value")
+        raise _bad_cursor()
+    fields = CURSOR_FIELDS.get(kind or "")
+    if fields is not None:
+        required = set(fields) - _OPTIONAL.get(kind or "", set())
+        if not required <= data.keys() <= fields.keys():
+            raise _bad_cursor()
+        for key, check in fields.items():
+            if key in data:
+                check(data[key])
     return data

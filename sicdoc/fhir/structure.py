@@ -98,6 +98,7 @@ _PRIMITIVES: dict[str, tuple[tuple[type, ...], Check | None]] = {
     "UnsignedInt": ((int,), _int_range(0, _INT32[1], "unsignedInt")),
     "Decimal": (_NUMBER, None),
 }
+BASE64_CHECK = _PRIMITIVES["Base64Binary"][1]
 _PLAIN: dict[type, tuple[type, ...]] = {
     bool: (bool,),
     str: (str,),

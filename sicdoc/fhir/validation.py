@@ -2,8 +2,9 @@
 
 R4B is structurally identical to R4 for the resource types sicdoc cares about. On top of it we
 check empty values (FHIR JSON forbids null, "", [] and {}), ids, required code bindings, reference
-syntax and reference target types, narratives (txt-1, txt-2: ``sicdoc.fhir.narrative``), and refuse
-types that exist only in R4B.
+syntax and reference target types, narratives (txt-1, txt-2: ``sicdoc.fhir.narrative``), strings of
+at most 1 MB, the invariants of the R4 core StructureDefinitions (``sicdoc.fhir.invariants``), and
+refuse types that exist only in R4B.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from fhir.resources.R4B.narrative import Narrative
 from fhir.resources.R4B.resource import Resource as R4BResource
 
 from sicdoc.errors import InvalidInput, Issue
+from sicdoc.fhir import invariants
 from sicdoc.fhir.narrative import narrative_problem
-from sicdoc.fhir.structure import EXTENSION, PRIMITIVE, RESOURCE, Rule, plan_for
+from sicdoc.fhir.structure import BASE64_CHECK, EXTENSION, PRIMITIVE, RESOURCE, Rule, plan_for
 
 # Types introduced in R4B: an R4 client must never send or receive them.
 R4B_ONLY = frozenset(
@@ -63,11 +65,20 @@ R4_ONLY = frozenset(
     }
 )
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def valid_id(value: object) -> bool:
+    """An R4 logical id that is also safe as a URL path segment (not '.' or '..')."""
+    return isinstance(value, str) and value not in (".", "..") and ID_RE.fullmatch(value) is not None
+
+
 _TYPE_RE = r"[A-Z][A-Za-z]+"
 _ID_RE = r"[A-Za-z0-9\-.]{1,64}"
 RELATIVE_REF_RE = re.compile(rf"^({_TYPE_RE})/({_ID_RE})(/_history/({_ID_RE}))?$")
 ABSOLUTE_REF_RE = re.compile(rf"^https?://\S+/({_TYPE_RE})/({_ID_RE})(/_history/({_ID_RE}))?$")
 CONDITIONAL_REF_RE = re.compile(rf"^({_TYPE_RE})\?\S+$")
+# FHIR strings SHALL NOT exceed 1 MB (1,048,576 characters); base64Binary is not a string.
+MAX_STRING = 1024 * 1024
 URN_RE = re.compile(
     r"^urn:(uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|oid:[0-2](\.\d+)+)$"
 )
@@ -114,10 +125,12 @@ def validate_resource(data: Any, path: str | None = None) -> None:
     if not isinstance(data, dict):
         raise InvalidInput("A resource must be a JSON object", code="structure", expression=path)
     cls = resource_class(data.get("resourceType"))
-    issues: list[Issue] = []
+    issues = _Walk()
     _check_object(data, cls, path or data["resourceType"], issues, resource=True)
+    if not issues and issues.pending:
+        issues.extend(invariants.check(issues.pending, _text))
     if issues:
-        raise InvalidInput(issues)
+        raise InvalidInput(list(issues))
 
 
 def validate_with_models(data: dict[str, Any], path: str | None = None) -> None:
@@ -161,6 +174,22 @@ def _text(path: Path) -> str:
     return path + "".join(reversed(parts))
 
 
+class _Walk(list):
+    """The issues found, and the elements whose invariants are checked once the walk found none.
+
+    ``owner`` is the resource being walked (FHIRPath %resource), ``root`` the resource that is not
+    contained in another (%rootResource).
+    """
+
+    __slots__ = ("owner", "pending", "root")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[invariants.Pending] = []
+        self.owner: dict[str, Any] | None = None
+        self.root: dict[str, Any] | None = None
+
+
 def _issue(issues: list[Issue], code: str, message: str, path: Path) -> None:
     where = _text(path)
     issues.append(Issue(code, message.replace("{where}", where), where))
@@ -174,8 +203,13 @@ def _check_object(
         return
     plan = plan_for(cls)
     if resource:
+        outer = (issues.owner, issues.root)
+        issues.owner = node
+        contained = type(path) is tuple and type(path[0]) is tuple and path[0][1] == "contained"
+        if issues.root is None or not contained:
+            issues.root = node
         rid = node.get("id")
-        if rid is not None and (not isinstance(rid, str) or not ID_RE.match(rid)):
+        if rid is not None and not valid_id(rid):
             _issue(issues, "value", "id must be 1-64 letters, digits, '-' or '.' at {where}", (path, "id"))
     rules = plan.rules
     for key, value in node.items():
@@ -210,6 +244,10 @@ def _check_object(
             _issue(issues, "required", f"One of {', '.join(members)} is required at " + "{where}", path)
     if cls is Narrative:
         _check_narrative(node.get("div"), (path, "div"), issues)
+    if checks := invariants.invariants_for(cls):
+        issues.pending.append((node, checks, path, issues.owner, issues.root))
+    if resource:
+        issues.owner, issues.root = outer
 
 
 def _check_narrative(div: Any, path: Path, issues: list[Issue]) -> None:
@@ -228,6 +266,8 @@ def _check_value(value: Any, rule: Rule, path: Path, issues: list[Issue]) -> Non
             _issue(issues, "value", "{where} must be a JSON " + name, path)
         elif type(value) is str and not value.strip():
             _issue(issues, "value", "Empty or blank string at {where}", path)
+        elif type(value) is str and len(value) > MAX_STRING and rule.check is not BASE64_CHECK:
+            _issue(issues, "too-long", "{where} is longer than 1 MB (1,048,576 characters)", path)
         elif rule.check is not None and (problem := rule.check(value)):
             _issue(issues, "value", problem + " at {where}", path)
         elif rule.enum is not None and value not in rule.enum:

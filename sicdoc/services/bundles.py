@@ -11,21 +11,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 
 from sicdoc.errors import Conflict, InvalidInput, Issue, SicdocError
 from sicdoc.fhir.dates import format_instant, utc_now
 from sicdoc.fhir.outcome import operation_outcome
-from sicdoc.fhir.validation import URN_RE, is_resource_type, validate_resource
+from sicdoc.fhir.search import check_criteria, parse_etag, parse_version
+from sicdoc.fhir.validation import URN_RE, is_resource_type, valid_id, validate_resource
 from sicdoc.models import BundleReceipt
-from sicdoc.services.entries import EntryPlan, plan_entries, response_entry, run_read
+from sicdoc.services.entries import (
+    EntryPlan,
+    conditional_references,
+    plan_entries,
+    response_entry,
+    run_read,
+)
 from sicdoc.services.unit import UnitOfWork
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,12 +75,29 @@ def _entry_issues(entry: Any, where: str, full_urls: set[str]) -> list[Issue]:
     request = entry.get("request")
     if (
         not isinstance(request, dict)
-        or request.get("method") not in METHODS
+        or type(request.get("method")) is not str
+        or request["method"] not in METHODS
         or not isinstance(request.get("url"), str)
+        or not request["url"]
     ):
         return [Issue("required", f"{where}.request needs a method and a url", f"{where}.request")]
+    for name in ("ifMatch", "ifNoneExist", "ifNoneMatch", "ifModifiedSince"):
+        if name in request and (type(request[name]) is not str or not request[name]):
+            return [Issue("value", f"{where}.request.{name} must be text", f"{where}.request.{name}")]
+    try:
+        if "ifMatch" in request:
+            parse_etag(request["ifMatch"], f"{where}.request.ifMatch")
+        if "ifNoneExist" in request:
+            check_criteria(request["ifNoneExist"], f"{where}.request.ifNoneExist")
+        _url_issue(request["method"], request["url"], f"{where}.request.url")
+        for reference in conditional_references(entry.get("resource") or {}):
+            check_criteria(reference.partition("?")[2], f"{where}.resource")
+    except SicdocError as exc:
+        return exc.issues
     full_url = entry.get("fullUrl")
     if full_url is not None:
+        if type(full_url) is not str or not full_url or any(ch.isspace() for ch in full_url):
+            return [Issue("value", f"{where}.fullUrl must be a URI", f"{where}.fullUrl")]
         if full_url in full_urls:
             return [Issue("duplicate", f"fullUrl {full_url} appears twice", f"{where}.fullUrl")]
         full_urls.add(full_url)
@@ -98,6 +125,19 @@ def _entry_issues(entry: Any, where: str, full_urls: set[str]) -> list[Issue]:
     elif not is_resource_type(url_type):
         return [Issue("value", f"{where}.request.url names no R4 type", f"{where}.request.url")]
     return []
+
+
+def _url_issue(method: str, url: str, where: str) -> None:
+    """The ids and version in an entry's ``Type/id[/_history/vid]`` URL, checked before anything runs."""
+    path, sep, query = url.partition("?")
+    check_criteria(query, where)
+    parts = path.strip("/").split("/")
+    if sep and method in ("POST", "PUT", "DELETE"):
+        return
+    if len(parts) >= 2 and not valid_id(parts[1]):
+        raise InvalidInput(f"{where}: '{parts[1][:70]}' is not a resource id", code="value", expression=where)
+    if len(parts) >= 4 and parts[2] == "_history":
+        parse_version(parts[3], where)
 
 
 def bundle_key(bundle: dict[str, Any]) -> tuple[str, str]:
@@ -232,6 +272,15 @@ def process_batch(
         except SicdocError as exc:
             uow.session.rollback()
             out.append({"response": {"status": f"{exc.status}", "outcome": operation_outcome(exc.issues)}})
+        except DataError:  # a value the database refused: this entry's input, not the server
+            uow.session.rollback()
+            refused = Issue("value", f"Bundle.entry[{i}] holds a value that cannot be stored or compared")
+            out.append({"response": {"status": "400", "outcome": operation_outcome([refused])}})
+        except Exception:  # a batch answers for every entry, whatever one of them does
+            uow.session.rollback()
+            logger.exception("batch entry %d failed", i)
+            failed = Issue("exception", f"Bundle.entry[{i}] failed on the server; this entry changed nothing")
+            out.append({"response": {"status": "500", "outcome": operation_outcome([failed])}})
     response = {"resourceType": "Bundle", "type": "batch-response", "entry": out}
     return BundleResult(response, created=created)
 

@@ -11,9 +11,9 @@ import orjson
 
 from sicdoc.errors import Forbidden, InvalidInput, PreconditionFailed
 from sicdoc.fhir.dates import format_instant
-from sicdoc.fhir.search import parse_search
+from sicdoc.fhir.search import parse_etag, parse_search, parse_version
 from sicdoc.fhir.validation import is_resource_type
-from sicdoc.services.matching import Pending, identifier_criteria, match_one, prefetch
+from sicdoc.services.matching import Pending, identifier_criteria, match_one, prefetch, serialise
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, identifier_pairs, new_id
 from sicdoc.store import read as store_read
@@ -93,18 +93,16 @@ def _if_match(request: dict[str, Any], where: str) -> int | None:
     value = request.get("ifMatch")
     if value is None:
         return None
-    digits = str(value).removeprefix("W/").strip('"')
-    if not digits.isdigit():
-        raise InvalidInput(
-            f'{where}.request.ifMatch must look like W/"3"', expression=f"{where}.request.ifMatch"
-        )
-    return int(digits)
+    return parse_etag(value, f"{where}.request.ifMatch")
 
 
 def plan_entries(uow: UnitOfWork, entries: list[dict[str, Any]]) -> list[EntryPlan]:
     """Decide every entry's target id, then rewrite placeholders and conditional references."""
     session = uow.session
     mapping: dict[str, str] = {}
+    # Conditional creates and updates wait here for any other request with the same criteria, before
+    # anything is matched (the prefetch included), so ten identical ones leave one resource.
+    serialise(session, _conditional_writes(entries))
     pending = prefetch(session, _wanted_identifiers(entries))
     plans: list[EntryPlan] = []
     for i in sorted(range(len(entries)), key=lambda k: _ORDER[entries[k]["request"]["method"]]):
@@ -123,8 +121,8 @@ def plan_entries(uow: UnitOfWork, entries: list[dict[str, Any]]) -> list[EntryPl
             if plan.resource_id is None:
                 plan.resource_id = new_id()
                 for system, value in identifier_pairs(plan.resource or {}):
-                    if pending.get((rtype, system, value)) is None:
-                        pending[(rtype, system, value)] = plan.resource_id
+                    key = (rtype, system, value)  # later criteria naming it see this create too
+                    pending[key] = (*pending.get(key, ()), plan.resource_id)
         elif method in ("PUT", "DELETE"):
             if sep == "?":
                 found = match_one(session, rtype, rest, f"{where}.request.url", pending)
@@ -212,6 +210,19 @@ def _rewrite_text(
     return rewritten
 
 
+def _conditional_writes(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(type, criteria) of every conditional create (``ifNoneExist``) and conditional update."""
+    found = []
+    for entry in entries:
+        request = entry["request"]
+        if request["method"] == "POST" and request.get("ifNoneExist"):
+            found.append((request["url"].split("?", 1)[0], str(request["ifNoneExist"])))
+        elif request["method"] == "PUT" and "?" in request["url"]:
+            rtype, _, query = request["url"].partition("?")
+            found.append((rtype, query))
+    return found
+
+
 def _wanted_identifiers(entries: list[dict[str, Any]]) -> dict[str, set[tuple[str, str]]]:
     """Identifier criteria of conditional creates, updates and references, by resource type."""
     wanted: dict[str, set[tuple[str, str]]] = {}
@@ -292,9 +303,7 @@ def run_read(uow: UnitOfWork, url: str, where: str = "request") -> dict[str, Any
         raise InvalidInput(f"{where}: '{url}' names no R4 type", expression=where)
     if len(parts) >= 2:
         if len(parts) == 4 and parts[2] == "_history":
-            if not parts[3].isdigit():
-                raise InvalidInput(f"{where}: bad version in '{url}'", expression=where)
-            return uow.vread(parts[0], parts[1], int(parts[3])).content or {}
+            return uow.vread(parts[0], parts[1], parse_version(parts[3], where)).content or {}
         return uow.read(parts[0], parts[1]).content or {}
     request = parse_search(parts[0], parse_qsl(query, keep_blank_values=True))
     result = uow.search(request)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms import Field, PasswordField, StringField
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from sicdoc.db import get_session
 from sicdoc.security.audit import Actor, AuditUnavailable
@@ -25,9 +25,15 @@ LOCKED = (
 )
 
 
+def _no_nul(_form: FlaskForm, field: Field) -> None:
+    """NUL cannot be stored or looked up (PostgreSQL refuses it in text): an ordinary form error."""
+    if "\x00" in (field.data or ""):
+        raise ValidationError("This field may not contain a NUL character.")
+
+
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[InputRequired(), Length(max=80)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
+    username = StringField("Username", validators=[InputRequired(), Length(max=80), _no_nul])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024), _no_nul])
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from sicdoc.db import get_session
@@ -21,6 +21,24 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_refused)
     app.register_error_handler(429, _throttled)
     app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(DataError, _unstorable_value)
+
+
+def _unstorable_value(error: DataError) -> Response:
+    """A value the database refused (a NUL the input checks missed, a number out of a column's range): 400.
+
+    The statement failed, so its transaction is rolled back here; nothing of it was stored.
+    """
+    current_app.logger.warning("database refused a value on %s: %s", request.path, error.orig)
+    session = g.get("db_session")
+    if session is not None and session.in_transaction():
+        session.rollback()
+    return error_response(
+        SicdocError(
+            "A value in the request cannot be stored or compared; nothing was changed.", code="value"
+        ),
+        400,
+    )
 
 
 def _database_unavailable(error: OperationalError) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from urllib.parse import parse_qsl
 
@@ -15,8 +14,17 @@ from sicdoc.fhir.audit_event import searchset, to_audit_event
 from sicdoc.fhir.capability import capability_statement
 from sicdoc.fhir.dates import format_instant, parse_range, utc_now
 from sicdoc.fhir.outcome import information, operation_outcome
-from sicdoc.fhir.search import DEFAULT_COUNT, MAX_COUNT, decode_cursor, encode_cursor, parse_search
-from sicdoc.fhir.validation import resource_class
+from sicdoc.fhir.search import (
+    DEFAULT_COUNT,
+    MAX_COUNT,
+    check_criteria,
+    decode_cursor,
+    encode_cursor,
+    parse_count,
+    parse_search,
+    parse_version,
+)
+from sicdoc.fhir.validation import resource_class, valid_id
 from sicdoc.security import audit
 from sicdoc.security import scopes as smart
 from sicdoc.services import bundles as bundle_service
@@ -37,7 +45,44 @@ from sicdoc.views.fhir_http import (
 from sicdoc.views.guard import current_actor, refuse, unit
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
-_VERSION_RE = re.compile(r"^\d{1,9}$")
+_ID_ARGS = ("resource_id", "patient_id")
+
+
+@bp.url_value_preprocessor
+def _check_path(_endpoint: str | None, values: dict[str, str] | None) -> None:
+    """Check the ids in the URL before anything uses them, and keep only storable text for the audit.
+
+    The refusal itself waits for ``_refuse_bad_path`` (after the access rule), so an anonymous caller
+    is still told 401 first, and the audit record of either refusal can be written.
+    """
+    if not values:
+        return
+    problems = []
+    for name, value in values.items():
+        if name in _ID_ARGS and not valid_id(value):
+            problems.append(f"'{_printable(value)}' is not a resource id (1-64 of A-Z a-z 0-9 - .)")
+        elif name == "resource_type" and (len(value) > 64 or "\x00" in value):
+            problems.append(f"'{_printable(value)}' is not a resource type")
+        elif name == "version_id":
+            try:
+                parse_version(value)
+            except InvalidInput as exc:
+                problems.append(str(exc))
+        values[name] = _printable(value)
+    if problems:
+        g.bad_path = InvalidInput("; ".join(problems), code="value")
+
+
+@bp.before_request
+def _refuse_bad_path() -> None:
+    bad = g.pop("bad_path", None)
+    if bad is not None:
+        raise bad
+
+
+def _printable(value: str) -> str:
+    """What of a URL value can be stored and shown: no NUL, at most 64 characters."""
+    return value.replace("\x00", "\\0")[:64]
 
 
 # Failed attempts are audited too (refusals already are, by the guard).
@@ -70,11 +115,15 @@ def _sicdoc_error(error: SicdocError) -> Response:
                 resource_type=rtype,
                 resource_id=rid,
                 patient_id=rid if rtype == "Patient" or request.endpoint == "fhir.everything" else None,
-                detail=f"{error.status}: {error}"[:300],
+                detail=_printable_detail(f"{error.status}: {error}"),
             )
         except audit.AuditUnavailable as unavailable:
             return outcome_response(unavailable)
     return outcome_response(error)
+
+
+def _printable_detail(text: str) -> str:
+    return text.replace("\x00", "\\0")[:300]
 
 
 class _ServerWritten(SicdocError):
@@ -98,6 +147,21 @@ def _writable(resource_type: str) -> str:
     if _type(resource_type) == "AuditEvent":
         raise _ServerWritten()
     return resource_type
+
+
+@bp.after_request
+def _options_as_fhir(resp: Response) -> Response:
+    """OPTIONS answers FHIR JSON: the CapabilityStatement at the base, else which methods the URL takes."""
+    if request.method != "OPTIONS" or resp.status_code != 200 or resp.mimetype != "text/html":
+        return resp
+    from sicdoc.views.fhir_http import base_url
+
+    allow = resp.headers.get("Allow", "")
+    if request.path.rstrip("/") in ("/fhir", "/fhir/metadata"):
+        body = capability_statement(base_url(), format_instant(utc_now()))
+    else:
+        body = information(f"{request.path} accepts {allow}")
+    return fhir_response(body, 200, {"Allow": allow})
 
 
 @bp.get("/metadata")
@@ -131,7 +195,16 @@ def _bundle_scope_refusal(body: object) -> Response | None:
     """Every entry's type and interaction must be within the token's scopes, before any work is done."""
     if not isinstance(body, dict):
         return None
-    needed = smart.required_scopes(body)
+    entries = body.get("entry")
+    # Entries without a method cannot run (validation refuses them), so they need no scope either.
+    usable = [
+        e
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, dict)
+        and isinstance(e.get("request"), dict)
+        and type(e["request"].get("method")) is str
+    ]
+    needed = smart.required_scopes({"entry": usable})
     if any(rtype == "AuditEvent" and interaction != "read" for rtype, interaction in needed):
         raise _ServerWritten()
     granted = g.principal.scopes
@@ -146,8 +219,11 @@ def _bundle_scope_refusal(body: object) -> Response | None:
 @bp.post("/<resource_type>")
 def create(resource_type: str) -> Response:
     _writable(resource_type)
+    if_none_exist = request.headers.get("If-None-Exist")
+    if if_none_exist:
+        check_criteria(if_none_exist, "If-None-Exist")
     result = resource_service.create_resource(
-        unit(), resource_type, request_json(), if_none_exist=request.headers.get("If-None-Exist")
+        unit(), resource_type, request_json(), if_none_exist=if_none_exist
     )
     if result.hidden:
         # A client that may not read the type learns only that a match exists: no id, body or version.
@@ -163,6 +239,7 @@ def conditional_update(resource_type: str) -> Response:
     criteria = request.query_string.decode()
     if not criteria:
         raise InvalidInput("PUT on a type needs search criteria (Type?identifier=…) or an id in the URL")
+    check_criteria(criteria, "request URL")
     result = resource_service.conditional_update(
         unit(), resource_type, criteria, request_json(), if_match=if_match()
     )
@@ -191,9 +268,7 @@ def delete(resource_type: str, resource_id: str) -> Response:
 
 @bp.get("/<resource_type>/<resource_id>/_history/<version_id>")
 def read_version(resource_type: str, resource_id: str, version_id: str) -> Response:
-    if not _VERSION_RE.match(version_id):
-        raise InvalidInput(f"'{version_id}' is not a version id", code="value")
-    stored = unit().vread(_type(resource_type), resource_id, int(version_id))
+    stored = unit().vread(_type(resource_type), resource_id, parse_version(version_id))
     return fhir_response(stored.content, 200, resource_headers(stored))
 
 
@@ -221,7 +296,7 @@ def _history_bundle(resource_type: str | None, resource_id: str | None) -> Respo
         if rng is None:
             raise InvalidInput("_since must be an instant", code="value")
         since = rng[0]
-    cursor = decode_cursor(request.args["_cursor"]) if "_cursor" in request.args else None
+    cursor = decode_cursor(request.args["_cursor"], "history") if "_cursor" in request.args else None
     items, next_cursor = unit().history_page(
         resource_type, resource_id, since=since, count=count, cursor=cursor
     )
@@ -242,9 +317,7 @@ def _history_bundle(resource_type: str | None, resource_id: str | None) -> Respo
 def _count(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_COUNT
-    if not raw.isdigit():
-        raise InvalidInput(f"_count must be a whole number, not '{raw}'", code="value")
-    return min(int(raw), MAX_COUNT)
+    return min(parse_count(raw), MAX_COUNT)
 
 
 @bp.get("/<resource_type>")
@@ -295,18 +368,53 @@ def _search(resource_type: str, pairs: list[tuple[str, str]]) -> Response:
     return fhir_response(body)
 
 
+_EVERYTHING_PARAMS = {"_type", "_since", "_count", "_cursor"}
+
+
 @bp.get("/Patient/<patient_id>/$everything")
 def everything(patient_id: str) -> Response:
-    items = unit().compartment(patient_id)
-    if not items:
-        unit().read("Patient", patient_id)  # raises 404 or 410
-    body = {
+    """The patient's compartment (R4 CompartmentDefinition/patient), paged like search."""
+    args = request.args
+    unknown = sorted(set(args) - _EVERYTHING_PARAMS)
+    if unknown:
+        raise InvalidInput(
+            f"Unsupported $everything parameter(s): {', '.join(unknown)}", code="not-supported"
+        )
+    types = None
+    if "_type" in args:
+        types = {t.strip() for v in args.getlist("_type") for t in v.split(",") if t.strip()} or None
+        for rtype in types or ():
+            _type(rtype)
+    since = None
+    if "_since" in args:
+        rng = parse_range(args["_since"])
+        if rng is None:
+            raise InvalidInput("_since must be an instant", code="value", expression="_since")
+        since = rng[0]
+    cursor = decode_cursor(args["_cursor"], "compartment") if "_cursor" in args else None
+    page = unit().compartment(
+        patient_id,
+        types=types,
+        since=since,
+        count=_count(args.get("_count")),
+        cursor=cursor,
+        with_total=cursor is None,
+    )
+    path = f"/Patient/{patient_id}/$everything"
+    params = [(k, v) for k, v in args.items(multi=True) if k != "_cursor"]
+    links = [{"relation": "self", "url": page_link(path, params)}]
+    if page.next_cursor:
+        links.append({"relation": "next", "url": page_link(path, params, encode_cursor(page.next_cursor))})
+    body: dict[str, object] = {
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": len(items),
         "timestamp": format_instant(datetime.now().astimezone()),
-        "entry": [entry_for(s, "match") for s in items],
     }
+    if page.total is not None:
+        body["total"] = page.total
+    body["link"] = links
+    if page.items:
+        body["entry"] = [entry_for(s, "match") for s in page.items]
     return fhir_response(body)
 
 
@@ -317,6 +425,8 @@ _AUDIT_PARAMS = {"agent", "patient", "date", "subtype", "_count"}
 def search_audit_events() -> Response:
     """Search the audit log (agent, patient, date=YYYY-MM-DD, subtype, _count); the search is itself audited."""
     args = request.args
+    if any("\x00" in k or "\x00" in v for k, v in args.items(multi=True)):
+        raise InvalidInput("Search parameters may not contain NUL (U+0000)", code="value")
     unknown = sorted(set(args) - _AUDIT_PARAMS)
     if unknown:
         raise InvalidInput(f"Unsupported search parameter(s): {', '.join(unknown)}", code="not-supported")
@@ -328,8 +438,8 @@ def search_audit_events() -> Response:
             raise InvalidInput(
                 "date must be a day, e.g. 2026-11-20", code="value", expression="date"
             ) from None
-    count = args.get("_count", "100")
-    if not count.isdigit() or not 1 <= int(count) <= 1000:
+    count = parse_count(args.get("_count", "100"))
+    if not 1 <= count <= 1000:
         raise InvalidInput("_count must be 1 to 1000", code="value", expression="_count")
     session = get_session()
     rows = audit.search(
@@ -338,7 +448,7 @@ def search_audit_events() -> Response:
         patient=(args.get("patient") or "").removeprefix("Patient/") or None,
         day=day,
         action=(args.get("subtype") or "").rpartition("|")[2] or None,
-        limit=int(count),
+        limit=count,
     )
     events = [to_audit_event(row) for row in rows]
     unit().disclose("audit-search", resource_type="AuditEvent", detail=request.query_string.decode()[:400])

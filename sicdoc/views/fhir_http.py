@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,15 +9,15 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from sicdoc.config import public_base_url
-from sicdoc.errors import InvalidInput, SicdocError
+from sicdoc.errors import SicdocError
 from sicdoc.fhir import jsonio
 from sicdoc.fhir.dates import format_instant
 from sicdoc.fhir.outcome import information, operation_outcome
+from sicdoc.fhir.search import parse_etag
 from sicdoc.store import Stored
 
 FHIR_JSON = "application/fhir+json"
 ACCEPTED_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
-_ETAG_RE = re.compile(r'^(W/)?"?(\d{1,9})"?$')
 
 
 def fhir_response(
@@ -85,10 +84,7 @@ def if_match() -> int | None:
     raw = request.headers.get("If-Match")
     if raw is None:
         return None
-    match = _ETAG_RE.match(raw.strip())
-    if not match:
-        raise InvalidInput(f"If-Match must be an ETag such as W/\"3\", not '{raw}'", code="value")
-    return int(match.group(2))
+    return parse_etag(raw)
 
 
 def resource_headers(stored: Stored) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from sicdoc.db import get_session
 from sicdoc.errors import SicdocError
@@ -153,6 +153,8 @@ def refuse(decision: Decision, resource_type: str | None = None, resource_id: st
 
 def error_response(error: SicdocError, status: int | None = None) -> Response:
     status = status or error.status
+    if request.blueprint in ("oauth", "api"):
+        return json_error(error, status)
     if is_fhir():
         from sicdoc.views.fhir_api import outcome_response
 
@@ -161,6 +163,19 @@ def error_response(error: SicdocError, status: int | None = None) -> Response:
         return resp
     body = render_template("error.html", status=status, message=str(error), user=g.get("user"))
     return Response(body, status, mimetype="text/html")
+
+
+def json_error(error: SicdocError, status: int) -> Response:
+    """The JSON faces' errors: RFC 6749 error JSON at the token endpoint, ``{error, message}`` elsewhere."""
+    if request.blueprint == "oauth":
+        code = "temporarily_unavailable" if status >= 500 else "invalid_request"
+        body = {"error": code, "error_description": str(error)}
+    else:
+        code = "unavailable" if status >= 500 else error.issues[0].code if error.issues else "invalid"
+        body = {"error": code, "message": str(error)}
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
 
 
 def security_headers(resp: Response) -> Response:

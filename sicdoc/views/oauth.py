@@ -45,12 +45,17 @@ def _basic_credentials() -> tuple[str, str] | None:
         raise tokens.invalid_client("Malformed Basic credentials") from None
     if not sep:
         raise tokens.invalid_client("Malformed Basic credentials")
-    return unquote(client_id), unquote(secret)
+    client_id, secret = unquote(client_id), unquote(secret)
+    if "\x00" in client_id or "\x00" in secret:
+        raise tokens.OAuthError("invalid_request", "Credentials may not contain NUL (U+0000)")
+    return client_id, secret
 
 
 def _authenticator():  # type: ignore[no-untyped-def]
     """Choose how the client authenticates: a signed JWT assertion, HTTP Basic, or a posted secret."""
     form = request.form
+    if any("\x00" in key or "\x00" in value for key, value in form.items(multi=True)):
+        raise tokens.OAuthError("invalid_request", "Parameters may not contain NUL (U+0000)")
     if form.get("grant_type") != "client_credentials":
         raise tokens.OAuthError("unsupported_grant_type", "grant_type must be client_credentials")
     if "client_assertion" in form or "client_assertion_type" in form:
