@@ -2,6 +2,7 @@
 
 from sicdoc.models.audit import AuditEvent, AuditEventPatient, AuditUnkeyedPrefix
 from sicdoc.models.base import Base, JsonDocument
+from sicdoc.models.compartment import CompartmentMember
 from sicdoc.models.drafts import ConversationDraft
 from sicdoc.models.ingest import BundleReceipt
 from sicdoc.models.projections import (
@@ -31,6 +32,7 @@ __all__ = [
     "Base",
     "BundleReceipt",
     "BusinessIdentifier",
+    "CompartmentMember",
     "Conversation",
     "ConversationDraft",
     "DateIndex",

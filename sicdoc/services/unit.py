@@ -12,7 +12,7 @@ compartments, history pages and bundle reads are filtered by the same ``may_read
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session, SessionTransaction
 
 from sicdoc.errors import Forbidden
-from sicdoc.fhir.search import SearchRequest
+from sicdoc.fhir.compartment import compartment_types
+from sicdoc.fhir.search import DEFAULT_COUNT, SearchRequest
 from sicdoc.security import audit
 from sicdoc.security import scopes as smart
 from sicdoc.security.audit import Actor
@@ -29,7 +30,7 @@ from sicdoc.store import Store, Stored
 from sicdoc.store import history as store_history
 from sicdoc.store import read as store_read
 from sicdoc.store import vread as store_vread
-from sicdoc.store.search import SearchResult, compartment, history_page, search
+from sicdoc.store.search import CompartmentPage, SearchResult, compartment, history_page, search
 
 T = TypeVar("T")
 
@@ -192,10 +193,38 @@ class UnitOfWork:
         self.disclose("history", items, resource_type=resource_type, resource_id=resource_id)
         return items, next_cursor
 
-    def compartment(self, patient_id: str) -> list[Stored]:
-        items = self.readable(compartment(self.session, patient_id))
-        self.disclose("export", items, resource_type="Patient", resource_id=patient_id, patients=[patient_id])
-        return items
+    def compartment(
+        self,
+        patient_id: str,
+        *,
+        types: Collection[str] | None = None,
+        since: datetime | None = None,
+        count: int = DEFAULT_COUNT,
+        cursor: dict[str, Any] | None = None,
+        with_total: bool = True,
+    ) -> CompartmentPage:
+        """A page of the patient's compartment, of the types this actor may read (and ``types``, if given).
+
+        The types are limited in the query, so page sizes and the total count only what may leave.
+        """
+        wanted = None if types is None else set(types)
+        if self.access.scopes is not None:
+            readable = {t for t in compartment_types() if self.may_read(t)}
+            wanted = readable if wanted is None else wanted & readable
+        page = compartment(
+            self.session,
+            patient_id,
+            types=wanted,
+            since=since,
+            count=count,
+            cursor=cursor,
+            with_total=with_total,
+        )
+        page.items = self.readable(page.items)
+        self.disclose(
+            "export", page.items, resource_type="Patient", resource_id=patient_id, patients=[patient_id]
+        )
+        return page
 
     def disclose(
         self,
