@@ -47,7 +47,10 @@ class ResourceVersion(Base):
 
 
 class BusinessIdentifier(Base):
-    """Identifiers of the types sicdoc de-duplicates on; the unique key makes retries race-safe."""
+    """Identifiers in the systems configured unique (SICDOC_UNIQUE_IDENTIFIER_SYSTEMS), per type.
+
+    Only a constraint: lookups read the token index, which holds every identifier of every type.
+    """
 
     __tablename__ = "business_identifier"
 

@@ -1,23 +1,29 @@
 """Conditional criteria (``If-None-Exist``, ``PUT Type?…``, ``Patient?identifier=…`` references).
 
-Identifier criteria go through the unique identifier index, which is what makes conditional writes
-race-safe; other criteria run as an ordinary search.
+Identifier criteria are answered from the identifier token rows every type carries; other criteria
+run as an ordinary search. A conditional write first takes ``serialise`` on its criteria, so two
+requests with equivalent criteria cannot both see "no match" and both create.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+import hashlib
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from sicdoc.errors import InvalidInput, PreconditionFailed
 from sicdoc.fhir.search import parse_search
-from sicdoc.store import find_by_identifier, find_by_identifiers
+from sicdoc.store import identifier_matches
 from sicdoc.store.search import search
 
-# What a bundle already knows about identifiers: (type, system, value) -> id, or None for "known
-# absent". Filled from one prefetch query per type, then by the bundle's own creates.
-Pending = dict[tuple[str, str, str], str | None]
+# What a bundle already knows about identifiers: (type, system, value) -> ids carrying it (empty for
+# "known absent"). Filled from one prefetch query per type, then by the bundle's own creates.
+Pending = dict[tuple[str, str, str], tuple[str, ...]]
+
+_LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k)")
 
 
 def identifier_criteria(query: str) -> list[tuple[str, str]] | None:
@@ -25,16 +31,53 @@ def identifier_criteria(query: str) -> list[tuple[str, str]] | None:
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs or not all(n == "identifier" and "|" in v and "," not in v for n, v in pairs):
         return None
-    return [tuple(v.split("|", 1)) for _, v in pairs]  # type: ignore[misc]
+    # Cut as stored (``identifier_pairs``): the index keeps 255 characters of system and value.
+    return [(s[:255], v[:255]) for s, _, v in (value.partition("|") for _, value in pairs)]
+
+
+def criteria_keys(rtype: str, query: str) -> list[str]:
+    """What a conditional write on ``rtype?query`` is serialised on, in a normal form.
+
+    Identifier criteria serialise on each identifier, so ``identifier=a|1`` and
+    ``identifier=a|1&identifier=b|2`` wait for each other; other criteria on the decoded, sorted
+    parameters, so spelling and order do not matter.
+    """
+    idents = identifier_criteria(query)
+    if idents is not None:
+        return sorted({f"{rtype}\x1fidentifier\x1f{system}\x1f{value}" for system, value in idents})
+    pairs = sorted(set(parse_qsl(query, keep_blank_values=True)))
+    return [f"{rtype}?{urlencode(pairs)}"]
+
+
+def lock_id(key: str) -> int:
+    """A signed 64-bit number for ``key`` (PostgreSQL advisory locks take a bigint)."""
+    return int.from_bytes(
+        hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8], "big", signed=True
+    )
+
+
+def serialise(session: Session, criteria: Iterable[tuple[str, str]]) -> None:
+    """Make conditional writes on these (type, criteria) wait for each other until commit.
+
+    Call it at the start of the write's transaction, before any matching. PostgreSQL: one
+    transaction-level advisory lock per normalised criterion, taken in one statement in a fixed
+    order (so two bundles cannot deadlock), released at commit or rollback; the matching query that
+    follows sees what the previous holder committed. SQLite: nothing to take, since every write
+    transaction begins IMMEDIATE (``sicdoc.db``) and so already holds the database's only write lock
+    from its first statement, before it matches.
+    """
+    keys = sorted({lock_id(key) for rtype, query in criteria for key in criteria_keys(rtype, query)})
+    if keys and session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK, {"keys": keys})
 
 
 def prefetch(session: Session, wanted: dict[str, set[tuple[str, str]]]) -> Pending:
     """Look up every identifier a bundle's conditional entries mention, one query per type."""
     known: Pending = {}
     for rtype, pairs in wanted.items():
-        found = find_by_identifiers(session, rtype, sorted(pairs))
+        found = identifier_matches(session, rtype, sorted(pairs))
         for pair in pairs:
-            known[(rtype, *pair)] = found.get(pair)
+            known[(rtype, *pair)] = tuple(found.get(pair, ()))
     return known
 
 
@@ -45,19 +88,19 @@ def match_ids(
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs:
         raise InvalidInput(f"{where}: conditional criteria are empty", expression=where)
-    if all(name == "identifier" and "|" in value and "," not in value for name, value in pairs):
-        found: set[str] = set()
-        for _, value in pairs:
-            system, _, code = value.partition("|")
-            key = (rtype, system, code)
-            if pending is not None and key in pending:
-                hit = pending[key]
-            else:
-                hit = find_by_identifier(session, rtype, [(system, code)])
-            if hit is None:
-                return []  # identifier criteria are ANDed: one miss means no match
-            found.add(hit)
-        return sorted(found)
+    idents = identifier_criteria(query)
+    if idents is not None:
+        known = pending if pending is not None else {}
+        missing = [pair for pair in idents if (rtype, *pair) not in known]
+        looked = identifier_matches(session, rtype, missing) if missing else {}
+        common: set[str] | None = None
+        for system, value in idents:  # identifier criteria are ANDed
+            key = (rtype, system, value)
+            ids = set(known[key]) if key in known else set(looked.get((system, value), ()))
+            common = ids if common is None else common & ids
+            if not common:
+                return []
+        return sorted(common or ())[:2]
     try:
         request = parse_search(rtype, pairs, strict=True)
     except InvalidInput as exc:

@@ -8,7 +8,7 @@ from typing import Any
 from sicdoc.errors import DuplicateIdentifier, InvalidInput
 from sicdoc.fhir.validation import validate_resource
 from sicdoc.services.entries import conditional_references
-from sicdoc.services.matching import match_one
+from sicdoc.services.matching import match_one, serialise
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored
 from sicdoc.store import read as store_read
@@ -56,6 +56,7 @@ def create_resource(
     def attempt() -> WriteResult:
         with uow.transaction():
             if if_none_exist:
+                serialise(uow.session, [(resource_type, if_none_exist)])  # identical creates wait here
                 existing = match_one(uow.session, resource_type, if_none_exist, "If-None-Exist")
                 if existing is not None:
                     return matched(uow, resource_type, existing)
@@ -97,6 +98,7 @@ def conditional_update(
 
     def attempt() -> WriteResult:
         with uow.transaction():
+            serialise(uow.session, [(resource_type, criteria)])  # identical conditional updates wait here
             found = match_one(uow.session, resource_type, criteria, "request URL")
             if found is not None and resource.get("id") not in (None, found):
                 raise InvalidInput(

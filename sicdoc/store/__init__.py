@@ -2,13 +2,13 @@
 
 from sicdoc.store.projections import Projector
 from sicdoc.store.writes import (
-    UNIQUE_IDENTIFIER_TYPES,
     Store,
     Stored,
     business_identifiers,
     find_by_identifier,
     find_by_identifiers,
     history,
+    identifier_matches,
     identifier_pairs,
     new_id,
     read,
@@ -16,7 +16,6 @@ from sicdoc.store.writes import (
 )
 
 __all__ = [
-    "UNIQUE_IDENTIFIER_TYPES",
     "Projector",
     "Store",
     "Stored",
@@ -24,6 +23,7 @@ __all__ = [
     "find_by_identifier",
     "find_by_identifiers",
     "history",
+    "identifier_matches",
     "identifier_pairs",
     "new_id",
     "read",

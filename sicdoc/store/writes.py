@@ -15,10 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sicdoc.errors import Conflict, DuplicateIdentifier, Gone, InvalidInput, NotFound, PreconditionFailed
+from sicdoc.fhir.compartment import compartment_patients
 from sicdoc.fhir.dates import format_instant, utc_now
-from sicdoc.fhir.search_params import index_rows
+from sicdoc.fhir.search_params import PARAMS, index_rows
 from sicdoc.models import (
     BusinessIdentifier,
+    CompartmentMember,
     DateIndex,
     ReferenceIndex,
     Resource,
@@ -28,10 +30,9 @@ from sicdoc.models import (
 )
 from sicdoc.store.projections import Projector
 
-# Types whose business identifiers are unique per (system, value): retries can never duplicate them.
-UNIQUE_IDENTIFIER_TYPES = frozenset(
-    {"Patient", "Encounter", "Procedure", "ServiceRequest", "QuestionnaireResponse", "Composition"}
-)
+# Types that declare no ``identifier`` search parameter still get identifier token rows, so a
+# conditional create (``If-None-Exist: identifier=system|value``) finds them whatever the type.
+_IDENTIFIER_DECLARED = frozenset(t for t, ps in PARAMS.items() if any(p.name == "identifier" for p in ps))
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,12 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def business_identifiers(resource: dict[str, Any]) -> list[tuple[str, str]]:
-    """(system, value) pairs that must be unique for this resource's type."""
-    if resource.get("resourceType") not in UNIQUE_IDENTIFIER_TYPES:
+def business_identifiers(resource: dict[str, Any], systems: frozenset[str]) -> list[tuple[str, str]]:
+    """(system, value) pairs that must be unique for this resource's type: those of the ``systems``
+    a site names (SICDOC_UNIQUE_IDENTIFIER_SYSTEMS). Other identifiers may repeat."""
+    if not systems:
         return []
-    return identifier_pairs(resource)
+    return [pair for pair in identifier_pairs(resource) if pair[0] in systems]
 
 
 def identifier_pairs(resource: dict[str, Any]) -> list[tuple[str, str]]:
@@ -81,10 +83,20 @@ class _Version:
 
 
 class Store:
-    """Resource writes with one projector (value-set version). Stateless apart from that."""
+    """Resource writes with one projector (value-set version) and the identifier systems that are
+    unique per type. Stateless apart from those."""
 
-    def __init__(self, projector: Projector):
+    def __init__(
+        self,
+        projector: Projector,
+        *,
+        unique_systems: frozenset[str] = frozenset(),
+        local_bases: tuple[str, ...] = (),
+    ):
         self.projector = projector
+        self.unique_systems = frozenset(unique_systems)
+        # Absolute bases of this server's FHIR API: references under them count as local ones.
+        self.local_bases = tuple(local_bases)
 
     def create(
         self,
@@ -218,7 +230,7 @@ class Store:
         )
 
     def _clear_indexes(self, session: Session, rtype: str, rid: str) -> None:
-        for table in (TokenIndex, ReferenceIndex, DateIndex, StringIndex):
+        for table in (TokenIndex, ReferenceIndex, DateIndex, StringIndex, CompartmentMember):
             session.execute(delete(table).where(table.resource_type == rtype, table.resource_id == rid))
         session.execute(
             delete(BusinessIdentifier).where(
@@ -228,8 +240,13 @@ class Store:
 
     def _write_indexes(self, session: Session, items: list[Stored]) -> None:
         tokens, refs, dates, strings, idents = [], [], [], [], []
+        members: list[dict[str, str]] = []
         for item in items:
             key = {"resource_type": item.resource_type, "resource_id": item.id}
+            members += [
+                {**key, "patient_id": pid}
+                for pid in sorted(compartment_patients(item.content or {}, self.local_bases))
+            ]
             rows = index_rows(item.content or {})
             tokens += [{**key, "param": p, "system": s, "code": c} for p, s, c in rows.tokens]
             refs += [{**key, "param": p, "target_type": t, "target_id": i} for p, t, i in rows.references]
@@ -237,13 +254,19 @@ class Store:
             strings += [{**key, "param": p, "value": v} for p, v in rows.strings]
             idents += [
                 {"resource_type": item.resource_type, "system": s, "value": v, "resource_id": item.id}
-                for s, v in business_identifiers(item.content or {})
+                for s, v in business_identifiers(item.content or {}, self.unique_systems)
             ]
+            if item.resource_type not in _IDENTIFIER_DECLARED:
+                tokens += [
+                    {**key, "param": "identifier", "system": s, "code": v}
+                    for s, v in identifier_pairs(item.content or {})
+                ]
         for table, batch in (
             (TokenIndex, tokens),
             (ReferenceIndex, refs),
             (DateIndex, dates),
             (StringIndex, strings),
+            (CompartmentMember, members),
         ):
             if batch:
                 session.execute(insert(table.__table__), batch)
@@ -269,19 +292,13 @@ def _stored(rtype: str, rid: str, version: int, resource: dict[str, Any], now: d
 
 
 def find_by_identifier(session: Session, rtype: str, idents: list[tuple[str, str]]) -> str | None:
-    """The id of the live resource with one of these identifiers."""
+    """The id of a live resource with one of these identifiers."""
     found = find_by_identifiers(session, rtype, idents)
     return next((found[pair] for pair in idents if pair in found), None)
 
 
 # Built once: a bundle looks identifiers up for every type it mentions, and building the statement
 # each time cost several times more than running it.
-_BY_BUSINESS_IDENTIFIER = select(
-    BusinessIdentifier.system, BusinessIdentifier.value, BusinessIdentifier.resource_id
-).where(
-    BusinessIdentifier.resource_type == bindparam("rtype"),
-    tuple_(BusinessIdentifier.system, BusinessIdentifier.value).in_(bindparam("pairs", expanding=True)),
-)
 _BY_IDENTIFIER_TOKEN = (
     select(TokenIndex.system, TokenIndex.code, TokenIndex.resource_id)
     .join(Resource, (Resource.resource_type == bindparam("rtype")) & (Resource.id == TokenIndex.resource_id))
@@ -299,15 +316,25 @@ def find_by_identifiers(
 ) -> dict[tuple[str, str], str]:
     """(system, value) -> id for every identifier of a live ``rtype`` among ``idents``, in one query.
 
-    Types with unique business identifiers use that index; others the token search index.
+    When an identifier repeats (only systems not configured unique may), the lowest id answers.
+    """
+    return {pair: ids[0] for pair, ids in identifier_matches(session, rtype, idents).items()}
+
+
+def identifier_matches(
+    session: Session, rtype: str, idents: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """(system, value) -> sorted ids of every live ``rtype`` carrying it, for ``idents``, in one query.
+
+    The token index holds every identifier of every type, unique or not, so the answer does not
+    depend on which systems were configured unique when a resource was written.
     """
     if not idents:
         return {}
-    query = _BY_BUSINESS_IDENTIFIER if rtype in UNIQUE_IDENTIFIER_TYPES else _BY_IDENTIFIER_TOKEN
     params = {"rtype": rtype, "pairs": list(dict.fromkeys(idents))}
-    found: dict[tuple[str, str], str] = {}
-    for system, value, rid in session.execute(query, params):
-        found.setdefault((system, value), rid)
+    found: dict[tuple[str, str], list[str]] = {}
+    for system, value, rid in sorted({tuple(row) for row in session.execute(_BY_IDENTIFIER_TOKEN, params)}):
+        found.setdefault((system, value), []).append(rid)
     return found
 
 

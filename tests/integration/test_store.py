@@ -70,10 +70,12 @@ def test_soft_delete_keeps_history_and_reads_gone(session, store):
 
 
 def test_business_identifier_is_unique(session, store):
+    """In a system configured unique (the sample MRN system is, by default)."""
+    mrn = dict(PATIENT, identifier=[{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-1"}])
     with session.begin():
-        store.create(session, dict(PATIENT))
+        store.create(session, dict(mrn))
     with pytest.raises(Conflict), session.begin():
-        store.create(session, dict(PATIENT))
+        store.create(session, dict(mrn))
     assert session.scalar(select(func.count()).select_from(Resource)) == 1
 
 

@@ -68,8 +68,10 @@ def test_conditional_create_with_two_matches_is_412(client):
 
 
 def test_plain_create_of_a_taken_identifier_is_409(client, app):
-    create(client, patient("X-1"))
-    resp = send(client, "POST", "/fhir/Patient", patient("X-1"))
+    """In a system configured unique (the sample MRN system is, by default)."""
+    mrn = patient("X-1", identifier=[{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "X-1"}])
+    create(client, mrn)
+    resp = send(client, "POST", "/fhir/Patient", mrn)
     assert resp.status_code == 409
     assert "If-None-Exist" in resp.get_json()["issue"][0]["diagnostics"]
     assert table_counts(app)["resource"] == 1
