@@ -11,8 +11,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
+
+from sicdoc import codes
+
+# sicdoc's own business identifier systems (https://sicdoc.org/fhir/sid/<name>): forms, referrals,
+# clinicians and the sample data.
+_SICDOC_IDENTIFIERS = (
+    "encounter",
+    "condition",
+    "service-request",
+    "referral",
+    "conversation",
+    "clinician",
+    "organization",
+    "location",
+)
 
 
 class Config:
@@ -65,6 +81,13 @@ class Config:
     # QI_PSEUDONYM_KEY, or with a key derived from SECRET_KEY when that is not set.
     QI_CLINICIAN_LABELS = "name"
     QI_PSEUDONYM_KEY: str | None = None
+    # Identifier systems whose values are unique per resource type (space-separated URIs): a second
+    # resource of the same type with the same system|value is refused (409). Other identifiers (SSN,
+    # driver's licence, claim numbers) stay searchable but may repeat. Default: the sample MRN system
+    # and sicdoc's own identifier systems.
+    UNIQUE_IDENTIFIER_SYSTEMS = " ".join(
+        [codes.MRN_SYSTEM, *(f"{codes.CANONICAL_BASE}/sid/{name}" for name in _SICDOC_IDENTIFIERS)]
+    )
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
@@ -93,12 +116,36 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         else:
             raise RuntimeError("SICDOC_SECRET_KEY must be set outside demo and test mode")
     _check_base_url(app)
-    _check_whole_numbers(app, "PROXY_FIX", "LOCKOUT_FAILURES", "LOCKOUT_MINUTES")
+    _check_whole_numbers(
+        app,
+        "PROXY_FIX",
+        "LOCKOUT_FAILURES",
+        "LOCKOUT_MINUTES",
+        "MAX_CONTENT_LENGTH",
+        "FHIR_MAX_JSON_DEPTH",
+        "FHIR_MAX_BUNDLE_ENTRIES",
+        "ACCESS_TOKEN_SECONDS",
+        "DASHBOARD_CACHE_SECONDS",
+    )
+    _check_time_zone(app)
     if app.config.get("QI_CLINICIAN_LABELS") not in ("name", "pseudonym"):
         raise RuntimeError(
             f"SICDOC_QI_CLINICIAN_LABELS must be 'name' or 'pseudonym', not '{app.config.get('QI_CLINICIAN_LABELS')}'"
         )
     app.config["AUDIT_KEY"] = _audit_key(app)
+    app.config["UNIQUE_IDENTIFIER_SYSTEMS"] = unique_identifier_systems(
+        app.config.get("UNIQUE_IDENTIFIER_SYSTEMS")
+    )
+
+
+def unique_identifier_systems(value: Any) -> frozenset[str]:
+    """The configured unique identifier systems: space-separated URIs (or any iterable of them)."""
+    items = (value or "").split() if value is None or isinstance(value, str) else value
+    systems = frozenset(str(item).strip() for item in items if str(item).strip())
+    too_long = sorted(s for s in systems if len(s) > 255)
+    if too_long:
+        raise RuntimeError(f"SICDOC_UNIQUE_IDENTIFIER_SYSTEMS: '{too_long[0]}' is longer than 255 characters")
+    return systems
 
 
 _AUDIT_KEY_FILE = "audit-key"
@@ -189,6 +236,17 @@ def normalise_base_url(url: str) -> str:
             f"SICDOC_BASE_URL must be an http(s) address such as https://sicdoc.example.org, not '{url}'"
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _check_time_zone(app: Flask) -> None:
+    """The forms read and show times in this zone: an unknown name must stop the start, not a form."""
+    name = str(app.config.get("TIME_ZONE") or "")
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise RuntimeError(
+            f"SICDOC_TIME_ZONE must be an IANA time zone such as Europe/London, not '{name}'"
+        ) from None
 
 
 def _check_whole_numbers(app: Flask, *names: str) -> None:
