@@ -116,7 +116,7 @@ def test_audit_verify_finds_tampering_done_with_triggers_lifted(app, database_ur
 
 
 def test_demo_mode_creates_one_person_per_role_with_fresh_passwords(app):
-    from sicdoc.cli import _demo_logins
+    from sicdoc.cli.serving import _demo_logins
     from sicdoc.serve import demo_banner
 
     _demo_logins(app)

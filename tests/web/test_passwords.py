@@ -6,7 +6,7 @@ import secrets
 import pytest
 from sqlalchemy import select
 
-from sicdoc.cli import _demo_logins
+from sicdoc.cli.serving import _demo_logins
 from sicdoc.db import session_scope
 from sicdoc.errors import InvalidInput
 from sicdoc.models import User

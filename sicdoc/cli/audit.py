@@ -9,17 +9,18 @@ from typing import TYPE_CHECKING
 
 import click
 
+from sicdoc.cli import _session, main
+
 if TYPE_CHECKING:
     from sicdoc.security.audit import Checkpoint
 
 
-def _session(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from sicdoc.cli import _session as cli_session
+@main.group("audit")
+def audit_group() -> None:
+    """The append-only audit log: anchor it with checkpoints, verify it."""
 
-    return cli_session(ctx)
 
-
-@click.command("checkpoint")
+@audit_group.command("checkpoint")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -64,7 +65,7 @@ def _read_checkpoints(path: Path) -> list[Checkpoint]:
     return points
 
 
-@click.command("verify")
+@audit_group.command("verify")
 @click.option(
     "--checkpoint",
     "checkpoint_file",

@@ -1,0 +1,107 @@
+"""``sicdoc metrics`` and ``sicdoc dashboards export``: QI answers at whole months."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sicdoc.cli import _app, main
+
+
+def _scope(cohort: str | None, period_from: str | None, period_to: str | None, as_of: str | None, **extra):  # type: ignore[no-untyped-def]
+    from sicdoc.analytics.scope import ScopeError, parse_qi_scope, parse_scope
+    from sicdoc.dashboards.service import today_utc
+
+    default_months = extra.pop("default_months", None)
+    parse = parse_qi_scope if extra.pop("whole_months", True) else parse_scope  # QI answers: whole months
+    params = {"cohort": cohort, "from": period_from, "to": period_to, "as_of": as_of, **extra}
+    try:
+        return parse(params, today=today_utc(), default_months=default_months)
+    except ScopeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _scope_options(command):  # type: ignore[no-untyped-def]
+    for option in reversed(
+        [
+            click.option("--cohort", help="stroke, heart_failure or cancer (default: all three)."),
+            click.option("--from", "period_from", metavar="YYYY-MM-DD", help="First day of the period."),
+            click.option("--to", "period_to", metavar="YYYY-MM-DD", help="Last day of the period."),
+            click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Data cut-off (default: today)."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@_scope_options
+@click.option("--unsuppressed", is_flag=True, help="Show counts of 1-10 (operators only; never publish).")
+@click.pass_context
+def metrics(
+    ctx: click.Context,
+    fmt: str,
+    cohort: str | None,
+    period_from: str | None,
+    period_to: str | None,
+    as_of: str | None,
+    unsuppressed: bool,
+) -> None:
+    """Print the QI metrics report (suppressed unless --unsuppressed)."""
+    import csv
+    import json
+
+    from sicdoc.dashboards.export import report_rows
+
+    # Operators on the server keep day-level cut-offs with --unsuppressed (see the README).
+    scope = _scope(cohort, period_from, period_to, as_of, whole_months=not unsuppressed)
+    report = _app(ctx).extensions["sicdoc.analytics"].report(scope, suppress=not unsuppressed)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    rows = report_rows(report)
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["cohort", "metric", "value"])
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+@main.group()
+def dashboards() -> None:
+    """QI dashboards."""
+
+
+@dashboards.command("export")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@_scope_options
+@click.option("--site", help="Only this site.")
+@click.option("--unit", help="Only this unit.")
+@click.pass_context
+def export_dashboards(
+    ctx: click.Context,
+    out: Path,
+    cohort: str | None,
+    period_from: str | None,
+    period_to: str | None,
+    as_of: str | None,
+    site: str | None,
+    unit: str | None,
+) -> None:
+    """Write every dashboard as a self-contained HTML file (opens offline) with its CSV tables."""
+    from sicdoc.dashboards.export import export_dashboard
+
+    service = _app(ctx).extensions["sicdoc.analytics"]
+    for board in service.definitions.values():
+        scope = _scope(
+            cohort,
+            period_from,
+            period_to,
+            as_of,
+            site=site,
+            unit=unit,
+            default_months=board.default_period_months,
+        )
+        written = export_dashboard(service.dashboard(board, scope), out)
+        click.echo(f"wrote {written[0]} and {len(written) - 1} CSV tables")

@@ -1,0 +1,137 @@
+"""``sicdoc migrate``, ``load``, ``serve`` and ``demo``: the database, its data and the server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from sicdoc.cli import _app, main
+from sicdoc.errors import SicdocError
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the database schema up to date."""
+    from sicdoc.db import session_scope
+    from sicdoc.migrate import upgrade
+    from sicdoc.services.catalog import publish_questionnaire
+
+    app = _app(ctx)
+    upgrade(app.config["DATABASE_URL"])
+    with session_scope(app) as session:
+        stored = publish_questionnaire(session, app.extensions["sicdoc.store"])
+    click.echo(f"database is up to date; SIC Questionnaire at version {stored.version_id}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
+    """Load FHIR transaction bundles from files, folders or NDJSON through the ingest service."""
+    from tqdm import tqdm
+
+    from sicdoc.collector import tune_collector
+    from sicdoc.db import session_scope
+    from sicdoc.loader import LoadReport, count_bundles, iter_bundles
+    from sicdoc.services.bundles import process_transaction
+    from sicdoc.services.unit import system_unit
+
+    tune_collector()
+    app = _app(ctx)
+    missing = [p for p in paths if not p.exists()]
+    report = LoadReport(rejected=[(str(p), "no such file or folder") for p in missing])
+    present = [p for p in paths if p.exists()]
+    store = app.extensions["sicdoc.store"]
+    max_entries = app.config["FHIR_MAX_BUNDLE_ENTRIES"]
+    with (
+        session_scope(app) as session,
+        tqdm(total=count_bundles(present), unit="bundle", disable=quiet, file=sys.stderr) as bar,
+    ):
+        for label, bundle in iter_bundles(present):
+            bar.update(1)
+            if isinstance(bundle, SicdocError):
+                report.rejected.append((label, str(bundle)))
+                continue
+            try:
+                # Receipts of the command line are kept under the empty client id, as they always were.
+                result = process_transaction(
+                    system_unit(session, store), bundle, client_id="", max_entries=max_entries
+                )
+            except SicdocError as exc:
+                session.rollback()
+                report.rejected.append((label, str(exc)[:500]))
+                continue
+            report.resources += result.created
+            if result.created:
+                report.loaded += 1
+            else:
+                report.unchanged += 1
+    click.echo(
+        f"loaded {report.loaded} bundles ({report.resources} resources), {report.unchanged} unchanged, "
+        f"{len(report.rejected)} rejected"
+    )
+    for label, reason in report.rejected:
+        click.echo(f"rejected {label}: {reason}", err=True)
+    if report.rejected:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the app with gunicorn."""
+    from sicdoc.serve import run
+
+    app = _app(ctx)
+    run(app, host, port, workers)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--sample", default="sample_data", show_default=True, type=click.Path(path_type=Path))
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, sample: Path) -> None:
+    """Migrate the embedded database, load the sample data and serve it (demo mode)."""
+    ctx.ensure_object(dict)["overrides"]["DEMO"] = True
+    ctx.invoke(migrate)
+    if sample.is_dir() and (any(sample.rglob("*.json")) or any(sample.rglob("*.ndjson"))):
+        try:
+            ctx.invoke(load, paths=(sample,), quiet=False)
+        except SystemExit:
+            click.echo("some sample bundles were rejected (listed above); serving what loaded", err=True)
+    app = _app(ctx)
+    _demo_logins(app)
+    from sicdoc.serve import demo_banner, run
+
+    click.echo(demo_banner(app, host, port))
+    run(app, host, port, workers=2)
+
+
+def _demo_logins(app: Flask) -> None:
+    """Demo mode: one person per role, with a fresh random password printed at every start."""
+    import secrets
+
+    from sicdoc.db import session_scope
+    from sicdoc.errors import Conflict
+    from sicdoc.services import accounts
+
+    logins = []
+    with session_scope(app) as session:
+        for role, username in (("clinician", "clinician"), ("qi_analyst", "analyst"), ("admin", "admin")):
+            password = secrets.token_urlsafe(12)
+            try:
+                accounts.create_user(session, username, password, role)
+            except Conflict:
+                accounts.set_password(session, username, password)
+                accounts.set_role(session, username, role)
+            logins.append((role, username, password))
+    app.extensions["sicdoc.demo_logins"] = logins
