@@ -12,7 +12,7 @@ import click
 from sicdoc.cli import _session, main
 
 if TYPE_CHECKING:
-    from sicdoc.security.audit import Checkpoint
+    from sicdoc.security.chain import Checkpoint
 
 
 @main.group("audit")
@@ -29,10 +29,10 @@ def audit_group() -> None:
 @click.pass_context
 def checkpoint_command(ctx: click.Context, out: Path | None) -> None:
     """Write the chain's head (seq, hash, times) as one JSON line, to keep where the DBA cannot edit it."""
-    from sicdoc.security import audit
+    from sicdoc.security import chain
 
     with _session(ctx) as session:
-        line = audit.checkpoint(session).line()
+        line = chain.checkpoint(session).line()
     if out is None:
         click.echo(line)
         return
@@ -46,7 +46,7 @@ def checkpoint_command(ctx: click.Context, out: Path | None) -> None:
 
 
 def _read_checkpoints(path: Path) -> list[Checkpoint]:
-    from sicdoc.security.audit import Checkpoint
+    from sicdoc.security.chain import Checkpoint
 
     points = []
     try:
@@ -75,11 +75,11 @@ def _read_checkpoints(path: Path) -> list[Checkpoint]:
 @click.pass_context
 def verify_command(ctx: click.Context, checkpoint_file: Path | None) -> None:
     """Walk the keyed chain; exit 1 with one line naming what broke (an altered, missing or cut-off record)."""
-    from sicdoc.security import audit
+    from sicdoc.security import chain
 
     points = _read_checkpoints(checkpoint_file) if checkpoint_file else []
     with _session(ctx) as session:
-        verdict = audit.verify(session, points)
+        verdict = chain.verify(session, points)
     if not verdict.intact:
         click.echo(f"audit log {verdict.problem}", err=True)
         sys.exit(1)

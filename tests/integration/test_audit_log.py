@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from sicdoc.db import make_engine
 from sicdoc.fhir.audit_event import to_audit_event
 from sicdoc.models import AuditEvent, AuditEventPatient
-from sicdoc.security import audit
+from sicdoc.security import audit, chain
 from sicdoc.security.audit import Actor, AuditKeyMissing
 from tests.conftest import audit_triggers_off
 
@@ -30,7 +30,7 @@ def _append_three(session):
 
 
 def _problem(session):
-    return audit.verify(session).problem
+    return chain.verify(session).problem
 
 
 def test_records_chain_and_verify(session):
@@ -40,21 +40,21 @@ def test_records_chain_and_verify(session):
     assert rows[0].prev_hash == audit.GENESIS
     assert rows[1].prev_hash == rows[0].hash and rows[2].prev_hash == rows[1].hash
     assert [r.patients for r in rows] == [["p0"], ["p1"], ["p2"]]
-    verdict = audit.verify(session)
+    verdict = chain.verify(session)
     assert verdict.intact and verdict.head_seq == 3
 
 
 def test_the_hash_is_keyed_and_a_session_without_the_key_is_refused(app, session):
     _append_three(session)
     row = session.get(AuditEvent, 1)
-    fields = {k: getattr(row, k) for k in audit._FIELDS}
+    fields = {k: getattr(row, k) for k in audit.FIELDS}
     assert row.hash == audit.chain_hash(session.info["audit_key"], audit.GENESIS, fields, ["p0"])
     assert row.hash != audit.chain_hash(b"k" * 32, audit.GENESIS, fields, ["p0"])
     keyless = Session(bind=app.extensions["sicdoc.engine"])
     with pytest.raises(AuditKeyMissing, match="no audit key"), keyless.begin():
         audit.append(keyless, ALICE, "read", "success")
     with pytest.raises(AuditKeyMissing):
-        audit.verify(keyless)
+        chain.verify(keyless)
     keyless.close()
     assert audit.count(session) == 3
 
@@ -77,7 +77,7 @@ def test_update_delete_and_truncate_are_refused_by_the_database(database_url, se
         assert conn.scalar(text("SELECT count(*) FROM audit_event WHERE outcome = 'success'")) == 3
         assert conn.scalar(text("SELECT count(*) FROM audit_event_patient")) == 3
     engine.dispose()
-    assert audit.verify(session).intact
+    assert chain.verify(session).intact
 
 
 # SQLite's REPLACE deletes the old row without firing DELETE triggers, so the insert itself must be refused;
@@ -112,7 +112,7 @@ def test_replace_over_an_existing_audit_row_is_refused(database_url, session):
             "p1",
         )
     engine.dispose()
-    assert audit.verify(session).intact
+    assert chain.verify(session).intact
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_one_record_names_150_patients_each_found_by_search(session):
     assert sorted(r for r in references if r and r.startswith("Patient/")) == [
         f"Patient/{p}" for p in PATIENTS
     ]
-    assert audit.verify(session).intact
+    assert chain.verify(session).intact
 
 
 def test_append_many_and_record_name_patients_too(session):
@@ -188,7 +188,7 @@ def test_append_many_and_record_name_patients_too(session):
     session.rollback()
     with pytest.raises(TypeError, match="not one string"), session.begin():
         audit.append(session, ALICE, "read", "success", patients="abc")
-    assert audit.verify(session).intact
+    assert chain.verify(session).intact
 
 
 def test_removing_one_of_150_patient_rows_is_found(database_url, session):
@@ -217,4 +217,4 @@ def test_concurrent_appends_keep_one_unbroken_chain(app):
     with maker() as s:
         assert audit.count(s) == 40
         assert len(audit.search(s, patient="shared")) == 40
-        assert audit.verify(s).intact
+        assert chain.verify(s).intact

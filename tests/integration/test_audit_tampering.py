@@ -21,7 +21,7 @@ from sicdoc.cli import main
 from sicdoc.db import make_engine
 from sicdoc.migrate import upgrade
 from sicdoc.models import AuditEvent, AuditEventPatient
-from sicdoc.security import audit
+from sicdoc.security import audit, chain
 from sicdoc.security.audit import Actor
 from tests.conftest import PG_ADMIN_URL, audit_triggers_off
 
@@ -79,7 +79,7 @@ def _rechain(conn, from_seq, digest):
     """Recompute prev_hash and hash of every record from ``from_seq`` on, as an attacker without the key can."""
     prev = conn.scalar(select(EVENT.c.hash).where(EVENT.c.seq == from_seq - 1)) or audit.GENESIS
     for row in conn.execute(select(EVENT).where(EVENT.c.seq >= from_seq).order_by(EVENT.c.seq)).all():
-        fields = {k: getattr(row, k) for k in audit._FIELDS}
+        fields = {k: getattr(row, k) for k in audit.FIELDS}
         patients = sorted(conn.scalars(select(PATIENT.c.patient_id).where(PATIENT.c.seq == row.seq)))
         new = digest(prev, fields, patients)
         conn.execute(EVENT.update().where(EVENT.c.seq == row.seq).values(prev_hash=prev, hash=new))
@@ -194,7 +194,7 @@ def test_checkpoint_prints_the_head_as_one_json_line(database_url, session):
     point = json.loads(line)
     head = session.get(AuditEvent, 4)
     assert point["seq"] == 4 and point["hash"] == head.hash
-    assert datetime.fromisoformat(point["recorded"]) == audit._utc(head.recorded)
+    assert datetime.fromisoformat(point["recorded"]) == audit.as_utc(head.recorded)
     assert {"written_at", "unkeyed_through"} <= set(point)
 
 
@@ -268,7 +268,7 @@ def test_records_from_before_the_key_still_verify_and_are_sealed_by_the_first_ke
     maker = sessionmaker(bind=engine, expire_on_commit=False, info=dict(session.info))
     with maker() as s:
         _append(s, 2)
-        verdict = audit.verify(s)
+        verdict = chain.verify(s)
         assert verdict.intact and verdict.head_seq == 5 and verdict.unkeyed_through == 3, verdict
         assert [r.seq for r in audit.search(s, patient="old2")] == [2]  # patients copied by the migration
         s.rollback()
