@@ -111,3 +111,28 @@ def test_every_runtime_dependency_has_a_permissive_licence():
         if not PERMISSIVE.search(licence) or re.search(r"\b(A|L)?GPL", licence):
             refused[name] = licence or "(no licence metadata)"
     assert not refused, f"runtime dependencies without a permissive licence: {refused}"
+
+
+def _locked(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements" / f"{name}.lock").read_text(encoding="utf-8").splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            dist, _, version = line.partition("==")
+            pins[_name(dist)] = version.strip()
+    return pins
+
+
+def test_the_lock_files_pin_every_declared_dependency_within_its_range():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for lock, requirements in (
+        ("runtime", project["dependencies"]),
+        ("test", project["dependencies"] + project["optional-dependencies"]["test"]),
+    ):
+        pins = _locked(lock)
+        for raw in requirements:
+            req = Requirement(raw)
+            name = _name(req.name)
+            assert name in pins, f"{name} is declared but not in requirements/{lock}.lock: recompile it"
+            assert req.specifier.contains(pins[name]), (
+                f"requirements/{lock}.lock pins {name}=={pins[name]}, outside {req.specifier}: recompile it"
+            )
