@@ -67,9 +67,9 @@ def _refuse_bad_path() -> None:
         raise bad
 
 
-def _printable(value: str) -> str:
-    """What of a URL value can be stored and shown: no NUL, at most 64 characters."""
-    return value.replace("\x00", "\\0")[:64]
+def _printable(value: str, limit: int = 64) -> str:
+    """What of a URL value or a message can be stored and shown: no NUL, at most ``limit`` characters."""
+    return value.replace("\x00", "\\0")[:limit]
 
 
 # Failed attempts are audited too (refusals already are, by the guard).
@@ -102,15 +102,11 @@ def _sicdoc_error(error: SicdocError) -> Response:
                 resource_type=rtype,
                 resource_id=rid,
                 patient_id=rid if rtype == "Patient" or request.endpoint == "fhir.everything" else None,
-                detail=_printable_detail(f"{error.status}: {error}"),
+                detail=_printable(f"{error.status}: {error}", 300),
             )
         except audit.AuditUnavailable as unavailable:
             return outcome_response(unavailable)
     return outcome_response(error)
-
-
-def _printable_detail(text: str) -> str:
-    return text.replace("\x00", "\\0")[:300]
 
 
 class _ServerWritten(SicdocError):
