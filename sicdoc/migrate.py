@@ -1,13 +1,13 @@
-"""Run the Alembic migrations of a source checkout against a database URL."""
+"""Run the Alembic migrations (the checkout's ``migrations/``, or the copy in a wheel) against a database URL."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+from sicdoc.shipped import shipped_folder
+
+MIGRATIONS = shipped_folder("migrations")
 
 
 def alembic_config(url: str) -> Config:
