@@ -15,13 +15,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sicdoc.fhir.dates import as_utc
 from sicdoc.models.audit import AuditEvent, AuditUnkeyedPrefix
+from sicdoc.schemas import Invalid, check
+from sicdoc.schemas.audit import CheckpointSchema
 from sicdoc.security.audit import (
     EVENT_TABLE,
     FIELDS,
     GENESIS,
     PATIENT_TABLE,
-    as_utc,
     chain_hash,
     chain_key,
     unkeyed_hash,
@@ -39,32 +41,19 @@ class Checkpoint:
     unkeyed_through: int = 0  # records 1..this were written before the audit key
 
     def line(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(CheckpointSchema().dump(asdict(self)), separators=(",", ":"))
 
     @classmethod
     def parse(cls, line: str) -> Checkpoint:
         """One line written by ``line``; ValueError if it is not one."""
         try:
             data = json.loads(line)
-            point = cls(
-                seq=data["seq"],
-                hash=data["hash"],
-                recorded=data.get("recorded"),
-                written_at=data["written_at"],
-                unkeyed_through=data.get("unkeyed_through", 0),
-            )
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"not a checkpoint ({exc.__class__.__name__}: {exc})") from None
-        valid = (
-            isinstance(point.seq, int)
-            and point.seq >= 0
-            and isinstance(point.hash, str)
-            and len(point.hash) == 64
-            and isinstance(point.unkeyed_through, int)
-        )
-        if not valid:
-            raise ValueError("not a checkpoint (seq, hash or unkeyed_through is malformed)")
-        return point
+        except ValueError as exc:
+            raise ValueError(f"not a checkpoint (not JSON: {exc})") from None
+        try:
+            return cls(**check(CheckpointSchema(), data))
+        except Invalid as exc:
+            raise ValueError(f"not a checkpoint ({exc})") from None
 
 
 def checkpoint(session: Session) -> Checkpoint:

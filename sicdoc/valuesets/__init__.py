@@ -12,10 +12,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sicdoc.codes import ICD10_WHO, ICD10CM, SNOMED
+from sicdoc.codes import COHORTS, ICD10_WHO, ICD10CM, SNOMED
+from sicdoc.errors import ConfigurationError
+from sicdoc.schemas import Invalid, check
+from sicdoc.schemas.valuesets import ValueSetFileSchema
 
 DEFAULT_FILE = "cohorts-2026.1.json"
-COHORTS = ("stroke", "heart_failure", "cancer")
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,27 @@ class ValueSets:
         return out
 
 
+class ValueSetError(ConfigurationError):
+    """A value-set file that cannot be used; the message names the file and the field."""
+
+
 @cache
 def load(path: str | None = None) -> ValueSets:
-    """The packaged value sets, or a site's own file."""
-    if path:
-        text = Path(path).read_text(encoding="utf-8")
-    else:
-        text = resources.files(__package__).joinpath(DEFAULT_FILE).read_text(encoding="utf-8")
-    raw = json.loads(text)
-    return ValueSets(raw["version"], raw["cohorts"])
+    """The packaged value sets, or a site's own file (checked against ``ValueSetFileSchema``)."""
+    name = Path(path).name if path else DEFAULT_FILE
+    try:
+        if path:
+            text = Path(path).read_text(encoding="utf-8")
+        else:
+            text = resources.files(__package__).joinpath(DEFAULT_FILE).read_text(encoding="utf-8")
+        raw = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ValueSetError(f"{name}: not readable JSON ({exc})") from None
+    try:
+        checked = check(ValueSetFileSchema(), raw)
+    except Invalid as exc:
+        raise ValueSetError(f"{name}: {exc}") from None
+    return ValueSets(checked["version"], checked["cohorts"])
+
+
+__all__ = ["COHORTS", "CohortMatch", "ValueSetError", "ValueSets", "load"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import unquote
 
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from sicdoc.config import public_base_url
 from sicdoc.db import get_session
 from sicdoc.models import IntegrationClient
+from sicdoc.schemas.oauth import OAuthErrorSchema, SmartConfigurationSchema, TokenSchema
 from sicdoc.security import audit, tokens
 from sicdoc.security.audit import AuditUnavailable
 from sicdoc.services import accounts
@@ -27,31 +27,36 @@ def token_url() -> str:
     return f"{public_base_url(current_app.config)}/auth/token"
 
 
+@bp.errorhandler(tokens.OAuthError)
 def _oauth_error(error: tokens.OAuthError) -> Response:
-    resp = jsonify(error.body())
+    """RFC 6749 error JSON, with the Basic challenge on a 401."""
+    resp = jsonify(OAuthErrorSchema().dump(error.body()))
     resp.status_code = error.status
     if error.status == 401:
         resp.headers["WWW-Authenticate"] = 'Basic realm="sicdoc"'
     return resp
 
 
+@bp.errorhandler(AuditUnavailable)
+def _audit_unavailable(_error: AuditUnavailable) -> Response:
+    return _oauth_error(tokens.OAuthError("temporarily_unavailable", "The audit log is unavailable", 503))
+
+
 def _basic_credentials() -> tuple[str, str] | None:
+    """HTTP Basic client credentials (RFC 6749 2.3.1: each form-encoded before base64), if sent."""
     kind, _, value = request.headers.get("Authorization", "").partition(" ")
-    if kind.lower() != "basic" or not value:
+    if kind.lower() != "basic" or not value.strip():
         return None
-    try:
-        client_id, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise tokens.invalid_client("Malformed Basic credentials") from None
-    if not sep:
+    auth = request.authorization  # werkzeug's parse: None when the base64 or its UTF-8 is malformed
+    if auth is None or not auth.username or not auth.password:
         raise tokens.invalid_client("Malformed Basic credentials")
-    client_id, secret = unquote(client_id), unquote(secret)
+    client_id, secret = unquote(auth.username), unquote(auth.password)
     if "\x00" in client_id or "\x00" in secret:
         raise tokens.OAuthError("invalid_request", "Credentials may not contain NUL (U+0000)")
     return client_id, secret
 
 
-def _authenticator():  # type: ignore[no-untyped-def]
+def _authenticator() -> Callable[[Session, datetime], IntegrationClient]:
     """Choose how the client authenticates: a signed JWT assertion, HTTP Basic, or a posted secret."""
     form = request.form
     if any("\x00" in key or "\x00" in value for key, value in form.items(multi=True)):
@@ -79,23 +84,18 @@ def _authenticator():  # type: ignore[no-untyped-def]
 def token() -> Response:
     session = get_session()
     try:
-        try:
-            authenticate = _authenticator()
-        except tokens.OAuthError as exc:
-            audit.record(session, current_actor(), "token", "failure", detail=exc.reason)
-            raise
-        issued = accounts.issue_token(
-            session,
-            authenticate,
-            request.form.get("scope"),
-            current_actor(),
-            int(current_app.config["ACCESS_TOKEN_SECONDS"]),
-        )
+        authenticate = _authenticator()
     except tokens.OAuthError as exc:
-        return _oauth_error(exc)
-    except AuditUnavailable:
-        return _oauth_error(tokens.OAuthError("temporarily_unavailable", "The audit log is unavailable", 503))
-    resp = jsonify(issued.body())
+        audit.record(session, current_actor(), "token", "failure", detail=exc.reason)
+        raise
+    issued = accounts.issue_token(
+        session,
+        authenticate,
+        request.form.get("scope"),
+        current_actor(),
+        int(current_app.config["ACCESS_TOKEN_SECONDS"]),
+    )
+    resp = jsonify(TokenSchema().dump(issued.body()))
     resp.headers["Pragma"] = "no-cache"
     return resp
 
@@ -103,27 +103,29 @@ def token() -> Response:
 @bp.get("/.well-known/smart-configuration")
 def smart_configuration() -> Response:
     return jsonify(
-        {
-            "token_endpoint": token_url(),
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": [
-                "private_key_jwt",
-                "client_secret_basic",
-                "client_secret_post",
-            ],
-            "token_endpoint_auth_signing_alg_values_supported": list(tokens.ALGORITHMS),
-            "scopes_supported": [
-                "system/*.read",
-                "system/*.write",
-                "system/*.*",
-                "system/Patient.write",
-                "system/ServiceRequest.write",
-            ],
-            "capabilities": [
-                "client-confidential-asymmetric",
-                "client-confidential-symmetric",
-                "permission-v1",
-                "permission-v2",
-            ],
-        }
+        SmartConfigurationSchema().dump(
+            {
+                "token_endpoint": token_url(),
+                "grant_types_supported": ["client_credentials"],
+                "token_endpoint_auth_methods_supported": [
+                    "private_key_jwt",
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                "token_endpoint_auth_signing_alg_values_supported": list(tokens.ALGORITHMS),
+                "scopes_supported": [
+                    "system/*.read",
+                    "system/*.write",
+                    "system/*.*",
+                    "system/Patient.write",
+                    "system/ServiceRequest.write",
+                ],
+                "capabilities": [
+                    "client-confidential-asymmetric",
+                    "client-confidential-symmetric",
+                    "permission-v1",
+                    "permission-v2",
+                ],
+            }
+        )
     )

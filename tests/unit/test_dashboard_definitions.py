@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sicdoc.dashboards.definitions import DefinitionError, load_definitions
@@ -54,8 +55,20 @@ def test_the_shipped_dashboards_load():
         (board(panels=[{"id": "X!", "kind": "quality", "title": "X"}]), "panels[0].id"),
         (
             board(panels=[{"id": "x", "kind": "quality", "title": "X", "colour": "red"}]),
-            "unknown fields ['colour']",
+            "panels[0].colour: unknown field",
         ),
+        (board(colour="red"), "colour: unknown field"),
+        (["not", "an", "object"], "top level: must be an object"),
+        (board(panels=[3]), "panels[0]: must be an object"),
+        (board(panels=[{"id": "x", "kind": "quality", "title": " "}]), "panels[0].title: is required text"),
+        (
+            board(panels=[{"id": "x", "kind": "quality", "title": "X", "series": "referred_within_90d"}]),
+            "panels[0].series: is not an option of quality panels",
+        ),
+        (board(panels=[{"id": "x", "kind": "quality", "title": "X", "target": "0.5"}]), "panels[0].target"),
+        (board(panels=[{"id": "x", "kind": "quality", "title": "X", "hours": 36}]), "panels[0].hours"),
+        (board(min_cell=True), "min_cell: must be a whole number from 11"),
+        (board(default_period_months=12.0), "default_period_months: must be a whole number"),
         (board(panels=[{"id": "x", "kind": "quality", "title": "X", "target": "high"}]), "panels[0].target"),
         (board(min_cell=5), "min_cell: must be a whole number from 11"),
         (
@@ -84,14 +97,21 @@ def test_panel_ids_are_unique_across_dashboards(tmp_path):
         load_definitions(tmp_path)
 
 
-def test_the_kinds_named_in_definitions_are_the_panel_kinds():
-    from sicdoc.analytics.panels import KINDS, SERIES
+def test_definitions_figures_and_tables_read_one_registry_of_kinds():
+    from sicdoc.analytics.panels import KINDS, PANEL_OPTIONS, SERIES
     from sicdoc.analytics.panels.curves import LAST_DAY
-    from sicdoc.dashboards import definitions
+    from sicdoc.figures.panels import FIGURES
 
-    assert tuple(KINDS) == definitions.KINDS
-    assert definitions.PANEL_OPTIONS["monthly"]["series"] == tuple(SERIES)
-    assert definitions.PANEL_OPTIONS["incidence"]["measure"] == tuple(LAST_DAY)
+    assert set(FIGURES) == set(KINDS)
+    assert {"incidence": {"measure": tuple(LAST_DAY)}, "monthly": {"series": tuple(SERIES)}} == PANEL_OPTIONS
+
+
+def test_a_kind_added_to_the_registry_is_accepted_by_definitions(tmp_path, monkeypatch):
+    from sicdoc.analytics import panels
+
+    monkeypatch.setitem(panels.KINDS, "sparkline", panels.PanelKind(lambda ctx, spec: None))
+    write(tmp_path, "a.json", board(panels=[{"id": "p", "kind": "sparkline", "title": "S"}]))
+    assert load_definitions(tmp_path)["mini"].panels[0]["kind"] == "sparkline"
 
 
 def test_an_empty_or_missing_folder_is_an_error(tmp_path):
@@ -122,3 +142,13 @@ def test_csv_text_that_looks_like_a_formula_stays_text():
 
     table = pd.DataFrame({"group": ["=HYPERLINK(1)", "Ward 5", "-x"], "numerator": [12, -1, "<11"]})
     assert table_csv(table).splitlines() == ["group,numerator", "'=HYPERLINK(1),12", "Ward 5,-1", "'-x,<11"]
+
+
+def test_tables_and_figures_refuse_a_kind_outside_the_registry():
+    from sicdoc.analytics.panels import panel_table
+    from sicdoc.figures.panels import panel_figures
+
+    with pytest.raises(ValueError, match="unknown panel kind 'pie'"):
+        panel_table(None, {"kind": "pie"})
+    with pytest.raises(ValueError, match="unknown panel kind 'pie'"):
+        panel_figures({"kind": "pie", "title": "P"}, pd.DataFrame(), [])

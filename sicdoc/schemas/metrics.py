@@ -1,0 +1,97 @@
+"""The QI metrics report (``GET /api/metrics``, ``sicdoc metrics``), as ``compute_metrics`` builds it.
+
+Output only: the report is dumped through these schemas, and the OpenAPI description of the API
+is generated from them. Counts may be "<11" or "suppressed" (see ``sicdoc.analytics.suppression``).
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+from marshmallow.validate import Length, OneOf
+
+from sicdoc.analytics.scope import MAX_TEXT
+from sicdoc.codes import COHORTS
+from sicdoc.schemas.base import Count, Number, Strict
+
+_DATE = {"format": "date"}
+# Estimates and intervals are keyed by horizon in days ("30", "90", ...).
+_HORIZON = fields.String(metadata={"pattern": "^[0-9]+$"})
+
+
+class MetricsQuerySchema(Strict):
+    """The query string of ``GET /api/metrics``; the values are checked by ``parse_qi_scope``."""
+
+    error_messages = {"unknown": "is not a parameter of this report", "type": "must be a query string"}
+
+    cohort = fields.String(metadata={"enum": list(COHORTS), "description": "Default: all three"})
+    period_from = fields.String(data_key="from", metadata=_DATE | {"description": "First day of the period"})
+    period_to = fields.String(data_key="to", metadata=_DATE | {"description": "Last day of the period"})
+    as_of = fields.String(metadata=_DATE | {"description": "Data cut-off (default: today)"})
+    site = fields.String(validate=Length(max=MAX_TEXT), metadata={"description": "Only this site"})
+    unit = fields.String(validate=Length(max=MAX_TEXT), metadata={"description": "Only this unit"})
+
+
+class PeriodSchema(Schema):
+    period_from = fields.String(
+        attribute="from", data_key="from", allow_none=True, metadata=_DATE, required=True
+    )
+    period_to = fields.String(attribute="to", data_key="to", allow_none=True, metadata=_DATE, required=True)
+
+
+class RequestedSchema(PeriodSchema):
+    as_of = fields.String(metadata=_DATE, required=True)
+
+
+class FiltersSchema(Schema):
+    site = fields.String(allow_none=True, required=True)
+    unit = fields.String(allow_none=True, required=True)
+
+
+class TimelinessSchema(Schema):
+    numerator = Count(required=True)
+    denominator = Count(required=True)
+    rate = fields.Float(allow_none=True, required=True)
+
+
+class CohortMetricsSchema(Schema):
+    index_patients = Count(required=True)
+    prior_referral = Count(required=True)
+    referral_cif = fields.Dict(keys=_HORIZON, values=fields.Float(allow_none=True), required=True)
+    referral_cif_ci = fields.Dict(
+        keys=_HORIZON, values=fields.List(fields.Float(), allow_none=True), required=True
+    )
+    median_days_index_to_referral = Number(required=True)
+    decedents = Count(required=True)
+    decedents_referred = Count(required=True)
+    referral_to_death_bands = fields.Dict(keys=fields.String(), values=Count(), required=True)
+    median_days_referral_to_death = Number(required=True)
+    decedents_with_sic = Count(required=True)
+    decedents_first_sic_gt30d = Count(required=True)
+    median_days_first_sic_to_death = Number(required=True)
+    prior_sic = Count(required=True)
+    sic_cif = fields.Dict(keys=_HORIZON, values=fields.Float(allow_none=True), required=True)
+    sic_cif_ci = fields.Dict(
+        keys=_HORIZON, values=fields.List(fields.Float(), allow_none=True), required=True
+    )
+    # By hours from admission ("24", "48", "72"); null for cohorts not measured in hospital.
+    inpatient_timeliness = fields.Dict(
+        keys=fields.String(), values=fields.Nested(TimelinessSchema), allow_none=True, required=True
+    )
+    data_quality = fields.Dict(keys=fields.String(), values=Count(), required=True)
+
+
+class MetricsReportSchema(Schema):
+    as_of = fields.String(metadata=_DATE | {"description": "The data cut-off the figures use"}, required=True)
+    period = fields.Nested(PeriodSchema, required=True)
+    time_granularity = fields.String(validate=OneOf(("month", "day")), required=True)
+    requested = fields.Nested(RequestedSchema, metadata={"description": "The dates as asked"}, required=True)
+    note = fields.String(
+        allow_none=True, metadata={"description": "What whole months changed"}, required=True
+    )
+    value_set_version = fields.String(required=True)
+    filters = fields.Nested(FiltersSchema, required=True)
+    suppressed = fields.Boolean(required=True)
+    min_cell = fields.Integer(allow_none=True, required=True)
+    cohorts = fields.Dict(
+        keys=fields.String(validate=OneOf(COHORTS)), values=fields.Nested(CohortMetricsSchema), required=True
+    )
