@@ -1,6 +1,8 @@
 """Errors every face understands: each carries an HTTP status and issues that point at the input.
 
-The FHIR API renders them as OperationOutcome, the forms as field messages, the CLI as one line.
+Every error sicdoc raises on purpose is a ``SicdocError``. The FHIR API renders them as
+OperationOutcome, the JSON endpoints as ``{error, message}``, the pages as an error page or a message
+on the form, the CLI as one line (``Error: ...``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class Issue:
 
 
 class SicdocError(Exception):
+    """The root of sicdoc's errors; ``status`` is the HTTP status a web face answers with."""
+
     status = 400
 
     def __init__(self, issues: list[Issue] | str, *, code: str = "invalid", expression: str | None = None):
@@ -36,6 +40,15 @@ class Unprocessable(SicdocError):
     """Well-formed input that breaks a business rule."""
 
     status = 422
+
+
+class Unauthorized(SicdocError):
+    """Who is asking was not proven (a wrong password, a client that failed to authenticate)."""
+
+    status = 401
+
+    def __init__(self, message: str):
+        super().__init__(message, code="login")
 
 
 class Forbidden(SicdocError):
@@ -87,3 +100,12 @@ class DuplicateIdentifier(Conflict):
 
     def __init__(self, message: str):
         super().__init__(message, code="duplicate")
+
+
+class ConfigurationError(SicdocError):
+    """A deployment or wiring mistake (a definition file, a missing key), not the request's fault."""
+
+    status = 500
+
+    def __init__(self, message: str):
+        super().__init__(message, code="exception")

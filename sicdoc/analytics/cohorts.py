@@ -10,10 +10,12 @@ of a cohort on the same population. Inpatient admissions (M4) are filtered by th
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
 from sicdoc.analytics.frames import Frames, lookup
-from sicdoc.valuesets import COHORTS
+from sicdoc.codes import COHORTS
 
 CONVERSATION_DONE = "completed"
 REFERRAL_VOID = "entered-in-error"
@@ -78,9 +80,9 @@ def _cohort_patients(frames: Frames, cohort: str, site: str | None, unit: str | 
             "index_date": "datetime64[s]",
             "death_date": "datetime64[s]",
             "birth_date": "datetime64[s]",
-            "metastatic": bool,
+            "metastatic": "bool",
         }
-        return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in COHORT_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "object")) for c in COHORT_COLUMNS})
     metastatic = dx.groupby("patient_id", as_index=False)["metastatic"].any()
     # Ties on the index date: the lowest condition id, so the attribution is reproducible.
     first = dx.sort_values(["patient_id", "diagnosis_date", "condition_id"]).drop_duplicates("patient_id")
@@ -128,7 +130,7 @@ def in_scope(frame: pd.DataFrame, *, site: str | None, unit: str | None) -> pd.D
     return frame[keep]
 
 
-def in_period(dates: pd.Series, period_from: object, period_to: object) -> pd.Series:
+def in_period(dates: pd.Series, period_from: date | None, period_to: date | None) -> pd.Series:
     """Boolean mask of dates within [from, to], either end open when None."""
     keep = dates.notna()
     if period_from is not None:

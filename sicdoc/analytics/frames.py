@@ -13,7 +13,7 @@ ids for the few outputs that name or order by them (the worklist, the data-quali
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -175,6 +175,20 @@ def _normalise(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class Where:
+    """The period and place a table is cut to (by default, all of them): what every table builder
+    takes besides the cohort and the cut-off."""
+
+    period_from: date | None = None
+    period_to: date | None = None
+    site: str | None = None
+    unit: str | None = None
+
+
+EVERYWHERE = Where()
+
+
+@dataclass(frozen=True)
 class Frames:
     """The six projection tables an analytics run reads."""
 
@@ -215,6 +229,32 @@ class Frames:
         )
 
     @classmethod
+    def of(
+        cls,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        normalised: bool = False,
+        patient_keys: pd.Index | None = None,
+        encounter_keys: pd.Index | None = None,
+    ) -> Frames:
+        """Frames of the tables by name (a table not given is empty)."""
+
+        def table(name: str) -> pd.DataFrame:
+            return tables[name] if name in tables else empty_frame(name)
+
+        return cls(
+            patients=table("patients"),
+            diagnoses=table("diagnoses"),
+            encounters=table("encounters"),
+            referrals=table("referrals"),
+            consults=table("consults"),
+            conversations=table("conversations"),
+            is_normalised=normalised,
+            patient_keys=patient_keys,
+            encounter_keys=encounter_keys,
+        )
+
+    @classmethod
     def from_records(cls, **tables: list[dict]) -> Frames:
         """Build from lists of row dicts (missing columns become None), e.g. in tests or from SQL rows."""
         built = {}
@@ -222,7 +262,7 @@ class Frames:
             if name not in COLUMNS:
                 raise ValueError(f"unknown frame {name!r}")
             built[name] = pd.DataFrame(rows, columns=list(COLUMNS[name])) if rows else empty_frame(name)
-        return cls(**built)
+        return cls.of(built)
 
     def normalised(self) -> Frames:
         """A copy with dates as datetime64, instants as UTC, flags as bool, code columns as
@@ -236,7 +276,7 @@ class Frames:
         encounter_keys = _to_keys(tables, "encounter_id")
         for name, table in tables.items():
             tables[name] = table[table["patient_id"] != NO_KEY].reset_index(drop=True)
-        return Frames(**tables, is_normalised=True, patient_keys=patient_keys, encounter_keys=encounter_keys)
+        return Frames.of(tables, normalised=True, patient_keys=patient_keys, encounter_keys=encounter_keys)
 
     def replaced(self, **fresh: pd.DataFrame) -> Frames:
         """Normalised frames with the named tables replaced by freshly read ones, the others kept
@@ -256,7 +296,7 @@ class Frames:
             if "encounter_id" in table.columns:
                 table["encounter_id"] = self.encounter_ids(table["encounter_id"])
             kept[name] = table
-        return Frames(**kept, **fresh).normalised()
+        return Frames.of(kept | fresh).normalised()
 
     def patient_ids(self, keys: pd.Series) -> pd.Series:
         """The stored patient ids of integer patient keys (of these normalised frames)."""
@@ -317,7 +357,7 @@ def _ids(index: pd.Index | None, keys: pd.Series) -> pd.Series:
         raise ValueError("integer keys exist only on normalised frames")
     codes = keys.to_numpy(dtype="int64")
     ids = index.take(np.maximum(codes, 0)) if len(index) else np.full(len(codes), None, dtype=object)
-    return pd.Series(np.where(codes == NO_KEY, None, ids), index=keys.index, dtype=object)
+    return pd.Series(ids, index=keys.index, dtype=object).where(codes != NO_KEY, None)
 
 
 def as_instant_end(day: date) -> pd.Timestamp:
@@ -330,7 +370,5 @@ def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     if mapping.index.has_duplicates:
         mapping = mapping[~mapping.index.duplicated()]
     if len(mapping) == 0:  # Series.map casts an empty mapping to float, which dates refuse
-        return pd.Series(
-            pd.array([None] * len(keys), dtype=mapping.dtype), index=keys.index, name=mapping.name
-        )
+        return pd.Series(np.full(len(keys), None), index=keys.index, name=mapping.name).astype(mapping.dtype)
     return keys.map(mapping)

@@ -12,6 +12,7 @@ Events are coded 0 censored, 1 the event of interest (referral, conversation), 2
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from statistics import NormalDist
 
 import numpy as np
@@ -22,7 +23,7 @@ CENSORED, EVENT, DEATH = 0, 1, 2
 
 
 def competing_risk_data(
-    index_date: pd.Series, event_date: pd.Series, death_date: pd.Series, as_of: object
+    index_date: pd.Series, event_date: pd.Series, death_date: pd.Series, as_of: date
 ) -> pd.DataFrame:
     """Whole-day time from index and the event code, per row.
 
@@ -141,8 +142,8 @@ def _intervals(curve: pd.DataFrame, horizons: list[int]) -> dict[int, tuple[floa
     if curve.empty or not curve["events"].any():
         return dict.fromkeys(horizons)
     times = curve["time"].to_numpy()
-    competing = bool(curve["deaths"].any())
-    if not competing:
+    greenwood: np.ndarray | None = None  # the variance without competing deaths
+    if not curve["deaths"].any():
         n = curve["at_risk"].to_numpy(dtype=float)
         d = curve["events"].to_numpy(dtype=float)
         greenwood = np.cumsum(_ratio(d, n * (n - d)))
@@ -153,7 +154,7 @@ def _intervals(curve: pd.DataFrame, horizons: list[int]) -> dict[int, tuple[floa
             out[h] = None
             continue
         at = int(upto[-1])
-        if competing:
+        if greenwood is None:
             cif = float(curve["cif_event"].iloc[at])
             var = aalen_variance(curve, at)
             out[h] = _loglog(cif, float(np.sqrt(var)) / cif if var > _EPS else 0.0)

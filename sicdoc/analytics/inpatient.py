@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 
 from sicdoc.analytics.cohorts import NOT_HAPPENED, consult_rows, conversation_rows, in_period, in_scope
-from sicdoc.analytics.frames import NO_KEY, Frames, as_instant_end, lookup
+from sicdoc.analytics.frames import EVERYWHERE, NO_KEY, Frames, Where, as_instant_end, lookup
 from sicdoc.analytics.quality import invalid_consults
 from sicdoc.codes import INPATIENT_CLASSES
 
@@ -92,24 +92,11 @@ def timeliness(
     cohort: str,
     *,
     as_of: date,
-    period_from: date | None = None,
-    period_to: date | None = None,
-    site: str | None = None,
-    unit: str | None = None,
+    where: Where = EVERYWHERE,
     hours: tuple[int, ...] = HOURS,
 ) -> dict[str, dict[str, int | float | None]]:
     """Per hour N: numerator (done by N), denominator (opportunity at N) and rate."""
-    table = admission_table(
-        frames,
-        cohort,
-        as_of=as_of,
-        period_from=period_from,
-        period_to=period_to,
-        site=site,
-        unit=unit,
-        hours=hours,
-    )
-    return timeliness_counts(table, hours)
+    return timeliness_counts(admission_table(frames, cohort, as_of=as_of, where=where, hours=hours), hours)
 
 
 def timeliness_counts(
@@ -128,10 +115,7 @@ def admission_table(
     cohort: str,
     *,
     as_of: date,
-    period_from: date | None = None,
-    period_to: date | None = None,
-    site: str | None = None,
-    unit: str | None = None,
+    where: Where = EVERYWHERE,
     hours: tuple[int, ...] = HOURS,
 ) -> pd.DataFrame:
     """One row per admission in the period with ``done_{N}h`` and ``eligible_{N}h`` flags.
@@ -139,8 +123,8 @@ def admission_table(
     Admissions without an admission instant cannot be timed and are left out.
     """
     adm = cohort_admissions(frames, cohort)
-    adm = adm[in_period(adm["admit_date"], period_from, period_to) & adm["admit_at"].notna()]
-    adm = in_scope(adm, site=site, unit=unit).reset_index(drop=True)
+    adm = adm[in_period(adm["admit_date"], where.period_from, where.period_to) & adm["admit_at"].notna()]
+    adm = in_scope(adm, site=where.site, unit=where.unit).reset_index(drop=True)
     adm["hours_to_event"] = first_event_hours(frames, adm)
     cut = as_instant_end(as_of)
     for n in hours:

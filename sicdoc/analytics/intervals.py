@@ -8,7 +8,6 @@ here (the record is a data-quality flag); a conversation after death is likewise
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from sicdoc.analytics.cohorts import (
     first_referral_dates,
     in_period,
 )
-from sicdoc.analytics.frames import Frames, days_between, lookup
+from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, days_between, lookup
 
 # (label, lowest day, highest day) of the referral-to-death bands; "never" is kept apart.
 BANDS = (("0-7", 0, 7), ("8-30", 8, 30), ("31-90", 31, 90), ("gt90", 91, None))
@@ -55,18 +54,14 @@ def band_of(days: pd.Series) -> pd.Series:
 def decedents(
     frames: Frames,
     cohort: str,
-    *,
-    period_from: date | None = None,
-    period_to: date | None = None,
-    site: str | None = None,
-    unit: str | None = None,
+    where: Where = EVERYWHERE,
 ) -> pd.DataFrame:
     """Cohort patients whose death date is in the period, with their look-back intervals.
 
     Frames must be normalised and cut at the as-of date (``Frames.normalised().observed(as_of)``).
     """
-    pts = cohort_patients(frames, cohort, site=site, unit=unit)
-    pts = pts[in_period(pts["death_date"], period_from, period_to)]
+    pts = cohort_patients(frames, cohort, site=where.site, unit=where.unit)
+    pts = pts[in_period(pts["death_date"], where.period_from, where.period_to)]
     return decedent_table(frames, pts)
 
 

@@ -7,6 +7,7 @@ are marked and kept out of that measure's estimate; they are reported as a count
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 import pandas as pd
@@ -20,12 +21,13 @@ from sicdoc.analytics.cohorts import (
     first_referral_dates,
     in_period,
 )
-from sicdoc.analytics.frames import Frames, lookup
+from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, lookup
 from sicdoc.analytics.incidence import competing_risk_data, cumulative_incidence
 from sicdoc.analytics.intervals import median_days
 
 REFERRAL_HORIZONS = (30, 90, 180, 365)
 SIC_HORIZONS = (30, 90, 180)
+HORIZONS = {"referral": REFERRAL_HORIZONS, "sic": SIC_HORIZONS}
 
 
 def lookforward_table(
@@ -33,20 +35,18 @@ def lookforward_table(
     cohort: str,
     *,
     as_of: date,
-    period_from: date | None = None,
-    period_to: date | None = None,
-    site: str | None = None,
-    unit: str | None = None,
+    where: Where = EVERYWHERE,
 ) -> pd.DataFrame:
     """Index patients of the period with ``prior_referral``/``referral_time``/``referral_event`` and
     ``prior_sic``/``sic_time``/``sic_event`` (times and events are NA for prevalent patients).
 
     Frames must be normalised and cut at ``as_of`` (``Frames.normalised().observed(as_of)``).
     """
-    pts = cohort_patients(frames, cohort, site=site, unit=unit)
+    pts = cohort_patients(frames, cohort, site=where.site, unit=where.unit)
     # An index after the cut-off is not in the cohort yet.
     pts = pts[
-        in_period(pts["index_date"], period_from, period_to) & (pts["index_date"] <= pd.Timestamp(as_of))
+        in_period(pts["index_date"], where.period_from, where.period_to)
+        & (pts["index_date"] <= pd.Timestamp(as_of))
     ]
     out = pts.reset_index(drop=True)
     out["age"] = age_years(out["birth_date"], out["index_date"])
@@ -80,14 +80,12 @@ def _eligible(table: pd.DataFrame, name: str) -> pd.DataFrame:
     )
 
 
-def referral_incidence(table: pd.DataFrame, horizons: tuple[int, ...] = REFERRAL_HORIZONS) -> dict:
-    """M1 cumulative incidence of referral by horizon (see ``incidence.cumulative_incidence``)."""
-    return cumulative_incidence(_eligible(table, "referral"), horizons)
-
-
-def sic_incidence(table: pd.DataFrame, horizons: tuple[int, ...] = SIC_HORIZONS) -> dict:
-    """M7 cumulative incidence of a first completed conversation by horizon."""
-    return cumulative_incidence(_eligible(table, "sic"), horizons)
+def incidence(table: pd.DataFrame, measure: str, days: Iterable[int] | None = None) -> dict:
+    """M1 (``measure`` "referral") or M7 ("sic", a first completed conversation) cumulative
+    incidence at ``days``, by default the report's horizons (see ``incidence.cumulative_incidence``)."""
+    return cumulative_incidence(
+        _eligible(table, measure), sorted(HORIZONS[measure] if days is None else days)
+    )
 
 
 def referred_days(table: pd.DataFrame) -> pd.Series:

@@ -13,23 +13,27 @@ small prevalent count would otherwise force the whole estimate to be hidden.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
 from sicdoc.analytics.cohorts import check_cohorts
-from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.frames import EVERYWHERE, Frames, Where
 from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table, timeliness_counts
 from sicdoc.analytics.intervals import BAND_KEYS, conversation_before_death, decedents, referral_to_death
-from sicdoc.analytics.lookforward import (
-    lookforward_table,
-    median_days_to_referral,
-    referral_incidence,
-    referred_days,
-    sic_incidence,
-)
+from sicdoc.analytics.lookforward import incidence, lookforward_table, median_days_to_referral, referred_days
 from sicdoc.analytics.quality import cohort_flags, count_flags, flag_rows
-from sicdoc.analytics.suppression import MIN_CELL, is_small, protect, rate_shown, render, suppress_count
+from sicdoc.analytics.suppression import (
+    MIN_CELL,
+    curve_shown,
+    is_small,
+    protect,
+    rate_shown,
+    render,
+    suppress_count,
+)
 
 DECIMALS = 4
 
@@ -50,22 +54,43 @@ def compute_metrics(
     """All metrics per cohort as a JSON-serialisable dict (see the module docstring for the call)."""
     data = frames.normalised().observed(as_of)
     flags = flag_rows(data)
+    where = Where(period_from, period_to, site, unit)
+    return build_report(
+        check_cohorts(cohorts),
+        lambda cohort: cohort_counts(data, cohort, flags=flags, as_of=as_of, where=where),
+        as_of=as_of,
+        where=where,
+        value_set_version=value_set_version,
+        suppress=suppress,
+        min_cell=min_cell,
+    )
+
+
+def build_report(
+    cohorts: Iterable[str],
+    counts: Callable[[str], dict],
+    *,
+    as_of: date,
+    where: Where,
+    value_set_version: str,
+    suppress: bool,
+    min_cell: int,
+) -> dict:
+    """The report of ``cohorts``, each from its unsuppressed ``counts`` (see ``tally``)."""
     report: dict = {
         "as_of": as_of.isoformat(),
         "period": {
-            "from": period_from.isoformat() if period_from else None,
-            "to": period_to.isoformat() if period_to else None,
+            "from": where.period_from.isoformat() if where.period_from else None,
+            "to": where.period_to.isoformat() if where.period_to else None,
         },
         "value_set_version": value_set_version,
-        "filters": {"site": site, "unit": unit},
+        "filters": {"site": where.site, "unit": where.unit},
         "suppressed": suppress,
         "min_cell": min_cell if suppress else None,
         "cohorts": {},
     }
-    scope = {"period_from": period_from, "period_to": period_to, "site": site, "unit": unit}
-    for cohort in check_cohorts(cohorts):
-        raw = cohort_counts(data, cohort, flags=flags, as_of=as_of, **scope)
-        report["cohorts"][cohort] = present(raw, suppress=suppress, min_cell=min_cell)
+    for cohort in cohorts:
+        report["cohorts"][cohort] = present(counts(cohort), suppress=suppress, min_cell=min_cell)
     return report
 
 
@@ -75,35 +100,55 @@ def cohort_counts(
     *,
     flags: pd.DataFrame,
     as_of: date,
-    period_from: date | None = None,
-    period_to: date | None = None,
-    site: str | None = None,
-    unit: str | None = None,
+    where: Where = EVERYWHERE,
 ) -> dict:
     """Unsuppressed metrics of one cohort, with the counts suppression needs (normalised, cut frames)."""
-    scope = {"period_from": period_from, "period_to": period_to, "site": site, "unit": unit}
-    look = lookforward_table(data, cohort, as_of=as_of, **scope)
-    dead = decedents(data, cohort, **scope)
+    look = lookforward_table(data, cohort, as_of=as_of, where=where)
+    inpatient = cohort in INPATIENT_COHORTS
+    return tally(
+        cohort,
+        look=look,
+        dead=decedents(data, cohort, where),
+        admissions=admission_table(data, cohort, as_of=as_of, where=where) if inpatient else None,
+        referral_cif=incidence(look, "referral"),
+        sic_cif=incidence(look, "sic"),
+        flags=flags,
+        where=where,
+    )
+
+
+def tally(
+    cohort: str,
+    *,
+    look: pd.DataFrame,
+    dead: pd.DataFrame,
+    admissions: pd.DataFrame | None,
+    referral_cif: dict,
+    sic_cif: dict,
+    flags: pd.DataFrame,
+    where: Where,
+) -> dict:
+    """One cohort's unsuppressed metrics from its look-forward, decedent and (inpatient cohorts only)
+    admission tables and its incidence at the report's horizons; ``where`` is the period and place."""
     raw: dict = {
         "index_patients": len(look),
         "prior_referral": int(look["prior_referral"].sum()),
-        "referral_cif": referral_incidence(look),
+        "referral_cif": referral_cif,
         "referred_patients": len(referred_days(look)),
         "median_days_index_to_referral": median_days_to_referral(look),
         **referral_to_death(dead),
         **conversation_before_death(dead),
         "prior_sic": int(look["prior_sic"].sum()),
-        "sic_cif": sic_incidence(look),
+        "sic_cif": sic_cif,
         "inpatient_timeliness": None,
     }
     raw["referral_cif_patients"] = raw["index_patients"] - raw["prior_referral"]
     raw["sic_cif_patients"] = raw["index_patients"] - raw["prior_sic"]
     patients = set(look["patient_id"]) | set(dead["patient_id"])
-    if cohort in INPATIENT_COHORTS:
-        admissions = admission_table(data, cohort, as_of=as_of, **scope)
+    if admissions is not None:
         raw["inpatient_timeliness"] = timeliness_counts(admissions)
         patients |= set(admissions["patient_id"])
-    raw["data_quality"] = count_flags(cohort_flags(flags, cohort, patients, **scope))
+    raw["data_quality"] = count_flags(cohort_flags(flags, cohort, patients, where))
     return raw
 
 
@@ -112,20 +157,15 @@ def _round(value: float | None) -> float | None:
 
 
 def _cif(curve: dict, suppress: bool, min_cell: int) -> tuple[dict, dict]:
-    """Estimates and intervals by horizon. Under suppression an estimate is shown only if its events,
-    its patients, the rest of its patients and the events added since the last shown horizon are none
-    of 1..min_cell-1, so neither the counts nor their differences can be read back from the curve."""
-    estimates, intervals, last_events = {}, {}, 0
+    """Estimates and intervals by horizon; under suppression only the points ``curve_shown`` allows."""
+    shown = (
+        curve_shown(curve, min_cell) if suppress else {h: p["estimate"] is not None for h, p in curve.items()}
+    )
+    estimates, intervals = {}, {}
     for h, point in curve.items():
-        show = point["estimate"] is not None
-        if suppress and show:
-            step = point["events"] - last_events
-            show = rate_shown(point["events"], point["n"], min_cell) and not is_small(step, min_cell)
-        if show:
-            last_events = point["events"]
         lower, upper = point["lower"], point["upper"]
-        estimates[str(h)] = _round(point["estimate"]) if show else None
-        intervals[str(h)] = [_round(lower), _round(upper)] if show and lower is not None else None
+        estimates[str(h)] = _round(point["estimate"]) if shown[h] else None
+        intervals[str(h)] = [_round(lower), _round(upper)] if shown[h] and lower is not None else None
     return estimates, intervals
 
 
@@ -175,7 +215,7 @@ def present(raw: dict, *, suppress: bool = True, min_cell: int = MIN_CELL) -> di
 
     referral_cif, referral_ci = _cif(raw["referral_cif"], suppress, min_cell)
     sic_cif, sic_ci = _cif(raw["sic_cif"], suppress, min_cell)
-    out = {
+    out: dict[str, Any] = {
         "index_patients": shown["index_patients"],
         "prior_referral": shown["prior_referral"],
         "referral_cif": referral_cif,

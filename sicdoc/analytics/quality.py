@@ -8,7 +8,6 @@ its referral is not a consult for M4, and a diagnosis after death is not an inde
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
 import pandas as pd
 
@@ -21,7 +20,7 @@ from sicdoc.analytics.cohorts import (
     in_scope,
     referral_rows,
 )
-from sicdoc.analytics.frames import Frames, days_between, lookup
+from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, days_between, lookup
 
 KINDS = (
     "referral_after_death",
@@ -153,11 +152,7 @@ def cohort_flags(
     flags: pd.DataFrame,
     cohort: str,
     patients: Iterable[int],
-    *,
-    period_from: date | None = None,
-    period_to: date | None = None,
-    site: str | None = None,
-    unit: str | None = None,
+    where: Where = EVERYWHERE,
 ) -> pd.DataFrame:
     """The flags (``flag_rows``) a cohort's report owns: those of the patients (keys) it measured,
     except diagnoses of other cohorts, plus this cohort's diagnoses after death dated in the period
@@ -165,8 +160,12 @@ def cohort_flags(
     unusable)."""
     is_dx = flags["kind"] == "diagnosis_after_death"
     measured = flags["patient_id"].isin(set(patients)) & (~is_dx | (flags["cohort"] == cohort))
-    orphan = is_dx & (flags["cohort"] == cohort) & in_period(flags["record_date"], period_from, period_to)
-    orphan_rows = in_scope(flags[orphan], site=site, unit=unit)
+    orphan = (
+        is_dx
+        & (flags["cohort"] == cohort)
+        & in_period(flags["record_date"], where.period_from, where.period_to)
+    )
+    orphan_rows = in_scope(flags[orphan], site=where.site, unit=where.unit)
     return flags[measured | flags.index.isin(orphan_rows.index)]
 
 

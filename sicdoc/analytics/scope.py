@@ -17,13 +17,16 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from sicdoc.valuesets import COHORTS
+from sicdoc.analytics.frames import Where
+from sicdoc.codes import COHORTS
+from sicdoc.errors import InvalidInput
 
 MAX_TEXT = 128  # longest site or unit name the projections hold
+EARLIEST = date(1900, 1, 1)  # the earliest date a report may be asked about
 
 
-class ScopeError(ValueError):
-    """Input a report cannot be made from; the message is meant for the user."""
+class ScopeError(InvalidInput):
+    """Input a report cannot be made from; the message is meant for the user (a 400)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ class Scope:
     granularity: str = "day"
     # The dates as asked (as_of, from, to) of a whole-months scope; None for a day-level one.
     requested: tuple[date | None, date | None, date | None] | None = None
+
+    @property
+    def where(self) -> Where:
+        """The period and place the tables are cut to."""
+        return Where(self.period_from, self.period_to, self.site, self.unit)
 
     def key(self) -> tuple:
         return (self.as_of, self.period_from, self.period_to, self.cohorts, self.site, self.unit)
@@ -102,8 +110,10 @@ class Scope:
 
 
 def month_end(day: date) -> date:
-    """The last day of ``day``'s month."""
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    """The last day of ``day``'s month (December needs no next month, so 9999-12 works too)."""
+    if day.month == 12:
+        return day.replace(day=31)
+    return day.replace(month=day.month + 1, day=1) - timedelta(days=1)
 
 
 def last_complete_month_end(day: date) -> date:
@@ -121,9 +131,13 @@ def _date(name: str, raw: str | None) -> date | None:
     if raw is None or raw.strip() == "":
         return None
     try:
-        return date.fromisoformat(raw.strip())
+        value = date.fromisoformat(raw.strip())
     except ValueError:
         raise ScopeError(f"'{name}' must be a date written YYYY-MM-DD, not {raw[:40]!r}") from None
+    if value < EARLIEST:
+        # Month arithmetic and pandas timestamps run out near year 1; no QI data is that old.
+        raise ScopeError(f"'{name}' {value.isoformat()} is before {EARLIEST.isoformat()}")
+    return value
 
 
 def _text(name: str, raw: str | None) -> str | None:

@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 
 from sicdoc.analytics.cohorts import STRATA
-from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.frames import EVERYWHERE, Frames, Where
 from sicdoc.analytics.intervals import LATE_SIC_DAYS, decedents
 from sicdoc.analytics.lookforward import lookforward_table
 
@@ -137,10 +137,7 @@ def cohort_series(
     cohort: str,
     *,
     as_of: date,
-    period_from: date | None = None,
-    period_to: date | None = None,
-    site: str | None = None,
-    unit: str | None = None,
+    where: Where = EVERYWHERE,
 ) -> dict[str, pd.DataFrame]:
     """The monthly series of one cohort, straight from the input frames (unsuppressed):
 
@@ -148,9 +145,8 @@ def cohort_series(
     ``sic_gt30d_before_death`` by month of death. Suppress (``suppress_proportions``) before display.
     """
     data = frames.normalised().observed(as_of)
-    scope = {"period_from": period_from, "period_to": period_to, "site": site, "unit": unit}
-    look = lookforward_table(data, cohort, as_of=as_of, **scope)
-    dead = decedents(data, cohort, **scope)
+    look = lookforward_table(data, cohort, as_of=as_of, where=where)
+    dead = decedents(data, cohort, where)
     return {
         "referred_within_90d": monthly_referral_within(look, 90),
         "referral_gt30d_before_death": monthly_early_referral(dead),

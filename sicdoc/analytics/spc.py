@@ -12,6 +12,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 XMR_FACTOR = 2.66  # 3 / d2, with d2 = 1.128 for moving ranges of two points
 RUN_LENGTH = 7  # NHS MDC: shift and trend length
@@ -38,12 +39,12 @@ def p_chart(df: pd.DataFrame, numerator: str = "numerator", denominator: str = "
     return pd.concat([out, flags.set_index(out.index)], axis=1)
 
 
-def xmr(values: Sequence[float]) -> pd.DataFrame:
+def xmr(values: ArrayLike) -> pd.DataFrame:
     """XmR (individuals) chart: centre = mean, limits mean ± 2.66 * mean moving range.
 
     Warning lines sit at two thirds of the way to the limits (≈2 sigma, NHS "close to limits").
     """
-    x = pd.Series(values, dtype=float).reset_index(drop=True)
+    x = pd.Series(np.asarray(values, dtype=float))
     mr = x.diff().abs()
     mr_bar = float(mr.mean()) if len(x) > 1 else float("nan")
     mean = float(x.mean())
@@ -70,18 +71,18 @@ def _runs(flags: np.ndarray, length: int) -> np.ndarray:
     return marked
 
 
-def _as_array(v: Sequence[float] | float, n: int) -> np.ndarray:
+def _as_array(v: ArrayLike, n: int) -> np.ndarray:
     arr = np.asarray(v, dtype=float)
     return np.full(n, float(arr)) if arr.ndim == 0 else arr
 
 
 def mdc_rules(
-    values: Sequence[float],
-    cl: Sequence[float] | float,
-    lcl: Sequence[float] | float,
-    ucl: Sequence[float] | float,
-    lwl: Sequence[float] | float,
-    uwl: Sequence[float] | float,
+    values: ArrayLike,
+    cl: ArrayLike,
+    lcl: ArrayLike,
+    ucl: ArrayLike,
+    lwl: ArrayLike,
+    uwl: ArrayLike,
     *,
     run_length: int = RUN_LENGTH,
 ) -> pd.DataFrame:
@@ -131,7 +132,7 @@ def binom_quantile(q: float, n: int, p: float = 0.5) -> int:
     return n
 
 
-def anhoej(values: Sequence[float], centre: float | None = None) -> dict[str, float | int | bool]:
+def anhoej(values: ArrayLike, centre: float | None = None) -> dict[str, float | int | bool]:
     """Anhøj run-chart rules around the median (or a given centre).
 
     Points on the centre line are not useful and are skipped. Unusually long run: the longest run
@@ -175,9 +176,7 @@ def anhoej(values: Sequence[float], centre: float | None = None) -> dict[str, fl
     }
 
 
-def funnel_limits(
-    n: Sequence[float] | float, target: float, levels: Sequence[float] = FUNNEL_LEVELS
-) -> pd.DataFrame:
+def funnel_limits(n: ArrayLike, target: float, levels: Sequence[float] = FUNNEL_LEVELS) -> pd.DataFrame:
     """Funnel limits for a proportion: target ± z·sqrt(target(1-target)/n), clipped to [0, 1].
 
     One ``lower_<level>`` / ``upper_<level>`` pair per level (e.g. 95 and 99.8 for 0.95, 0.998).

@@ -15,6 +15,7 @@ after every filter, so a changed filter cannot reveal a difference.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,10 @@ MIN_CELL = 11
 SMALL = "<11"
 COMPLEMENT = "suppressed"
 
+# Cells are named by any hashable key (a report's metric names, a frame's (row, column) pairs).
+K = TypeVar("K", bound=Hashable)
 # A table is (cells, total): the cells add up to the total (None when there is no shown total).
-Table = tuple[Sequence[Hashable], Hashable | None]
+Table = tuple[Sequence[K], K | None]
 
 
 def is_small(n: int | None, min_cell: int = MIN_CELL) -> bool:
@@ -39,7 +42,7 @@ def suppress_count(n: int | None, min_cell: int = MIN_CELL) -> int | str | None:
     return SMALL if is_small(n, min_cell) else int(n)
 
 
-def _derivable(key: Hashable, hidden: list[Hashable], tables: list[Table]) -> bool:
+def _derivable(key: K, hidden: list[K], tables: list[Table[K]]) -> bool:
     """Whether the tables' equations pin down one hidden value (rank test over the unknowns)."""
     col = {k: i for i, k in enumerate(hidden)}
     rows = []
@@ -63,12 +66,12 @@ def _derivable(key: Hashable, hidden: list[Hashable], tables: list[Table]) -> bo
 
 
 def _exposed(
-    values: Mapping[Hashable, int], tables: list[Table], hidden: set[Hashable], min_cell: int
-) -> list[Table]:
+    values: Mapping[K, int], tables: list[Table[K]], hidden: set[K], min_cell: int
+) -> list[Table[K]]:
     """Tables through which a small count can be worked out (empty when the hidden set is safe)."""
     order = sorted(hidden, key=str)
     leaks = {k for k in hidden if is_small(values[k], min_cell) and _derivable(k, order, tables)}
-    out = []
+    out: list[Table[K]] = []
     for cells, total in tables:
         if total is None:
             continue
@@ -81,12 +84,12 @@ def _exposed(
 
 
 def protect(
-    values: Mapping[Hashable, int],
-    tables: Iterable[Table],
+    values: Mapping[K, int],
+    tables: Iterable[Table[K]],
     *,
-    implicit: Iterable[Hashable] = (),
+    implicit: Iterable[K] = (),
     min_cell: int = MIN_CELL,
-) -> set[Hashable]:
+) -> set[K]:
     """Keys to hide so that no count of 1..min_cell-1 is shown or derivable from the tables.
 
     Derivable means: pinned down by the tables' equations (checked exactly, by rank), or a group
@@ -102,7 +105,7 @@ def protect(
         single = {k for cells, t in exposed if len(hidden & {*cells, t}) == 1 for k in cells}
         exposed_cells = {k for cells, _ in exposed for k in cells}
         neighbours = {k for cells, _ in tables if hidden & exposed_cells & set(cells) for k in cells}
-        totals = {t for _, t in exposed}
+        totals = {t for _, t in exposed if t is not None}
         anywhere = {k for cells, t in tables if hidden & {*cells, t} for k in [*cells, t] if k is not None}
         for tier in (single, exposed_cells, neighbours, totals, anywhere):
             shown = sorted((values[k], str(k), k) for k in tier if k not in hidden and values[k] != 0)
@@ -115,15 +118,15 @@ def protect(
 
 
 def render(
-    values: Mapping[Hashable, int],
-    hidden: set[Hashable],
+    values: Mapping[K, int],
+    hidden: set[K],
     *,
-    implicit: Iterable[Hashable] = (),
+    implicit: Iterable[K] = (),
     min_cell: int = MIN_CELL,
-) -> dict[Hashable, int | str]:
+) -> dict[K, int | str]:
     """Display values: "<11" for small hidden counts, "suppressed" for complements, else the count."""
     skip = set(implicit)
-    out: dict[Hashable, int | str] = {}
+    out: dict[K, int | str] = {}
     for key, value in values.items():
         if key in skip:
             continue
@@ -143,6 +146,24 @@ def rate_shown(numerator: int, denominator: int, min_cell: int = MIN_CELL) -> bo
     )
 
 
+def curve_shown(curve: Mapping[int, Mapping[str, Any]], min_cell: int = MIN_CELL) -> dict[int, bool]:
+    """Which points of a ``cumulative_incidence`` curve may be shown, by day: a point with an
+    estimate whose events, patients and rest of the patients pass ``rate_shown`` and whose events
+    added since the last shown point are not 1..min_cell-1, so neither the counts nor their
+    differences can be read back from the curve."""
+    shown, last_events = {}, 0
+    for day, point in curve.items():
+        show = (
+            point["estimate"] is not None
+            and rate_shown(point["events"], point["n"], min_cell)
+            and not is_small(point["events"] - last_events, min_cell)
+        )
+        if show:
+            last_events = point["events"]
+        shown[day] = show
+    return shown
+
+
 def suppress_table(
     df: pd.DataFrame,
     count_cols: Sequence[str],
@@ -160,8 +181,8 @@ def suppress_table(
     through. Counts become objects: int, "<11" or "suppressed".
     """
     cols = [*count_cols, *hidden_cols] + ([total_col] if total_col else [])
-    values = {(r, c): int(df.at[r, c]) for r in df.index for c in cols}
-    tables: list[Table] = []
+    values = {(r, c): int(df[c].iloc[i]) for i, r in enumerate(df.index) for c in cols}
+    tables: list[Table[tuple[Hashable, str]]] = []
     body = [r for r in df.index if r != total_row]
     for r in df.index:
         if total_col:

@@ -5,8 +5,10 @@ A patient is listed when, at the cut-off, they are alive and either
   conversation on or after the index date, or
 - ``no_sic_since_admission``: they had an inpatient admission (on or after index, in the last 30
   days) with no completed conversation on or after the admission date.
-Order of need: metastatic cancer first, then two or more heart-failure admissions in the last 365
-days, then everyone else; within each, the longest since index first.
+Order: patients in hospital now first, then those seen (any encounter, diagnosis or conversation) in
+the last 90 days, then in the last year, then the rest; within each, by need (metastatic cancer, then
+two or more heart-failure admissions in the last 365 days, then everyone else), then the most recently
+seen first. A ward team works from the top: the patients it can talk to today.
 """
 
 from __future__ import annotations
@@ -24,7 +26,26 @@ ADMISSION_DAYS = 30
 HF_WINDOW_DAYS = 365
 PRIORITY_METASTATIC, PRIORITY_HF_READMITTED, PRIORITY_OTHER = 1, 2, 3
 REASONS = ("no_sic_after_index", "no_sic_since_admission")
-WORKLIST_COLUMNS = ("patient_id", "cohorts", "reason", "days_waiting", "priority", "days_since_index")
+# Recency groups of the default order: in hospital now, seen within 90 days, within a year, earlier.
+IN_HOSPITAL, SEEN_RECENTLY, SEEN_THIS_YEAR, NOT_SEEN = 0, 1, 2, 3
+RECENT_DAYS, YEAR_DAYS = 90, 365
+# Stays still open at the cut-off when no discharge is recorded.
+OPEN_STATUSES = ("planned", "arrived", "triaged", "in-progress", "onleave")
+WORKLIST_COLUMNS = (
+    "patient_id",
+    "cohorts",
+    "reason",
+    "days_waiting",
+    "priority",
+    "days_since_index",
+    "index_date",  # the earliest index date of a cohort that made the patient due after diagnosis
+    "admit_date",  # the admission with no conversation since, for ``no_sic_since_admission``
+    "in_hospital",
+    "site_now",
+    "unit_now",
+    "last_contact",
+    "recency",
+)
 
 
 def _joined(found: pd.DataFrame, column: str, order: list[str]) -> pd.Series:
@@ -81,6 +102,8 @@ def worklist(
                         "days_waiting": days_between(pd.Series(cut, index=hit.index), anchor[hit.index]),
                         "days_since_index": since_index[hit.index],
                         "metastatic": hit["metastatic"] & (cohort == "cancer"),
+                        "index_date": hit["index_date"] if reason == REASONS[0] else pd.NaT,
+                        "admit_date": admit[hit.index] if reason == REASONS[1] else pd.NaT,
                     }
                 )
             )
@@ -93,6 +116,8 @@ def worklist(
             days_waiting=("days_waiting", "max"),
             days_since_index=("days_since_index", "max"),
             metastatic=("metastatic", "any"),
+            index_date=("index_date", "min"),
+            admit_date=("admit_date", "max"),
         )
         .reset_index()
     )
@@ -104,6 +129,41 @@ def worklist(
     out["priority"] = PRIORITY_OTHER
     out.loc[out["patient_id"].isin(readmitted), "priority"] = PRIORITY_HF_READMITTED
     out.loc[out["metastatic"], "priority"] = PRIORITY_METASTATIC
+    out = _where_and_when(data, out, cut)
     out["patient_id"] = data.patient_ids(out["patient_id"])
-    out = out.sort_values(["priority", "days_since_index", "patient_id"], ascending=[True, False, True])
+    out = out.sort_values(
+        ["recency", "priority", "last_contact", "patient_id"],
+        ascending=[True, True, False, True],
+        na_position="last",
+    )
     return out.loc[:, list(WORKLIST_COLUMNS)].reset_index(drop=True)
+
+
+def _where_and_when(data: Frames, out: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    """Where each patient is now (an open inpatient stay at the cut-off) and when they were last seen."""
+    stays = inpatient_encounters(data)
+    stays = stays[stays["admit_date"] <= cut]
+    open_now = stays["discharge_date"] > cut
+    open_now |= stays["discharge_date"].isna() & stays["status"].isin(OPEN_STATUSES)
+    current = stays[open_now].sort_values("admit_date").drop_duplicates("patient_id", keep="last")
+    current = current.set_index("patient_id")
+    out["in_hospital"] = out["patient_id"].isin(current.index)
+    for column in ("site", "unit"):
+        place = lookup(out["patient_id"], current[column]).astype(object)
+        out[f"{column}_now"] = place.where(place.notna(), None)
+    seen = pd.concat(
+        [
+            data.encounters[["patient_id", "admit_date"]].set_axis(["patient_id", "day"], axis=1),
+            data.diagnoses[["patient_id", "diagnosis_date"]].set_axis(["patient_id", "day"], axis=1),
+            conversation_rows(data)[["patient_id", "performed_date"]].set_axis(["patient_id", "day"], axis=1),
+        ],
+        ignore_index=True,
+    ).dropna()
+    seen = seen[seen["day"] <= cut]
+    out["last_contact"] = lookup(out["patient_id"], seen.groupby("patient_id")["day"].max())
+    ago = (cut - out["last_contact"]).dt.days
+    out["recency"] = NOT_SEEN
+    out.loc[ago <= YEAR_DAYS, "recency"] = SEEN_THIS_YEAR
+    out.loc[ago <= RECENT_DAYS, "recency"] = SEEN_RECENTLY
+    out.loc[out["in_hospital"], "recency"] = IN_HOSPITAL
+    return out

@@ -6,13 +6,16 @@ and attach themselves to ``main`` when imported at the end of this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
 
 from sicdoc.errors import SicdocError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def _app(ctx: click.Context) -> Flask:
@@ -27,7 +30,17 @@ def _app(ctx: click.Context) -> Flask:
     return obj["app"]
 
 
-@click.group()
+class SicdocGroup(click.Group):
+    """The command line's face of ``SicdocError``: one ``Error: ...`` line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SicdocError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=SicdocGroup)
 @click.option("--database-url", envvar=None, help="Database URL (overrides SICDOC_DATABASE_URL).")
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None) -> None:
@@ -38,17 +51,10 @@ def main(ctx: click.Context, database_url: str | None) -> None:
         obj["overrides"]["DATABASE_URL"] = database_url
 
 
-def _session(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _session(ctx: click.Context) -> AbstractContextManager[Session]:
     from sicdoc.db import session_scope
 
     return session_scope(_app(ctx))
-
-
-def _run(action: Callable[[], Any]) -> Any:
-    try:
-        return action()
-    except SicdocError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @main.group()

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sicdoc.cli import _run, _session, main
+from sicdoc.cli import _app, _session, main
+from sicdoc.security.roles import ROLES
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from sicdoc.services.practitioners import Profile
 
 
 @main.group()
@@ -16,22 +24,103 @@ def users() -> None:
     """People: clinician, qi_analyst or admin."""
 
 
+def _profile_options(name_required: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--name, --credentials, --npi and --service: the person behind the account, as notes name them."""
+
+    def add(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(
+            [
+                click.option("--name", required=name_required, help='Full name, e.g. "Ada Okafor".'),
+                click.option("--credentials", default="", help='e.g. "MD" or "RN, MSN".'),
+                click.option("--npi", default="", help="National Provider Identifier (10 digits)."),
+                click.option("--service", default="", help='Service or department, e.g. "Palliative care".'),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return add
+
+
+def _profile(name: str | None, credentials: str, npi: str, service: str) -> Profile | None:
+    """The profile asked for, checked before anything is stored (None when none was given)."""
+    from sicdoc.services.practitioners import Profile, check_profile
+
+    if not (name or credentials or npi or service):
+        return None
+    profile = Profile(name or "", credentials, npi, service).cleaned()
+    errors = check_profile(profile)
+    if errors:
+        raise click.ClickException(" ".join(errors.values()))
+    return profile
+
+
+def _save_profile(ctx: click.Context, session: Session, username: str, profile: Profile) -> str:
+    from sicdoc.services.practitioners import save_profile
+    from sicdoc.services.unit import system_unit
+
+    return save_profile(system_unit(session, _app(ctx).extensions["sicdoc.store"]), username, profile)
+
+
 @users.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["clinician", "qi_analyst", "admin"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@_profile_options(name_required=False)
 @click.pass_context
-def users_create(ctx: click.Context, username: str, role: str, password_stdin: bool) -> None:
-    """Create a person (prompts for the password unless --password-stdin)."""
+def users_create(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    password_stdin: bool,
+    name: str | None,
+    credentials: str,
+    npi: str,
+    service: str,
+) -> None:
+    """Create a person (prompts for the password unless --password-stdin); --name and the options
+    after it record the person behind the account, as their notes will name them."""
     from sicdoc.services import accounts
 
+    profile = _profile(name, credentials, npi, service)
     if password_stdin:
         password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _session(ctx) as session:
-        _run(lambda: accounts.create_user(session, username, password, role))
-    click.echo(f"created {username} ({role})")
+        accounts.create_user(session, username, password, role)
+        shown = _save_profile(ctx, session, username, profile) if profile else None
+    click.echo(f"created {username} ({role})" + (f"; notes name them {shown}" if shown else ""))
+
+
+users.add_command(users_create, "add")
+
+
+@users.command("set-name")
+@click.argument("username")
+@_profile_options(name_required=True)
+@click.pass_context
+def users_set_name(
+    ctx: click.Context, username: str, name: str, credentials: str, npi: str, service: str
+) -> None:
+    """Record the person behind an account: name, credentials, NPI and service (as notes name them)."""
+    profile = _profile(name, credentials, npi, service)
+    assert profile is not None  # --name is required
+    with _session(ctx) as session:
+        shown = _save_profile(ctx, session, username, profile)
+    click.echo(f"{username}: notes name them {shown}")
+
+
+@users.command("enable")
+@click.argument("username")
+@click.pass_context
+def users_enable(ctx: click.Context, username: str) -> None:
+    """Let a disabled or locked-out person log in again."""
+    from sicdoc.services import accounts
+
+    with _session(ctx) as session:
+        accounts.enable_user(session, username)
+    click.echo(f"{username} may log in again")
 
 
 @users.command("disable")
@@ -42,20 +131,20 @@ def users_disable(ctx: click.Context, username: str) -> None:
     from sicdoc.services import accounts
 
     with _session(ctx) as session:
-        _run(lambda: accounts.disable_user(session, username))
+        accounts.disable_user(session, username)
     click.echo(f"disabled {username}; their sessions are ended")
 
 
 @users.command("set-role")
 @click.argument("username")
-@click.argument("role", type=click.Choice(["clinician", "qi_analyst", "admin"]))
+@click.argument("role", type=click.Choice(ROLES))
 @click.pass_context
 def users_set_role(ctx: click.Context, username: str, role: str) -> None:
     """Change a person's role and end their sessions."""
     from sicdoc.services import accounts
 
     with _session(ctx) as session:
-        _run(lambda: accounts.set_role(session, username, role))
+        accounts.set_role(session, username, role)
     click.echo(f"{username} is now {role}; their sessions are ended")
 
 
@@ -67,7 +156,7 @@ def users_unlock(ctx: click.Context, username: str) -> None:
     from sicdoc.services import accounts
 
     with _session(ctx) as session:
-        _run(lambda: accounts.unlock_user(session, username))
+        accounts.unlock_user(session, username)
     click.echo(f"{username} is unlocked")
 
 
@@ -93,7 +182,7 @@ def clients_create(ctx: click.Context, name: str, scopes: str, jwks_file: Path |
         except ValueError as exc:
             raise click.ClickException(f"{jwks_file} is not JSON: {exc}") from None
     with _session(ctx) as session:
-        result = _run(lambda: accounts.create_client(session, name, scopes, jwks=jwks, with_secret=secret))
+        result = accounts.create_client(session, name, scopes, jwks=jwks, with_secret=secret)
     client_id, client_secret = result
     click.echo(f"client_id: {client_id}")
     if client_secret:
@@ -109,5 +198,5 @@ def clients_revoke(ctx: click.Context, client_id: str) -> None:
     from sicdoc.services import accounts
 
     with _session(ctx) as session:
-        _run(lambda: accounts.revoke_client(session, client_id))
+        accounts.revoke_client(session, client_id)
     click.echo(f"revoked {client_id}")

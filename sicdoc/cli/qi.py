@@ -3,27 +3,47 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from sicdoc.cli import _app, main
 
+if TYPE_CHECKING:
+    from sicdoc.analytics.scope import Scope
 
-def _scope(cohort: str | None, period_from: str | None, period_to: str | None, as_of: str | None, **extra):  # type: ignore[no-untyped-def]
-    from sicdoc.analytics.scope import ScopeError, parse_qi_scope, parse_scope
+C = TypeVar("C", bound=Callable[..., Any])
+
+
+def _scope(
+    cohort: str | None,
+    period_from: str | None,
+    period_to: str | None,
+    as_of: str | None,
+    *,
+    site: str | None = None,
+    unit: str | None = None,
+    default_months: int | None = None,
+    whole_months: bool = True,
+) -> Scope:
+    from sicdoc.analytics.scope import parse_qi_scope, parse_scope
     from sicdoc.dashboards.service import today_utc
 
-    default_months = extra.pop("default_months", None)
-    parse = parse_qi_scope if extra.pop("whole_months", True) else parse_scope  # QI answers: whole months
-    params = {"cohort": cohort, "from": period_from, "to": period_to, "as_of": as_of, **extra}
-    try:
-        return parse(params, today=today_utc(), default_months=default_months)
-    except ScopeError as exc:
-        raise click.ClickException(str(exc)) from None
+    parse = parse_qi_scope if whole_months else parse_scope  # QI answers: whole months
+    params = {
+        "cohort": cohort,
+        "from": period_from,
+        "to": period_to,
+        "as_of": as_of,
+        "site": site,
+        "unit": unit,
+    }
+    return parse(params, today=today_utc(), default_months=default_months)  # ScopeError: see SicdocGroup
 
 
-def _scope_options(command):  # type: ignore[no-untyped-def]
+def _scope_options(command: C) -> C:
     for option in reversed(
         [
             click.option("--cohort", help="stroke, heart_failure or cancer (default: all three)."),
@@ -55,12 +75,13 @@ def metrics(
     import json
 
     from sicdoc.dashboards.export import report_rows
+    from sicdoc.schemas.metrics import MetricsReportSchema
 
     # Operators on the server keep day-level cut-offs with --unsuppressed (see the README).
     scope = _scope(cohort, period_from, period_to, as_of, whole_months=not unsuppressed)
     report = _app(ctx).extensions["sicdoc.analytics"].report(scope, suppress=not unsuppressed)
     if fmt == "json":
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(MetricsReportSchema().dump(report), indent=2))
         return
     rows = report_rows(report)
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["cohort", "metric", "value"])

@@ -1,4 +1,4 @@
-"""``sicdoc migrate``, ``load``, ``serve`` and ``demo``: the database, its data and the server."""
+"""``sicdoc migrate``, ``load``, ``reindex``, ``serve`` and ``demo``: the database, its data and the server."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
 
     from sicdoc.collector import tune_collector
     from sicdoc.db import session_scope
-    from sicdoc.loader import LoadReport, count_bundles, iter_bundles
+    from sicdoc.loader import LoadReport, bundle_files, iter_bundles, total_bytes
     from sicdoc.services.bundles import process_transaction
     from sicdoc.services.unit import system_unit
 
@@ -45,15 +45,14 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
     app = _app(ctx)
     missing = [p for p in paths if not p.exists()]
     report = LoadReport(rejected=[(str(p), "no such file or folder") for p in missing])
-    present = [p for p in paths if p.exists()]
+    files = bundle_files([p for p in paths if p.exists()])
     store = app.extensions["sicdoc.store"]
     max_entries = app.config["FHIR_MAX_BUNDLE_ENTRIES"]
     with (
         session_scope(app) as session,
-        tqdm(total=count_bundles(present), unit="bundle", disable=quiet, file=sys.stderr) as bar,
+        tqdm(total=total_bytes(files), unit="B", unit_scale=True, disable=quiet, file=sys.stderr) as bar,
     ):
-        for label, bundle in iter_bundles(present):
-            bar.update(1)
+        for label, bundle in iter_bundles(files, progress=bar.update):
             if isinstance(bundle, SicdocError):
                 report.rejected.append((label, str(bundle)))
                 continue
@@ -79,6 +78,53 @@ def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
         click.echo(f"rejected {label}: {reason}", err=True)
     if report.rejected:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--type", "resource_type", metavar="TYPE", help="Only this resource type.")
+@click.option("--resume", is_flag=True, help="Continue the runs an interruption left unfinished.")
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Resources per transaction.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def reindex(
+    ctx: click.Context, resource_type: str | None, resume: bool, batch_size: int, quiet: bool
+) -> None:
+    """Rebuild search indexes, compartments and projections from the stored resources, in batches."""
+    from tqdm import tqdm
+
+    from sicdoc.db import session_scope
+    from sicdoc.services import reindex as rebuild
+    from sicdoc.services.unit import system_unit
+
+    if resume and resource_type:
+        raise click.ClickException("--resume continues every unfinished run; it takes no --type")
+    app = _app(ctx)
+    with session_scope(app) as session:
+        uow = system_unit(session, app.extensions["sicdoc.store"])
+        try:
+            steps = rebuild.unfinished(uow) if resume else rebuild.plan(uow, resource_type)
+        except SicdocError as exc:
+            raise click.ClickException(str(exc)) from None
+        if not steps:
+            click.echo("nothing to resume" if resume else "nothing to reindex")
+            return
+        total = rebuild.remaining(session, steps)
+        with tqdm(total=total, unit="resource", disable=quiet, file=sys.stderr) as bar:
+            try:
+                done = rebuild.run(uow, steps, batch_size=batch_size, on_batch=bar.update)
+            except (SicdocError, KeyboardInterrupt) as exc:
+                reason = str(exc) or "interrupted"
+                raise click.ClickException(
+                    f"{reason}; finished batches are kept, `sicdoc reindex --resume` continues"
+                ) from None
+    which = steps[0].resource_type if len(steps) == 1 else f"{len(steps)} types"
+    click.echo(f"reindexed {done} resources ({which})")
 
 
 @main.command()
@@ -122,11 +168,16 @@ def _demo_logins(app: Flask) -> None:
 
     from sicdoc.db import session_scope
     from sicdoc.errors import Conflict
+    from sicdoc.security.roles import Role
     from sicdoc.services import accounts
 
     logins = []
     with session_scope(app) as session:
-        for role, username in (("clinician", "clinician"), ("qi_analyst", "analyst"), ("admin", "admin")):
+        for role, username in (
+            (Role.CLINICIAN, "clinician"),
+            (Role.QI_ANALYST, "analyst"),
+            (Role.ADMIN, "admin"),
+        ):
             password = secrets.token_urlsafe(12)
             try:
                 accounts.create_user(session, username, password, role)

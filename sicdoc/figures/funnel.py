@@ -7,7 +7,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from sicdoc.analytics.spc import funnel_limits
-from sicdoc.figures.theme import MDC, count_text, empty_figure, is_number, percent_text, themed
+from sicdoc.figures.theme import (
+    MDC,
+    empty_figure,
+    is_number,
+    percent_text,
+    proportion_texts,
+    themed,
+)
 
 LEVELS = ((0.95, "95% limits", "dash"), (0.998, "99.8% limits", "dot"))
 
@@ -49,12 +56,7 @@ def funnel_figure(table: pd.DataFrame, title: str, *, group_label: str = "unit")
         MDC["concern"] if o else (MDC["neutral"] if a else MDC["common"])
         for o, a in zip(outside, alert, strict=True)
     ]
-    hover = [
-        f"{g}<br>{percent_text(r)}: {count_text(k)} of {count_text(d)}"
-        for g, r, k, d in zip(
-            shown["group"], shown["rate"], shown["numerator"], shown["denominator"], strict=True
-        )
-    ]
+    hover = [f"{g}<br>{r}: {k} of {d}" for g, r, k, d in proportion_texts(shown)]
     fig.add_trace(
         go.Scatter(
             x=n,

@@ -22,7 +22,8 @@ def incidence_figure(table: pd.DataFrame, title: str) -> go.Figure:
     if shown.empty:
         return empty_figure(title, "Too few patients in this period and scope to draw a curve.")
     fig = go.Figure()
-    for cohort, rows in table.groupby("cohort", sort=False):
+    for key, rows in table.groupby("cohort", sort=False):
+        cohort = str(key)
         color = COHORT_COLORS.get(cohort, "#444444")
         name = cohort_label(cohort)
         band = rows[rows["lower"].notna()]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from sicdoc.analytics.panels import panel_kind
 from sicdoc.figures.bands import bands_by_year_figure, bands_figure
 from sicdoc.figures.control import control_figure
 from sicdoc.figures.funnel import funnel_figure
@@ -36,38 +37,40 @@ def _per_cohort(
     return out
 
 
+FigureBuilder = Callable[[Mapping[str, Any], pd.DataFrame, list[str]], list[go.Figure]]
+
+
+def _one(build: Callable[..., go.Figure], **options: Any) -> FigureBuilder:
+    return lambda spec, table, cohorts: [build(table, spec["title"], **options)]
+
+
+# The chart of each kind in the registry of sicdoc.analytics.panels (a test keeps the keys equal).
+FIGURES: dict[str, FigureBuilder] = {
+    "headline": _one(headline_figure),
+    "incidence": _one(incidence_figure),
+    "bands": _one(bands_figure),
+    "bands_by_year": _one(bands_by_year_figure),
+    "monthly": lambda spec, table, cohorts: _per_cohort(
+        table, spec, cohorts, target=spec.get("target"), improvement=spec.get("improvement", "increase")
+    ),
+    "interval": lambda spec, table, cohorts: _per_cohort(
+        table,
+        spec,
+        cohorts,
+        value="median_days",
+        counts=("referred_decedents",),
+        target=spec.get("target"),
+        improvement=spec.get("improvement", "neutral"),
+        percent=False,
+    ),
+    "unit_funnel": _one(funnel_figure, group_label="unit"),
+    "clinician_funnel": _one(funnel_figure, group_label="clinician"),
+    "strata": _one(strata_figure),
+    "quality": _one(quality_figure),
+}
+
+
 def panel_figures(spec: Mapping[str, Any], table: pd.DataFrame, cohorts: list[str]) -> list[go.Figure]:
     """The figures of one panel: most kinds give one, the monthly kinds one per cohort."""
-    kind, title = spec["kind"], spec["title"]
-    if kind == "headline":
-        return [headline_figure(table, title)]
-    if kind == "incidence":
-        return [incidence_figure(table, title)]
-    if kind == "bands":
-        return [bands_figure(table, title)]
-    if kind == "bands_by_year":
-        return [bands_by_year_figure(table, title)]
-    if kind == "monthly":
-        return _per_cohort(
-            table, spec, cohorts, target=spec.get("target"), improvement=spec.get("improvement", "increase")
-        )
-    if kind == "interval":
-        return _per_cohort(
-            table,
-            spec,
-            cohorts,
-            value="median_days",
-            counts=("referred_decedents",),
-            target=spec.get("target"),
-            improvement=spec.get("improvement", "neutral"),
-            percent=False,
-        )
-    if kind == "unit_funnel":
-        return [funnel_figure(table, title, group_label="unit")]
-    if kind == "clinician_funnel":
-        return [funnel_figure(table, title, group_label="clinician")]
-    if kind == "strata":
-        return [strata_figure(table, title)]
-    if kind == "quality":
-        return [quality_figure(table, title)]
-    raise ValueError(f"unknown panel kind {kind!r}")
+    panel_kind(spec["kind"])
+    return FIGURES[spec["kind"]](spec, table, cohorts)

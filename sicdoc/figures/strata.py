@@ -9,10 +9,9 @@ from plotly.subplots import make_subplots
 from sicdoc.figures.theme import (
     COHORT_COLORS,
     cohort_label,
-    count_text,
     empty_figure,
     is_number,
-    percent_text,
+    proportion_texts,
     themed,
 )
 
@@ -41,10 +40,8 @@ def strata_figure(table: pd.DataFrame, title: str) -> go.Figure:
         part = table[table["stratum"] == stratum]
         for cohort, rows in part.groupby("cohort", sort=False):
             hover = [
-                f"{cohort_label(cohort)}, {g}: {percent_text(r)}<br>numerator: {count_text(k)}<br>denominator: {count_text(d)}"
-                for g, r, k, d in zip(
-                    rows["group"], rows["rate"], rows["numerator"], rows["denominator"], strict=True
-                )
+                f"{cohort_label(cohort)}, {g}: {r}<br>numerator: {k}<br>denominator: {d}"
+                for g, r, k, d in proportion_texts(rows)
             ]
             fig.add_trace(
                 go.Bar(

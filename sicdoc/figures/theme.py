@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from numbers import Number
+from numbers import Real
+from typing import Any, TypeGuard
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -49,8 +51,9 @@ def cohort_label(cohort: str) -> str:
     return COHORT_LABELS.get(cohort, cohort)
 
 
-def is_number(value: object) -> bool:
-    return isinstance(value, Number) and not isinstance(value, bool) and not math.isnan(float(value))
+def is_number(value: object) -> TypeGuard[float | np.integer[Any] | np.floating[Any]]:
+    """A real number that is not NaN (numpy's numbers included, booleans not)."""
+    return isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
 def flag(value: object) -> bool:
@@ -69,6 +72,12 @@ def count_text(value: object) -> str:
 
 def percent_text(value: object, digits: int = 1) -> str:
     return f"{float(value) * 100:.{digits}f}%" if is_number(value) else "hidden"
+
+
+def proportion_texts(rows: pd.DataFrame) -> list[tuple[object, str, str, str]]:
+    """Each row's group, rate, numerator and denominator as display text (for hovers)."""
+    columns = (rows["group"], rows["rate"], rows["numerator"], rows["denominator"])
+    return [(g, percent_text(r), count_text(k), count_text(d)) for g, r, k, d in zip(*columns, strict=True)]
 
 
 def themed(fig: go.Figure, title: str, *, height: int = 380, percent_axis: bool = False) -> go.Figure:

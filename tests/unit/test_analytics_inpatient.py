@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from sicdoc.analytics import Frames, compute_metrics
+from sicdoc.analytics.frames import Where
 from sicdoc.analytics.inpatient import admission_table, cohort_admissions, timeliness
 
 AS_OF = date(2025, 3, 31)
@@ -176,7 +177,7 @@ def test_opportunity_denominator_by_hand(data):
 
 def test_period_applies_to_admission_date(data):
     # From 01-06: a4 a5 a6 a9 a10 a11; eligible a5 a6 a10 a11; done by 24 h a10 only.
-    got = timeliness(data, "stroke", as_of=AS_OF, period_from=date(2025, 1, 6))
+    got = timeliness(data, "stroke", as_of=AS_OF, where=Where(period_from=date(2025, 1, 6)))
     assert got["24"] == {"numerator": 1, "denominator": 4, "rate": 0.25}
 
 

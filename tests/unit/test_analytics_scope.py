@@ -24,6 +24,7 @@ TODAY = date(2026, 11, 17)
         (date(2026, 12, 1), date(2026, 12, 31), date(2026, 11, 30)),
         (date(2024, 2, 10), date(2024, 2, 29), date(2024, 1, 31)),
         (date(2026, 1, 5), date(2026, 1, 31), date(2025, 12, 31)),
+        (date(9999, 12, 15), date(9999, 12, 31), date(9999, 11, 30)),
     ],
 )
 def test_month_ends(day, end, complete):
@@ -87,3 +88,17 @@ def test_day_level_scopes_are_unchanged():
     scope = parse_scope({"as_of": "2026-06-12"}, today=TODAY, default_months=12)
     assert scope.as_of == date(2026, 6, 12) and scope.granularity == "day" and scope.note is None
     assert (scope.period_from, scope.period_to) == (date(2025, 6, 13), date(2026, 6, 12))
+
+
+@pytest.mark.parametrize("name", ["as_of", "from", "to"])
+def test_dates_before_1900_are_refused_by_name(name):
+    with pytest.raises(ScopeError, match=f"'{name}' 0001-01-15 is before 1900-01-01"):
+        parse_qi_scope({name: "0001-01-15"}, today=TODAY)
+
+
+def test_a_scope_cuts_every_table_to_its_period_and_place():
+    from sicdoc.analytics.frames import EVERYWHERE, Where
+
+    scope = parse_scope({"from": "2025-01-01", "to": "2025-06-30", "site": "North"}, today=date(2025, 7, 1))
+    assert scope.where == Where(date(2025, 1, 1), date(2025, 6, 30), "North", None)
+    assert Where(None, None, None, None) == EVERYWHERE

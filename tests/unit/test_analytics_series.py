@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from sicdoc.analytics import Frames
+from sicdoc.analytics.frames import Where
 from sicdoc.analytics.inpatient import admission_table
 from sicdoc.analytics.intervals import decedents
 from sicdoc.analytics.lookforward import lookforward_table
@@ -140,7 +141,7 @@ def rows(df, key):
 
 
 def test_monthly_referral_within_90_days(data):
-    look = lookforward_table(data, "heart_failure", as_of=AS_OF, period_from=date(2025, 1, 1))
+    look = lookforward_table(data, "heart_failure", as_of=AS_OF, where=Where(period_from=date(2025, 1, 1)))
     monthly = monthly_referral_within(look, 90)
     # Jan: h1 yes, h2 no (followed 345 d); Feb: h3 no (died, window closed), h6 no (111 d);
     # Nov: h4 yes (5 d); Dec: h5 followed only 30 days, left out, so no December point.
@@ -164,7 +165,7 @@ def test_monthly_decedent_series(data):
 
 
 def test_strata_with_margin(data):
-    look = lookforward_table(data, "heart_failure", as_of=AS_OF, period_from=date(2025, 1, 1))
+    look = lookforward_table(data, "heart_failure", as_of=AS_OF, where=Where(period_from=date(2025, 1, 1)))
     strata = referral_within_strata(look, 90)
     assert set(strata) == {"race", "ethnicity", "language", "sex", "age_band"}
     # Followed patients h1 h2 h3 h4 h6; referred within 90 days h1 h4.
@@ -192,7 +193,7 @@ def test_unit_and_clinician_tables(data):
 
 
 def test_cohort_series_from_the_raw_frames():
-    series = cohort_series(frames(), "heart_failure", as_of=AS_OF, period_from=date(2025, 1, 1))
+    series = cohort_series(frames(), "heart_failure", as_of=AS_OF, where=Where(period_from=date(2025, 1, 1)))
     assert set(series) == {"referred_within_90d", "referral_gt30d_before_death", "sic_gt30d_before_death"}
     assert rows(series["referred_within_90d"], "month")["2025-01"] == (1, 2)
     assert rows(series["referral_gt30d_before_death"], "month") == {"2025-03": (1, 2), "2025-04": (1, 1)}

@@ -254,3 +254,15 @@ def test_compute_metrics_suppresses_by_default():
     )
     assert unsuppressed["cohorts"]["cancer"]["referral_cif"]["30"] == pytest.approx(0.1333)
     assert unsuppressed["cohorts"]["cancer"]["median_days_index_to_referral"] == 10
+
+
+def test_a_curve_point_is_shown_only_when_its_counts_and_its_step_are_not_small():
+    from sicdoc.analytics.suppression import curve_shown
+
+    def point(events, n=100, estimate=0.1):
+        return {"estimate": estimate, "events": events, "n": n}
+
+    curve = {30: point(12), 60: point(15), 90: point(30), 120: point(40, estimate=None), 150: point(95)}
+    # 60: only 3 more events than the last shown point; 150: 5 patients left without the event.
+    assert curve_shown(curve, 11) == {30: True, 60: False, 90: True, 120: False, 150: False}
+    assert curve_shown({30: point(5)}, 11) == {30: False}

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 
 from sicdoc.analytics import Frames, worklist
-from sicdoc.analytics.worklist import _joined
+from sicdoc.analytics.worklist import IN_HOSPITAL, NOT_SEEN, SEEN_RECENTLY, WORKLIST_COLUMNS, _joined
 
 AS_OF = date(2025, 12, 31)
 
@@ -70,7 +70,8 @@ def frames() -> Frames:
 
 def test_worklist_order_and_reasons():
     out = worklist(frames(), as_of=AS_OF)
-    assert out["patient_id"].tolist() == ["w1", "w3", "w7", "w2", "w8"]
+    # w3 was seen 11 days ago; the rest over 90 days ago: w1 first by need, then the most recently seen.
+    assert out["patient_id"].tolist() == ["w3", "w1", "w8", "w2", "w7"]
     by_id = out.set_index("patient_id")
     assert by_id.loc["w1", "priority"] == 1 and by_id.loc["w1", "days_waiting"] == 91
     assert by_id.loc["w3", "priority"] == 2
@@ -80,14 +81,7 @@ def test_worklist_order_and_reasons():
     assert by_id.loc["w7", "days_since_index"] == 333  # 2025-02-01 -> 12-31
     assert by_id.loc["w2", "days_waiting"] == 213
     assert by_id.loc["w8", "reason"] == "no_sic_after_index"
-    assert list(out.columns) == [
-        "patient_id",
-        "cohorts",
-        "reason",
-        "days_waiting",
-        "priority",
-        "days_since_index",
-    ]
+    assert list(out.columns) == list(WORKLIST_COLUMNS)
 
 
 def test_worklist_for_one_cohort_and_nobody_due():
@@ -95,14 +89,7 @@ def test_worklist_for_one_cohort_and_nobody_due():
     # On 2025-01-15 nobody has waited 30 days since an index in the data but w6 (who had a conversation).
     early = worklist(frames(), as_of=date(2025, 1, 15))
     assert early.empty
-    assert list(early.columns) == [
-        "patient_id",
-        "cohorts",
-        "reason",
-        "days_waiting",
-        "priority",
-        "days_since_index",
-    ]
+    assert list(early.columns) == list(WORKLIST_COLUMNS)
 
 
 def test_values_per_patient_are_joined_in_the_given_order():
@@ -114,3 +101,41 @@ def test_values_per_patient_are_joined_in_the_given_order():
     )
     joined = _joined(found, "cohort", ["stroke", "heart_failure", "cancer"])
     assert joined.to_dict() == {1: "stroke,cancer", 2: "heart_failure", 3: "heart_failure,cancer"}
+
+
+def test_patients_in_hospital_now_come_first_with_their_ward_and_each_reason_its_date():
+    data = frames()
+    stay = {
+        "encounter_id": "e8",
+        "patient_id": "w8",
+        "class_code": "IMP",
+        "status": "in-progress",
+        "admit_at": datetime(2025, 12, 29, tzinfo=UTC),
+        "admit_date": date(2025, 12, 29),
+        "site": "North",
+        "unit": "Ward 7B",
+    }
+    old_stay = {**stay, "encounter_id": "e2", "patient_id": "w2", "status": "finished", "unit": "ICU"}
+    old_stay |= {"admit_date": date(2025, 6, 2), "discharge_date": date(2025, 6, 9)}
+    records = {
+        name: getattr(data, name).to_dict("records") for name in ("patients", "diagnoses", "conversations")
+    }
+    encounters = [*data.encounters.to_dict("records"), stay, old_stay]
+    out = worklist(Frames.from_records(encounters=encounters, **records), as_of=AS_OF)
+    assert out["patient_id"].tolist()[:2] == ["w8", "w3"]
+    by_id = out.set_index("patient_id")
+    assert by_id.loc["w8", "in_hospital"] and by_id.loc["w8", "recency"] == IN_HOSPITAL
+    assert (by_id.loc["w8", "site_now"], by_id.loc["w8", "unit_now"]) == ("North", "Ward 7B")
+    assert not by_id.loc["w2", "in_hospital"] and by_id.loc["w2", "unit_now"] is None  # discharged in June
+    assert by_id.loc["w3", "recency"] == SEEN_RECENTLY
+    assert by_id.loc["w3", "admit_date"] == pd.Timestamp(2025, 12, 20) and pd.isna(
+        by_id.loc["w3", "index_date"]
+    )
+    assert by_id.loc["w7", "index_date"] == pd.Timestamp(2025, 2, 1)  # the earlier of its two cohorts
+    assert by_id.loc["w2", "last_contact"] == pd.Timestamp(2025, 6, 2)
+
+
+def test_a_patient_not_seen_for_over_a_year_goes_last():
+    out = worklist(frames(), as_of=date(2027, 6, 1))
+    assert set(out["recency"]) == {NOT_SEEN}
+    assert out["patient_id"].tolist()[0] == "w1"  # among equals, need decides

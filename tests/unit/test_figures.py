@@ -270,3 +270,12 @@ def test_monthly_panels_give_one_figure_per_cohort(kind):
     figs = panel_figures(spec, rows, ["stroke", "cancer"])
     assert len(figs) == 2
     assert "No months" in figs[0].layout.annotations[0].text
+
+
+def test_proportion_texts_show_suppressed_cells_as_text():
+    from sicdoc.figures.theme import proportion_texts
+
+    rows = pd.DataFrame(
+        {"group": ["A", "B"], "rate": [0.5, None], "numerator": [12, "<11"], "denominator": [24, 30]}
+    )
+    assert proportion_texts(rows) == [("A", "50.0%", "12", "24"), ("B", "hidden", "<11", "30")]

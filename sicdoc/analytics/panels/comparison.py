@@ -27,11 +27,11 @@ def _funnel_frame(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     table.loc[TOTAL] = table.sum()
     table["rate"] = table["numerator"] / table["denominator"].where(table["denominator"] > 0)
     shown = suppress_proportions(table, total_row=TOTAL, min_cell=min_cell)
-    total = shown.loc[TOTAL]
     body = shown.drop(index=TOTAL)
     visible = body[body["rate"].notna()]
     counts = visible[["numerator", "denominator"]].astype(int)
-    target = float(total["rate"]) if total["rate"] is not None else None
+    total_rate = shown["rate"].loc[TOTAL]
+    target = float(total_rate) if total_rate is not None else None
     if counts.empty:
         out = body.assign(target=target)
     else:
@@ -78,7 +78,7 @@ def strata_table(ctx: PanelContext, days: int = 90) -> pd.DataFrame:
         if look.empty:
             continue
         for stratum, table in referral_within_strata(look, days).items():
-            if int(table.loc[TOTAL, "denominator"]) == 0:
+            if int(table["denominator"].loc[TOTAL]) == 0:
                 continue
             shown = suppress_proportions(table, total_row=TOTAL, min_cell=ctx.min_cell)
             shown.insert(0, "group", shown.index.astype(str))

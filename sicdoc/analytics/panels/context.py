@@ -9,23 +9,15 @@ import pandas as pd
 
 from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
-from sicdoc.analytics.incidence import cumulative_incidence
-from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table, timeliness_counts
-from sicdoc.analytics.intervals import conversation_before_death, decedents, referral_to_death
-from sicdoc.analytics.lookforward import (
-    REFERRAL_HORIZONS,
-    SIC_HORIZONS,
-    lookforward_table,
-    median_days_to_referral,
-    referred_days,
-)
-from sicdoc.analytics.metrics import present
-from sicdoc.analytics.quality import cohort_flags, count_flags, flag_rows
+from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table
+from sicdoc.analytics.intervals import decedents
+from sicdoc.analytics.lookforward import HORIZONS, incidence, lookforward_table
+from sicdoc.analytics.metrics import build_report, tally
+from sicdoc.analytics.quality import flag_rows
 from sicdoc.analytics.scope import Scope
 from sicdoc.analytics.suppression import MIN_CELL
 
 CURVE_STEP = 30
-HORIZONS = {"referral": REFERRAL_HORIZONS, "sic": SIC_HORIZONS}
 # The curves are drawn every CURVE_STEP days up to the last horizon.
 GRID_DAYS = {m: tuple(range(0, h[-1] + 1, CURVE_STEP)) for m, h in HORIZONS.items()}
 
@@ -46,27 +38,26 @@ class PanelContext:
     def data(self) -> Frames:
         return self.frames.normalised().observed(self.scope.as_of)
 
-    @property
-    def _where(self) -> dict:
-        s = self.scope
-        return {"period_from": s.period_from, "period_to": s.period_to, "site": s.site, "unit": s.unit}
-
     def look(self, cohort: str) -> pd.DataFrame:
         key = ("look", cohort)
         if key not in self._cache:
-            self._cache[key] = lookforward_table(self.data, cohort, as_of=self.scope.as_of, **self._where)
+            self._cache[key] = lookforward_table(
+                self.data, cohort, as_of=self.scope.as_of, where=self.scope.where
+            )
         return self._cache[key]
 
     def dead(self, cohort: str) -> pd.DataFrame:
         key = ("dead", cohort)
         if key not in self._cache:
-            self._cache[key] = decedents(self.data, cohort, **self._where)
+            self._cache[key] = decedents(self.data, cohort, self.scope.where)
         return self._cache[key]
 
     def admissions(self, cohort: str) -> pd.DataFrame:
         key = ("admissions", cohort)
         if key not in self._cache:
-            self._cache[key] = admission_table(self.data, cohort, as_of=self.scope.as_of, **self._where)
+            self._cache[key] = admission_table(
+                self.data, cohort, as_of=self.scope.as_of, where=self.scope.where
+            )
         return self._cache[key]
 
     def incidence(self, cohort: str, measure: str) -> dict:
@@ -74,14 +65,8 @@ class PanelContext:
         shows: the curve's grid and the report's horizons, estimated once for both."""
         key = ("incidence", cohort, measure)
         if key not in self._cache:
-            look = self.look(cohort)
-            rows = look[look[f"{measure}_event"].notna()]
-            data = pd.DataFrame(
-                {"time": rows[f"{measure}_time"].astype(int), "event": rows[f"{measure}_event"].astype(int)}
-            )
-            self._cache[key] = cumulative_incidence(
-                data, sorted(set(GRID_DAYS[measure]) | set(HORIZONS[measure]))
-            )
+            days = set(GRID_DAYS[measure]) | set(HORIZONS[measure])
+            self._cache[key] = incidence(self.look(cohort), measure, days)
         return self._cache[key]
 
     @property
@@ -90,47 +75,28 @@ class PanelContext:
 
     @cached_property
     def report(self) -> dict:
-        """The suppressed metrics report of the scope, the same as ``compute_metrics`` gives (a test
-        holds them equal) but built from the tables the panels already computed."""
+        """The suppressed metrics report of the scope, the one ``compute_metrics`` builds, from the
+        tables the panels already computed."""
         s = self.scope
-        report: dict = {
-            "as_of": s.as_of.isoformat(),
-            "period": {
-                "from": s.period_from.isoformat() if s.period_from else None,
-                "to": s.period_to.isoformat() if s.period_to else None,
-            },
-            "value_set_version": self.value_set_version,
-            "filters": {"site": s.site, "unit": s.unit},
-            "suppressed": True,
-            "min_cell": self.min_cell,
-            "cohorts": {},
-        }
         flags = flag_rows(self.data)
-        for cohort in s.cohorts:
-            report["cohorts"][cohort] = present(self._counts(cohort, flags), min_cell=self.min_cell)
-        return report
+        return build_report(
+            s.cohorts,
+            lambda cohort: self._counts(cohort, flags),
+            as_of=s.as_of,
+            value_set_version=self.value_set_version,
+            suppress=True,
+            min_cell=self.min_cell,
+            where=self.scope.where,
+        )
 
     def _counts(self, cohort: str, flags: pd.DataFrame) -> dict:
-        # Mirrors metrics.cohort_counts over the cached tables.
-        look, dead = self.look(cohort), self.dead(cohort)
-        raw: dict = {
-            "index_patients": len(look),
-            "prior_referral": int(look["prior_referral"].sum()),
-            "referral_cif": {h: self.incidence(cohort, "referral")[h] for h in REFERRAL_HORIZONS},
-            "referred_patients": len(referred_days(look)),
-            "median_days_index_to_referral": median_days_to_referral(look),
-            **referral_to_death(dead),
-            **conversation_before_death(dead),
-            "prior_sic": int(look["prior_sic"].sum()),
-            "sic_cif": {h: self.incidence(cohort, "sic")[h] for h in SIC_HORIZONS},
-            "inpatient_timeliness": None,
-        }
-        raw["referral_cif_patients"] = raw["index_patients"] - raw["prior_referral"]
-        raw["sic_cif_patients"] = raw["index_patients"] - raw["prior_sic"]
-        patients = set(look["patient_id"]) | set(dead["patient_id"])
-        if cohort in INPATIENT_COHORTS:
-            admissions = self.admissions(cohort)
-            raw["inpatient_timeliness"] = timeliness_counts(admissions)
-            patients |= set(admissions["patient_id"])
-        raw["data_quality"] = count_flags(cohort_flags(flags, cohort, patients, **self._where))
-        return raw
+        return tally(
+            cohort,
+            look=self.look(cohort),
+            dead=self.dead(cohort),
+            admissions=self.admissions(cohort) if cohort in INPATIENT_COHORTS else None,
+            referral_cif={h: self.incidence(cohort, "referral")[h] for h in HORIZONS["referral"]},
+            sic_cif={h: self.incidence(cohort, "sic")[h] for h in HORIZONS["sic"]},
+            flags=flags,
+            where=self.scope.where,
+        )

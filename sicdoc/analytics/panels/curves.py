@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sicdoc.analytics.panels.context import GRID_DAYS, PanelContext
-from sicdoc.analytics.suppression import is_small, rate_shown
+from sicdoc.analytics.suppression import curve_shown, is_small
 
 LAST_DAY = {measure: days[-1] for measure, days in GRID_DAYS.items()}
 CURVE_COLUMNS = ("cohort", "day", "estimate", "lower", "upper")
@@ -19,23 +19,11 @@ CURVE_COLUMNS = ("cohort", "day", "estimate", "lower", "upper")
 
 def curve_points(curve: dict, min_cell: int) -> list[dict]:
     """Suppressed grid points of one ``cumulative_incidence`` result."""
-    rows, last_events = [], 0
-    for day, point in curve.items():
-        show = point["estimate"] is not None
-        if show:
-            step = point["events"] - last_events
-            show = rate_shown(point["events"], point["n"], min_cell) and not is_small(step, min_cell)
-        if show:
-            last_events = point["events"]
-        rows.append(
-            {
-                "day": day,
-                "estimate": point["estimate"] if show else None,
-                "lower": point["lower"] if show else None,
-                "upper": point["upper"] if show else None,
-            }
-        )
-    return rows
+    shown = curve_shown(curve, min_cell)
+    keys = ("estimate", "lower", "upper")
+    return [
+        {"day": day, **{k: point[k] if shown[day] else None for k in keys}} for day, point in curve.items()
+    ]
 
 
 def incidence_table(ctx: PanelContext, measure: str) -> pd.DataFrame:
