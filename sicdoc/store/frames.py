@@ -23,6 +23,7 @@ from sicdoc.models import (
     PalliativeConsult,
     PalliativeReferral,
     PatientFact,
+    ReindexMark,
     Resource,
 )
 from sicdoc.store.projections import PROJECTED
@@ -66,7 +67,7 @@ def _query(name: str, as_of: date | None) -> Select:
 
 def load_frames(connection: Connection, *, as_of: date | None = None) -> Frames:
     """The projection tables as DataFrames (records dated after ``as_of`` left out when given)."""
-    return Frames(**load_tables(connection, TABLES, as_of=as_of))
+    return Frames.of(load_tables(connection, TABLES, as_of=as_of))
 
 
 def load_tables(
@@ -95,15 +96,20 @@ def data_version(connection: Connection) -> str:
     written (or deleted).
 
     The latest ``last_updated`` per type: each is one probe of the (type, last_updated) index, so
-    it stays cheap however big the store grows. The projected types come first, then ``#`` and
-    the label types (``changed_tables`` reads the first part).
+    it stays cheap however big the store grows. A type ``sicdoc reindex`` has rebuilt adds the time
+    of its last batch, since its projections changed without a write. The projected types come
+    first, then ``#`` and the label types (``changed_tables`` reads the first part).
     """
+    marks = connection.execute(select(ReindexMark.resource_type, ReindexMark.reindexed_at))
+    reindexed = {rtype: when for rtype, when in marks}
 
     def latest(resource_type: str) -> str:
         when = connection.scalar(
             select(func.max(Resource.last_updated)).where(Resource.resource_type == resource_type)
         )
-        return when.isoformat() if when is not None else "-"
+        token = when.isoformat() if when is not None else "-"
+        mark = reindexed.get(resource_type)
+        return token if mark is None else f"{token}~{mark.isoformat()}"
 
     projected = "|".join(latest(t) for t in sorted(PROJECTED))
     return projected + "#" + "|".join(latest(t) for t in LABEL_TYPES)
@@ -121,16 +127,18 @@ def changed_tables(old_version: str, new_version: str) -> set[str]:
 
 def places(connection: Connection) -> dict[str, list[str]]:
     """Sites and units that occur in the projections, for filter choices."""
-    sites = connection.scalars(
-        select(EncounterFact.site).where(EncounterFact.site.is_not(None)).distinct()
-    ).all()
-    sites += connection.scalars(
-        select(PatientFact.site).where(PatientFact.site.is_not(None)).distinct()
-    ).all()
+    sites = [
+        *connection.scalars(select(EncounterFact.site).where(EncounterFact.site.is_not(None)).distinct()),
+        *connection.scalars(select(PatientFact.site).where(PatientFact.site.is_not(None)).distinct()),
+    ]
     units = connection.scalars(
         select(EncounterFact.unit).where(EncounterFact.unit.is_not(None)).distinct()
     ).all()
-    return {"sites": sorted(set(sites)), "units": sorted(set(units))}
+    # The queries leave out NULL; the filters tell the type checker so.
+    return {
+        "sites": sorted({s for s in sites if s is not None}),
+        "units": sorted({u for u in units if u is not None}),
+    }
 
 
 def patient_labels(connection: Connection, patient_ids: Iterable[str], mrn_system: str) -> dict[str, dict]:
@@ -175,8 +183,8 @@ def clinician_names(connection: Connection, refs: Iterable[str]) -> dict[str, st
     out = {}
     for ref, (rtype, rid) in targets.items():
         pid = rid if rtype == "Practitioner" else role_practitioner.get(rid)
-        content = practitioners.get(pid) if pid else None
-        name = _name(content) if content else None
+        found = practitioners.get(pid) if pid else None
+        name = _name(found) if found else None
         if name and name != "(no name)":
             out[ref] = name
     return out

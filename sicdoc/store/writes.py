@@ -6,11 +6,12 @@ Nothing here commits: the calling service owns the transaction, so a bundle is a
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import CursorResult, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,9 @@ from sicdoc.store.projections import Projector
 # Types that declare no ``identifier`` search parameter still get identifier token rows, so a
 # conditional create (``If-None-Exist: identifier=system|value``) finds them whatever the type.
 _IDENTIFIER_DECLARED = frozenset(t for t, ps in PARAMS.items() if any(p.name == "identifier" for p in ps))
+
+# The tables holding rows derived from a resource's current version, keyed by (resource_type, resource_id).
+_ROW_TABLES = (TokenIndex, ReferenceIndex, DateIndex, StringIndex, CompartmentMember, BusinessIdentifier)
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,10 @@ class Store:
         now: datetime | None = None,
     ) -> Stored:
         """Store version 1 of a new resource; the id is assigned by the server unless given."""
-        if resource_id is not None and session.get(Resource, (resource["resourceType"], resource_id)):
+        if (
+            resource_id is not None
+            and session.get(Resource, (resource["resourceType"], resource_id)) is not None
+        ):
             raise Conflict(f"{resource['resourceType']}/{resource_id} already exists", code="duplicate")
         return self.create_many(session, [(resource, resource_id or new_id())], now=now)[0]
 
@@ -200,6 +207,7 @@ class Store:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        assert isinstance(result, CursorResult)  # an UPDATE's result: rowcount is known
         if result.rowcount != 1:
             raise PreconditionFailed(f"{stored.resource_type}/{stored.id} was changed by another request")
         session.expire(current)
@@ -221,22 +229,29 @@ class Store:
                 for v in versions
             ],
         )
-        for v in versions:
-            if v.existed:
-                self._clear_indexes(session, v.stored.resource_type, v.stored.id)
-        self._write_indexes(session, [v.stored for v in versions if v.stored.content is not None])
+        self._index(session, [(v.stored, v.existed) for v in versions])
+
+    def reindex(self, session: Session, current: list[Stored]) -> None:
+        """Rebuild the index, identifier, compartment and projection rows of current versions exactly
+        as writing them would (a deleted one, with ``content`` None, only loses its rows)."""
+        self._index(session, [(stored, True) for stored in current])
+
+    def _index(self, session: Session, items: list[tuple[Stored, bool]]) -> None:
+        """Index rows for versions; ``True`` beside one whose resource may already have rows."""
+        stale: dict[str, list[str]] = defaultdict(list)
+        for stored, existed in items:
+            if existed:
+                stale[stored.resource_type].append(stored.id)
+        for rtype, ids in stale.items():
+            self._clear_indexes(session, rtype, ids)
+        self._write_indexes(session, [stored for stored, _ in items if stored.content is not None])
         self.projector.apply_many(
-            session, [(v.stored.resource_type, v.stored.id, v.stored.content, v.existed) for v in versions]
+            session, [(stored.resource_type, stored.id, stored.content, existed) for stored, existed in items]
         )
 
-    def _clear_indexes(self, session: Session, rtype: str, rid: str) -> None:
-        for table in (TokenIndex, ReferenceIndex, DateIndex, StringIndex, CompartmentMember):
-            session.execute(delete(table).where(table.resource_type == rtype, table.resource_id == rid))
-        session.execute(
-            delete(BusinessIdentifier).where(
-                BusinessIdentifier.resource_type == rtype, BusinessIdentifier.resource_id == rid
-            )
-        )
+    def _clear_indexes(self, session: Session, rtype: str, ids: list[str]) -> None:
+        for table in _ROW_TABLES:
+            session.execute(delete(table).where(table.resource_type == rtype, table.resource_id.in_(ids)))
 
     def _write_indexes(self, session: Session, items: list[Stored]) -> None:
         tokens, refs, dates, strings, idents = [], [], [], [], []
@@ -333,7 +348,8 @@ def identifier_matches(
         return {}
     params = {"rtype": rtype, "pairs": list(dict.fromkeys(idents))}
     found: dict[tuple[str, str], list[str]] = {}
-    for system, value, rid in sorted({tuple(row) for row in session.execute(_BY_IDENTIFIER_TOKEN, params)}):
+    for system, value, rid in sorted(set(session.execute(_BY_IDENTIFIER_TOKEN, params))):
+        assert system is not None  # only the given (system, value) pairs match
         found.setdefault((system, value), []).append(rid)
     return found
 
