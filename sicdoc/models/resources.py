@@ -27,7 +27,8 @@ class Resource(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     content: Mapped[dict[str, Any]]
 
-    __table_args__ = (Index("ix_resource_type_updated", "resource_type", "last_updated"),)
+    # With id last, ``_sort=-_lastUpdated`` pages (lastUpdated, id) straight off the index.
+    __table_args__ = (Index("ix_resource_type_updated", "resource_type", "last_updated", "id"),)
 
 
 class ResourceVersion(Base):
@@ -112,8 +113,13 @@ class DateIndex(Base):
     high: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        Index("ix_search_date_lookup", "resource_type", "param", "low"),
-        Index("ix_search_date_resource", "resource_type", "resource_id"),
+        # Both end with the id, so a search reads only the index (and SQLite prefers them to walking
+        # the per-resource index below, which would also cover the query).
+        Index("ix_search_date_lookup", "resource_type", "param", "low", "resource_id"),
+        # ``gt``/``ge`` compare the end of the range.
+        Index("ix_search_date_high", "resource_type", "param", "high", "resource_id"),
+        # Ends with (param, low) so sorting by a date reads one resource's earliest value directly.
+        Index("ix_search_date_resource", "resource_type", "resource_id", "param", "low"),
     )
 
 
@@ -129,6 +135,13 @@ class StringIndex(Base):
     value: Mapped[str] = mapped_column(String(255))
 
     __table_args__ = (
-        Index("ix_search_string_lookup", "resource_type", "param", "value"),
+        # The pattern operator class lets PostgreSQL serve ``LIKE 'prefix%'`` whatever the collation.
+        Index(
+            "ix_search_string_lookup",
+            "resource_type",
+            "param",
+            "value",
+            postgresql_ops={"value": "varchar_pattern_ops"},
+        ),
         Index("ix_search_string_resource", "resource_type", "resource_id"),
     )

@@ -11,8 +11,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true, tuple_
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from sicdoc.fhir.search import Criterion, Include, SearchRequest
 from sicdoc.models import CompartmentMember, DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
@@ -31,7 +47,23 @@ def _same_resource(table: Any) -> ColumnElement[bool]:
     return and_(table.resource_type == Resource.resource_type, table.resource_id == Resource.id)
 
 
-def _token(c: Criterion) -> ColumnElement[bool]:
+def _matching(
+    table: Any, rtype: str, c: Criterion, options: list[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """``Resource.id IN`` the ids whose ``c.param`` index rows meet any of ``options``.
+
+    One uncorrelated select per option, each a range of the (type, param, value) index, joined by
+    UNION ALL: a correlated EXISTS made both databases walk every resource of the type and probe the
+    index once per row, and an OR inside one select hides the ranges from the planner.
+    """
+    selects = [
+        select(table.resource_id).where(table.resource_type == rtype, table.param == c.param.name, option)
+        for option in options
+    ]
+    return Resource.id.in_(selects[0] if len(selects) == 1 else union_all(*selects))
+
+
+def _token(rtype: str, c: Criterion) -> ColumnElement[bool]:
     options = []
     for system, code in c.values:
         parts = []
@@ -42,57 +74,98 @@ def _token(c: Criterion) -> ColumnElement[bool]:
         if code is not None:
             parts.append(TokenIndex.code == code)
         options.append(and_(true(), *parts))
-    match = exists().where(_same_resource(TokenIndex), TokenIndex.param == c.param.name, or_(*options))
+    match = _matching(TokenIndex, rtype, c, options)
     return not_(match) if c.modifier == "not" else match
 
 
-def _reference(c: Criterion) -> ColumnElement[bool]:
+def _reference(rtype: str, c: Criterion) -> ColumnElement[bool]:
     options = []
     for target_type, target_id in c.values:
         cond = ReferenceIndex.target_id == target_id
         if target_type:
             cond = and_(cond, ReferenceIndex.target_type == target_type)
         options.append(cond)
-    return exists().where(_same_resource(ReferenceIndex), ReferenceIndex.param == c.param.name, or_(*options))
+    return _matching(ReferenceIndex, rtype, c, options)
+
+
+def date_alternatives(
+    prefix: str, lo: datetime, hi: datetime, low: Any, high: Any
+) -> list[ColumnElement[bool]]:
+    """FHIR date comparison of a stored range [low, high) (None = open) against a value range [lo, hi),
+    as conditions of which any one matches, each a range of an index on ``low`` or on ``high``."""
+    if prefix == "eq":
+        # An open end never compares true. ``low <= hi`` follows from low <= high <= hi: it closes the
+        # range read on the low index (a range on high would be open, reading every earlier date).
+        return [and_(low >= lo, low <= hi, high <= hi)]
+    if prefix == "ne":
+        return [not_(and_(low.is_not(None), high.is_not(None), low >= lo, high <= hi))]
+    if prefix == "gt":
+        return [high.is_(None), high > hi]  # an open end is plus infinity
+    if prefix == "ge":
+        return [high.is_(None), high > lo]
+    if prefix == "lt":
+        return [low.is_(None), low < lo]  # an open start is minus infinity
+    if prefix == "le":
+        return [low.is_(None), low < hi]
+    raise ValueError(prefix)
 
 
 def date_condition(prefix: str, lo: datetime, hi: datetime, low: Any, high: Any) -> ColumnElement[bool]:
     """FHIR date comparison of a stored range [low, high) (None = open) against a value range [lo, hi)."""
-    low_ok = lambda cond: or_(low.is_(None), cond)  # noqa: E731 - open start is minus infinity
-    high_ok = lambda cond: or_(high.is_(None), cond)  # noqa: E731 - open end is plus infinity
-    if prefix == "eq":
-        return and_(low.is_not(None), high.is_not(None), low >= lo, high <= hi)
-    if prefix == "ne":
-        return not_(and_(low.is_not(None), high.is_not(None), low >= lo, high <= hi))
-    if prefix == "gt":
-        return high_ok(high > hi)
-    if prefix == "ge":
-        return high_ok(high > lo)
-    if prefix == "lt":
-        return low_ok(low < lo)
-    if prefix == "le":
-        return low_ok(low < hi)
-    raise ValueError(prefix)
+    return or_(*date_alternatives(prefix, lo, hi, low, high))
 
 
-def _date(c: Criterion) -> ColumnElement[bool]:
-    options = [date_condition(p, lo, hi, DateIndex.low, DateIndex.high) for p, lo, hi in c.values]
-    return exists().where(_same_resource(DateIndex), DateIndex.param == c.param.name, or_(*options))
+def _date(rtype: str, c: Criterion) -> ColumnElement[bool]:
+    options = [
+        o for p, lo, hi in c.values for o in date_alternatives(p, lo, hi, DateIndex.low, DateIndex.high)
+    ]
+    return _matching(DateIndex, rtype, c, options)
 
 
-def _string(c: Criterion) -> ColumnElement[bool]:
+class _StartsWith(FunctionElement[bool]):
+    """``column`` begins with a text: LIKE on PostgreSQL, whose index on the value has the pattern
+    operator class; a range on SQLite, where LIKE ignores case and so cannot use a BINARY index.
+
+    Arguments: the column, the LIKE pattern, the range's low and high ends (all bound at build time,
+    so a cached compiled statement takes each new search's values).
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    name = "starts_with"
+
+
+def starts_with(column: Any, text: str) -> ColumnElement[bool]:
+    pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # UTF-8 compares byte-wise under BINARY, and U+10FFFF sorts after every character.
+    return _StartsWith(column, literal(pattern), literal(text), literal(text + "\U0010ffff"))
+
+
+@compiles(_StartsWith)
+def _starts_with_like(element: _StartsWith, compiler: Any, **kw: Any) -> str:
+    column, pattern, _low, _high = element.clauses
+    return str(compiler.process(column.like(pattern, escape="\\"), **kw))
+
+
+@compiles(_StartsWith, "sqlite")
+def _starts_with_range(element: _StartsWith, compiler: Any, **kw: Any) -> str:
+    column, _pattern, low, high = element.clauses
+    return str(compiler.process(and_(column >= low, column < high).self_group(), **kw))
+
+
+def _string(rtype: str, c: Criterion) -> ColumnElement[bool]:
     from sicdoc.fhir.search_params import fold
 
-    options = []
+    options: list[ColumnElement[bool]] = []
     for value in c.values:
-        folded = fold(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         if c.modifier == "exact":
             options.append(StringIndex.value == fold(value))
         elif c.modifier == "contains":
+            folded = fold(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             options.append(StringIndex.value.like(f"%{folded}%", escape="\\"))
         else:
-            options.append(StringIndex.value.like(f"{folded}%", escape="\\"))
-    return exists().where(_same_resource(StringIndex), StringIndex.param == c.param.name, or_(*options))
+            options.append(starts_with(StringIndex.value, fold(value)))
+    return _matching(StringIndex, rtype, c, options)
 
 
 _BUILDERS = {"token": _token, "uri": _token, "reference": _reference, "date": _date, "string": _string}
@@ -105,7 +178,7 @@ def _filtered(req: SearchRequest) -> Select[Any]:
     for prefix, lo, hi in req.last_updated:
         query = query.where(date_condition(prefix, lo, hi, Resource.last_updated, Resource.last_updated))
     for criterion in req.criteria:
-        query = query.where(_BUILDERS[criterion.param.type](criterion))
+        query = query.where(_BUILDERS[criterion.param.type](req.resource_type, criterion))
     return query
 
 
@@ -142,7 +215,10 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
             query = query.where(Resource.id > str(req.cursor.get("id", "")))
     else:
         column, desc = sort
-        key = func.coalesce(column, datetime(1, 1, 1, tzinfo=UTC)) if sort[0] is not Resource.id else column
+        # A date parameter may be missing (min is NULL); lastUpdated and id never are, and left bare
+        # they page along an index instead of sorting every match.
+        bare = column is Resource.id or column is Resource.last_updated
+        key = column if bare else func.coalesce(column, datetime(1, 1, 1, tzinfo=UTC))
         query = query.add_columns(key.label("sort_key"))
         query = query.order_by(key.desc() if desc else key, Resource.id.desc() if desc else Resource.id)
         if req.cursor:
@@ -207,8 +283,12 @@ def _includes(
             select(Resource).where(
                 Resource.resource_type == inc.source_type,
                 Resource.deleted.is_(False),
-                exists().where(
-                    _same_resource(ReferenceIndex), ReferenceIndex.param == inc.param, or_(false(), *conds)
+                Resource.id.in_(
+                    select(ReferenceIndex.resource_id).where(
+                        ReferenceIndex.resource_type == inc.source_type,
+                        ReferenceIndex.param == inc.param,
+                        or_(false(), *conds),
+                    )
                 ),
             )
         ).all()
@@ -277,7 +357,7 @@ def _compartment_select(
     if types is not None:
         conds.append(member.resource_type.in_(sorted(types)) if types else false())
     joined = and_(Resource.resource_type == member.resource_type, Resource.id == member.resource_id)
-    live = [Resource.deleted.is_(False)]
+    live: list[ColumnElement[bool]] = [Resource.deleted.is_(False)]
     if since is not None:
         live.append(Resource.last_updated >= since)
     if count_only:

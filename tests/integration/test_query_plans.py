@@ -1,0 +1,282 @@
+"""Every search is served by an index: the plans of the statements the real code paths send.
+
+A scratch database per backend holds a few thousand synthetic patients with encounters and
+conditions, their index rows built by the same ``index_rows`` the store writes with. The searches run
+through ``search`` and ``find_patients``; every SELECT they send is captured and explained with its
+own parameters. SQLite is left without statistics, as a production file is; PostgreSQL is ANALYZEd.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, event, insert, text
+
+from sicdoc.codes import MRN_SYSTEM
+from sicdoc.db import session_scope
+from sicdoc.fhir.search import parse_search
+from sicdoc.fhir.search_params import index_rows
+from sicdoc.migrate import upgrade
+from sicdoc.models import DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
+from sicdoc.services.charts import recently_updated
+from sicdoc.services.patient_search import find_patients
+from sicdoc.services.unit import UnitOfWork, system_unit
+from sicdoc.store.search import search
+from tests.conftest import BACKENDS, PG_ADMIN_URL
+
+PATIENTS = 3000
+BIG_TABLES = ("resource", "search_token", "search_reference", "search_date", "search_string")
+_TABLES = "|".join(BIG_TABLES)
+_SCAN = re.compile(rf"^SCAN ({_TABLES})\b")
+# A search on the type alone walks every resource of the type (or every index row of it).
+_WHOLE_TYPE = re.compile(rf"^SEARCH ({_TABLES}) USING (COVERING )?INDEX \w+ \(resource_type=\?\)$")
+_SYLLABLES = ("ka", "lo", "mi", "ren", "sa", "tov", "ul", "vin", "yer", "zo", "bek", "dra", "fen", "gu")
+
+
+def _family(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(3)).capitalize()
+
+
+def _population(seed: int = 7) -> list[dict[str, Any]]:
+    """Patients born 1930-1999 (about one a day), each with two encounters and two conditions."""
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    for n in range(PATIENTS):
+        pid = f"pat-{n:05d}"
+        born = date(1930, 1, 1) + timedelta(days=rng.randrange(70 * 365))
+        out.append(
+            {
+                "resourceType": "Patient",
+                "id": pid,
+                "identifier": [{"system": MRN_SYSTEM, "value": f"11-{n:07d}"}],
+                "name": [{"family": _family(rng), "given": [_family(rng)]}],
+                "gender": rng.choice(("female", "male")),
+                "birthDate": born.isoformat(),
+            }
+        )
+        for k in range(2):
+            start = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(hours=rng.randrange(5 * 8760))
+            out.append(
+                {
+                    "resourceType": "Encounter",
+                    "id": f"{pid}-e{k}",
+                    "status": "finished",
+                    "class": {"code": "IMP"},
+                    "subject": {"reference": f"Patient/{pid}"},
+                    "period": {"start": start.isoformat(), "end": (start + timedelta(days=3)).isoformat()},
+                }
+            )
+            out.append(
+                {
+                    "resourceType": "Condition",
+                    "id": f"{pid}-c{k}",
+                    "subject": {"reference": f"Patient/{pid}"},
+                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": str(100000 + n)}]},
+                    "recordedDate": start.date().isoformat(),
+                }
+            )
+    return out
+
+
+def _fill(engine: Engine) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rows: dict[Any, list[dict[str, Any]]] = {
+        t: [] for t in (Resource, TokenIndex, ReferenceIndex, DateIndex, StringIndex)
+    }
+    for i, content in enumerate(_population()):
+        key = {"resource_type": content["resourceType"], "resource_id": content["id"]}
+        stamp = now + timedelta(seconds=i)
+        rows[Resource].append(
+            {
+                **{"resource_type": key["resource_type"], "id": content["id"]},
+                "version_id": 1,
+                "last_updated": stamp,
+                "deleted": False,
+                "content": content,
+            }
+        )
+        found = index_rows(content)
+        rows[TokenIndex] += [{**key, "param": p, "system": s, "code": c} for p, s, c in found.tokens]
+        rows[ReferenceIndex] += [
+            {**key, "param": p, "target_type": t, "target_id": v} for p, t, v in found.references
+        ]
+        rows[DateIndex] += [{**key, "param": p, "low": lo, "high": hi} for p, lo, hi in found.dates]
+        rows[StringIndex] += [{**key, "param": p, "value": v} for p, v in found.strings]
+    with engine.begin() as conn:
+        for table, batch in rows.items():
+            for start in range(0, len(batch), 2000):
+                conn.execute(insert(table.__table__), batch[start : start + 2000])
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def scratch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """(app, backend) on a migrated scratch database filled with the synthetic population."""
+    from sicdoc.app import create_app
+
+    backend = request.param
+    admin = None
+    name = f"sicdoc_plans_{uuid.uuid4().hex[:8]}"
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('plans') / 'plans.sqlite3'}"
+    else:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        app = create_app({"TESTING": True, "DATABASE_URL": url})
+        _fill(app.extensions["sicdoc.engine"])
+        yield app, backend
+        app.extensions["sicdoc.engine"].dispose()
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def _fhir(rtype: str, query: str) -> Callable[[UnitOfWork], object]:
+    """A FHIR search as the REST layer runs it, written as its query string."""
+    args = [tuple(part.split("=", 1)) for part in query.split("&")]
+    return lambda uow: search(uow.session, parse_search(rtype, [(k, v) for k, v in args]))
+
+
+@dataclass(frozen=True)
+class Case:
+    run: Callable[[UnitOfWork], object]
+    indexes: tuple[str, ...]  # each must serve at least one of the statements
+    # The page comes off an index in order: no sort, and walking the type's index is how it starts.
+    index_order: bool = False
+    per_row_sort_key: bool = False  # a correlated subquery reads each match's sort key
+
+
+PATIENT = "pat-01234"
+CASES = {
+    "find by birth date": Case(lambda uow: find_patients(uow, "12/07/1943"), ("ix_search_date_lookup",)),
+    "find by name words": Case(lambda uow: find_patients(uow, "Kaloren Mi"), ("ix_search_string_lookup",)),
+    "find by whole MRN": Case(lambda uow: find_patients(uow, "11-0001234"), ("ix_search_token_lookup",)),
+    "find by MRN prefix": Case(lambda uow: find_patients(uow, "11-00012"), ("ix_search_token_lookup",)),
+    "recently updated patients": Case(
+        lambda uow: recently_updated(uow), ("ix_resource_type_updated",), index_order=True
+    ),
+    "Patient?_sort=-_lastUpdated": Case(
+        _fhir("Patient", "_sort=-_lastUpdated&_count=10&_total=none"),
+        ("ix_resource_type_updated",),
+        index_order=True,
+    ),
+    "Patient?birthdate=ge": Case(_fhir("Patient", "birthdate=ge1999-12-01"), ("ix_search_date_high",)),
+    "Patient?birthdate=lt": Case(_fhir("Patient", "birthdate=lt1930-01-20"), ("ix_search_date_lookup",)),
+    "Patient?birthdate=a,b": Case(
+        _fhir("Patient", "birthdate=1950-03-04,1960-05-06"), ("ix_search_date_lookup",)
+    ),
+    "Patient?family": Case(_fhir("Patient", "family=kalo"), ("ix_search_string_lookup",)),
+    "Patient?name:exact": Case(
+        _fhir("Patient", "name:exact=Kalorenmi"),
+        ("ix_search_string_lookup",),
+    ),
+    "Patient?identifier": Case(
+        _fhir("Patient", f"identifier={MRN_SYSTEM}|11-0000042"), ("ix_search_token_lookup",)
+    ),
+    "Condition?code": Case(
+        _fhir("Condition", "code=http://snomed.info/sct|101234"), ("ix_search_token_lookup",)
+    ),
+    "Encounter?patient": Case(_fhir("Encounter", f"patient={PATIENT}"), ("ix_search_reference_lookup",)),
+    "Condition?patient&_count=5": Case(
+        _fhir("Condition", f"patient={PATIENT}&_count=5"), ("ix_search_reference_lookup",)
+    ),
+    "Encounter?patient&_sort=-date": Case(
+        _fhir("Encounter", f"patient={PATIENT}&_sort=-date"),
+        ("ix_search_reference_lookup", "ix_search_date_resource"),
+        per_row_sort_key=True,  # for the patient's few encounters, on the per-resource index
+    ),
+    "Patient?_id&_revinclude": Case(
+        _fhir("Patient", f"_id={PATIENT}&_revinclude=Encounter:patient"),
+        ("ix_search_reference_lookup",),
+    ),
+}
+
+
+def _captured(app: Any, case: Case) -> list[tuple[str, Any]]:
+    """The SELECTs on the big tables that ``case`` sends, with their parameters."""
+    engine = app.extensions["sicdoc.engine"]
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and any(t in statement for t in BIG_TABLES):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with session_scope(app) as session:
+            case.run(system_unit(session, app.extensions["sicdoc.store"]))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert seen, "the search sent no statement"
+    return seen
+
+
+def _sqlite_problems(conn: Any, statement: str, parameters: Any, case: Case) -> tuple[list[str], str]:
+    rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    details = [str(r[3]) for r in rows]
+    problems = [f"full scan: {d}" for d in details if _SCAN.match(d)]
+    if not case.per_row_sort_key:  # the matches come in index order, each read once
+        problems += [f"per-row subquery: {d}" for d in details if "CORRELATED" in d]
+        problems += [f"sorts: {d}" for d in details if "TEMP B-TREE" in d]
+    if not case.index_order:
+        problems += [f"walks the whole type: {d}" for d in details if _WHOLE_TYPE.match(d)]
+    return problems, "\n".join(details)
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _nodes(child)
+
+
+def _postgresql_problems(conn: Any, statement: str, parameters: Any, case: Case) -> tuple[list[str], str]:
+    raw = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    nodes = list(_nodes(plan))
+    problems = [
+        f"sequential scan of {n['Relation Name']}"
+        for n in nodes
+        if n["Node Type"] == "Seq Scan" and n.get("Relation Name") in BIG_TABLES
+    ]
+    if case.index_order:
+        problems += [f"sorts {n.get('Sort Key')}" for n in nodes if n["Node Type"] == "Sort"]
+    return problems, json.dumps(plan, indent=1)
+
+
+def _index_names(plan_text: str, backend: str) -> set[str]:
+    pattern = r"USING (?:COVERING )?INDEX (\w+)" if backend == "sqlite" else r'"Index Name": "(\w+)"'
+    return set(re.findall(pattern, plan_text))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_search_reads_its_index(scratch: Any, name: str) -> None:
+    app, backend = scratch
+    case = CASES[name]
+    explain = _sqlite_problems if backend == "sqlite" else _postgresql_problems
+    used: set[str] = set()
+    report = []
+    with app.extensions["sicdoc.engine"].connect() as conn:
+        for statement, parameters in _captured(app, case):
+            problems, plan = explain(conn, statement, parameters, case)
+            used |= _index_names(plan, backend)
+            if problems:
+                report.append(f"{'; '.join(problems)}\n{statement}\n{plan}")
+    missing = [i for i in case.indexes if i not in used]
+    assert not report, "\n\n".join(report)
+    assert not missing, f"{name}: no statement used {missing} (used {sorted(used)})"
