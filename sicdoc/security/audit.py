@@ -25,7 +25,9 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from sicdoc.errors import SicdocError
+from sicdoc.errors import ConfigurationError, SicdocError
+from sicdoc.fhir.dates import as_utc
+from sicdoc.locking import begin_write
 from sicdoc.models.audit import AuditEvent, AuditEventPatient
 
 GENESIS = "0" * 64
@@ -70,7 +72,7 @@ class AuditUnavailable(SicdocError):
         super().__init__("The audit log is unavailable; nothing was returned or changed", code="transient")
 
 
-class AuditKeyMissing(RuntimeError):
+class AuditKeyMissing(ConfigurationError):
     """A session without the audit key: records cannot be chained or verified (a wiring error)."""
 
     def __init__(self) -> None:
@@ -100,10 +102,6 @@ def chain_key(session: Session) -> bytes:
     if not isinstance(key, bytes) or len(key) < 32:
         raise AuditKeyMissing()
     return key
-
-
-def as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def canonical(fields: dict[str, Any], patients: list[str] | None = None) -> str:
@@ -239,9 +237,7 @@ def record(
     Takes the keyword fields of ``append`` (resource_type, resource_id, patient_id, patients, detail).
     """
     try:
-        if session.in_transaction():
-            session.rollback()
-        with session.begin():
+        with begin_write(session):
             append(session, actor, action, outcome, **fields)
     except SQLAlchemyError as exc:
         session.rollback()

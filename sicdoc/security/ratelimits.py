@@ -8,18 +8,23 @@ its own connection: a refused or rolled-back request still counts.
 
 from __future__ import annotations
 
-import hashlib
 import time
+from collections.abc import Callable
 
 from limits.storage import Storage
-from sqlalchemy import Engine, case, delete, select, text
+from sqlalchemy import Engine, Table, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from sicdoc.locking import WRITE
 from sicdoc.models.security import RateLimitCounter
+from sicdoc.security.opaque import digest
 
 _TABLE = RateLimitCounter.__table__
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 # Expired windows are swept once every this many hits (by whichever process makes that hit).
 SWEEP_EVERY = 200
 _MAX_KEY = 255
@@ -33,7 +38,7 @@ def _key(key: str) -> str:
     """The stored key: as given, or its digest when too long for the column (an IPv6 address fits)."""
     if len(key) <= _MAX_KEY:
         return key
-    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return "sha256:" + digest(key)
 
 
 class DatabaseStorage(Storage):
@@ -71,7 +76,7 @@ class DatabaseStorage(Storage):
             )
             .returning(_TABLE.c.hits)
         )
-        with self.engine.begin() as conn:
+        with self.engine.execution_options(**WRITE).begin() as conn:
             hits = int(conn.execute(stmt).scalar_one())
         self._hits += 1
         if self._hits % SWEEP_EVERY == 0:
@@ -104,14 +109,14 @@ class DatabaseStorage(Storage):
         return True
 
     def reset(self) -> int | None:
-        with self.engine.begin() as conn:
+        with self.engine.execution_options(**WRITE).begin() as conn:
             return conn.execute(delete(_TABLE)).rowcount
 
     def clear(self, key: str) -> None:
-        with self.engine.begin() as conn:
+        with self.engine.execution_options(**WRITE).begin() as conn:
             conn.execute(delete(_TABLE).where(_TABLE.c.key == _key(key)))
 
     def sweep(self, now_ms: int | None = None) -> int:
         """Delete windows that have ended; returns how many."""
-        with self.engine.begin() as conn:
+        with self.engine.execution_options(**WRITE).begin() as conn:
             return conn.execute(delete(_TABLE).where(_TABLE.c.window_end <= (now_ms or _now_ms()))).rowcount

@@ -9,16 +9,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from sicdoc.errors import DuplicateIdentifier
+from sicdoc.locking import begin_write
 
 T = TypeVar("T")
 ATTEMPTS = 3
 
 
 def transaction(session: Session) -> SessionTransaction:
-    """Begin the use case's own transaction, ending any read-only one the caller left open."""
-    if session.in_transaction():
-        session.rollback()
-    return session.begin()
+    """Begin the use case's own (writing) transaction, ending any read-only one the caller left open."""
+    return begin_write(session)
 
 
 def retrying(session: Session, attempt: Callable[[], T]) -> T:
