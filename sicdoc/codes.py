@@ -11,6 +11,8 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CANONICAL_BASE = "https://sicdoc.org/fhir"
 SIC_CODE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/sic"
 SIC_DOMAIN_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/sic-domain"
+# Answer options of the SIC Questionnaire (participants, permission, code status, ...).
+SIC_ANSWER_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/sic-answer"
 SIC_QUESTIONNAIRE_URL = f"{CANONICAL_BASE}/Questionnaire/serious-illness-conversation"
 MRN_SYSTEM = "urn:oid:2.16.840.1.113883.19.5"  # example MRN namespace used by the sample data
 
@@ -26,6 +28,8 @@ RESUSCITATION_STATUS = "304251008"
 FOR_RESUSCITATION = "304252001"
 NOT_FOR_RESUSCITATION = "304253006"
 INPATIENT_CLASSES = frozenset({"IMP", "ACUTE", "NONAC"})
+# The cohorts the QI metrics report on; which codes put a patient in one is in sicdoc.valuesets.
+COHORTS = ("stroke", "heart_failure", "cancer")
 
 
 def is_conversation(procedure: dict) -> bool:

@@ -9,16 +9,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from sicdoc import questionnaires
+from sicdoc.errors import InvalidInput, Issue
 
 Answer = str | bool | int | list[str]
 
 DEFAULT_MAX_LENGTH = 4000
 DURATION_LINK_ID = "duration-minutes"
+AGENT_NAME = "health-care-agent-name"
+AGENT_DETAILS = ("health-care-agent-relationship", "health-care-agent-phone")
 _MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 _MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
+# A free-text answer must match the item's regex (a phone number); entryFormat is the example shown.
+_REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
+_ENTRY_FORMAT = "http://hl7.org/fhir/StructureDefinition/entryFormat"
 # FHIR strings may hold tabs and line breaks but no other control characters.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACE_RE = re.compile(r"\s")
@@ -55,15 +61,15 @@ class ConversationAnswers:
         return self.performed_start + timedelta(minutes=self.duration_minutes or 0)
 
 
-class InvalidAnswers(ValueError):
+class InvalidAnswers(InvalidInput):
     """Answers that break the Questionnaire; ``errors`` maps linkId (or field name) to a message."""
 
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
-        super().__init__("; ".join(f"{key}: {message}" for key, message in errors.items()))
+        super().__init__([Issue("invalid", f"{key}: {message}", key) for key, message in errors.items()])
 
 
-def is_answered(value: Any) -> bool:
+def is_answered(value: Answer | None) -> TypeGuard[Answer]:
     """Blank strings and empty lists count as no answer, as an untouched form field would."""
     if value is None:
         return False
@@ -106,6 +112,11 @@ def validate_answers(answers: ConversationAnswers) -> dict[str, str]:
         message = _check_enabled(item, given) or _check_value(item, given[link_id])
         if message:
             errors[link_id] = message
+    # A relationship or phone number with no name would be a contact for nobody in particular.
+    if AGENT_NAME not in given:
+        for link_id in AGENT_DETAILS:
+            if link_id in given and link_id not in errors:
+                errors[link_id] = "Give the health care agent's name too, or leave this blank."
     return errors
 
 
@@ -180,11 +191,20 @@ def _check_one(item: dict[str, Any], kind: str, v: Any) -> str | None:
         return f"Keep this to {limit} characters or fewer (it has {len(text)})."
     if _CONTROL_RE.search(text):
         return "The text contains control characters that cannot be stored."
+    pattern = _extension(item, _REGEX)
+    if isinstance(pattern, str) and not re.fullmatch(pattern, text):
+        example = _extension(item, _ENTRY_FORMAT)
+        return f"Check the format, for example {example}." if example else "Check the format."
     return None
 
 
 def _bound(item: dict[str, Any], url: str) -> int | None:
+    value = _extension(item, url)
+    return value if isinstance(value, int) else None
+
+
+def _extension(item: dict[str, Any], url: str) -> Any:
     for ext in item.get("extension", ()):
         if ext.get("url") == url:
-            return ext.get("valueInteger")
+            return next((v for k, v in ext.items() if k.startswith("value")), None)
     return None

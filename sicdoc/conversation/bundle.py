@@ -97,16 +97,21 @@ def _ref(reference: str, display: str | None) -> dict[str, str]:
     return {"reference": reference, "display": display} if display else {"reference": reference}
 
 
-def _entry(full_url: str, resource: dict[str, Any], identifier: dict[str, str]) -> dict[str, Any]:
+def conditional_entry(full_url: str, resource: dict[str, Any], system: str, value: str) -> dict[str, Any]:
+    """A transaction entry that creates ``resource`` unless one with the identifier system|value exists."""
     return {
         "fullUrl": full_url,
         "resource": resource,
         "request": {
             "method": "POST",
             "url": resource["resourceType"],
-            "ifNoneExist": f"identifier={identifier['system']}|{identifier['value']}",
+            "ifNoneExist": f"identifier={system}|{value}",
         },
     }
+
+
+def _entry(full_url: str, resource: dict[str, Any], identifier: dict[str, str]) -> dict[str, Any]:
+    return conditional_entry(full_url, resource, identifier["system"], identifier["value"])
 
 
 def _procedure(

@@ -19,7 +19,7 @@ def documented_domains(qr_items: Iterable[dict[str, Any]] | None) -> list[str]:
     domain_of = questionnaires.domain_of()
     found: set[str] = set()
     for item in _walk(qr_items or ()):
-        domain = domain_of.get(item.get("linkId"))
+        domain = domain_of.get(item.get("linkId", ""))
         if domain is None or domain in found:
             continue
         if any(_meaningful(answer) for answer in item.get("answer") or ()):
@@ -45,13 +45,17 @@ def qr_answers(link_id: str, value: Answer) -> list[dict[str, Any]]:
     """QuestionnaireResponse ``answer`` list for one validated answer."""
     kind = questionnaires.questions()[link_id]["type"]
     values = value if isinstance(value, list) else [value]
-    out = []
+    out: list[dict[str, Any]] = []
     for v in values:
         if kind == "boolean":
             out.append({"valueBoolean": v})
         elif kind == "integer":
             out.append({"valueInteger": v})
-        elif kind in ("choice", "open-choice") and (coding := option_coding(link_id, v)) is not None:
+        elif (
+            isinstance(v, str)
+            and kind in ("choice", "open-choice")
+            and (coding := option_coding(link_id, v)) is not None
+        ):
             out.append({"valueCoding": coding})
         else:
             out.append({"valueString": v})

@@ -26,12 +26,22 @@ RESUSCITATION_STATUS = {
     "display": "Resuscitation status",
 }
 ACP = {"system": codes.SNOMED, "code": codes.ADVANCE_CARE_PLANNING, "display": "Advance care planning"}
-# Form answer -> SNOMED value. "undecided" has no SNOMED concept, so its Observation carries text only.
+# Form answer -> SNOMED value. SNOMED has one concept for DNR with or without DNI, and none for
+# "undecided", so the value also carries the answer's own coding, which keeps every answer apart.
 CODE_STATUS_SNOMED = {
     "full": (codes.FOR_RESUSCITATION, "For resuscitation"),
     "dnr": (codes.NOT_FOR_RESUSCITATION, "Not for resuscitation"),
     "dnr-dni": (codes.NOT_FOR_RESUSCITATION, "Not for resuscitation"),
 }
+AGENT_NAME = "health-care-agent-name"
+# The role that makes a related person the patient's health care agent (v3 RoleCode).
+HEALTH_CARE_AGENT = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+    "code": "HPOWATT",
+    "display": "healthcare power of attorney",
+}
+# What an Observation coded with SNOMED only (as an EHR may post it) means as a form answer.
+SNOMED_CODE_STATUS = {codes.FOR_RESUSCITATION: "full", codes.NOT_FOR_RESUSCITATION: "dnr"}
 # linkIds whose text is a care-experience preference (LOINC 95541-9), one Observation each.
 CARE_EXPERIENCE_ITEMS = ("goals", "fears-worries", "sources-of-strength", "critical-abilities", "family")
 
@@ -92,16 +102,42 @@ def extract(ctx: Context, values: dict[str, Answer]) -> list[Extracted]:
     status = values.get("code-status")
     if isinstance(status, str):
         obs = _observation(ctx, "code-status", RESUSCITATION_STATUS)
-        text = questionnaires.option_display("code-status", status) or status
-        concept: dict[str, Any] = {"text": text}
-        if status in CODE_STATUS_SNOMED:
-            code, display = CODE_STATUS_SNOMED[status]
-            concept["coding"] = [{"system": codes.SNOMED, "code": code, "display": display}]
-        obs["valueCodeableConcept"] = concept
+        obs["valueCodeableConcept"] = code_status_concept(status)
         out.append(Extracted(obs, "-obs-code-status", ("code-status",)))
     if "goals" in values:
         out.append(Extracted(_goal(ctx, str(values["goals"])), "-goal", ("goals",)))
+    if isinstance(values.get(AGENT_NAME), str):
+        out.append(Extracted(_agent(ctx, values), "-agent", ("health-care-agent",)))
     return out
+
+
+def code_status_concept(status: str) -> dict[str, Any]:
+    """The Observation value of a code-status answer: SNOMED where it has a concept, the answer's
+    own coding, and the answer's words as text (so DNR and DNR/DNI read apart everywhere)."""
+    coding: list[dict[str, str]] = []
+    if status in CODE_STATUS_SNOMED:
+        code, display = CODE_STATUS_SNOMED[status]
+        coding.append({"system": codes.SNOMED, "code": code, "display": display})
+    own = option_coding("code-status", status)
+    if own is not None:
+        coding.append(own)
+    concept: dict[str, Any] = {"text": questionnaires.option_display("code-status", status) or status}
+    if coding:
+        concept["coding"] = coding
+    return concept
+
+
+def code_status_of(concept: Any) -> str | None:
+    """The form answer a code-status value stands for: sicdoc's own coding when present, else the
+    SNOMED meaning (DNR with or without DNI reads as "dnr"), else the first code as given."""
+    found = codes.codings(concept)
+    for system, code in found:
+        if system == codes.SIC_ANSWER_SYSTEM and questionnaires.option_display("code-status", code):
+            return code
+    for system, code in found:
+        if system == codes.SNOMED and code in SNOMED_CODE_STATUS:
+            return SNOMED_CODE_STATUS[code]
+    return found[0][1] if found else None
 
 
 def _domain_coding(domain: str) -> dict[str, str]:
@@ -125,6 +161,27 @@ def _observation(ctx: Context, domain: str, code: dict[str, str]) -> dict[str, A
     if ctx.encounter:
         obs["encounter"] = ctx.encounter
     return obs
+
+
+def _agent(ctx: Context, values: dict[str, Answer]) -> dict[str, Any]:
+    """The health care agent as a RelatedPerson of the patient, one per conversation that names one,
+    so each record says who was named when and by whom."""
+    relationship: list[dict[str, Any]] = [{"coding": [HEALTH_CARE_AGENT], "text": "Health care agent"}]
+    person: dict[str, Any] = {
+        "resourceType": "RelatedPerson",
+        "identifier": [ctx.identifier("-agent")],
+        "active": True,
+        "patient": ctx.patient,
+        "relationship": relationship,
+        "name": [{"text": values[AGENT_NAME]}],
+    }
+    kin = values.get("health-care-agent-relationship")
+    if isinstance(kin, str):
+        relationship.append({"text": kin})
+    phone = values.get("health-care-agent-phone")
+    if isinstance(phone, str):
+        person["telecom"] = [{"system": "phone", "value": phone}]
+    return person
 
 
 def _goal(ctx: Context, text: str) -> dict[str, Any]:

@@ -120,7 +120,7 @@ def answers_from_items(items: Iterable[dict[str, Any]] | None) -> dict[str, Answ
     out: dict[str, Answer] = {}
     for item in items or ():
         link_id = item.get("linkId")
-        if link_id not in known:
+        if not isinstance(link_id, str) or link_id not in known:
             continue
         values: list[Any] = []
         for answer in item.get("answer") or ():

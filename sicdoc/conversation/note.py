@@ -1,4 +1,4 @@
-"""The human-readable SIC note: a Composition with one section per documented guide domain."""
+"""The human-readable SIC note: a Composition with one section per documented guide domain, then ACP billing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import html
 from typing import Any
 
 from sicdoc import codes, questionnaires
-from sicdoc.conversation.answers import Answer
+from sicdoc.conversation.answers import DURATION_LINK_ID, Answer
+from sicdoc.conversation.billing import acp_billing, billing_section
 from sicdoc.conversation.domains import answer_words
 from sicdoc.conversation.extract import ACP, Context
 
@@ -39,13 +40,26 @@ def composition(
                 "detail": [{"reference": ctx.procedure_url}],
             }
         ],
-        "section": _sections(values, entries_by_domain),
+        "section": [*_sections(values, entries_by_domain), _billing(ctx, values)],
     }
     if ctx.encounter:
         note["encounter"] = ctx.encounter
     if custodian:
         note["custodian"] = custodian
     return note
+
+
+def _billing(ctx: Context, values: dict[str, Answer]) -> dict[str, Any]:
+    """The ACP billing section, last: time spent, suggested CPT codes and voluntary participation."""
+    minutes = values.get(DURATION_LINK_ID)
+    permission = values.get("permission")
+    return billing_section(
+        acp_billing(
+            minutes if isinstance(minutes, int) and not isinstance(minutes, bool) else None,
+            permission if isinstance(permission, str) else None,
+        ),
+        ctx.qr_url,
+    )
 
 
 def _sections(values: dict[str, Answer], entries_by_domain: dict[str, list[str]]) -> list[dict[str, Any]]:

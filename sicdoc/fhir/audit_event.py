@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
+
+from sicdoc.fhir.dates import format_instant
 
 SICDOC_ACTION = "https://sicdoc.org/fhir/CodeSystem/audit-action"
 SICDOC_ACTOR = "https://sicdoc.org/fhir/NamingSystem/actor"
@@ -50,11 +52,6 @@ class AuditRow(Protocol):
         ...
 
 
-def _instant(value: datetime) -> str:
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def to_audit_event(row: AuditRow) -> dict[str, Any]:
     subtype = [{"system": SICDOC_ACTION, "code": row.action}]
     if row.action in _LOGIN:
@@ -94,7 +91,7 @@ def to_audit_event(row: AuditRow) -> dict[str, Any]:
         "type": event_type,
         "subtype": subtype,
         "action": _CRUDE.get(row.action, "E"),
-        "recorded": _instant(row.recorded),
+        "recorded": format_instant(row.recorded),
         "outcome": _OUTCOME.get(row.outcome, "8"),
         "agent": [agent],
         "source": {"observer": {"display": "sicdoc"}},

@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource as R4BResource
+from pydantic import BaseModel
 
 from sicdoc.errors import Issue
 from sicdoc.fhir.invariant_checks import FULL_URL, HAND_CODED, HAND_CODED_AT, HAND_GUARDS, Failure, HandCheck
@@ -208,10 +209,10 @@ def read_names(expression: str, on_resource: bool) -> set[str] | None:
     return names - _KEYWORDS
 
 
-def _keys(names: list[str] | set[str], model: type | None) -> frozenset[str]:
+def _keys(names: list[str] | set[str], model: type[BaseModel] | None) -> frozenset[str]:
     """The JSON keys of ``names`` on ``model``: the element, its primitive extension, choice members."""
     rules = plan_for(model).rules if model is not None else {}
-    keys = set()
+    keys: set[str] = set()
     for name in names:
         keys.update((name, f"_{name}"))
         keys.update(k for k in rules if k.startswith(name) and k[len(name) : len(name) + 1].isupper())
@@ -277,14 +278,16 @@ def _holds(inv: Invariant, node: Any, resource: dict[str, Any], root: dict[str, 
 # --- which constraints apply where ----------------------------------------------------------------
 
 
-def _model(type_name: str) -> type | None:
+def _model(type_name: str) -> type[BaseModel] | None:
     try:
         return get_fhir_model_class(type_name)
     except (KeyError, ValueError):
         return None
 
 
-def _make(path: str, key: str, expression: str, human: str, model: type | None, sub=()) -> Invariant:
+def _make(
+    path: str, key: str, expression: str, human: str, model: type[BaseModel] | None, sub: tuple[str, ...] = ()
+) -> Invariant:
     """``model`` is the class of the nodes the expression is evaluated on (None: not known)."""
     on_resource = model is not None and issubclass(model, R4BResource)
     reads = read_names(expression, on_resource) if model is not None else None
@@ -314,7 +317,9 @@ def _by_model() -> dict[type, tuple[Invariant, ...]]:
             steps = path.split(".")[1:]
             if not steps or key in UNCHECKED:
                 continue
-            model, parent, sub, item_model = top, top, (), None
+            model, parent = top, top
+            sub: tuple[str, ...] = ()
+            item_model: type[BaseModel] | None = None
             for step in steps:
                 rules = plan_for(model).rules
                 rule = rules.get(step.removesuffix("[x]")) if not step.endswith("[x]") else None
@@ -325,7 +330,11 @@ def _by_model() -> dict[type, tuple[Invariant, ...]]:
                         k for k in rules if k.startswith(stem) and k[len(stem) : len(stem) + 1].isupper()
                     )
                     break
-                if rule.kind == PRIMITIVE or not rule.model.__name__.startswith(type_name):
+                if (
+                    rule.kind == PRIMITIVE
+                    or rule.model is None
+                    or not rule.model.__name__.startswith(type_name)
+                ):
                     sub = (step,)  # a primitive or a shared type: evaluate on the values of ``step``
                     item_model = rule.model if rule.kind != PRIMITIVE else None
                     break
@@ -335,6 +344,7 @@ def _by_model() -> dict[type, tuple[Invariant, ...]]:
             else:
                 found.setdefault(model, []).append(_make(path, key, expression, human, model))
     entry = plan_for(get_fhir_model_class("Bundle")).rules["entry"].model
+    assert entry is not None  # a backbone element: it has its own class
     human = "fullUrl SHALL be an absolute URL consistent with the resource's id, or a urn:uuid or urn:oid"
     found.setdefault(entry, []).append(Invariant(FULL_URL, FULL_URL, "", human, hand=HAND_CODED[FULL_URL]))
     return {model: tuple(invs) for model, invs in found.items()}

@@ -48,6 +48,11 @@ def parse_count(raw: str, name: str = "_count") -> int:
     return int(raw)
 
 
+def page_size(raw: str | None) -> int:
+    """The ``_count`` of a search or history page: DEFAULT_COUNT when absent, at most MAX_COUNT."""
+    return DEFAULT_COUNT if raw is None else min(parse_count(raw), MAX_COUNT)
+
+
 def check_criteria(query: str, where: str) -> None:
     """Conditional criteria (``identifier=sys|val``) must hold no NUL once decoded: it cannot be looked up."""
     for name, value in parse_qsl(query, keep_blank_values=True):
@@ -221,7 +226,7 @@ def _reference_value(value: str, param: SearchParam) -> tuple[str | None, str]:
 
 def _apply_result_param(req: SearchRequest, name: str, value: str) -> bool:
     if name == "_count":
-        req.count = min(parse_count(value), MAX_COUNT)
+        req.count = page_size(value)
     elif name == "_sort":
         req.sort = []
         for key in value.split(","):

@@ -136,6 +136,12 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _p("name", "string", "name"),
     ),
     "Provenance": (_p("target", "reference", "target"), _p("recorded", "date", "recorded")),
+    "RelatedPerson": (
+        _IDENT,
+        _p("patient", "reference", "patient", target="Patient"),
+        _p("name", "string", "name"),
+        _p("relationship", "token", "relationship"),
+    ),
 }
 
 # Parameters every type supports without an index row of its own.

@@ -20,6 +20,7 @@ from functools import cache
 
 import fhir_core.types as primitive_types
 from fhir.resources.R4B.resource import Resource as R4BResource
+from pydantic import BaseModel
 
 # Kinds of element.
 PRIMITIVE, COMPLEX, RESOURCE, EXTENSION = range(4)
@@ -117,7 +118,7 @@ class Rule:
     is_list: bool
     json_types: tuple[type, ...] = ()
     check: Check | None = None
-    model: type | None = None
+    model: type[BaseModel] | None = None
     enum: frozenset[str] | None = None
     references: tuple[str, ...] | None = None
 
@@ -145,8 +146,8 @@ def _unwrap(annotation: typing.Any) -> tuple[typing.Any, bool, typing.Any]:
             is_list = True
             base = typing.get_args(base)[0]
         elif origin is not None:  # Optional / Union
-            args = [a for a in typing.get_args(base) if a is not type(None)]
-            base = args[0]
+            members = [a for a in typing.get_args(base) if a is not type(None)]
+            base = members[0]
         else:
             return base, is_list, meta
 
@@ -195,15 +196,27 @@ FULL_BINDINGS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
+class FieldMeta(typing.TypedDict, total=False):
+    """The keys of fhir-core's per-field metadata (``json_schema_extra``) that the plan reads."""
+
+    element_required: bool
+    one_of_many: str
+    one_of_many_required: bool
+    enum_values: list[str]
+    enum_reference_types: list[str]
+
+
 @cache
-def plan_for(model: type) -> Plan:
+def plan_for(model: type[BaseModel]) -> Plan:
     rules: dict[str, Rule] = {}
     required: list[str] = []
     groups: dict[str, tuple[list[str], bool]] = {}
     for name, field in model.model_fields.items():
         if name == "fhir_comments" or name == "resource_type":
             continue
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        extra = typing.cast(
+            FieldMeta, field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        )
         key = field.alias or name
         base, is_list, meta = _unwrap(field.annotation)
         if name.endswith("__ext"):

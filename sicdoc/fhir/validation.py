@@ -174,7 +174,7 @@ def _text(path: Path) -> str:
     return path + "".join(reversed(parts))
 
 
-class _Walk(list):
+class _Walk(list[Issue]):
     """The issues found, and the elements whose invariants are checked once the walk found none.
 
     ``owner`` is the resource being walked (FHIRPath %resource), ``root`` the resource that is not
@@ -196,14 +196,14 @@ def _issue(issues: list[Issue], code: str, message: str, path: Path) -> None:
 
 
 def _check_object(
-    node: dict[str, Any], cls: type, path: Path, issues: list[Issue], resource: bool = False
+    node: dict[str, Any], cls: type[pydantic.BaseModel], path: Path, issues: _Walk, resource: bool = False
 ) -> None:
     if not node:
         _issue(issues, "value", "Empty object at {where}", path)
         return
     plan = plan_for(cls)
+    outer = (issues.owner, issues.root)
     if resource:
-        outer = (issues.owner, issues.root)
         issues.owner = node
         contained = type(path) is tuple and type(path[0]) is tuple and path[0][1] == "contained"
         if issues.root is None or not contained:
@@ -245,6 +245,7 @@ def _check_object(
     if cls is Narrative:
         _check_narrative(node.get("div"), (path, "div"), issues)
     if checks := invariants.invariants_for(cls):
+        assert issues.owner is not None and issues.root is not None  # the walk starts at a resource
         issues.pending.append((node, checks, path, issues.owner, issues.root))
     if resource:
         issues.owner, issues.root = outer
@@ -256,7 +257,7 @@ def _check_narrative(div: Any, path: Path, issues: list[Issue]) -> None:
         _issue(issues, "invariant", problem + " at {where}", path)
 
 
-def _check_value(value: Any, rule: Rule, path: Path, issues: list[Issue]) -> None:
+def _check_value(value: Any, rule: Rule, path: Path, issues: _Walk) -> None:
     kind = rule.kind
     if kind == PRIMITIVE:
         if value is None:
@@ -287,6 +288,7 @@ def _check_value(value: Any, rule: Rule, path: Path, issues: list[Issue]) -> Non
             return
         _check_object(value, inner, path, issues, resource=True)
         return
+    assert rule.model is not None  # every complex type has its class
     _check_object(value, rule.model, path, issues)
     if rule.references is not None:
         _check_reference(value.get("reference"), rule.references, path, issues)

@@ -13,6 +13,7 @@ from sicdoc.models.projections import (
     PalliativeReferral,
     PatientFact,
 )
+from sicdoc.models.reindex import ReindexMark
 from sicdoc.models.resources import (
     BusinessIdentifier,
     DateIndex,
@@ -23,6 +24,7 @@ from sicdoc.models.resources import (
     TokenIndex,
 )
 from sicdoc.models.security import AccessToken, IntegrationClient, UsedJti, User, UserSession
+from sicdoc.models.worklist import WorklistSnooze
 
 __all__ = [
     "AccessToken",
@@ -44,6 +46,7 @@ __all__ = [
     "PalliativeReferral",
     "PatientFact",
     "ReferenceIndex",
+    "ReindexMark",
     "Resource",
     "ResourceVersion",
     "StringIndex",
@@ -51,4 +54,5 @@ __all__ = [
     "UsedJti",
     "User",
     "UserSession",
+    "WorklistSnooze",
 ]

@@ -17,6 +17,8 @@ from sicdoc.models.resources import ID
 
 DRAFT = "draft"
 SIGNED = "signed"
+# Set aside by a clinician before signing: kept (with its audit record), no longer listed or editable.
+DISCARDED = "discarded"
 
 
 class ConversationDraft(Base):

@@ -21,8 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sicdoc.models.base import Base
+from sicdoc.security.roles import ROLES
 
-ROLES = ("clinician", "qi_analyst", "admin")
 # SHA-256 hex digests of random secrets: the secrets themselves are never stored.
 DIGEST = String(64)
 
@@ -41,7 +41,7 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (CheckConstraint("role IN ('clinician', 'qi_analyst', 'admin')", name="role"),)
+    __table_args__ = (CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role"),)
 
 
 class UserSession(Base):

@@ -17,8 +17,7 @@ from typing import Any
 from sicdoc import codes
 
 FILE = "sic.json"
-# Local code system of the answer options (participants, permission, code status, ...).
-ANSWER_SYSTEM = f"{codes.CANONICAL_BASE}/CodeSystem/sic-answer"
+ANSWER_SYSTEM = codes.SIC_ANSWER_SYSTEM
 HELP_SUFFIX = "-help"
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sicdoc.security import scopes as smart
+from sicdoc.security.roles import Role
 
-CLINICIAN, QI_ANALYST, ADMIN = "clinician", "qi_analyst", "admin"
+CLINICIAN, QI_ANALYST, ADMIN = Role.CLINICIAN, Role.QI_ANALYST, Role.ADMIN
 EVERYONE = frozenset({CLINICIAN, QI_ANALYST, ADMIN})
 
 
@@ -66,7 +67,12 @@ RULES: dict[str, Rule] = {
     "admin.create_user": people(ADMIN),
     "admin.set_role": people(ADMIN),
     "admin.disable_user": people(ADMIN),
+    "admin.person": people(ADMIN),
+    "admin.set_profile": people(ADMIN),
+    "admin.reset_password": people(ADMIN),
+    "admin.enable_user": people(ADMIN),
     "admin.clients": people(ADMIN),
+    "admin.create_client": people(ADMIN),
     "admin.revoke_client": people(ADMIN),
     # Clinician pages: charts, conversation notes, referrals.
     "forms.find_patient": people(CLINICIAN),
@@ -79,13 +85,19 @@ RULES: dict[str, Rule] = {
     "forms.conversation": people(CLINICIAN),
     "forms.amend": people(CLINICIAN),
     "forms.history": people(CLINICIAN),
+    "forms.entered_in_error": people(CLINICIAN),
+    "forms.discard": people(CLINICIAN),
     "worklist.index": people(CLINICIAN),
+    "worklist.snooze": people(CLINICIAN),
+    "worklist.wake": people(CLINICIAN),
     # Quality improvement: de-identified aggregates with small cells suppressed.
     "dashboards.index": people(QI_ANALYST, ADMIN),
     "dashboards.show": people(QI_ANALYST, ADMIN),
     "dashboards.panel_csv": people(QI_ANALYST, ADMIN),
     "dashboards.plotly_js": people(QI_ANALYST, ADMIN),
     "api.metrics": people(QI_ANALYST, ADMIN),
+    # The description of the JSON endpoints: shapes and how to authenticate, no data (like /fhir/metadata).
+    "api.openapi": public(),
     # Integration clients (OAuth 2.0 client credentials; the endpoint authenticates the client itself).
     "oauth.token": public(),
     "oauth.smart_configuration": public(),

@@ -5,28 +5,32 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sicdoc.errors import Conflict, InvalidInput, NotFound
+from sicdoc.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from sicdoc.fhir.dates import as_utc, utc_now
 from sicdoc.models import IntegrationClient, User
-from sicdoc.models.security import ROLES
 from sicdoc.security import audit, sessions, tokens
 from sicdoc.security import scopes as smart
 from sicdoc.security.audit import Actor
 from sicdoc.security.passwords import check_password, hash_password, needs_rehash, rehash, verify_password
+from sicdoc.security.roles import ROLES
 from sicdoc.services import transaction
 
 # Recently viewed patients kept per login session.
 RECENT_MAX = 8
 
 
-class LoginFailed(Exception):
+class LoginFailed(Unauthorized):
     """Wrong password, unknown or disabled user: one message for all, so nothing leaks."""
+
+    def __init__(self, message: str = "Wrong username or password, or the account is disabled.") -> None:
+        super().__init__(message)
 
 
 class AccountLocked(LoginFailed):
@@ -46,19 +50,12 @@ class Lockout:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return utc_now()  # a seam: the tests move the clock here
 
 
 def _new_password_hash(username: str, password: str) -> str:
-    try:
-        check_password(password, [username])
-        return hash_password(password)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), code="value") from None
+    check_password(password, [username])  # WeakPassword is an InvalidInput
+    return hash_password(password)
 
 
 def _check_role(role: str) -> None:
@@ -120,6 +117,15 @@ def unlock_user(session: Session, username: str, actor: Actor = audit.SYSTEM) ->
         audit.append(session, actor, "user-unlock", "success", detail=username)
 
 
+def enable_user(session: Session, username: str, actor: Actor = audit.SYSTEM) -> None:
+    """Let a disabled or locked-out person log in again (their old sessions stay ended)."""
+    with transaction(session):
+        user = _user(session, username)
+        user.active = True
+        user.failed_logins, user.locked_until = 0, None
+        audit.append(session, actor, "user-enable", "success", detail=username)
+
+
 def disable_user(session: Session, username: str, actor: Actor = audit.SYSTEM) -> None:
     """Disable a person and end every session they have."""
     with transaction(session):
@@ -157,8 +163,8 @@ def login(
         actor = Actor("(unknown user)", actor.role, actor.source_address, actor.request_id)
         audit.record(session, actor, "login", "failure", detail="unknown user")
         raise LoginFailed()
-    if user.locked_until is not None and _utc(user.locked_until) > now:
-        until = _utc(user.locked_until)
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
+        until = as_utc(user.locked_until)
         audit.record(session, actor, "login", "failure", detail="locked")
         raise AccountLocked(until)
     if not ok:
@@ -238,21 +244,24 @@ def create_client(
     actor: Actor = audit.SYSTEM,
 ) -> tuple[str, str | None]:
     """Register an integration client; return its id and, if asked for, its secret (shown only once)."""
+    name = " ".join(name.split())
+    if not name or len(name) > 120 or not name.isprintable():
+        raise InvalidInput("A client's name is 1 to 120 printable characters", expression="name")
     wanted = smart.split(scopes)
     if not wanted:
-        raise InvalidInput("A client needs at least one scope")
+        raise InvalidInput("A client needs at least one scope", expression="scopes")
     for scope in wanted:
         try:
             smart.parse(scope)
-        except smart.ScopeError as exc:
-            raise InvalidInput(str(exc)) from None
+        except smart.InvalidScope as exc:
+            raise InvalidInput(str(exc), expression="scopes") from None
     if jwks is None and not with_secret:
-        raise InvalidInput("Register a JWK set (private_key_jwt) or ask for a secret")
+        raise InvalidInput("Register a JWK set (private_key_jwt) or ask for a secret", expression="secret")
     if jwks is not None:
         try:
             jwks = tokens.public_jwks(jwks)
         except ValueError as exc:
-            raise InvalidInput(f"JWK set: {exc}") from None
+            raise InvalidInput(f"JWK set: {exc}", expression="jwks") from None
     secret = secrets.token_urlsafe(32) if with_secret else None
     client_id = secrets.token_hex(16)
     with transaction(session):

@@ -25,6 +25,7 @@ from sicdoc.fhir.outcome import operation_outcome
 from sicdoc.fhir.search import check_criteria, parse_etag, parse_version
 from sicdoc.fhir.validation import URN_RE, is_resource_type, valid_id, validate_resource
 from sicdoc.models import BundleReceipt
+from sicdoc.services import timing
 from sicdoc.services.entries import (
     EntryPlan,
     conditional_references,
@@ -211,13 +212,17 @@ def _apply(
             response_entries[plan.index] = plan.execute(uow, representation)
     # New resources go in together: one statement per table instead of one per resource.
     creates = [p for p in plans if p.method == "POST" and not p.exists]
-    made = store.create_many(session, [(p.resource, p.resource_id) for p in creates])
+    made = store.create_many(session, [p.to_create() for p in creates])
     for plan, stored in zip(creates, made, strict=True):
         shown = representation and uow.may_read(plan.resource_type)
         response_entries[plan.index] = response_entry(stored, "201 Created", shown)
     for plan in plans:
         if response_entries[plan.index] is None:
             response_entries[plan.index] = plan.execute(uow, representation)
+    lookup = timing.Lookup(uow)
+    for plan in plans:
+        if plan.method in ("POST", "PUT") and not plan.exists:
+            _warn(response_entries[plan.index], lookup, plan.resource)
     created = len(made) + sum(p.created for p in plans)
     uow.audit_writes([("create", stored) for stored in made] + [p.written for p in plans if p.written])
     response = {
@@ -263,6 +268,8 @@ def process_batch(
                 with uow.transaction():
                     plan: EntryPlan = plan_entries(uow, [single])[0]
                     response = plan.execute(uow, representation)
+                    if plan.method in ("POST", "PUT") and not plan.exists:
+                        _warn(response, timing.Lookup(uow), plan.resource)
                     uow.audit_writes([plan.written] if plan.written else [])
                     return response, plan.created
 
@@ -283,6 +290,13 @@ def process_batch(
             out.append({"response": {"status": "500", "outcome": operation_outcome([failed])}})
     response = {"resourceType": "Bundle", "type": "batch-response", "entry": out}
     return BundleResult(response, created=created)
+
+
+def _warn(entry: dict[str, Any] | None, lookup: timing.Lookup, resource: dict[str, Any] | None) -> None:
+    """Dates that break a clinical rule are stored as sent; R4 reports them in the entry's outcome."""
+    issues = timing.date_warnings(lookup, resource or {})
+    if entry is not None and issues:
+        entry["response"]["outcome"] = operation_outcome(issues)
 
 
 def _has_placeholder(node: Any) -> bool:

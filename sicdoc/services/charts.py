@@ -1,4 +1,4 @@
-"""What a clinician sees of a patient: search cards, the header, the timeline. Read-only queries.
+"""What a clinician sees of a patient: search cards and the timeline (the header: ``chart_header``).
 
 Everything comes from the store and its projections, so a conversation or referral posted by an
 EHR shows up exactly like one entered in the forms.
@@ -6,27 +6,21 @@ EHR shows up exactly like one entered in the forms.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sicdoc import codes, questionnaires
-from sicdoc.errors import InvalidInput
 from sicdoc.fhir.dates import calendar_date
 from sicdoc.fhir.search import parse_search
 from sicdoc.models import Conversation, EncounterFact, PalliativeConsult, PalliativeReferral, Resource
-from sicdoc.services.conversations.common import performer
-from sicdoc.services.conversations.history import read_record
+from sicdoc.services.conversations.entered_in_error import ENTERED_IN_ERROR, withdrawals
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, read
 from sicdoc.store.search import search
-
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MAX_RESULTS = 25
 
 
 @dataclass(frozen=True)
@@ -37,18 +31,6 @@ class PatientCard:
     birth_date: str | None
     gender: str | None
     deceased: str | None = None
-
-
-@dataclass(frozen=True)
-class Header:
-    """The latest conversation's essentials, shown above the fold."""
-
-    procedure_id: str | None = None
-    when: datetime | None = None
-    author: str | None = None
-    code_status: str | None = None
-    goals: str | None = None
-    recommendation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,30 +60,10 @@ def patient_card(uow: UnitOfWork, patient_id: str) -> PatientCard:
     return card(uow.read("Patient", patient_id))
 
 
-def _shown(uow: UnitOfWork, cards: list[PatientCard]) -> list[PatientCard]:
+def shown(uow: UnitOfWork, cards: list[PatientCard]) -> list[PatientCard]:
     """Cards about to be shown: each patient named is noted for the audit record."""
     uow.disclose("search", patients=[c.id for c in cards], resource_type="Patient")
     return cards
-
-
-def find_patients(uow: UnitOfWork, text: str) -> list[PatientCard]:
-    """Patients whose birth date (YYYY-MM-DD), MRN (any identifier) or every name word matches."""
-    text = " ".join(text.split())[:200]
-    if not text:
-        return []
-    try:
-        if _DATE_RE.match(text):
-            queries = [[("birthdate", text)]]
-        else:
-            queries = [[("identifier", text)], [("name", word) for word in text.split()]]
-        found: dict[str, PatientCard] = {}
-        for criteria in queries:
-            request = parse_search("Patient", [*criteria, ("_count", str(MAX_RESULTS))])
-            for match in search(uow.session, request).matches:
-                found.setdefault(match.id, card(match))
-    except InvalidInput:
-        return []  # a value the search cannot parse (e.g. 2026-13-45) finds nobody
-    return _shown(uow, sorted(found.values(), key=lambda c: (c.name.casefold(), c.id))[:MAX_RESULTS])
 
 
 def patient_cards(uow: UnitOfWork, ids: list[str]) -> list[PatientCard]:
@@ -111,43 +73,14 @@ def patient_cards(uow: UnitOfWork, ids: list[str]) -> list[PatientCard]:
         row = uow.session.get(Resource, ("Patient", pid))
         if row is not None and not row.deleted:
             out.append(card(Stored("Patient", pid, row.version_id, row.last_updated, False, row.content)))
-    return _shown(uow, out)
+    return shown(uow, out)
 
 
 def recently_updated(uow: UnitOfWork, limit: int = 10) -> list[PatientCard]:
-    request = parse_search("Patient", [("_sort", "-_lastUpdated"), ("_count", str(limit))])
-    return _shown(uow, [card(m) for m in search(uow.session, request).matches])
-
-
-def header(uow: UnitOfWork, patient_id: str) -> Header:
-    uow.disclose("read", patients=[patient_id])
-    session = uow.session
-    row = session.scalars(
-        select(Conversation)
-        .where(Conversation.patient_id == patient_id, Conversation.status != "entered-in-error")
-        .order_by(Conversation.performed_at.desc().nulls_last(), Conversation.procedure_id)
-        .limit(1)
-    ).first()
-    if row is None:
-        return Header()
-    record = read_record(session, row.procedure_id)
-    answers = record.answers
-    status = answers.get("code-status") or row.code_status
-    return Header(
-        procedure_id=row.procedure_id,
-        when=row.performed_at,
-        author=performer(record.procedure.content or {}).get("display") or row.clinician_id,
-        code_status=questionnaires.option_display("code-status", str(status)) or status if status else None,
-        goals=str(answers["goals"]) if "goals" in answers else _latest_goal(session, patient_id),
-        recommendation=str(answers["recommendation"]) if "recommendation" in answers else None,
-    )
-
-
-def _latest_goal(session: Session, patient_id: str) -> str | None:
-    request = parse_search("Goal", [("patient", patient_id), ("_sort", "-start-date"), ("_count", "1")])
-    for match in search(session, request).matches:
-        return ((match.content or {}).get("description") or {}).get("text")
-    return None
+    # No total: counting every patient would cost more than the page it is never shown on.
+    args = [("_sort", "-_lastUpdated"), ("_count", str(limit)), ("_total", "none")]
+    request = parse_search("Patient", args)
+    return shown(uow, [card(m) for m in search(uow.session, request).matches])
 
 
 def conditions(uow: UnitOfWork, patient_id: str) -> list[tuple[str, str, date | None]]:
@@ -212,14 +145,19 @@ def timeline(uow: UnitOfWork, patient_id: str) -> list[Event]:
     ):
         detail = ", ".join(x for x in (consult.unit, consult.site, consult.status) if x)
         events.append(Event(consult.start_date, "consult", "Palliative care consult", detail))
-    for conv in session.scalars(select(Conversation).where(Conversation.patient_id == patient_id)):
+    conversations = list(session.scalars(select(Conversation).where(Conversation.patient_id == patient_id)))
+    # A withdrawn note stays on the timeline, marked, so no one wonders where it went.
+    withdrawn = withdrawals(session, [c.procedure_id for c in conversations if c.status == ENTERED_IN_ERROR])
+    for conv in conversations:
         status = questionnaires.option_display("code-status", conv.code_status or "") or conv.code_status
         detail = f"Code status: {status}" if status else ""
-        events.append(
-            Event(
-                conv.performed_date, "conversation", "Serious illness conversation", detail, conv.procedure_id
-            )
-        )
+        title = "Serious illness conversation"
+        if conv.status == ENTERED_IN_ERROR:
+            title += " (entered in error)"
+            mark = withdrawn.get(conv.procedure_id)
+            on = f" {mark.when:%Y-%m-%d}" if mark and mark.when else ""
+            detail = f"Entered in error{on} by {mark.who}: {mark.reason}" if mark else "Entered in error"
+        events.append(Event(conv.performed_date, "conversation", title, detail, conv.procedure_id))
     return sorted(events, key=lambda e: (e.when or date.min, e.kind), reverse=True)
 
 

@@ -35,6 +35,11 @@ class EntryPlan:
     written: tuple[str, Stored] | None = None  # (audit action, version written)
     order: tuple[int, int] = field(default=(0, 0))
 
+    def to_create(self) -> tuple[dict[str, Any], str]:
+        """(resource, id) of a planned create: both are known once the entry is planned."""
+        assert self.resource is not None and self.resource_id is not None
+        return self.resource, self.resource_id
+
     def execute(self, uow: UnitOfWork, representation: bool) -> dict[str, Any]:
         where = f"Bundle.entry[{self.index}]"
         session, store = uow.session, uow.store

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sicdoc import codes
 from sicdoc.errors import InvalidInput
 from sicdoc.fhir.dates import calendar_date, format_instant, utc_now
+from sicdoc.services import timing
 from sicdoc.services.bundles import process_transaction
 from sicdoc.services.conversations.common import (
     FORMS_CLIENT,
@@ -60,6 +61,8 @@ def record_referral(
         errors["authored_on"] = (
             f"The referral date cannot be before the patient's birth ({born.isoformat()})."
         )
+    elif after_death := timing.referral_error(uow, patient_id, authored_on):
+        errors["authored_on"] = after_death
     reason = (reason or "").replace("\r\n", "\n").strip()
     if not reason:
         errors["reason"] = "Give the reason for the referral."

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sicdoc.errors import DuplicateIdentifier, InvalidInput
+from sicdoc.errors import DuplicateIdentifier, InvalidInput, Issue
 from sicdoc.fhir.validation import validate_resource
+from sicdoc.services import timing
 from sicdoc.services.entries import conditional_references
 from sicdoc.services.matching import match_one, serialise
 from sicdoc.services.unit import UnitOfWork
@@ -20,6 +21,8 @@ class WriteResult:
     created: bool
     # A conditional create matched a resource this actor may not read: say only that one exists.
     hidden: bool = False
+    # Dates that break a clinical rule: stored as sent (EHR data may be late), reported as warnings.
+    warnings: tuple[Issue, ...] = ()
 
 
 def _checked(resource_type: str, resource: Any) -> dict[str, Any]:
@@ -37,6 +40,12 @@ def _checked(resource_type: str, resource: Any) -> dict[str, Any]:
             code="not-supported",
         )
     return resource
+
+
+def _written(uow: UnitOfWork, stored: Stored, created: bool) -> WriteResult:
+    return WriteResult(
+        stored, created, warnings=tuple(timing.date_warnings(timing.Lookup(uow), stored.content or {}))
+    )
 
 
 def matched(uow: UnitOfWork, resource_type: str, resource_id: str) -> WriteResult:
@@ -62,7 +71,7 @@ def create_resource(
                     return matched(uow, resource_type, existing)
             stored = uow.store.create(uow.session, resource)
             uow.audit_writes([("create", stored)])
-            return WriteResult(stored, created=True)
+            return _written(uow, stored, created=True)
 
     try:
         return uow.retrying(attempt)
@@ -85,7 +94,7 @@ def update_resource(
         with uow.transaction():
             stored = uow.store.update(uow.session, resource, resource_id, if_match=if_match)
             uow.audit_writes([("create" if stored.version_id == 1 else "update", stored)])
-            return WriteResult(stored, created=stored.version_id == 1)
+            return _written(uow, stored, created=stored.version_id == 1)
 
     return uow.retrying(attempt)
 
@@ -108,10 +117,10 @@ def conditional_update(
             if found is None:
                 stored = uow.store.create(uow.session, {k: v for k, v in resource.items() if k != "id"})
                 uow.audit_writes([("create", stored)])
-                return WriteResult(stored, created=True)
+                return _written(uow, stored, created=True)
             stored = uow.store.update(uow.session, resource, found, if_match=if_match)
             uow.audit_writes([("update", stored)])
-            return WriteResult(stored, created=False)
+            return _written(uow, stored, created=False)
 
     return uow.retrying(attempt)
 

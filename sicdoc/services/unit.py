@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sicdoc.errors import Forbidden
 from sicdoc.fhir.compartment import compartment_types
 from sicdoc.fhir.search import DEFAULT_COUNT, SearchRequest
+from sicdoc.locking import begin_write
 from sicdoc.security import audit
 from sicdoc.security import scopes as smart
 from sicdoc.security.audit import Actor
@@ -276,10 +277,8 @@ class UnitOfWork:
                 }
             )
         self._pending.clear()
-        if self.session.in_transaction():
-            self.session.rollback()
         try:
-            with self.session.begin():
+            with begin_write(self.session):
                 audit.append_many(self.session, self.actor, records)
         except audit.AuditUnavailable:
             self.session.rollback()

@@ -17,9 +17,12 @@ from sqlalchemy.orm import Session
 
 from sicdoc import codes
 from sicdoc.conversation import documented_domains
+from sicdoc.conversation.extract import code_status_of
+from sicdoc.conversation.form import answers_from_items
 from sicdoc.fhir.dates import calendar_date, instant
 from sicdoc.fhir.validation import reference_parts
 from sicdoc.models import (
+    Base,
     Conversation,
     DiagnosisFact,
     EncounterFact,
@@ -45,7 +48,7 @@ PROJECTED = frozenset(
     }
 )
 # (table, row) pairs waiting to be inserted.
-Row = tuple[type, dict[str, Any]]
+Row = tuple[type[Base], dict[str, Any]]
 # (resource type, id, current content or None when deleted, whether rows may already exist)
 Change = tuple[str, str, dict[str, Any] | None, bool]
 
@@ -93,7 +96,7 @@ def _has_code(concept: Any, wanted: set[str]) -> bool:
 
 
 def _insert(session: Session, rows: list[Row]) -> None:
-    by_table: dict[type, list[dict[str, Any]]] = defaultdict(list)
+    by_table: dict[type[Base], list[dict[str, Any]]] = defaultdict(list)
     for table, row in rows:
         by_table[table].append(row)
     for table, batch in by_table.items():
@@ -328,18 +331,18 @@ def _conversation_details(session: Session, procedure_id: str) -> tuple[str | No
         )
     ).all()
     domains: list[str] = []
-    code_status = None
+    answered = observed = None
     for resource_type, content in linked:
         if resource_type == "QuestionnaireResponse":
             domains.extend(d for d in documented_domains(content.get("item")) if d not in domains)
+            status = answers_from_items(content.get("item")).get("code-status")
+            answered = status if isinstance(status, str) else answered
         elif (
             resource_type == "Observation"
             and content.get("status") != "entered-in-error"  # withdrawn by an amendment
             and _has_code(content.get("code"), {codes.RESUSCITATION_STATUS})
         ):
-            value = codes.codings(content.get("valueCodeableConcept"))
-            if value:
-                code_status = {codes.FOR_RESUSCITATION: "full", codes.NOT_FOR_RESUSCITATION: "dnr"}.get(
-                    value[0][1], value[0][1]
-                )
-    return (",".join(domains)[:512] or None), code_status
+            observed = code_status_of(content.get("valueCodeableConcept")) or observed
+    # The answer is the source of truth; the Observation speaks for conversations posted without one.
+    code_status = answered or observed
+    return (",".join(domains)[:512] or None), (code_status[:32] if code_status else None)

@@ -26,6 +26,11 @@ def request_scope(default_months: int | None = None) -> Scope:
     return parse_scope(_params(), today=today_utc(), default_months=default_months)
 
 
+def default_scope() -> Scope:
+    """Every cohort and place, as of today: the scope of a patient's own "conversation due" notice."""
+    return parse_scope({}, today=today_utc())
+
+
 def qi_request_scope(default_months: int | None = None) -> Scope:
     """The scope of a QI answer in the query string: whole months only (``parse_qi_scope``)."""
     return parse_qi_scope(_params(), today=today_utc(), default_months=default_months)

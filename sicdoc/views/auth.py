@@ -12,14 +12,22 @@ from wtforms import Field, PasswordField, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from sicdoc.db import get_session
-from sicdoc.security.audit import Actor, AuditUnavailable
+from sicdoc.security.audit import Actor
 from sicdoc.services import accounts
-from sicdoc.views.guard import cookie_name, current_actor, error_response
+from sicdoc.views.guard import cookie_name, current_actor, safe_next
 from sicdoc.views.limits import limited
 
 bp = Blueprint("auth", __name__)
 
 FAILED = "Wrong username or password, or the account is disabled."
+# Why the login page is shown, by the ``reason`` the guard puts in the URL.
+REASONS = {
+    "expired": (
+        "Your session has ended, so you were logged out. Log in again to go back to the page you were on; "
+        "text typed into a form is kept in this browser and put back."
+    ),
+}
+SIGN_IN_FIRST = "Log in to open that page; you will be taken there afterwards."
 LOCKED = (
     "This account is locked after repeated failed log-ins; try again after {until} or ask an administrator."
 )
@@ -40,10 +48,16 @@ class LoginForm(FlaskForm):
 @limited("LOGIN_RATE_LIMIT", methods=("POST",))
 def login() -> Response | BaseResponse | tuple[str, int]:
     form = LoginForm()
+    target = safe_next(request.values.get("next"))
+    reason = REASONS.get(request.args.get("reason", ""), SIGN_IN_FIRST if target else None)
+
+    def page(status: int = 200, error: str | None = None) -> tuple[str, int]:
+        return render_template("auth/login.html", form=form, error=error, reason=reason, next=target), status
+
     if request.method == "GET":
-        return render_template("auth/login.html", form=form)
+        return page()
     if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form), 400
+        return page(400)
     username = form.username.data or ""
     attempt = Actor(username, "anonymous", request.remote_addr, g.request_id)
     session = get_session()
@@ -53,14 +67,10 @@ def login() -> Response | BaseResponse | tuple[str, int]:
             accounts.forget_session(session, old)  # a cookie from before the login never survives it
         user, raw = accounts.login(session, username, form.password.data or "", attempt, _lockout())
     except accounts.AccountLocked as exc:
-        return render_template(
-            "auth/login.html", form=form, error=LOCKED.format(until=_clock(exc.until))
-        ), 401
+        return page(401, LOCKED.format(until=_clock(exc.until)))
     except accounts.LoginFailed:
-        return render_template("auth/login.html", form=form, error=FAILED), 401
-    except AuditUnavailable as exc:
-        return error_response(exc)
-    resp = redirect(url_for("home.index"))
+        return page(401, FAILED)
+    resp = redirect(request.script_root + target if target else url_for("home.index"))
     _set_cookie(resp, raw)
     current_app.logger.info("login %s (%s)", user.username, user.role)
     return resp
@@ -69,11 +79,8 @@ def login() -> Response | BaseResponse | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> Response | BaseResponse:
     raw = request.cookies.get(cookie_name())
-    try:
-        if raw:
-            accounts.logout(get_session(), raw, current_actor())
-    except AuditUnavailable as exc:
-        return error_response(exc)
+    if raw:
+        accounts.logout(get_session(), raw, current_actor())  # AuditUnavailable: views/errors.py
     resp = redirect(url_for("auth.login"))
     resp.delete_cookie(
         cookie_name(), path="/", secure=current_app.config["SECURE_COOKIES"], httponly=True, samesite="Lax"

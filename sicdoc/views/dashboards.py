@@ -5,7 +5,9 @@ Filters live in the query string, so a view can be shared as a link; everything 
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, send_file, url_for
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 from markupsafe import Markup
 
 from sicdoc.analytics.scope import ScopeError
@@ -24,27 +26,39 @@ def figure_data(json_text: str) -> Markup:
     return Markup(json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
 
 
-def _render(board: Dashboard) -> tuple[str, int]:
+def _context(board: Dashboard) -> dict[str, Any]:
     analytics = service()
-    context = {
+    return {
         "board": board,
         "boards": list(analytics.definitions.values()),
         "cohorts": COHORTS,
         "places": analytics.places(),
         "figure_data": figure_data,
     }
-    try:
-        scope = qi_request_scope(board.default_period_months)
-    except ScopeError as exc:
-        return render_template(
-            "dashboards/dashboard.html", error=str(exc), built=None, scope=None, **context
-        ), 400
+
+
+@bp.errorhandler(ScopeError)
+def _bad_scope(error: ScopeError) -> Response | tuple[str, int]:
+    """A filter that cannot be used: the CSV answers in plain text, a page shows it above its filters."""
+    if request.endpoint == "dashboards.panel_csv":
+        return Response(f"{error}\n", status=400, mimetype="text/plain")
+    analytics = service()
+    board = (
+        analytics.definitions.get((request.view_args or {}).get("board_id", "")) or analytics.default_board
+    )
+    return render_template(
+        "dashboards/dashboard.html", error=str(error), built=None, scope=None, **_context(board)
+    ), 400
+
+
+def _render(board: Dashboard) -> tuple[str, int]:
+    analytics = service()
+    scope = qi_request_scope(board.default_period_months)
     view = analytics.dashboard_view(board, scope)
     from sicdoc.figures.theme import template_json  # plotly loads with the first dashboard, not the app
 
-    csv_links = {
-        p["id"]: url_for("dashboards.panel_csv", panel_id=p["id"], **scope.query()) for p in board.panels
-    }
+    query: dict[str, Any] = scope.query()  # url_for's own keywords are not strings
+    csv_links = {p["id"]: url_for("dashboards.panel_csv", panel_id=p["id"], **query) for p in board.panels}
     return render_template(
         "dashboards/dashboard.html",
         error=None,
@@ -53,7 +67,7 @@ def _render(board: Dashboard) -> tuple[str, int]:
         figure_template=template_json(),
         scope=scope,
         csv_links=csv_links,
-        **context,
+        **_context(board),
     ), 200
 
 
@@ -76,10 +90,7 @@ def panel_csv(panel_id: str) -> Response:
     board = analytics.board_for_panel(panel_id)
     if board is None:
         abort(404)
-    try:
-        scope = qi_request_scope(board.default_period_months)
-    except ScopeError as exc:
-        return Response(f"{exc}\n", status=400, mimetype="text/plain")
+    scope = qi_request_scope(board.default_period_months)
     panel = analytics.dashboard(board, scope).panel(panel_id)
     assert panel is not None
     name = f"{panel_id}_{scope.as_of.isoformat()}.csv"

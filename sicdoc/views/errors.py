@@ -1,4 +1,5 @@
-"""Web answers for refusals that happen outside the rule table: a forged form and too many attempts."""
+"""Web answers for refusals outside the rule table (a forged form, too many attempts) and for any
+``SicdocError`` no blueprint answers itself: JSON, OperationOutcome or the error page by face."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from sicdoc.db import get_session
-from sicdoc.errors import SicdocError
+from sicdoc.errors import ConfigurationError, SicdocError
+from sicdoc.schemas.oauth import OAuthErrorSchema
 from sicdoc.security import audit
 from sicdoc.security.audit import AuditUnavailable
 from sicdoc.views.guard import current_actor, error_response
@@ -22,6 +24,17 @@ def register(app: Flask) -> None:
     app.register_error_handler(429, _throttled)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(DataError, _unstorable_value)
+    app.register_error_handler(SicdocError, _refused)
+
+
+def _refused(error: SicdocError) -> Response:
+    if isinstance(error, ConfigurationError):
+        # A wiring mistake: logged for whoever runs the server, never shown to the user.
+        current_app.logger.error("configuration error on %s: %s", request.path, error)
+        return error_response(
+            SicdocError("Internal error; the request changed nothing", code="exception"), 500
+        )
+    return error_response(error)
 
 
 def _unstorable_value(error: DataError) -> Response:
@@ -75,9 +88,8 @@ def _throttled(error: TooManyRequests) -> Response:
 
         resp = Response(render_template("auth/login.html", form=LoginForm(), error=LOGIN_THROTTLED), 429)
     elif request.blueprint == "oauth":
-        resp = jsonify(
-            {"error": "temporarily_unavailable", "error_description": "Too many token requests; slow down"}
-        )
+        body = {"error": "temporarily_unavailable", "error_description": "Too many token requests; slow down"}
+        resp = jsonify(OAuthErrorSchema().dump(body))
         resp.status_code = 429
     else:
         resp = error_response(SicdocError("Too many requests; slow down", code="throttled"), 429)

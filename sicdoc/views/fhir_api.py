@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from sicdoc.db import get_session
 from sicdoc.errors import InvalidInput, SicdocError
@@ -156,7 +157,7 @@ def metadata() -> Response:
 
 @bp.post("")
 @bp.post("/")
-def bundle() -> Response:
+def bundle() -> BaseResponse:
     body = request_json()
     denied = _bundle_scope_refusal(body)
     if denied is not None:
@@ -174,7 +175,7 @@ def bundle() -> Response:
     return fhir_response(result.response, 200)
 
 
-def _bundle_scope_refusal(body: object) -> Response | None:
+def _bundle_scope_refusal(body: object) -> BaseResponse | None:
     """Every entry's type and interaction must be within the token's scopes, before any work is done."""
     if not isinstance(body, dict):
         return None
@@ -213,7 +214,9 @@ def create(resource_type: str) -> Response:
         return fhir_response(
             information(f"A {resource_type} matching If-None-Exist already exists; nothing was created"), 200
         )
-    return written_response(result.stored, 201 if result.created else 200, unit().may_read(resource_type))
+    return written_response(
+        result.stored, 201 if result.created else 200, unit().may_read(resource_type), result.warnings
+    )
 
 
 @bp.put("/<resource_type>")
@@ -226,7 +229,9 @@ def conditional_update(resource_type: str) -> Response:
     result = resource_service.conditional_update(
         unit(), resource_type, criteria, request_json(), if_match=if_match()
     )
-    return written_response(result.stored, 201 if result.created else 200, unit().may_read(resource_type))
+    return written_response(
+        result.stored, 201 if result.created else 200, unit().may_read(resource_type), result.warnings
+    )
 
 
 @bp.get("/<resource_type>/<resource_id>")
@@ -240,7 +245,9 @@ def update(resource_type: str, resource_id: str) -> Response:
     result = resource_service.update_resource(
         unit(), _writable(resource_type), resource_id, request_json(), if_match=if_match()
     )
-    return written_response(result.stored, 201 if result.created else 200, unit().may_read(resource_type))
+    return written_response(
+        result.stored, 201 if result.created else 200, unit().may_read(resource_type), result.warnings
+    )
 
 
 @bp.delete("/<resource_type>/<resource_id>")

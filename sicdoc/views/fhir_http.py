@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.http import http_date
 
 from sicdoc.config import public_base_url
-from sicdoc.errors import SicdocError
+from sicdoc.errors import Issue, SicdocError
 from sicdoc.fhir import jsonio
 from sicdoc.fhir.dates import format_instant
-from sicdoc.fhir.outcome import information, operation_outcome
+from sicdoc.fhir.outcome import operation_outcome
 from sicdoc.fhir.search import parse_etag
 from sicdoc.store import Stored
 
@@ -42,7 +44,7 @@ def http_error_response(error: HTTPException) -> Response:
     }.get(error.code or 500, "processing")
     resp = outcome_response(SicdocError(error.description or error.name, code=code))
     resp.status_code = error.code or 500
-    if error.code == 405 and isinstance(getattr(error, "valid_methods", None), list):
+    if isinstance(error, MethodNotAllowed) and error.valid_methods is not None:
         resp.headers["Allow"] = ", ".join(error.valid_methods)
     return resp
 
@@ -90,14 +92,18 @@ def if_match() -> int | None:
 def resource_headers(stored: Stored) -> dict[str, str]:
     return {
         "ETag": stored.etag,
-        "Last-Modified": stored.last_updated.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        "Last-Modified": http_date(stored.last_updated),
     }
 
 
-def written_response(stored: Stored, status: int, readable: bool = True) -> Response:
+def written_response(
+    stored: Stored, status: int, readable: bool = True, warnings: Sequence[Issue] = ()
+) -> Response:
     """201/200 after a write, honouring ``Prefer: return=…`` (representation by default).
 
     A client that may write but not read the type gets an OperationOutcome instead of the resource.
+    Warnings about the stored data go in that OperationOutcome, which R4 offers for hints and warnings
+    (``return=OperationOutcome``); the resource body has no place for them.
     """
     headers = resource_headers(stored)
     headers["Location"] = f"{base_url()}/{stored.resource_type}/{stored.id}/_history/{stored.version_id}"
@@ -106,7 +112,8 @@ def written_response(stored: Stored, status: int, readable: bool = True) -> Resp
         return fhir_response(None, status, headers)
     if choice == "operationoutcome" or not readable:
         verb = "Created" if status == 201 else "Stored"
-        return fhir_response(information(f"{verb} {stored.resource_type}/{stored.id}"), status, headers)
+        done = Issue("informational", f"{verb} {stored.resource_type}/{stored.id}", severity="information")
+        return fhir_response(operation_outcome([*warnings, done]), status, headers)
     return fhir_response(stored.content, status, headers)
 
 

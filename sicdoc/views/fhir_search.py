@@ -13,10 +13,9 @@ from sicdoc.fhir.audit_event import searchset, to_audit_event
 from sicdoc.fhir.dates import format_instant, parse_range
 from sicdoc.fhir.outcome import operation_outcome
 from sicdoc.fhir.search import (
-    DEFAULT_COUNT,
-    MAX_COUNT,
     decode_cursor,
     encode_cursor,
+    page_size,
     parse_count,
     parse_search,
 )
@@ -49,7 +48,7 @@ def type_history(resource_type: str) -> Response:
 
 
 def _history_bundle(resource_type: str | None, resource_id: str | None) -> Response:
-    count = _count(request.args.get("_count"))
+    count = page_size(request.args.get("_count"))
     since = None
     if "_since" in request.args:
         rng = parse_range(request.args["_since"])
@@ -72,12 +71,6 @@ def _history_bundle(resource_type: str | None, resource_id: str | None) -> Respo
         "entry": [history_entry(s) for s in items],
     }
     return fhir_response(body)
-
-
-def _count(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_COUNT
-    return min(parse_count(raw), MAX_COUNT)
 
 
 @bp.get("/<resource_type>")
@@ -156,7 +149,7 @@ def everything(patient_id: str) -> Response:
         patient_id,
         types=types,
         since=since,
-        count=_count(args.get("_count")),
+        count=page_size(args.get("_count")),
         cursor=cursor,
         with_total=cursor is None,
     )

@@ -7,7 +7,7 @@ Everything the clinician typed is rendered back from the post itself, so a refus
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, current_app, render_template, request
@@ -25,7 +25,7 @@ SAVED = "saved"
 
 def init_app(app: Flask) -> None:
     # The route modules attach to ``bp`` on import; importing them here keeps one registration point.
-    from sicdoc.views import forms_conversations, forms_patients  # noqa: F401
+    from sicdoc.views import forms_conversations, forms_patients, forms_withdraw  # noqa: F401
 
     app.register_blueprint(bp)
 
@@ -52,6 +52,10 @@ def local_now() -> datetime:
     return datetime.now(zone())
 
 
+@overload
+def local(moment: datetime) -> datetime: ...
+@overload
+def local(moment: None) -> None: ...
 def local(moment: datetime | None) -> datetime | None:
     return moment.astimezone(zone()) if moment else None
 
@@ -82,7 +86,7 @@ def raw_from_answers(answers: dict[str, Answer], when: datetime | None) -> Multi
         else:
             raw.add(f.link_id, str(value))
     if when is not None:
-        raw.add("performed_start", local(when).strftime("%Y-%m-%dT%H:%M"))  # type: ignore[union-attr]
+        raw.add("performed_start", local(when).strftime("%Y-%m-%dT%H:%M"))
     return raw
 
 

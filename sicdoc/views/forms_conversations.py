@@ -14,7 +14,10 @@ from sicdoc.conversation.form import WHEN_FIELD, diff_answers, form_fields, pars
 from sicdoc.errors import Conflict, Unprocessable
 from sicdoc.services import charts
 from sicdoc.services import conversations as svc
-from sicdoc.services.conversations.common import performer
+from sicdoc.services.conversations import prognosis
+from sicdoc.services.conversations.drafts import NothingToSave
+from sicdoc.services.conversations.entered_in_error import ENTERED_IN_ERROR, withdrawal
+from sicdoc.services.conversations.history import author_of, signed_late
 from sicdoc.views.forms import (
     SAVED,
     bp,
@@ -25,6 +28,7 @@ from sicdoc.views.forms import (
     require_same,
     zone,
 )
+from sicdoc.views.forms_carry import CARRIED_FROM, carry_context, check_source, start_from
 from sicdoc.views.guard import unit
 from sicdoc.views.identity import current_clinician
 from sicdoc.views.narrative import safe_narrative
@@ -66,6 +70,11 @@ def _form(
         "encounters": charts.encounters(unit(), patient_id) if mode != "amend" else [],
         **extra,
     }
+    if mode != "amend":
+        context.update(carry_context(patient_id, raw))
+        if context["carry_error"]:  # a tampered source: said beside the form, nothing filled from it
+            context["errors"] = {CARRIED_FROM: context["carry_error"], **context["errors"]}
+            status = 422 if status == 200 else status
     return render_status("forms/conversation_form.html", status, **context)
 
 
@@ -75,6 +84,8 @@ def new_conversation(patient_id: str) -> Page:
     ongoing = [eid for eid, _, current in charts.encounters(unit(), patient_id) if current]
     if ongoing:  # most conversations happen during the current stay
         raw.add("encounter_id", ongoing[0])
+    if request.args.get("from"):  # "Start from the last conversation"
+        start_from(patient_id, request.args["from"], raw)
     return _form("new", patient_id, raw, action=url_for("forms.new_conversation", patient_id=patient_id))
 
 
@@ -88,12 +99,17 @@ def post_new_conversation(patient_id: str) -> Page:
 @bp.get("/drafts/<draft_id>")
 def draft(draft_id: str) -> Page:
     found = svc.get_draft(unit(), draft_id)
+    if found.status == "discarded":
+        flash("This draft was discarded.")
+        return redirect(url_for("forms.patient_page", patient_id=found.patient_id))
     if found.status != "draft":
         flash("This conversation is signed and read-only. Amend it to change it.")
         return redirect(url_for("forms.conversation", procedure_id=found.procedure_id))
     raw = raw_from_answers(dict(found.answers), found.performed_start)
     if found.encounter_id:
         raw.add("encounter_id", found.encounter_id)
+    if request.args.get("from"):  # a draft begun from an earlier note keeps its marks
+        raw.add(CARRIED_FROM, request.args["from"])
     return _form(
         "draft",
         found.patient_id,
@@ -120,6 +136,7 @@ def _save_or_sign(patient_id: str, draft_id: str | None, action: str) -> Page:
         return _form(mode, patient_id, request.form, 422, errors=errors, **again)
     work, who = unit(), current_clinician()
     try:
+        source = check_source(patient_id, request.form)
         if request.form.get("action") == "sign":
             signed = svc.sign_draft(
                 work,
@@ -130,14 +147,20 @@ def _save_or_sign(patient_id: str, draft_id: str | None, action: str) -> Page:
                 version,
                 performed_start=when,
                 encounter_id=_encounter(),
+                late_reason=request.form.get("late_reason", ""),
+                carried_from=source,
             )
             flash("Conversation signed.", SAVED)
             return redirect(url_for("forms.conversation", procedure_id=signed.procedure_id))
         saved = svc.save_draft(
             work, patient_id, answers, who, draft_id, version, performed_start=when, encounter_id=_encounter()
         )
-        flash(f"Draft saved at {local(saved.updated):%H:%M}.", SAVED)  # type: ignore[str-format]
-        return redirect(url_for("forms.draft", draft_id=saved.id))
+        flash(f"Draft saved at {local(saved.updated):%H:%M}.", SAVED)
+        query: dict[str, Any] = {"from": source} if source else {}  # a draft keeps its carried marks
+        return redirect(url_for("forms.draft", draft_id=saved.id, **query))
+    except NothingToSave as exc:  # the form says so; no empty draft is left listed
+        flash(str(exc))
+        return _form(mode, patient_id, request.form, 200, **again)
     except svc.AnswersRefused as exc:
         return _form(mode, patient_id, request.form, 422, errors=exc.errors, **again)
     except svc.DraftConflict as exc:
@@ -168,7 +191,10 @@ def conversation(procedure_id: str) -> Page:
         sections=sections,
         note=note,
         when=local(datetime.fromisoformat(start)) if start else None,
-        author=performer(content),
+        author={"display": author_of(work.session, content)},
+        late=signed_late(work, procedure_id),
+        withdrawn=withdrawal(work, procedure_id),
+        local=local,
     )
 
 
@@ -180,14 +206,25 @@ def amend(procedure_id: str) -> Page:
     content = record.procedure.content or {}
     if record.questionnaire_response is None:
         raise Unprocessable("This conversation has no form answers in sicdoc, so it cannot be amended here.")
+    if content.get("status") == ENTERED_IN_ERROR:
+        raise Conflict("This note was marked entered in error, so it can no longer be amended.")
+    start = (content.get("performedPeriod") or {}).get("start")
+    earlier: dict[str, Any] = {  # the prognosis comments so far, read-only above the field that adds to them
+        "comments": prognosis.entries(str(record.answers.get(prognosis.PROGNOSIS_COMMENT) or "")),
+        "signed_by": author_of(work.session, content),
+        "signed_when": local(datetime.fromisoformat(start)) if start else None,
+    }
     if request.method == "GET":
-        start = (content.get("performedPeriod") or {}).get("start")
         raw = raw_from_answers(record.answers, datetime.fromisoformat(start) if start else None)
-        return _form("amend", record.patient_id, raw, action=action, version=record.procedure.version_id)
+        raw.poplist(prognosis.PROGNOSIS_COMMENT)
+        return _form(
+            "amend", record.patient_id, raw, action=action, version=record.procedure.version_id, **earlier
+        )
     require_same("patient_id", record.patient_id)
     answers, when, errors = _read_post()
+    added = str(answers.pop(prognosis.PROGNOSIS_COMMENT, None) or "")
     version = _version()
-    again = {"action": action, "version": version}
+    again = {"action": action, "version": version, **earlier}
     if errors:
         return _form("amend", record.patient_id, request.form, 422, errors=errors, **again)
     try:
@@ -199,6 +236,8 @@ def amend(procedure_id: str) -> Page:
             request.form.get("reason", ""),
             expected_version=version,
             performed_start=when,
+            prognosis_addition=added,
+            zone=zone(),
         )
     except svc.AnswersRefused as exc:
         return _form("amend", record.patient_id, request.form, 422, errors=exc.errors, **again)

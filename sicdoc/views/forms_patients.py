@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from flask import flash, g, redirect, request, url_for
+from flask import current_app, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from sicdoc.services import accounts, charts
+from sicdoc.services import accounts, chart_header, charts, patient_search, worklist
 from sicdoc.services.conversations import AnswersRefused, list_drafts
 from sicdoc.services.referrals import URGENCIES, record_referral
+from sicdoc.views.analytics_http import default_scope, service
 from sicdoc.views.forms import SAVED, bp, local, local_now, render_status, require_same
 from sicdoc.views.guard import unit
 from sicdoc.views.identity import current_clinician
@@ -21,13 +22,16 @@ from sicdoc.views.identity import current_clinician
 def find_patient() -> tuple[str, int]:
     query = request.args.get("q", "")
     work = unit()
-    results = charts.find_patients(work, query) if query.strip() else None
+    order = current_app.config["DATE_ORDER"]
+    found = patient_search.find_patients(work, query, order) if query.strip() else None
     recent_ids = accounts.recent_patient_ids(work.session, g.get("session_cookie"))
     return render_status(
         "forms/search.html",
         200,
         query=query,
-        results=results,
+        found=found,
+        date_example="12/07/1943" if order == "MDY" else "07/12/1943",
+        mrn_example=next((c.mrn for c in charts.recently_updated(work, 1) if c.mrn), None),
         recent=charts.patient_cards(work, list(recent_ids)),
         updated=charts.recently_updated(work),
     )
@@ -49,7 +53,7 @@ def _patient_page(
     work = unit()
     patient = charts.patient_card(work, patient_id)  # 404 for an unknown patient
     _remember(patient_id)
-    header = charts.header(work, patient_id)
+    header = chart_header.header(work, patient_id)
     context: dict[str, Any] = {
         "patient": patient,
         "header": header,
@@ -62,8 +66,18 @@ def _patient_page(
         or MultiDict({"authored_on": local_now().date().isoformat(), "urgency": "routine"}),
         "errors": errors or {},
         "local": local,
+        "day": _day,
+        "due": service().worklist_entry(default_scope(), patient_id),
+        "snoozed": worklist.active_snoozes(work, local_now().date()).get(patient_id),
     }
     return render_status("forms/patient.html", 422 if errors else 200, **context)
+
+
+def _day(value: datetime | date | None) -> str:
+    """A documented date as the site reads it."""
+    if isinstance(value, datetime):
+        return local(value).date().isoformat()
+    return value.isoformat() if value else "date unknown"
 
 
 @bp.post("/patients/<patient_id>/referrals")

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
+from werkzeug.wrappers import Response as BaseResponse
 
 from sicdoc.db import get_session
 from sicdoc.errors import SicdocError
+from sicdoc.schemas.errors import ApiErrorSchema
+from sicdoc.schemas.oauth import OAuthErrorSchema
 from sicdoc.security import audit
 from sicdoc.security.audit import Actor, AuditUnavailable
 from sicdoc.security.rules import ANONYMOUS, CLINICIAN, RULES, Decision, Principal, Rule, decide
@@ -104,16 +110,16 @@ def _principal(rule: Rule | None) -> Principal:
             accounts.bearer_grant(session, raw.strip()) if kind.lower() == "bearer" and raw.strip() else None
         )
         return Principal("client", grant.client_id, "client", grant.scopes) if grant else ANONYMOUS
-    raw = request.cookies.get(cookie_name())
-    user = accounts.current_user(session, raw, lifetime()) if raw else None
+    cookie = request.cookies.get(cookie_name())
+    user = accounts.current_user(session, cookie, lifetime()) if cookie else None
     if user is None:
         return ANONYMOUS
     g.user = user
-    g.session_cookie = raw
+    g.session_cookie = cookie
     return Principal("user", user.username, user.role)
 
 
-def authorize() -> Response | None:
+def authorize() -> BaseResponse | None:
     g.request_id = uuid.uuid4().hex
     g.principal = ANONYMOUS
     if request.endpoint is None:
@@ -127,7 +133,9 @@ def authorize() -> Response | None:
     return refuse(decision, args.get("resource_type"), args.get("resource_id"))
 
 
-def refuse(decision: Decision, resource_type: str | None = None, resource_id: str | None = None) -> Response:
+def refuse(
+    decision: Decision, resource_type: str | None = None, resource_id: str | None = None
+) -> BaseResponse:
     """Audit the refusal in its own transaction, then answer 401/403 in the face's own vocabulary."""
     try:
         audit.record(
@@ -143,12 +151,50 @@ def refuse(decision: Decision, resource_type: str | None = None, resource_id: st
     except AuditUnavailable as exc:
         return error_response(exc)
     if decision.status == 401 and not is_fhir():
-        return redirect(url_for("auth.login"))
+        return login_redirect()
     code = "login" if decision.status == 401 else "forbidden"
     resp = error_response(SicdocError(decision.reason, code=code), decision.status)
     if decision.status == 401 and is_fhir():
         resp.headers["WWW-Authenticate"] = 'Bearer realm="sicdoc"'
     return resp
+
+
+def login_redirect() -> BaseResponse:
+    """Send a person to the login page, saying why and where they will be taken back to afterwards."""
+    expired = bool(request.cookies.get(cookie_name()))
+    return redirect(url_for("auth.login", next=return_path(), reason="expired" if expired else None))
+
+
+def return_path() -> str | None:
+    """The page to come back to after logging in: this one, or for a form post the page that showed it.
+
+    A post cannot be replayed (its CSRF token and session are gone), so the form is opened again and
+    the browser puts back the text it kept (static/js/forms.js).
+    """
+    path = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    if request.method != "GET" and not _has_get(path):
+        referrer = request.referrer or ""
+        prefix = request.host_url
+        path = "/" + referrer[len(prefix) :] if referrer.startswith(prefix) else ""
+    return path if path and path != "/" and _has_get(path.split("?", 1)[0]) else None
+
+
+def _has_get(path: str) -> bool:
+    adapter = current_app.url_map.bind(request.host, script_name=request.script_root)
+    try:
+        endpoint, _ = adapter.match(path, method="GET")
+    except (HTTPException, RoutingException):  # no route, a redirect, a method mismatch: no page here
+        return False
+    return endpoint not in ("auth.login", "static")
+
+
+def safe_next(value: str | None) -> str | None:
+    """A ``next`` that is a page of this site (never another host, never a POST-only URL), else None."""
+    if not value or not value.startswith("/") or "\\" in value or any(ord(c) < 0x21 for c in value):
+        return None
+    if urlsplit(value).netloc or value.startswith("//"):
+        return None
+    return value if _has_get(value.split("?", 1)[0]) else None
 
 
 def error_response(error: SicdocError, status: int | None = None) -> Response:
@@ -169,10 +215,10 @@ def json_error(error: SicdocError, status: int) -> Response:
     """The JSON faces' errors: RFC 6749 error JSON at the token endpoint, ``{error, message}`` elsewhere."""
     if request.blueprint == "oauth":
         code = "temporarily_unavailable" if status >= 500 else "invalid_request"
-        body = {"error": code, "error_description": str(error)}
+        body = OAuthErrorSchema().dump({"error": code, "error_description": str(error)})
     else:
         code = "unavailable" if status >= 500 else error.issues[0].code if error.issues else "invalid"
-        body = {"error": code, "message": str(error)}
+        body = ApiErrorSchema().dump({"error": code, "message": str(error)})
     resp = jsonify(body)
     resp.status_code = status
     return resp

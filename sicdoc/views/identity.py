@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from flask import g
 
+from sicdoc.db import get_session
+from sicdoc.services import practitioners
+
 
 @dataclass(frozen=True)
 class Clinician:
@@ -16,7 +19,10 @@ class Clinician:
 
 
 def current_clinician() -> Clinician:
-    """The logged-in clinician (the access rules admit only clinicians to these pages)."""
-    user = g.user
-    display = getattr(user, "display_name", None) or user.username
-    return Clinician(id=user.username[:64], display=display)
+    """The logged-in clinician (the access rules admit only clinicians to these pages), named as their
+    Practitioner is: "Ada Okafor, MD (Palliative care)", or the login name until one is recorded."""
+    username = g.user.username
+    reference, display = practitioners.identity(get_session(), username)
+    return Clinician(
+        id=practitioners.clinician_key(username), display=display, practitioner_reference=reference
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from limits import RateLimitItem, parse
@@ -25,7 +25,8 @@ from sicdoc.security.ratelimits import DatabaseStorage
 EXTENSION = "sicdoc.ratelimiter"
 DATABASE = "database://"
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def init_app(app: Flask) -> None:
@@ -38,27 +39,34 @@ def _storage(app: Flask) -> Storage:
     if uri == DATABASE:
         return DatabaseStorage(app.extensions["sicdoc.engine"])
     try:
-        return storage_from_string(uri)  # type: ignore[return-value]
+        found = storage_from_string(uri)
     except ConfigurationError as exc:
         raise RuntimeError(f"SICDOC_RATELIMIT_STORAGE_URI '{uri}': {exc}") from None
+    if not isinstance(found, Storage):  # the async:// schemes
+        raise RuntimeError(
+            f"SICDOC_RATELIMIT_STORAGE_URI '{uri}': an asynchronous storage cannot be used here"
+        )
+    return found
 
 
 def storage(app: Flask) -> Storage:
-    return app.extensions[EXTENSION].storage  # type: ignore[no-any-return]
+    return app.extensions[EXTENSION].storage
 
 
-def limited(config_key: str, methods: Iterable[str] = ("POST",)) -> Callable[[F], F]:
+def limited(
+    config_key: str, methods: Iterable[str] = ("POST",)
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Count each request (of ``methods``) against the limit named by ``config_key``; 429 past it."""
     counted = frozenset(methods)
 
-    def decorate(view: F) -> F:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             if request.method in counted:
                 hit(str(current_app.config[config_key]))
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate
 

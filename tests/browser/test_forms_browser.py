@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -122,7 +123,11 @@ def test_find_document_sign_and_amend_with_the_keyboard_only(
 
     activate(page, f"p.actions a[href='/patients/{patient_id}']")
     header = page.inner_text(".chart-header")
-    assert "Do not resuscitate" in header and "clinician" in header and "Hospice at home" in header
+    assert "Do not resuscitate" in header and "clinician" in header and "Hospice at home" not in header
+    tab_to(page, ".header-details summary")  # the nuanced facts are one key press away
+    page.keyboard.press("Enter")
+    header = page.inner_text(".chart-header")
+    assert "Hospice at home" in header
     assert SCRIPT in header and page.dialogs == []
     assert page.locator(".chart-header").bounding_box()["y"] < 900  # above the fold
     scan(page, axe_source, artifacts, "06-patient")
@@ -131,8 +136,10 @@ def test_find_document_sign_and_amend_with_the_keyboard_only(
     activate(page, f"a[href='/conversations/{procedure_id}/amend']")
     choose(page, "code-status", "full")
     tab_to(page, "#q-prognosis-comment")
-    page.keyboard.press("End")
-    page.keyboard.type(" Family now aware.")
+    assert page.input_value("#q-prognosis-comment") == ""  # the earlier text is shown above, read-only
+    assert "Probably months." in page.inner_text(".earlier-comments")
+    scan(page, axe_source, artifacts, "06-amend")
+    page.keyboard.type("Family now aware.")
     tab_to(page, "#q-reason")
     page.keyboard.type("Patient changed her mind after talking with family")
     activate(page, "button[value=amend]")
@@ -140,7 +147,10 @@ def test_find_document_sign_and_amend_with_the_keyboard_only(
     activate(page, f"a[href='/conversations/{procedure_id}/history']")
     history = page.inner_text("main")
     assert "Version 2: amended" in history and "Patient changed her mind" in history
-    assert "Probably months. Family now aware." in history
+    # The earlier comment is kept as written; the addition follows it with its date and author.
+    assert "Probably months." in history and re.search(
+        r"\[Added [^\]]+ by clinician\] Family now aware\.", history
+    )
     assert kept_copies(page) == []  # confirmed writes leave no patient text in the browser
     scan(page, axe_source, artifacts, "07-history")
 
@@ -196,7 +206,47 @@ def test_referral_with_the_keyboard_and_the_note_on_paper(
     page.screenshot(path=str(artifacts / "09-note-print.png"), full_page=True)
 
 
-def ehr_conversation(live_app, patient_id: str) -> str:  # type: ignore[no-untyped-def]
+def test_a_minimal_later_note_leaves_dnr_dni_in_the_header_with_its_date(
+    page, live_app, base_url, axe_source, artifacts
+):
+    body = patient("MRN-5151", "Achterberg", birthDate="1939-03-08")
+    resp = send(bearer_client(live_app, "system/*.*"), "POST", "/fhir/Patient", body)
+    pid = resp.get_json()["id"]
+    ehr_conversation(
+        live_app,
+        pid,
+        {"code-status": "dnr-dni", "goals": "Stay out of hospital", "health-care-agent": "Son, Pieter"},
+        conversation_id="ehr-dni",
+    )
+    log_in(page, base_url)
+    page.goto(f"{base_url}/patients/{pid}/conversations/new")
+    tab_to(page, "#q-participants-patient")
+    page.keyboard.press("Space")
+    choose(page, "permission", "agreed")
+    tab_to(page, "#q-duration-minutes")
+    page.keyboard.type("10")
+    activate(page, "button[value=sign]")
+    assert "/conversations/" in page.url
+    page.goto(f"{base_url}/patients/{pid}")
+    status = page.locator(".code-status-box")
+    assert status.locator(".code-status").inner_text() == "Do not resuscitate, do not intubate"
+    assert status.bounding_box()["y"] < 500  # read at a glance, above everything else on the chart
+    assert "Documented 2025-06-01 by Dr EHR" in status.inner_text()
+    gap = status.locator(".gap").inner_text()
+    assert gap.startswith("Not recorded in the ") and gap.endswith(
+        "note; last documented 2025-06-01 by Dr EHR"
+    )
+    assert "Son, Pieter" in page.inner_text(".chart-header")
+    assert "Stay out of hospital" not in page.inner_text(".chart-header")
+    tab_to(page, ".header-details summary")
+    page.keyboard.press("Enter")
+    assert "Stay out of hospital" in page.inner_text(".header-details")
+    scan(page, axe_source, artifacts, "10-patient-header-after-minimal-note")
+
+
+def ehr_conversation(  # type: ignore[no-untyped-def]
+    live_app, patient_id: str, extra: dict | None = None, conversation_id: str = "ehr-1"
+) -> str:
     """A conversation posted as an EHR would, built by the same code the form uses."""
     answers = ConversationAnswers(
         patient=f"Patient/{patient_id}",
@@ -208,9 +258,12 @@ def ehr_conversation(live_app, patient_id: str) -> str:  # type: ignore[no-untyp
             "permission": "agreed",
             "recommendation": "Posted by the interface engine",
             "duration-minutes": 15,
+            **(extra or {}),
         },
     )
-    bundle = build_conversation_bundle(answers, conversation_id="ehr-1", identifier_system="urn:ehr:sic")
+    bundle = build_conversation_bundle(
+        answers, conversation_id=conversation_id, identifier_system="urn:ehr:sic"
+    )
     resp = send(bearer_client(live_app, "system/*.*"), "POST", "/fhir", bundle)
     assert resp.status_code == 200, resp.get_json()
     locations = [e["response"]["location"] for e in resp.get_json()["entry"]]

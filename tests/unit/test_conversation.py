@@ -17,10 +17,12 @@ from sicdoc.conversation import (
     documented_domains,
     validate_answers,
 )
+from sicdoc.conversation.extract import code_status_of
 from sicdoc.fhir.validation import validate_resource
 
 LINK_IDS = [
     "participants",
+    "participant-names",
     "permission",
     "illness-understanding",
     "information-preferences",
@@ -36,6 +38,9 @@ LINK_IDS = [
     "hopes",
     "recommendation",
     "code-status",
+    "health-care-agent-name",
+    "health-care-agent-relationship",
+    "health-care-agent-phone",
     "health-care-agent",
     "decision-capacity",
     "duration-minutes",
@@ -57,7 +62,8 @@ LABELS = {
     "hopes": "Hopes",
     "recommendation": "Recommendation",
     "code-status": "Code status",
-    "health-care-agent": "Health care agent",
+    "health-care-agent-name": "Health care agent: name",
+    "health-care-agent": "Other notes about the health care agent",
     "duration-minutes": "Duration (minutes)",
 }
 SYSTEM = "https://sicdoc.org/fhir/sid/conversation"
@@ -117,7 +123,7 @@ def test_questionnaire_is_valid_r4_with_stable_link_ids_labels_and_domains():
     validate_resource(q)
     assert (q["url"], q["version"], q["id"], q["status"]) == (
         codes.SIC_QUESTIONNAIRE_URL,
-        "1.0.0",
+        "1.1.0",
         "serious-illness-conversation",
         "active",
     )
@@ -208,7 +214,7 @@ def test_procedure_and_questionnaire_response_content():
     }
     assert procedure["performer"][0]["actor"]["display"] == "Dr. Ada Quinn"
     qr = by_type(bundle, "QuestionnaireResponse")[0]
-    assert qr["questionnaire"] == f"{codes.SIC_QUESTIONNAIRE_URL}|1.0.0"
+    assert qr["questionnaire"] == f"{codes.SIC_QUESTIONNAIRE_URL}|1.1.0"
     assert qr["partOf"] == [{"reference": bundle["entry"][0]["fullUrl"]}]
     answers = {item["linkId"]: item["answer"] for item in qr["item"]}
     assert answers["duration-minutes"] == [{"valueInteger": 30}]
@@ -217,23 +223,50 @@ def test_procedure_and_questionnaire_response_content():
 
 
 @pytest.mark.parametrize(
-    ("status", "snomed"),
+    ("status", "snomed", "text"),
     [
-        ("full", codes.FOR_RESUSCITATION),
-        ("dnr", codes.NOT_FOR_RESUSCITATION),
-        ("dnr-dni", codes.NOT_FOR_RESUSCITATION),
-        ("undecided", None),
+        ("full", codes.FOR_RESUSCITATION, "Full code: attempt resuscitation"),
+        ("dnr", codes.NOT_FOR_RESUSCITATION, "Do not resuscitate"),
+        ("dnr-dni", codes.NOT_FOR_RESUSCITATION, "Do not resuscitate, do not intubate"),
+        ("undecided", None, "Not yet decided"),
     ],
 )
-def test_code_status_observation(status, snomed):
+def test_code_status_observation_keeps_the_answer_apart_from_snomed(status, snomed, text):
     obs = [
         o
         for o in by_type(bundle_of(make(**{"code-status": status})), "Observation")
         if o["code"]["coding"][0]["code"] == codes.RESUSCITATION_STATUS
     ]
     assert len(obs) == 1
-    found = [c["code"] for c in obs[0]["valueCodeableConcept"].get("coding", [])]
-    assert found == ([snomed] if snomed else [])
+    value = obs[0]["valueCodeableConcept"]
+    found = [(c["system"], c["code"]) for c in value["coding"]]
+    own = (codes.SIC_ANSWER_SYSTEM, status)
+    assert found == ([(codes.SNOMED, snomed), own] if snomed else [own])
+    assert value["text"] == text
+    assert code_status_of(value) == status
+
+
+@pytest.mark.parametrize(
+    ("concept", "expected"),
+    [
+        ({"coding": [{"system": codes.SNOMED, "code": codes.NOT_FOR_RESUSCITATION}]}, "dnr"),
+        ({"coding": [{"system": codes.SNOMED, "code": codes.FOR_RESUSCITATION}]}, "full"),
+        (
+            {
+                "coding": [
+                    {"system": codes.SNOMED, "code": codes.NOT_FOR_RESUSCITATION},
+                    {"system": codes.SIC_ANSWER_SYSTEM, "code": "dnr-dni"},
+                ]
+            },
+            "dnr-dni",
+        ),
+        ({"coding": [{"system": "urn:other", "code": "X1"}]}, "X1"),
+        ({"coding": [{"system": codes.SIC_ANSWER_SYSTEM, "code": "maybe"}]}, "maybe"),
+        ({"text": "DNR"}, None),
+    ],
+)
+def test_code_status_of_reads_our_coding_then_snomed(concept, expected):
+    assert code_status_of(concept) == expected
 
 
 def test_only_documented_domains_are_extracted():
@@ -243,7 +276,13 @@ def test_only_documented_domains_are_extracted():
     assert observations[0]["partOf"] == [{"reference": bundle["entry"][0]["fullUrl"]}]
     assert by_type(bundle, "Goal") == []
     titles = [s["title"] for s in by_type(bundle, "Composition")[0]["section"]]
-    assert titles == ["Participants", "Set-up and permission", "Trade-offs", "Duration"]
+    assert titles == [
+        "Participants",
+        "Set-up and permission",
+        "Trade-offs",
+        "Duration",
+        "Advance care planning billing",
+    ]
 
 
 def test_prognosis_and_goal_extraction():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -15,6 +16,8 @@ from sqlalchemy import text
 from tests.conftest import bearer_client, login
 from tests.web.fhir_helpers import send
 from tests.web.forms_helpers import answers, new_patient
+
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 
 # Routes that return and change no patient data, and why.
 NO_PATIENT_DATA = {
@@ -26,13 +29,19 @@ NO_PATIENT_DATA = {
     "admin.create_user": "people and roles",
     "admin.set_role": "people and roles",
     "admin.disable_user": "people and roles",
+    "admin.person": "people and roles",
+    "admin.set_profile": "a clinician's name, credentials and service (audited as user-profile)",
+    "admin.reset_password": "people and roles",
+    "admin.enable_user": "people and roles",
     "admin.clients": "integration clients",
+    "admin.create_client": "integration clients",
     "admin.revoke_client": "integration clients",
     "dashboards.index": "suppressed aggregates without identities",
     "dashboards.show": "suppressed aggregates without identities",
     "dashboards.panel_csv": "suppressed aggregates without identities",
     "dashboards.plotly_js": "a script",
     "api.metrics": "suppressed aggregates without identities",
+    "api.openapi": "the description of the JSON endpoints",
     "oauth.token": "issues tokens (audited as token events)",
     "oauth.smart_configuration": "public discovery document",
     "fhir.metadata": "the CapabilityStatement",
@@ -192,7 +201,46 @@ CASES: dict[str, list[Case]] = {
         ),
     ],
     "forms.history": [Case("GET", lambda w: w.clinician.get(f"/conversations/{w.procedure}/history"), _one)],
+    # After the amendment above (version 2): the note is withdrawn, the draft set aside.
+    "forms.entered_in_error": [
+        Case("GET", lambda w: w.clinician.get(f"/conversations/{w.procedure}/entered-in-error"), _one),
+        Case(
+            "POST",
+            lambda w: w.clinician.post(
+                f"/conversations/{w.procedure}/entered-in-error",
+                data={"patient_id": w.patient, "version": "2", "reason": "Wrong patient"},
+            ),
+            _one,
+        ),
+    ],
+    "forms.discard": [
+        Case("GET", lambda w: w.clinician.get(f"/drafts/{w.draft}/discard"), _one),
+        Case(
+            "POST",
+            lambda w: w.clinician.post(
+                f"/drafts/{w.draft}/discard", data={"patient_id": w.patient, "version": "2"}
+            ),
+            _one,
+        ),
+    ],
     "worklist.index": [Case("GET", lambda w: w.clinician.get("/worklist"), lambda w: {w.other})],
+    "worklist.snooze": [
+        Case(
+            "POST",
+            lambda w: w.clinician.post(
+                "/worklist/snooze",
+                data={"patient_id": w.other, "until": TOMORROW, "reason": "Family meeting on Friday"},
+            ),
+            lambda w: {w.other},
+        )
+    ],
+    "worklist.wake": [
+        Case(
+            "POST",
+            lambda w: w.clinician.post("/worklist/wake", data={"patient_id": w.other}),
+            lambda w: {w.other},
+        )
+    ],
     "admin.audit_log": [
         Case("GET", lambda w: _admin(w).get(f"/admin/audit?patient={w.patient}"), lambda w: set(), "admin")
     ],

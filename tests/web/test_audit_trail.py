@@ -144,3 +144,15 @@ def test_clinician_pages_fail_closed_when_the_audit_log_is_unavailable(app, user
         resp = browser.get(page)
         assert resp.status_code == 503, page
         assert b"Nguyen" not in resp.data, page
+
+
+def test_logging_in_and_out_fail_closed_when_the_audit_log_is_unavailable(app, users, monkeypatch):
+    from tests.conftest import login
+
+    browser = app.test_client()
+    assert login(browser, "clinician").status_code == 302
+    monkeypatch.setattr(audit, "append", _broken_append)
+    monkeypatch.setattr(audit, "record", _broken_append)
+    for resp in (browser.post("/logout"), login(app.test_client(), "clinician")):
+        assert resp.status_code == 503
+        assert b"audit log is unavailable" in resp.data

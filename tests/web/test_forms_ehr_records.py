@@ -30,7 +30,7 @@ def test_referral_form_stores_a_palliative_service_request(app, client):
     assert f'value="{condition_id}"' in page and "Refer to palliative care" in page
     data = {
         "patient_id": ehr_pid,
-        "authored_on": "2026-01-02",
+        "authored_on": "2024-04-02",  # the patient died on 2024-04-22
         "reason": "Symptoms " + XSS,
         "urgency": "urgent",
         "condition_id": condition_id,
@@ -46,14 +46,14 @@ def test_referral_form_stores_a_palliative_service_request(app, client):
     assert (
         request["intent"] == "order"
         and request["status"] == "active"
-        and request["authoredOn"] == "2026-01-02"
+        and request["authoredOn"] == "2024-04-02"
     )
     assert request["reasonReference"] == [{"reference": f"Condition/{condition_id}"}]
     with app.extensions["sicdoc.sessionmaker"]() as s:
         row = s.scalar(
             select(PalliativeReferral).where(PalliativeReferral.service_request_id == request["id"])
         )
-    assert row is not None and row.patient_id == ehr_pid and str(row.authored_date) == "2026-01-02"
+    assert row is not None and row.patient_id == ehr_pid and str(row.authored_date) == "2024-04-02"
     page = text(client.get(f"/patients/{ehr_pid}"))
     assert "Symptoms &lt;script&gt;" in page and XSS not in page
     other = new_patient(client, "MRN-9", "Else")
@@ -139,10 +139,14 @@ def test_a_conversation_is_linked_to_the_stay_it_happened_in_and_only_the_patien
     )
     assert resp.status_code == 400
     assert table_counts(app) == before
-    draft_id = save(client, ehr_pid, encounter_id=stay["id"])
+    # Within the stay, which was before the patient's death: signed now, it is a late entry.
+    during = stay["period"]["start"][:10] + "T23:00"
+    draft_id = save(client, ehr_pid, encounter_id=stay["id"], performed_start=during)
     assert f'<option value="{stay["id"]}" selected' in text(client.get(f"/drafts/{draft_id}"))
+    late = {"performed_start": during, "late_reason": "Written up from the ward notes"}
     resp = client.post(
-        f"/drafts/{draft_id}", data=answers(ehr_pid, action="sign", version="1", encounter_id=stay["id"])
+        f"/drafts/{draft_id}",
+        data=answers(ehr_pid, action="sign", version="1", encounter_id=stay["id"], **late),
     )
     procedure_id = resp.headers["Location"].rsplit("/", 1)[-1]
     procedure = client.get(f"/fhir/Procedure/{procedure_id}").get_json()

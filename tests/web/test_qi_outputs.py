@@ -297,3 +297,9 @@ def test_a_practitioner_write_moves_the_data_version_so_names_are_read_again(app
         },
     )
     assert service.version() != before  # a Practitioner write moves the data version
+
+
+def test_the_cli_answers_a_bad_scope_with_one_error_line(app):
+    result = run_cli(app, "metrics", "--from", "2025-13-01")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: 'from' must be a date written YYYY-MM-DD, not '2025-13-01'"

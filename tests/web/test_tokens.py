@@ -296,3 +296,23 @@ def test_the_configured_base_url_is_the_only_audience(database_url, keyed_client
         assert resp.status_code == 200, resp.get_json()
     finally:
         app.extensions["sicdoc.engine"].dispose()
+
+
+@pytest.mark.parametrize("value", ["!!not-base64!!", base64.b64encode(b"no-colon").decode(), "/w=="])
+def test_malformed_basic_credentials_are_refused_with_a_challenge(client, value):
+    resp = client.post(
+        "/auth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {value}"}
+    )
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"] == 'Basic realm="sicdoc"'
+    assert resp.get_json() == {"error": "invalid_client", "error_description": "Malformed Basic credentials"}
+
+
+def test_basic_credentials_are_form_decoded(app, client):
+    with session_scope(app) as s:
+        client_id, secret = accounts.create_client(s, "encoded", "system/*.read", with_secret=True)
+    encoded = f"%{ord(secret[0]):02X}{secret[1:]}"  # RFC 6749 2.3.1: form-encoded before base64
+    basic = base64.b64encode(f"{client_id}:{encoded}".encode()).decode()
+    ok = client.post(
+        "/auth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    )
+    assert ok.status_code == 200

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sicdoc import codes
+from sicdoc import codes, questionnaires
 from sicdoc.conversation import Answer, ConversationAnswers, build_conversation_bundle
+from sicdoc.conversation.answers import DEFAULT_MAX_LENGTH
 from sicdoc.conversation.form import answers_from_items
-from sicdoc.errors import NotFound, Unprocessable
+from sicdoc.errors import Conflict, NotFound, Unprocessable
 from sicdoc.fhir.dates import utc_now
 from sicdoc.fhir.search import parse_search
+from sicdoc.services import timing
 from sicdoc.services.bundles import apply_transaction
+from sicdoc.services.conversations import prognosis
 from sicdoc.services.conversations.common import (
     FORMS_CLIENT,
+    WHEN,
     AnswersRefused,
     Author,
     DraftConflict,
@@ -32,11 +36,15 @@ from sicdoc.store import Stored, find_by_identifier, read
 from sicdoc.store.search import search
 from sicdoc.store.writes import identifier_pairs
 
-PROGNOSIS_COMMENT = "prognosis-comment"
+PROGNOSIS_COMMENT = prognosis.PROGNOSIS_COMMENT
 REASON = "reason"
 REASON_MAX = 1000
 # What an extracted resource becomes when an amendment no longer supports it.
-WITHDRAWN = {"Observation": ("status", "entered-in-error"), "Goal": ("lifecycleStatus", "cancelled")}
+WITHDRAWN: dict[str, tuple[str, str | bool]] = {
+    "Observation": ("status", "entered-in-error"),
+    "Goal": ("lifecycleStatus", "cancelled"),
+    "RelatedPerson": ("active", False),  # the amended note no longer names this agent
+}
 
 
 def amend_conversation(
@@ -48,19 +56,32 @@ def amend_conversation(
     *,
     expected_version: int | None = None,
     performed_start: datetime | None = None,
+    prognosis_addition: str | None = None,
+    zone: tzinfo | None = None,
     now: datetime | None = None,
 ) -> SignedConversation:
     """New versions of the Procedure, QuestionnaireResponse, Composition (and extracted resources).
 
     Each is a PUT with If-Match on its current version, so history keeps every version; the
     Composition ``replaces`` its previous version and a Provenance records who, when and why.
-    Earlier prognosis comments are append-only.
+    Earlier prognosis comments are append-only: ``prognosis_addition`` (the form's field) is added
+    after them with the date (in ``zone``) and author; without it, the answer must start with them.
     """
     now = now or utc_now()
 
     def attempt() -> SignedConversation:
         with uow.transaction():
-            return _amend(uow, procedure_id, answers, author, reason, expected_version, performed_start, now)
+            return _amend(
+                uow,
+                procedure_id,
+                answers,
+                author,
+                reason,
+                expected_version,
+                performed_start,
+                now,
+                (prognosis_addition, zone),
+            )
 
     return uow.retrying(attempt)
 
@@ -74,12 +95,15 @@ def _amend(
     expected_version: int | None,
     when: datetime | None,
     now: datetime,
+    comment: tuple[str | None, tzinfo | None] = (None, None),
 ) -> SignedConversation:
     session, store = uow.session, uow.store
     procedure = read(session, "Procedure", procedure_id)
     content = procedure.content or {}
     if not codes.is_conversation(content):
         raise NotFound(f"Procedure/{procedure_id} is not a serious illness conversation")
+    if content.get("status") == "entered-in-error":
+        raise Conflict("This note was marked entered in error, so it can no longer be amended.")
     if expected_version is not None and procedure.version_id != expected_version:
         raise DraftConflict(
             f"This conversation was amended by someone else since you opened it (now version "
@@ -92,8 +116,17 @@ def _amend(
         raise Unprocessable("This conversation has no form answers in sicdoc, so it cannot be amended here.")
     patient_id = content["subject"]["reference"].split("/")[-1]
     when = when or datetime.fromisoformat(content["performedPeriod"]["start"])
+    before = answers_from_items((qr.content or {}).get("item"))
+    answers, comment_errors = _with_comment(before, answers, author, now, *comment)
     errors = check_answers(session, patient_id, answers, when, now, complete=True)
-    errors.update(_append_only(answers_from_items((qr.content or {}).get("item")), answers))
+    if WHEN not in errors:
+        linked = (content.get("encounter") or {}).get("reference") or ""
+        encounter_id = linked.split("/", 1)[1] if linked.startswith("Encounter/") else None
+        # An amendment keeps the stay, so a date outside it is the date's fault.
+        outside = timing.conversation_errors(uow, patient_id, when, encounter_id)
+        if outside:
+            errors[WHEN] = next(iter(outside.values()))
+    errors.update(comment_errors)
     reason = (reason or "").strip()
     if not reason:
         errors[REASON] = "Give the reason for this amendment."
@@ -155,7 +188,9 @@ def _amend(
 def _setting(procedure: dict[str, Any]) -> dict[str, str | None]:
     """Where the conversation took place: an amendment changes the answers, never the setting."""
     unit = procedure.get("location") or {}
-    site = next((p.get("onBehalfOf") for p in procedure.get("performer") or () if p.get("onBehalfOf")), {})
+    site: dict[str, Any] = next(
+        (p.get("onBehalfOf") for p in procedure.get("performer") or () if p.get("onBehalfOf")), {}
+    )
     return {
         "encounter": (procedure.get("encounter") or {}).get("reference"),
         "unit": unit.get("reference"),
@@ -165,14 +200,38 @@ def _setting(procedure: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
-def _append_only(before: Mapping[str, Answer], after: Mapping[str, Answer]) -> dict[str, str]:
+def _with_comment(
+    before: Mapping[str, Answer],
+    answers: Mapping[str, Answer],
+    author: Author,
+    now: datetime,
+    added: str | None,
+    zone: tzinfo | None,
+) -> tuple[dict[str, Answer], dict[str, str]]:
+    """The answers with the prognosis comments as stored: the earlier text, then the stamped addition."""
     old = str(before.get(PROGNOSIS_COMMENT) or "").strip()
-    new = str(after.get(PROGNOSIS_COMMENT) or "").strip()
-    if old and not new.startswith(old):
-        return {
-            PROGNOSIS_COMMENT: "Earlier prognosis comments cannot be changed or removed; add to the end instead."
-        }
-    return {}
+    out = dict(answers)
+    if added is None:  # the whole text was sent: it must keep the earlier comments as they were
+        new = str(answers.get(PROGNOSIS_COMMENT) or "").strip()
+        if old and not new.startswith(old):
+            message = "Earlier prognosis comments cannot be changed or removed; add to the end instead."
+            return out, {PROGNOSIS_COMMENT: message}
+        added = prognosis.addition(old, new)
+    combined = prognosis.appended(old, added, author.display, now, zone)
+    if combined:
+        out[PROGNOSIS_COMMENT] = combined
+    else:
+        out.pop(PROGNOSIS_COMMENT, None)
+    limit = _comment_limit()
+    if len(combined) > limit:
+        room = max(limit - len(prognosis.appended(old, "x", author.display, now, zone)) + 1, 0)
+        message = f"With the earlier comments this passes {limit} characters; add at most {room} characters."
+        return out, {PROGNOSIS_COMMENT: message}
+    return out, {}
+
+
+def _comment_limit() -> int:
+    return int(questionnaires.questions()[PROGNOSIS_COMMENT].get("maxLength", DEFAULT_MAX_LENGTH))
 
 
 def _identifier(content: dict[str, Any]) -> tuple[str, str]:
@@ -193,8 +252,9 @@ def _withdrawn(
     """Extracted resources of the earlier version that the amended answers no longer support."""
     found = [read(session, "Observation", i) for i in _observations(session, procedure_id)]
     goal = _find(session, "Goal", system, f"{value}-goal")
+    agent = _find(session, "RelatedPerson", system, f"{value}-agent")
     out = []
-    for match in [*found, *([goal] if goal else [])]:
+    for match in [*found, *(r for r in (goal, agent) if r)]:
         field, status = WITHDRAWN[match.resource_type]
         content = match.content or {}
         if (match.resource_type, match.id) in kept or content.get(field) == status:

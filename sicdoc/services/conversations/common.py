@@ -15,10 +15,10 @@ from sicdoc.conversation import Answer, ConversationAnswers, is_answered, valida
 from sicdoc.errors import Conflict, InvalidInput, Issue, NotFound, Unprocessable
 from sicdoc.fhir.dates import calendar_date, format_instant
 from sicdoc.services.bundles import BundleResult
+from sicdoc.services.practitioners import CLINICIAN_SYSTEM
 from sicdoc.store import read
 
 CONVERSATION_SYSTEM = f"{codes.CANONICAL_BASE}/sid/conversation"
-CLINICIAN_SYSTEM = f"{codes.CANONICAL_BASE}/sid/clinician"
 FORMS_CLIENT = "sicdoc-forms"  # bundle receipts of the forms are kept apart from EHR clients'
 WHEN = "performed_start"
 # A clock a few minutes fast on the clinician's computer should not block signing.

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from sicdoc.conversation import Answer, ConversationAnswers, answered, build_conversation_bundle
-from sicdoc.errors import Conflict, NotFound
+from sicdoc.conversation import Answer, ConversationAnswers, answered, build_conversation_bundle, is_answered
+from sicdoc.errors import Conflict, NotFound, Unprocessable
 from sicdoc.fhir.dates import utc_now
-from sicdoc.models.drafts import DRAFT, SIGNED, ConversationDraft
+from sicdoc.models.drafts import DISCARDED, DRAFT, SIGNED, ConversationDraft
+from sicdoc.services import timing
 from sicdoc.services.bundles import apply_transaction
 from sicdoc.services.conversations.common import (
     CONVERSATION_SYSTEM,
     FORMS_CLIENT,
+    WHEN,
     AnswersRefused,
     Author,
     DraftConflict,
@@ -68,7 +70,8 @@ def save_draft(
     encounter_id: str | None = None,
     now: datetime | None = None,
 ) -> ConversationDraft:
-    """Create or update a draft. Bad values are refused (``AnswersRefused``); missing ones are fine.
+    """Create or update a draft. Bad values are refused (``AnswersRefused``); missing ones are fine,
+    but a new draft with no answer at all is not created (``NothingToSave``).
 
     Saving over a version other than ``expected_version`` raises ``DraftConflict`` with the stored
     version: the caller keeps the clinician's text and shows the conflict instead of overwriting.
@@ -78,8 +81,12 @@ def save_draft(
     with uow.transaction():
         encounter_setting(session, patient_id, encounter_id)
         errors = check_answers(session, patient_id, answers, performed_start, now, complete=False)
+        if performed_start is not None and WHEN not in errors:
+            errors.update(timing.conversation_errors(uow, patient_id, performed_start, encounter_id))
         if errors:
             raise AnswersRefused(errors)
+        if draft_id is None and not any(is_answered(v) for v in answers.values()):
+            raise NothingToSave("Nothing was saved: no question is answered yet.")
         draft = _store_draft(
             session,
             patient_id,
@@ -129,6 +136,8 @@ def _store_draft(
     draft = _draft(session, draft_id, patient_id)
     if draft.status == SIGNED:
         raise Conflict("This conversation is signed and can no longer be edited; amend it instead.")
+    if draft.status == DISCARDED:
+        raise Conflict("This draft was discarded and can no longer be edited; start a new conversation.")
     if expected_version is None or draft.version != expected_version:
         raise _conflict(draft)
     # Compare-and-set on the version, so two saves racing past the check above cannot both win.
@@ -145,12 +154,44 @@ def _store_draft(
         )
         .execution_options(synchronize_session=False)
     )
+    assert isinstance(result, CursorResult)  # an UPDATE's result: rowcount is known
     if result.rowcount != 1:
         session.expire(draft)
         raise _conflict(draft)
     session.expire(draft)
     session.refresh(draft)
     return draft
+
+
+class NothingToSave(Unprocessable):
+    """A new draft with no answer: saving it would only leave an empty draft listed."""
+
+
+def discard_draft(
+    uow: UnitOfWork,
+    draft_id: str,
+    patient_id: str,
+    expected_version: int | None,
+    *,
+    now: datetime | None = None,
+) -> ConversationDraft:
+    """Set an unsigned draft aside. The row is kept, marked discarded, with an audit record."""
+    session = uow.session
+    with uow.transaction():
+        draft = _draft(session, draft_id, patient_id)
+        if draft.status != DRAFT:
+            raise Conflict(f"This draft is already {draft.status}; nothing was discarded.")
+        if expected_version is not None and draft.version != expected_version:
+            raise _conflict(draft)
+        draft.status = DISCARDED
+        draft.updated = now or utc_now()
+        uow.audit_change(
+            "draft-discard",
+            patients=[draft.patient_id],
+            resource_type="ConversationDraft",
+            resource_id=draft.id,
+        )
+        return draft
 
 
 def _conflict(draft: ConversationDraft) -> DraftConflict:
@@ -173,10 +214,18 @@ def sign_draft(
     *,
     performed_start: datetime | None = None,
     encounter_id: str | None = None,
+    late_reason: str = "",
+    carried_from: str | None = None,
     now: datetime | None = None,
 ) -> SignedConversation:
-    """Validate, store the conversation bundle and its Provenance, and close the draft: one transaction."""
+    """Validate, store the conversation bundle and its Provenance, and close the draft: one transaction.
+
+    A note signed after the patient's death about a conversation before it is a late entry: it needs
+    ``late_reason``, which its Provenance carries with the late-entry code. A note started from an
+    earlier one (``carried_from``, a Procedure id the caller has checked) names it as a source.
+    """
     now = now or utc_now()
+    late_reason = (late_reason or "").replace("\r\n", "\n").strip()
 
     session, store = uow.session, uow.store
 
@@ -184,6 +233,13 @@ def sign_draft(
         with uow.transaction():
             setting = encounter_setting(session, patient_id, encounter_id)
             errors = check_answers(session, patient_id, answers, performed_start, now, complete=True)
+            died = None
+            if performed_start is not None and WHEN not in errors:
+                errors.update(timing.conversation_errors(uow, patient_id, performed_start, encounter_id))
+                died = timing.late_entry(uow, patient_id, performed_start, now)
+            late_error = timing.late_reason_error(died, late_reason) if died else None
+            if late_error:
+                errors[timing.LATE_REASON] = late_error
             if errors:
                 raise AnswersRefused(errors)
             assert performed_start is not None  # checked above
@@ -213,9 +269,17 @@ def sign_draft(
             bundle["entry"][:0] = extra
             written = locations(apply_transaction(uow, bundle, client_id=FORMS_CLIENT))
             procedure_id = next(i for t, i, _ in written if t == "Procedure")
-            actor = read(session, "Procedure", procedure_id).content["performer"][0]["actor"]
+            procedure = read(session, "Procedure", procedure_id).content
+            assert procedure is not None  # written just now, so not deleted
+            actor = procedure["performer"][0]["actor"]
             targets = [loc for loc in written if loc[0] != "Practitioner"]
-            uow.audit_writes([("create", store.create(session, provenance(targets, actor, "CREATE", now)))])
+            signing = provenance(targets, actor, "CREATE", now)
+            if died:
+                signing = timing.mark_late(signing, late_reason, performed_start)
+            if carried_from:
+                source = {"role": "source", "what": {"reference": f"Procedure/{carried_from}"}}
+                signing.setdefault("entity", []).append(source)
+            uow.audit_writes([("create", store.create(session, signing))])
             draft.status = SIGNED
             draft.conversation_identifier = draft.id
             draft.procedure_id = procedure_id

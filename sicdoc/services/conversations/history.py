@@ -14,7 +14,9 @@ from sicdoc.conversation.form import Change, answers_from_items, diff_answers
 from sicdoc.errors import NotFound
 from sicdoc.fhir.dates import instant
 from sicdoc.fhir.search import parse_search
+from sicdoc.services import timing
 from sicdoc.services.conversations.common import performer
+from sicdoc.services.practitioners import author_display
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, find_by_identifier, history, read
 from sicdoc.store.search import search
@@ -114,14 +116,23 @@ def conversation_history(uow: UnitOfWork, procedure_id: str) -> list[HistoryEntr
             HistoryEntry(
                 version=version.version_id,
                 when=instant(prov.get("recorded")) or version.last_updated,
-                who=_who(prov) or performer(version.content or {}).get("display") or "unknown",
-                why=next((r.get("text") for r in prov.get("reason") or () if r.get("text")), None),
+                who=author_display(session, _agent(prov) or performer(version.content or {})),
+                why=_why(prov),
                 activity=activity,
                 changes=diff_answers(before, answers) if version.version_id > 1 else [],
             )
         )
         before = answers
     return out
+
+
+def signed_late(uow: UnitOfWork, procedure_id: str) -> tuple[datetime | None, str] | None:
+    """When and why a late entry (signed after the patient's death) was written; None for other notes."""
+    first = _provenances(uow.session, procedure_id).get(1, {})
+    if not timing.is_late(first):
+        return None
+    reason = next((r.get("text") for r in first.get("reason") or () if r.get("text")), "")
+    return instant(first.get("recorded")), reason
 
 
 def _provenances(session: Session, procedure_id: str) -> dict[int, dict[str, Any]]:
@@ -143,11 +154,16 @@ def _target_version(prov: dict[str, Any], rtype: str, rid: str | None = None) ->
     return None
 
 
-def _who(prov: dict[str, Any]) -> str | None:
+def author_of(session: Session, procedure: dict[str, Any]) -> str:
+    """Who documented a conversation, as the pages name them: "Ada Okafor, MD (Palliative care)"."""
+    return author_display(session, performer(procedure))
+
+
+def _agent(prov: dict[str, Any]) -> dict[str, Any] | None:
     for agent in prov.get("agent") or ():
         who = agent.get("who") or {}
         if who.get("display") or who.get("reference"):
-            return who.get("display") or who.get("reference")
+            return who
     return None
 
 
@@ -156,3 +172,8 @@ def _activity(prov: dict[str, Any]) -> str | None:
         if coding.get("code"):
             return coding["code"]
     return None
+
+
+def _why(provenance: dict[str, Any]) -> str | None:
+    text = next((r.get("text") for r in provenance.get("reason") or () if r.get("text")), None)
+    return f"Late entry: {text}" if text and timing.is_late(provenance) else text

@@ -2,23 +2,51 @@
  * - Autosave: what is typed into a form marked data-autosave is kept in localStorage, so a closed tab,
  *   a crash, an expired session or a refused post loses nothing; it is offered back when the form is
  *   opened again. The copy is dropped only once the server confirms the write (a flash marked
- *   data-saved on the next page), so patient text does not linger on a shared computer.
+ *   data-saved on the next page), so patient text does not linger on a shared computer. A post that
+ *   ended on the login page (the session had expired) is put back at once when the same form opens
+ *   again after logging in.
  * - Shortcuts: Alt+Shift+S saves the draft.
+ * - An answer carried forward from an earlier note loses its mark once it is changed.
  * - The error summary or conflict box takes focus, so screen readers announce it first.
  * - Buttons marked data-print print the page.
  */
 (function () {
   "use strict";
   var PENDING = "sicdoc:pending";
+  var RETURNING = "sicdoc:returning";
 
-  // After a post: drop the copy of what was sent if the server confirmed the write, keep it otherwise.
+  // After a post: drop the copy of what was sent if the server confirmed the write, keep it otherwise;
+  // if the post was turned away to the login page, mark the copy to be put back after logging in.
   function settlePending() {
     try {
       var key = window.sessionStorage.getItem(PENDING);
       if (!key) { return; }
       window.sessionStorage.removeItem(PENDING);
-      if (document.querySelector("[data-saved]")) { window.localStorage.removeItem(key); }
+      if (document.querySelector("[data-saved]")) {
+        window.localStorage.removeItem(key);
+      } else if (document.querySelector("form[data-login]")) {
+        window.sessionStorage.setItem(RETURNING, key);
+      }
     } catch (e) { /* storage unavailable */ }
+  }
+
+  function returningTo(key) {
+    try {
+      if (window.sessionStorage.getItem(RETURNING) !== key) { return false; }
+      window.sessionStorage.removeItem(RETURNING);
+      return true;
+    } catch (e) { return false; }
+  }
+
+  function notice(form, message) {
+    var box = document.createElement("div");
+    box.className = "flash";
+    box.setAttribute("role", "status");
+    var text = document.createElement("p");
+    text.textContent = message;
+    box.appendChild(text);
+    form.parentNode.insertBefore(box, form);
+    return text;
   }
 
   function fields(form) {
@@ -58,12 +86,13 @@
     if (!key || !storage) { return; }
     var saved = storage.getItem(key);
     var pristine = JSON.stringify(snapshot(form));
-    if (saved && saved !== pristine) {
-      var box = document.createElement("div");
-      box.className = "flash";
-      box.setAttribute("role", "status");
-      var text = document.createElement("p");
-      text.textContent = "Text typed earlier on this form was not saved. ";
+    if (saved && saved !== pristine && returningTo(key)) {
+      restore(form, JSON.parse(saved));
+      notice(form, "The text you sent before you were logged out is back in the form. " +
+        "Nothing was saved then: check it and save or sign again.");
+    } else if (saved && saved !== pristine) {
+      var text = notice(form, "Text typed earlier on this form was not saved. ");
+      var box = text.parentNode;
       var button = document.createElement("button");
       button.type = "button";
       button.className = "restore";
@@ -74,8 +103,6 @@
         form.querySelector("input:not([type=hidden]), textarea").focus();
       });
       text.appendChild(button);
-      box.appendChild(text);
-      form.parentNode.insertBefore(box, form);
     }
     var timer = null;
     function keep() {
@@ -95,6 +122,19 @@
     });
   }
 
+  function carriedMarks(form) {
+    function unmark(event) {
+      var box = event.target.closest ? event.target.closest(".field") : null;
+      var mark = box && box.querySelector("[data-carried]");
+      if (!mark) { return; }
+      mark.removeAttribute("data-carried");
+      mark.className = "hint";
+      mark.textContent = "Edited: no longer as carried forward.";
+    }
+    form.addEventListener("input", unmark);
+    form.addEventListener("change", unmark);
+  }
+
   function shortcuts(form) {
     document.addEventListener("keydown", function (event) {
       if (event.altKey && event.shiftKey && (event.key === "S" || event.key === "s")) {
@@ -109,6 +149,7 @@
     Array.prototype.forEach.call(document.querySelectorAll("form[data-autosave]"), function (form) {
       autosave(form);
       shortcuts(form);
+      carriedMarks(form);
     });
     var alertBox = document.getElementById("conflict") || document.getElementById("error-summary");
     if (alertBox) { alertBox.focus(); }

@@ -1,0 +1,281 @@
+"""The patient header: for each essential fact, the latest value any conversation documented.
+
+A later, shorter note must never hide an earlier code status, goal or recommendation, so every
+field is read across all the patient's conversations (newest first), keeps the date and author of
+the conversation that documented it, and lists the later conversations that left it unrecorded.
+Conversations marked entered-in-error do not count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, aliased
+
+from sicdoc import questionnaires
+from sicdoc.conversation import Answer
+from sicdoc.conversation.form import answers_from_items
+from sicdoc.fhir.dates import calendar_date
+from sicdoc.fhir.search import parse_search
+from sicdoc.models import Conversation, ReferenceIndex, Resource
+from sicdoc.services import practitioners
+from sicdoc.services.conversations.common import performer
+from sicdoc.services.unit import UnitOfWork
+from sicdoc.store.search import search
+
+ENTERED_IN_ERROR = "entered-in-error"
+NOT_RECORDED = "not recorded"
+NOT_DISCUSSED = "not discussed"
+
+
+@dataclass(frozen=True)
+class Documented:
+    """One conversation as the header reads it."""
+
+    procedure_id: str
+    when: datetime | None
+    author: str
+    answers: Mapping[str, Answer]
+    code_status: str | None = None  # the projection's, for a conversation posted without answers
+    performer: Mapping[str, str] = field(default_factory=dict)  # the Procedure's performer reference
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A later conversation that did not document the field."""
+
+    procedure_id: str
+    when: datetime | None
+    reason: str  # NOT_RECORDED, or NOT_DISCUSSED for a prognosis answered "no"
+
+
+@dataclass(frozen=True)
+class HeaderField:
+    key: str
+    label: str
+    value: str | None = None
+    code: str | None = None  # the answer code, for choices
+    when: datetime | date | None = None
+    author: str | None = None
+    procedure_id: str | None = None
+    gaps: tuple[Gap, ...] = ()  # later conversations that left it unrecorded, newest first
+    previous: HeaderField | None = None  # the value it replaced, when a later conversation changed it
+
+
+@dataclass(frozen=True)
+class Header:
+    """The latest conversation, and each essential fact as last documented."""
+
+    procedure_id: str | None = None
+    when: datetime | None = None
+    author: str | None = None
+    code_status: HeaderField | None = None
+    agent: HeaderField | None = None
+    goals: HeaderField | None = None
+    recommendation: HeaderField | None = None
+    prognosis: HeaderField | None = None
+
+    @property
+    def details(self) -> list[HeaderField]:
+        """The nuanced fields, shown a click away from the time-critical ones."""
+        return [f for f in (self.goals, self.recommendation, self.prognosis) if f is not None]
+
+
+# ---- pure: fields from conversations ------------------------------------------------------------
+# A reader gives one conversation's (words to show, answer code); no words: not documented there.
+
+
+def _text(link_id: str) -> Callable[[Documented], tuple[str | None, str | None]]:
+    def read(conv: Documented) -> tuple[str | None, str | None]:
+        value = conv.answers.get(link_id)
+        return (str(value), None) if isinstance(value, str) and value.strip() else (None, None)
+
+    return read
+
+
+def _code_status(conv: Documented) -> tuple[str | None, str | None]:
+    answer = conv.answers.get("code-status")
+    code = answer if isinstance(answer, str) else conv.code_status
+    return (questionnaires.option_display("code-status", code) or code, code) if code else (None, None)
+
+
+def _prognosis(conv: Documented) -> tuple[str | None, str | None]:
+    shared = conv.answers.get("prognosis-shared")
+    framing = conv.answers.get("prognosis-framing")
+    comment = conv.answers.get("prognosis-comment")
+    if shared is False:
+        return None, "no"
+    if shared is not True and not comment:
+        return None, None
+    words = "Shared with the patient"
+    if isinstance(framing, str):
+        words += f" ({questionnaires.option_display('prognosis-framing', framing) or framing})"
+    if isinstance(comment, str) and comment.strip():
+        words += f": {comment.strip()}"
+    return words, "yes"
+
+
+def _agent(conv: Documented) -> tuple[str | None, str | None]:
+    """The named agent ("Rita Shah (sister), 617-555-0142"); else the free text older notes kept."""
+    name = conv.answers.get("health-care-agent-name")
+    if not (isinstance(name, str) and name.strip()):
+        return _text("health-care-agent")(conv)
+    words = name.strip()
+    kin = conv.answers.get("health-care-agent-relationship")
+    phone = conv.answers.get("health-care-agent-phone")
+    if isinstance(kin, str) and kin.strip():
+        words += f" ({kin.strip()})"
+    if isinstance(phone, str) and phone.strip():
+        words += f", {phone.strip()}"
+    return words, None
+
+
+# (key, label, reader) in the order clinicians read them.
+FIELDS: tuple[tuple[str, str, Callable[[Documented], tuple[str | None, str | None]]], ...] = (
+    ("code_status", "Code status", _code_status),
+    ("agent", "Health care agent", _agent),
+    ("goals", "What matters most", _text("goals")),
+    ("recommendation", "Recommendation", _text("recommendation")),
+    ("prognosis", "Prognosis shared", _prognosis),
+)
+
+
+def field_of(
+    key: str,
+    label: str,
+    read: Callable[[Documented], tuple[str | None, str | None]],
+    conversations: Sequence[Documented],
+) -> HeaderField:
+    """The latest documented value of one field among conversations given newest first."""
+    gaps: list[Gap] = []
+    found: list[HeaderField] = []
+    for conv in conversations:
+        value, code = read(conv)
+        if value is None:
+            if not found:
+                reason = NOT_DISCUSSED if code == "no" else NOT_RECORDED
+                gaps.append(Gap(conv.procedure_id, conv.when, reason))
+            continue
+        found.append(HeaderField(key, label, value, code, conv.when, conv.author, conv.procedure_id))
+        if len(found) == 2:
+            break
+    if not found:
+        said_no = next((g for g in gaps if g.reason == NOT_DISCUSSED), None)
+        if said_no is None:
+            return HeaderField(key, label, gaps=tuple(gaps))
+        # Only ever answered "no": that answer is the latest documented value, with its date.
+        conv = next(c for c in conversations if c.procedure_id == said_no.procedure_id)
+        earlier = tuple(gaps[: gaps.index(said_no)])
+        return HeaderField(
+            key, label, "Not discussed", "no", conv.when, conv.author, conv.procedure_id, earlier
+        )
+    latest = found[0]
+    changed = key == "code_status" and len(found) == 2 and found[1].code != latest.code
+    return replace(latest, gaps=tuple(gaps), previous=found[1] if changed else None)
+
+
+def build_header(conversations: Sequence[Documented], goal: HeaderField | None = None) -> Header:
+    """The header from the patient's conversations, newest first (entered-in-error ones left out).
+
+    ``goal`` is a Goal recorded outside any conversation, shown when no conversation documented one.
+    """
+    if not conversations:
+        return Header()
+    fields = {key: field_of(key, label, read, conversations) for key, label, read in FIELDS}
+    if fields["goals"].value is None and goal is not None:
+        fields["goals"] = HeaderField("goals", "What matters most", goal.value, None, goal.when, goal.author)
+    latest = conversations[0]
+    return Header(latest.procedure_id, latest.when, latest.author, **fields)
+
+
+# ---- the query --------------------------------------------------------------------------------
+
+
+def header(uow: UnitOfWork, patient_id: str) -> Header:
+    uow.disclose("read", patients=[patient_id])
+    conversations = _named(uow.session, documented(uow.session, patient_id))
+    has_goals = any(_text("goals")(c)[0] for c in conversations)
+    goal = _latest_goal(uow.session, patient_id) if conversations and not has_goals else None
+    return build_header(conversations, goal)
+
+
+def documented(session: Session, patient_id: str) -> list[Documented]:
+    """The patient's conversations with their answers, newest first, in one query."""
+    procedure, answers, link = aliased(Resource), aliased(Resource), aliased(ReferenceIndex)
+    rows = session.execute(
+        select(Conversation, procedure.content, answers.content)
+        .join(
+            procedure, and_(procedure.resource_type == "Procedure", procedure.id == Conversation.procedure_id)
+        )
+        .outerjoin(
+            link,
+            and_(
+                link.param == "part-of",
+                link.resource_type == "QuestionnaireResponse",
+                link.target_type == "Procedure",
+                link.target_id == Conversation.procedure_id,
+            ),
+        )
+        .outerjoin(
+            answers,
+            and_(
+                answers.resource_type == link.resource_type,
+                answers.id == link.resource_id,
+                answers.deleted.is_(False),
+            ),
+        )
+        .where(
+            Conversation.patient_id == patient_id,
+            Conversation.status.is_distinct_from(ENTERED_IN_ERROR),
+            procedure.deleted.is_(False),
+        )
+        .order_by(
+            Conversation.performed_at.desc().nulls_last(),
+            Conversation.procedure_id,
+            answers.last_updated.desc().nulls_last(),
+        )
+    ).all()
+    out: dict[str, Documented] = {}
+    for conv, content, qr in rows:
+        content = content or {}
+        if conv.procedure_id in out or content.get("status") == ENTERED_IN_ERROR:
+            continue
+        out[conv.procedure_id] = Documented(
+            procedure_id=conv.procedure_id,
+            when=conv.performed_at,
+            author=performer(content).get("display") or conv.clinician_id or "unknown",
+            answers=answers_from_items((qr or {}).get("item")),
+            code_status=conv.code_status,
+            performer=performer(content),
+        )
+    return list(out.values())
+
+
+def _named(session: Session, conversations: list[Documented]) -> list[Documented]:
+    """Authors as their Practitioner is named now (one read per distinct author), so a note signed
+    before its author's full name was recorded shows that name, like the note and history pages."""
+    names: dict[str, str | None] = {}
+    for conv in conversations:
+        ref = conv.performer.get("reference")
+        if ref and ref not in names:
+            names[ref] = practitioners.named_author(session, conv.performer)
+    return [
+        replace(conv, author=names.get(conv.performer.get("reference") or "") or conv.author)
+        for conv in conversations
+    ]
+
+
+def _latest_goal(session: Session, patient_id: str) -> HeaderField | None:
+    request = parse_search("Goal", [("patient", patient_id), ("_sort", "-start-date"), ("_count", "1")])
+    for match in search(session, request).matches:
+        content: dict[str, Any] = match.content or {}
+        text = (content.get("description") or {}).get("text")
+        if text:
+            who = (content.get("expressedBy") or {}).get("display")
+            when = calendar_date(content.get("startDate"))
+            return HeaderField("goals", "What matters most", text, when=when, author=who)
+    return None

@@ -1,0 +1,230 @@
+"""The patient header reads each fact across conversations: a short later note never hides a DNR."""
+
+import html
+import re
+
+import pytest
+from sqlalchemy import event, select
+
+from sicdoc import codes
+from sicdoc.models import Conversation
+from sicdoc.services import chart_header
+from sicdoc.store.frames import load_tables
+from tests.conftest import bearer_client, login
+from tests.web.fhir_helpers import send
+from tests.web.forms_helpers import answers, new_patient
+from tests.web.test_forms import text
+
+SNOMED_RESUS = f"{codes.SNOMED}|{codes.RESUSCITATION_STATUS}"
+# Only what signing requires: no code status, goals, recommendation, agent or prognosis.
+MINIMAL = {
+    k: None
+    for k in (
+        "illness-understanding",
+        "illness-understanding-other",
+        "prognosis-shared",
+        "prognosis-framing",
+        "prognosis-comment",
+        "goals",
+        "fears-worries",
+        "recommendation",
+        "code-status",
+        "health-care-agent",
+    )
+}
+WORDS = {
+    "full": "Full code: attempt resuscitation",
+    "dnr": "Do not resuscitate",
+    "dnr-dni": "Do not resuscitate, do not intubate",
+    "undecided": "Not yet decided",
+}
+
+
+@pytest.fixture
+def client(app, users):
+    """A clinician's browser that also carries a bearer token, so the tests can post EHR data to /fhir."""
+    http = bearer_client(app, "system/*.*")
+    assert login(http, "clinician").status_code == 302
+    return http
+
+
+def sign(client, pid, when, **extra):
+    data = answers(pid, action="sign", performed_start=when, **extra)
+    resp = client.post(f"/patients/{pid}/conversations/new", data=data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    return resp.headers["Location"].rsplit("/", 1)[-1]
+
+
+def words(fragment):
+    """The text a reader sees: tags dropped, entities decoded, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def header_of(client, pid):
+    page = text(client.get(f"/patients/{pid}"))
+    return words(page.split('id="latest-heading"')[1].split("</section>")[0])
+
+
+def code_status_of(client, pid):
+    page = text(client.get(f"/patients/{pid}"))
+    return words(page.split('<p class="code-status">')[1].split("</p>")[0])
+
+
+def timeline_of(client, pid):
+    return words(text(client.get(f"/patients/{pid}")).split('id="timeline"')[1].split("</section>")[0])
+
+
+def test_a_minimal_later_note_keeps_dnr_dni_goals_and_agent_with_date_and_author(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-10-02T09:00", **{"code-status": "dnr-dni"})
+    sign(client, pid, "2026-11-30T10:00", **MINIMAL)
+    header = header_of(client, pid)
+    assert code_status_of(client, pid) == "Do not resuscitate, do not intubate"
+    assert header.index("Code status") < header.index("Health care agent") < header.index("What matters most")
+    assert "Documented 2026-10-02 by clinician" in header
+    gap = "Not recorded in the 2026-11-30 note; last documented 2026-10-02 by clinician"
+    assert header.count(gap) == 5  # code status, agent, goals, recommendation and prognosis
+    assert "Not discussed" not in header
+    for kept in ("Maria Rivera (daughter)", "To be at home with my grandchildren", "Home hospice referral"):
+        assert kept in header
+    assert "Shared with the patient (Expected time): Months rather than years." in header
+    assert "Latest conversation 2026-11-30 10:00 by clinician" in header
+    assert "Code status changed" not in header
+    page = text(client.get(f"/patients/{pid}"))
+    assert "<details" in page and "<summary>What matters most, recommendation and prognosis</summary>" in page
+    assert page.index('class="code-status"') < page.index("<details")  # time-critical facts first
+
+
+def test_a_prognosis_answered_no_later_says_not_discussed(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-10-02T09:00")
+    sign(client, pid, "2026-11-30T10:00", **{**MINIMAL, "prognosis-shared": "no"})
+    header = header_of(client, pid)
+    assert "Not discussed in the 2026-11-30 note; last documented 2026-10-02 by clinician" in header
+
+
+def test_no_conversation_documenting_a_field_says_so(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-11-30T10:00", **MINIMAL)
+    header = header_of(client, pid)
+    assert code_status_of(client, pid) == "Not recorded in any conversation"
+    assert "Documented" not in header and "last documented" not in header
+
+
+def test_a_changed_code_status_is_flagged_and_an_unchanged_one_is_not(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-09-01T09:00", **{"code-status": "full"})
+    sign(client, pid, "2026-09-15T09:00", **MINIMAL)
+    sign(client, pid, "2026-10-02T09:00", **{"code-status": "dnr-dni"})
+    sign(client, pid, "2026-11-30T10:00", **MINIMAL)
+    header = header_of(client, pid)
+    assert (
+        "Code status changed from Full code: attempt resuscitation (documented 2026-09-01 by clinician) "
+        "to Do not resuscitate, do not intubate on 2026-10-02." in header
+    )
+    assert 'class="code-status-box changed"' in text(client.get(f"/patients/{pid}"))
+    same = new_patient(client, "MRN-2", "Okafor")
+    sign(client, same, "2026-09-01T09:00", **{"code-status": "dnr"})
+    sign(client, same, "2026-10-02T09:00", **{"code-status": "dnr"})
+    assert "Code status changed" not in header_of(client, same)
+    dni = new_patient(client, "MRN-3", "Berg")
+    sign(client, dni, "2026-09-01T09:00", **{"code-status": "dnr"})
+    sign(client, dni, "2026-10-02T09:00", **{"code-status": "dnr-dni"})
+    assert "Code status changed from Do not resuscitate (documented 2026-09-01" in header_of(client, dni)
+
+
+def test_a_note_entered_in_error_does_not_count(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-10-02T09:00", **{"code-status": "dnr-dni"})
+    wrong = sign(client, pid, "2026-11-30T10:00", **{"code-status": "full", "goals": "Wrong patient"})
+    assert code_status_of(client, pid) == WORDS["full"]
+    procedure = client.get(f"/fhir/Procedure/{wrong}").get_json()
+    resp = send(client, "PUT", f"/fhir/Procedure/{wrong}", {**procedure, "status": "entered-in-error"})
+    assert resp.status_code == 200, resp.get_json()
+    header = header_of(client, pid)
+    assert code_status_of(client, pid) == WORDS["dnr-dni"]
+    assert "Wrong patient" not in header and "Code status changed" not in header
+    assert "Latest conversation 2026-10-02 09:00" in header and "2026-11-30" not in header
+
+
+@pytest.mark.parametrize("status", ["full", "dnr", "dnr-dni", "undecided"])
+def test_each_code_status_stays_itself_in_header_timeline_projection_and_analytics(app, client, status):
+    pid = new_patient(client)
+    procedure_id = sign(client, pid, "2026-10-02T09:00", **{"code-status": status})
+    assert code_status_of(client, pid) == WORDS[status]
+    assert f"Code status: {WORDS[status]}" in timeline_of(client, pid)
+    with app.extensions["sicdoc.sessionmaker"]() as session:
+        assert session.get(Conversation, procedure_id).code_status == status
+    with app.extensions["sicdoc.engine"].connect() as connection:
+        frame = load_tables(connection, ["conversations"])["conversations"]
+    assert frame.loc[frame.procedure_id == procedure_id, "code_status"].tolist() == [status]
+
+
+def test_the_fhir_observation_tells_dnr_dni_from_dnr(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-10-02T09:00", **{"code-status": "dnr-dni"})
+    other = new_patient(client, "MRN-2", "Okafor")
+    sign(client, other, "2026-10-02T09:00", **{"code-status": "dnr"})
+    found = {}
+    for patient_id in (pid, other):
+        resp = client.get(f"/fhir/Observation?code={SNOMED_RESUS}&patient={patient_id}")
+        entries = resp.get_json()["entry"]
+        assert len(entries) == 1
+        found[patient_id] = entries[0]["resource"]["valueCodeableConcept"]
+    dni, dnr = found[pid], found[other]
+    assert dni["text"] == "Do not resuscitate, do not intubate" and dnr["text"] == "Do not resuscitate"
+    assert {"system": codes.SNOMED, "code": codes.NOT_FOR_RESUSCITATION} in [
+        {k: c[k] for k in ("system", "code")} for c in dni["coding"]
+    ]
+    assert [c["code"] for c in dni["coding"] if c["system"] == codes.SIC_ANSWER_SYSTEM] == ["dnr-dni"]
+    assert [c["code"] for c in dnr["coding"] if c["system"] == codes.SIC_ANSWER_SYSTEM] == ["dnr"]
+    by_answer = client.get(f"/fhir/Observation?value-concept={codes.SIC_ANSWER_SYSTEM}|dnr-dni").get_json()
+    assert {e["resource"]["subject"]["reference"] for e in by_answer["entry"]} == {f"Patient/{pid}"}
+
+
+def test_an_ehr_observation_with_snomed_only_still_shows_dnr(app, client):
+    pid = new_patient(client)
+    procedure = {
+        "resourceType": "Procedure",
+        "status": "completed",
+        "code": {"coding": [{"system": codes.SNOMED, "code": codes.ADVANCE_CARE_PLANNING}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "performedDateTime": "2025-03-04T10:00:00Z",
+        "performer": [{"actor": {"reference": "Practitioner/ehr-1", "display": "Dr Example"}}],
+    }
+    procedure_id = send(client, "POST", "/fhir/Procedure", procedure).get_json()["id"]
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": codes.SNOMED, "code": codes.RESUSCITATION_STATUS}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "partOf": [{"reference": f"Procedure/{procedure_id}"}],
+        "valueCodeableConcept": {"coding": [{"system": codes.SNOMED, "code": codes.NOT_FOR_RESUSCITATION}]},
+    }
+    assert send(client, "POST", "/fhir/Observation", observation).status_code == 201
+    with app.extensions["sicdoc.sessionmaker"]() as session:
+        assert session.get(Conversation, procedure_id).code_status == "dnr"
+    assert code_status_of(client, pid) == "Do not resuscitate"
+    assert "Documented 2025-03-04 by Dr Example" in header_of(client, pid)
+    assert "Code status: Do not resuscitate" in timeline_of(client, pid)
+
+
+def test_the_header_reads_all_conversations_in_one_query(app, client):
+    pid = new_patient(client)
+    for day in ("2026-09-01", "2026-10-02", "2026-11-30"):
+        sign(client, pid, f"{day}T09:00", **{"code-status": "dnr"})
+    engine = app.extensions["sicdoc.engine"]
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.extensions["sicdoc.sessionmaker"]() as session:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            found = chart_header.documented(session, pid)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert len(session.scalars(select(Conversation).where(Conversation.patient_id == pid)).all()) == 3
+    assert [d.answers["code-status"] for d in found] == ["dnr"] * 3
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1

@@ -1,0 +1,126 @@
+"""The worklist a ward team works from: paged, filtered, each reason on its own, snoozes, and the banner."""
+
+import contextlib
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from sicdoc.errors import Conflict
+from sicdoc.services import accounts
+from sicdoc.views import worklist as worklist_view
+from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login
+from tests.web.analytics_population import AS_OF, population_app
+from tests.web.test_dashboards import post_resources
+
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request, tmp_path_factory):
+    if request.param == "postgresql":
+        request.getfixturevalue("postgresql_url")
+    with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
+        yield app
+
+
+@pytest.fixture
+def clinician(app):
+    with app.extensions["sicdoc.sessionmaker"]() as session, contextlib.suppress(Conflict):
+        accounts.create_user(session, "clinician", PASSWORD, "clinician")
+    http = app.test_client()
+    assert login(http, "clinician").status_code == 302
+    return http
+
+
+def listed(client, query=""):
+    body = client.get(f"/worklist?as_of={AS_OF}&{query}").get_data(as_text=True)
+    return re.findall(r'<a href="/patients/([^"]+)">', body), body
+
+
+def test_the_list_is_paged_and_each_page_says_where_it_is(clinician, monkeypatch):
+    everyone, body = listed(clinician)
+    total = int(re.search(r"([\d,]+) patients due", body).group(1).replace(",", ""))
+    assert total == len(everyone) > 6
+    monkeypatch.setattr(worklist_view, "PAGE_SIZE", 5)
+    first, body = listed(clinician)
+    assert first == everyone[:5] and f"Page 1 of {-(-total // 5)}" in body and "1–5 shown" in body
+    second, body = listed(clinician, "page=2")
+    assert second == everyone[5:10] and 'rel="prev"' in body
+    assert clinician.get(f"/worklist?as_of={AS_OF}&page=0").status_code == 400
+    assert clinician.get(f"/worklist?as_of={AS_OF}&page=x").status_code == 400
+
+
+def test_in_hospital_now_comes_first_and_can_be_the_only_view(clinician, app):
+    everyone, _ = listed(clinician)
+    patient = everyone[-1]
+    post_resources(
+        app,
+        {
+            "resourceType": "Encounter",
+            "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": f"Patient/{patient}"},
+            "period": {"start": f"{AS_OF}T08:00:00Z"},
+            "location": [{"location": {"display": "Ward 7B"}}],
+            "serviceProvider": {"display": "North Campus"},
+        },
+    )
+    now, body = listed(clinician)
+    assert now[0] == patient  # was last, now first: in hospital now
+    assert "<strong>In hospital</strong>: Ward 7B, North Campus" in body
+    only, body = listed(clinician, "in_hospital=1")
+    assert patient in only and body.count("<strong>In hospital</strong>") == len(only)
+    assert 'name="in_hospital" value="1" checked' in body
+
+
+def test_each_reason_is_its_own_line_with_its_date(clinician):
+    _, body = listed(clinician)
+    first_row = body.split("<tbody>")[1].split("</tr>")[0]
+    reasons = re.findall(r"<li>(.*?)</li>", first_row, re.S)
+    assert reasons and all(re.match(r"(Diagnosed|Admitted) \d{4}-\d{2}-\d{2}", r.strip()) for r in reasons)
+    assert re.search(r"Last contact.*?\d{4}-\d{2}-\d{2}", body, re.S)
+
+
+def test_my_patients_are_those_i_viewed_or_documented(clinician):
+    everyone, _ = listed(clinician)
+    assert listed(clinician, "mine=1")[0] == []
+    clinician.get(f"/patients/{everyone[2]}")
+    assert listed(clinician, "mine=1")[0] == [everyone[2]]
+
+
+def test_a_snooze_needs_a_future_date_and_a_reason_and_ends_on_request(clinician, app):
+    everyone, _ = listed(clinician)
+    patient = everyone[1]
+    url = f"/worklist/snooze?as_of={AS_OF}"
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    bad = clinician.post(url, data={"patient_id": patient, "until": yesterday, "reason": "Seen by team"})
+    assert bad.status_code == 400 and "The date must be after today." in bad.get_data(as_text=True)
+    assert 'value="Seen by team"' in bad.get_data(as_text=True)  # what was typed is kept
+    bad = clinician.post(url, data={"patient_id": patient, "until": TOMORROW, "reason": "  "})
+    assert bad.status_code == 400 and "Say why the conversation can wait" in bad.get_data(as_text=True)
+    assert patient in listed(clinician)[0]  # nothing stored
+
+    ok = clinician.post(
+        url, data={"patient_id": patient, "until": TOMORROW, "reason": "Family meeting Friday"}
+    )
+    assert ok.status_code == 302 and ok.headers["Location"] == f"/worklist?as_of={AS_OF}"
+    assert patient not in listed(clinician)[0]
+    snoozed, body = listed(clinician, "snoozed=1")
+    assert snoozed == [patient] and "Family meeting Friday" in body
+    page = clinician.get(f"/patients/{patient}").get_data(as_text=True)
+    assert f"snoozed until {TOMORROW}" in page
+
+    assert clinician.post(f"/worklist/wake?as_of={AS_OF}", data={"patient_id": patient}).status_code == 302
+    assert patient in listed(clinician)[0]
+    assert (
+        clinician.post(url, data={"patient_id": "no-such", "until": TOMORROW, "reason": "x"}).status_code
+        == 404
+    )
+
+
+def test_the_patient_page_says_a_conversation_is_due_and_why(clinician):
+    everyone, _ = listed(clinician)
+    page = clinician.get(f"/patients/{everyone[0]}").get_data(as_text=True)
+    banner = page.split('id="conversation-due"')[1].split("</div>")[0]
+    assert "Conversation due" in banner and re.search(r"(Diagnosed|Admitted) \d{4}-\d{2}-\d{2}", banner)
