@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
@@ -11,6 +11,9 @@ from sicdoc import db
 from sicdoc.config import load_config
 from sicdoc.store import Projector, Store
 from sicdoc.valuesets import load as load_value_sets
+
+if TYPE_CHECKING:
+    from sicdoc.dashboards.service import AnalyticsService
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -83,7 +86,7 @@ def _fhir_bases(app: Flask) -> tuple[str, ...]:
     return (f"{url}/fhir",) if url else ()
 
 
-def _analytics(app: Flask, value_set_version: str):  # type: ignore[no-untyped-def]
+def _analytics(app: Flask, value_set_version: str) -> AnalyticsService:
     from pathlib import Path
 
     from sicdoc.dashboards.definitions import DefinitionError, load_definitions

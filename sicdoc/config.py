@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask
 
 from sicdoc import codes
+from sicdoc.shipped import shipped_folder
 
 # sicdoc's own business identifier systems (https://sicdoc.org/fhir/sid/<name>): forms, referrals,
 # clinicians and the sample data.
@@ -72,8 +73,11 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     # IANA time zone in which clinicians type and read dates and times on the forms.
     TIME_ZONE = "UTC"
-    # Folder of dashboard definitions (*.json); the repository's dashboards/ by default.
-    DASHBOARDS_DIR: str = str(Path(__file__).resolve().parent.parent / "dashboards")
+    # How the site writes dates with slashes: MDY (12/07/1943 is 7 December) or DMY (7 December is 07/12/1943).
+    DATE_ORDER = "MDY"
+    # Folder of dashboard definitions (*.json); by default the repository's dashboards/, which a wheel
+    # carries inside the package.
+    DASHBOARDS_DIR: str = str(shipped_folder("dashboards"))
     # Seconds a cached dashboard may be reused while the data version is unchanged.
     DASHBOARD_CACHE_SECONDS = 300
     # How QI outputs name clinicians: "name" (the stored Practitioner's name) or "pseudonym" (a stable
@@ -128,6 +132,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "DASHBOARD_CACHE_SECONDS",
     )
     _check_time_zone(app)
+    _check_date_order(app)
     if app.config.get("QI_CLINICIAN_LABELS") not in ("name", "pseudonym"):
         raise RuntimeError(
             f"SICDOC_QI_CLINICIAN_LABELS must be 'name' or 'pseudonym', not '{app.config.get('QI_CLINICIAN_LABELS')}'"
@@ -247,6 +252,13 @@ def _check_time_zone(app: Flask) -> None:
         raise RuntimeError(
             f"SICDOC_TIME_ZONE must be an IANA time zone such as Europe/London, not '{name}'"
         ) from None
+
+
+def _check_date_order(app: Flask) -> None:
+    order = str(app.config.get("DATE_ORDER") or "").upper()
+    if order not in ("MDY", "DMY"):
+        raise RuntimeError(f"SICDOC_DATE_ORDER must be MDY or DMY, not '{app.config.get('DATE_ORDER')}'")
+    app.config["DATE_ORDER"] = order
 
 
 def _check_whole_numbers(app: Flask, *names: str) -> None:

@@ -19,10 +19,10 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -183,7 +183,7 @@ class AnalyticsService:
         try:
             self.dashboard(board, scope)
         except Exception:  # logged for whoever runs the server; the next view tries again
-            LOG.exception("background rebuild of dashboard %s failed", key[1])
+            LOG.exception("background rebuild of dashboard %s failed", board.id)
         finally:
             with self._refresh_lock:
                 if self._refreshing.get(key) is threading.current_thread():
@@ -228,16 +228,50 @@ class AnalyticsService:
             board, parse_qi_scope({}, today=today_utc(), default_months=board.default_period_months)
         )
 
-    def worklist(self, scope: Scope, *, limit: int = 200) -> tuple[pd.DataFrame, int]:
-        """Patients due a conversation (most in need first) with name and MRN, and how many in all.
+    def worklist(
+        self,
+        scope: Scope,
+        *,
+        in_hospital: bool = False,
+        only: Collection[str] | None = None,
+        hide: Collection[str] = (),
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[pd.DataFrame, int]:
+        """One page of the patients due a conversation, with name and MRN, and how many match in all.
 
-        Clinicians act on it, so it is never shown stale: it is kept per data version (any write
-        moves it) and names and MRNs are read from the current Patient resources at every view.
+        ``in_hospital`` keeps patients in an inpatient stay now, ``only`` a set of patient ids (the
+        clinician's own patients), ``hide`` drops patients (snoozed ones). Clinicians act on it, so
+        it is never shown stale: the table is kept per data version (any write moves it) and names
+        and MRNs are read from the current Patient resources at every view.
         """
+        table = self._worklist_table(scope)
+        keep = pd.Series(True, index=table.index)
+        if in_hospital:
+            keep &= table["in_hospital"].astype(bool)
+        if only is not None:
+            keep &= table["patient_id"].isin(set(only))
+        if hide:
+            keep &= ~table["patient_id"].isin(set(hide))
+        matching = table[keep]
+        top = matching.iloc[offset : offset + limit].copy()
+        with self.engine.connect() as conn:
+            labels = patient_labels(conn, top["patient_id"], MRN_SYSTEM)
+        top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]
+        top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
+        return top, len(matching)
+
+    def worklist_entry(self, scope: Scope, patient_id: str) -> dict[str, Any] | None:
+        """The patient's worklist row (why they are due), or None when they are not due."""
+        table = self._worklist_table(scope)
+        rows = table[table["patient_id"] == patient_id]
+        return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}
+
+    def _worklist_table(self, scope: Scope) -> pd.DataFrame:
         from sicdoc.analytics import worklist
 
         version = self.version()
-        table = self._results.get(
+        return self._results.get(
             version,
             ("worklist", scope.key()),
             lambda: worklist(
@@ -248,12 +282,6 @@ class AnalyticsService:
                 unit=scope.unit,
             ),
         )
-        top = table.head(limit).copy()
-        with self.engine.connect() as conn:
-            labels = patient_labels(conn, top["patient_id"], MRN_SYSTEM)
-        top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]
-        top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
-        return top, len(table)
 
 
 def _dashboard_key(board: Dashboard, scope: Scope) -> tuple:

@@ -262,7 +262,9 @@ def _clinicians() -> tuple[Clinician, ...]:
         ("Oncology", 3),
         ("Palliative medicine", 2),
     )
-    plan = [(site, specialty) for site in SITES for specialty, n in per_site for _ in range(n)]
+    plan: list[tuple[Site | None, str]] = [
+        (site, specialty) for site in SITES for specialty, n in per_site for _ in range(n)
+    ]
     plan.append((None, "Palliative medicine"))  # a palliative physician who covers all three sites
     out = []
     for i, (site, specialty) in enumerate(plan):

@@ -14,10 +14,11 @@ from typing import Any
 
 from sicdoc import codes
 from sicdoc.conversation import ConversationAnswers, build_conversation_bundle
+from sicdoc.conversation.bundle import conditional_entry as entry
 from sicdoc.sample import shared
 from sicdoc.sample.catalog import LANGUAGES, SID
 from sicdoc.sample.population import Diagnosis, PatientPlan, Referral, Stay, Talk, lognormal
-from sicdoc.sample.shared import entry, local_iso, location_ref, org_ref, practitioner_ref
+from sicdoc.sample.shared import local_iso, location_ref, org_ref, practitioner_ref
 from sicdoc.sample.talk_text import make_answers
 
 ENCOUNTER_SYSTEM = f"{SID}/encounter"

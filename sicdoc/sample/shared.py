@@ -12,23 +12,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
 from typing import Any
 
+from sicdoc.conversation.bundle import conditional_entry as entry
 from sicdoc.sample.catalog import NPI_SYSTEM, SID, Clinician, Site, Unit
 
 ORG_SYSTEM = f"{SID}/organization"
 LOCATION_SYSTEM = f"{SID}/location"
-
-
-def entry(full_url: str, resource: dict[str, Any], system: str, value: str) -> dict[str, Any]:
-    """A conditional-create transaction entry keyed by one business identifier."""
-    return {
-        "fullUrl": full_url,
-        "resource": resource,
-        "request": {
-            "method": "POST",
-            "url": resource["resourceType"],
-            "ifNoneExist": f"identifier={system}|{value}",
-        },
-    }
 
 
 def _stable_url(system: str, value: str) -> str:

@@ -103,7 +103,7 @@ def generate(
     out_dir: Path,
     fmt: Format = "bundles",
     as_of: date = DEFAULT_AS_OF,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> GenerationReport:
     """Write ``patients`` patients as transaction Bundles: one file each (``bundles``, in folders of
     1,000 files) or one per line (``ndjson``, files of at most 100,000 lines)."""

@@ -12,6 +12,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from sicdoc.errors import InvalidInput
+
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both failures take the same time; made with the
 # hasher in use (same parameters as real hashes, so the same cost).
@@ -26,8 +28,11 @@ _CHECKED = 72
 _ZXCVBN = threading.Lock()
 
 
-class WeakPassword(ValueError):
+class WeakPassword(InvalidInput):
     """A new password that breaks the rule; the message says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="value")
 
 
 def check_password(password: str, user_inputs: Iterable[str] = ()) -> None:

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from sicdoc.errors import InvalidInput
+
 _SCOPE_RE = re.compile(r"^system/(\*|[A-Z][A-Za-z]{1,63})\.(\*|read|write|[cruds]{1,5})$")
 # Interaction -> SMART v2 letter.
 _LETTER = {"create": "c", "read": "r", "update": "u", "delete": "d", "search": "s"}
@@ -18,15 +20,15 @@ _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 NAMED_ONLY = frozenset({"AuditEvent"})
 
 
-class ScopeError(ValueError):
-    pass
+class InvalidScope(InvalidInput):
+    """A SMART scope that is malformed, unsupported or beyond what the client may be granted."""
 
 
 def parse(scope: str) -> tuple[str, str]:
     """``system/Patient.read`` -> ("Patient", "rs"): the resource type (or "*") and the letters it allows."""
     match = _SCOPE_RE.match(scope)
     if not match:
-        raise ScopeError(f"'{scope}' is not a supported SMART system scope")
+        raise InvalidScope(f"'{scope}' is not a supported SMART system scope")
     rtype, perm = match.groups()
     return rtype, _V1.get(perm, perm)
 
@@ -42,7 +44,7 @@ def allows(granted: Iterable[str], resource_type: str, interaction: str) -> bool
     for scope in granted:
         try:
             rtype, letters = parse(scope)
-        except ScopeError:
+        except InvalidScope:
             continue
         if _reaches(rtype, resource_type) and letter in letters:
             return True
@@ -55,7 +57,7 @@ def covers(granted: Iterable[str], requested: str) -> bool:
     for scope in granted:
         try:
             g_type, g_letters = parse(scope)
-        except ScopeError:
+        except InvalidScope:
             continue
         if _reaches(g_type, rtype) and set(letters) <= set(g_letters):
             return True
@@ -74,14 +76,14 @@ def mediate(registered: Iterable[str], requested: str | None) -> list[str]:
     wanted = split(requested)
     refused = [s for s in wanted if not _covered(registered, s)]
     if refused:
-        raise ScopeError(f"Not authorised for: {' '.join(refused)}")
+        raise InvalidScope(f"Not authorised for: {' '.join(refused)}")
     return wanted
 
 
 def _covered(registered: list[str], scope: str) -> bool:
     try:
         return covers(registered, scope)
-    except ScopeError:
+    except InvalidScope:
         return False
 
 
@@ -95,5 +97,6 @@ def required_scopes(bundle: dict[str, Any]) -> set[tuple[str, str]]:
         if not isinstance(request, dict) or not isinstance(request.get("url"), str):
             continue
         rtype = request["url"].split("?", 1)[0].split("/", 1)[0]
-        needed.add((rtype, method_to_interaction.get(request.get("method"), "read")))
+        method = request.get("method")
+        needed.add((rtype, method_to_interaction.get(method, "read") if isinstance(method, str) else "read"))
     return needed

@@ -5,33 +5,21 @@ Nothing here commits; ``sicdoc.services.accounts`` owns the transactions.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sicdoc.fhir.dates import as_utc
 from sicdoc.models import User, UserSession
+from sicdoc.security.opaque import digest, new_secret
 
 
 @dataclass(frozen=True)
 class Lifetime:
     idle: timedelta = timedelta(minutes=15)
     absolute: timedelta = timedelta(hours=12)
-
-
-def digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def start(session: Session, user: User, now: datetime) -> str:
@@ -46,7 +34,7 @@ def resolve(session: Session, raw: str, now: datetime, lifetime: Lifetime) -> Us
     row = session.get(UserSession, digest(raw))
     if row is None or row.revoked:
         return None
-    if now - _utc(row.last_seen) > lifetime.idle or now - _utc(row.created) > lifetime.absolute:
+    if now - as_utc(row.last_seen) > lifetime.idle or now - as_utc(row.created) > lifetime.absolute:
         row.revoked, row.recent_patients = True, None
         return None
     user = session.get(User, row.user_id)

@@ -6,9 +6,7 @@ Nothing here commits; ``sicdoc.services.accounts.issue_token`` owns the transact
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -20,8 +18,10 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from sicdoc.errors import SicdocError
 from sicdoc.models import AccessToken, IntegrationClient, UsedJti
 from sicdoc.security import scopes as smart
+from sicdoc.security.opaque import digest, new_secret
 from sicdoc.security.passwords import verify_password
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -35,7 +35,7 @@ MAX_TOKEN_SECONDS = 300
 AUTHENTICATION_FAILED = "Client authentication failed"
 
 
-class OAuthError(Exception):
+class OAuthError(SicdocError):
     """An RFC 6749 error answer: ``error`` code, a description, and the HTTP status.
 
     ``reason`` is what the audit log records; it may say more than the client is told.
@@ -44,7 +44,8 @@ class OAuthError(Exception):
     def __init__(self, error: str, description: str, status: int = 400, reason: str | None = None):
         self.error, self.description, self.status = error, description, status
         self.reason = reason or description
-        super().__init__(f"{error}: {description}")
+        code = "login" if status == 401 else "transient" if status >= 500 else "invalid"
+        super().__init__(f"{error}: {description}", code=code)
 
     def body(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.description}
@@ -80,10 +81,6 @@ class Grant:
     scopes: frozenset[str]
 
 
-def digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
 def _active_client(session: Session, client_id: Any) -> IntegrationClient | None:
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
         return None
@@ -109,8 +106,12 @@ def public_jwks(jwks: Any) -> dict[str, Any]:
             raise ValueError("Register the public key only; this JWK holds a private key")
         if not key.get("kid"):
             raise ValueError("Every key needs a 'kid'")
-    KeySet.import_key_set(jwks)
+    _key_set(jwks)
     return jwks
+
+
+def _key_set(jwks: dict[str, Any]) -> KeySet:
+    return KeySet.import_key_set({"keys": jwks["keys"]})
 
 
 def client_from_assertion(
@@ -134,7 +135,7 @@ def client_from_assertion(
         raise invalid_client("Keys are taken from the registered JWK set only")
     client = _active_client(session, issuer)
     try:
-        keys = KeySet.import_key_set(client.jwks) if client is not None and client.jwks else None
+        keys = _key_set(client.jwks) if client is not None and client.jwks else None
     except (JoseError, ValueError):
         keys = None
     try:
@@ -221,10 +222,10 @@ def issue(
 ) -> Issued:
     try:
         granted = smart.mediate(smart.split(client.scopes), requested)
-    except smart.ScopeError as exc:
+    except smart.InvalidScope as exc:
         raise OAuthError("invalid_scope", str(exc)) from exc
     seconds = max(1, min(seconds, MAX_TOKEN_SECONDS))
-    raw = secrets.token_urlsafe(32)
+    raw = new_secret()
     session.execute(delete(AccessToken).where(AccessToken.expires_at < now))
     session.add(
         AccessToken(

@@ -32,11 +32,11 @@ def test_mediation_grants_only_what_was_pre_authorised():
     registered = ["system/*.read", "system/Patient.write"]
     assert scopes.mediate(registered, None) == registered
     assert scopes.mediate(registered, "system/Encounter.read") == ["system/Encounter.read"]
-    with pytest.raises(scopes.ScopeError, match=r"system/ServiceRequest\.write"):
+    with pytest.raises(scopes.InvalidScope, match=r"system/ServiceRequest\.write"):
         scopes.mediate(registered, "system/Patient.read system/ServiceRequest.write")
-    with pytest.raises(scopes.ScopeError):
+    with pytest.raises(scopes.InvalidScope):
         scopes.mediate(registered, "system/*.*")
-    with pytest.raises(scopes.ScopeError):
+    with pytest.raises(scopes.InvalidScope):
         scopes.mediate(registered, "user/*.read")
 
 
