@@ -9,7 +9,7 @@ from sicdoc.services import accounts
 from tests.browser.conftest import log_in
 from tests.browser.test_forms_browser import ehr_conversation, scan
 from tests.conftest import PASSWORD, bearer_client
-from tests.web.fhir_helpers import patient, send
+from tests.web.fhir_helpers import patient, send, stroke
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}
@@ -25,18 +25,8 @@ def chart(live_app) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     assert resp.status_code == 201
     pid = resp.get_json()["id"]
     due = send(http, "POST", "/fhir/Patient", patient("MRN-77005678", "Okonkwo-Abernathy")).get_json()["id"]
-    assert send(http, "POST", "/fhir/Condition", _stroke(due)).status_code == 201  # fills the worklist
+    assert send(http, "POST", "/fhir/Condition", stroke(due)).status_code == 201  # fills the worklist
     return pid, ehr_conversation(live_app, pid)
-
-
-def _stroke(patient_id: str) -> dict:
-    return {
-        "resourceType": "Condition",
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I63.9"}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "onsetDateTime": "2025-01-10",
-        "recordedDate": "2025-01-10",
-    }
 
 
 @pytest.fixture

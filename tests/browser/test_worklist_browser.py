@@ -9,7 +9,7 @@ import pytest
 from tests.browser.conftest import log_in
 from tests.browser.test_forms_browser import activate, scan, tab_to
 from tests.conftest import bearer_client
-from tests.web.fhir_helpers import patient, send
+from tests.web.fhir_helpers import patient, send, stroke
 
 pytestmark = pytest.mark.browser
 
@@ -24,13 +24,7 @@ def ward(live_app) -> dict[str, str]:  # type: ignore[no-untyped-def]
         ("outpatient", "MRN-55002", "Nakashima"),
     ):
         ids[key] = send(http, "POST", "/fhir/Patient", patient(mrn, family)).get_json()["id"]
-        condition = {
-            "resourceType": "Condition",
-            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I63.9"}]},
-            "subject": {"reference": f"Patient/{ids[key]}"},
-            "onsetDateTime": "2025-01-10",
-        }
-        assert send(http, "POST", "/fhir/Condition", condition).status_code == 201
+        assert send(http, "POST", "/fhir/Condition", stroke(ids[key])).status_code == 201
     stay = {
         "resourceType": "Encounter",
         "status": "in-progress",

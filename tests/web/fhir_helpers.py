@@ -47,3 +47,19 @@ def patient(mrn, family="Rivera", **extra):
         "birthDate": "1950-01-02",
         **extra,
     }
+
+
+def stroke(patient_id, onset="2025-01-10"):
+    """An active stroke diagnosis (ICD-10-CM I63.9): enough to put a living patient in the stroke cohort."""
+    return {
+        "resourceType": "Condition",
+        "clinicalStatus": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+            ]
+        },
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I63.9"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "onsetDateTime": onset,
+        "recordedDate": onset,
+    }

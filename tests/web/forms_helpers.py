@@ -1,6 +1,9 @@
 """Helpers for the clinician form tests: patients, form posts, and counting what was stored."""
 
+import pytest
+
 from sicdoc.sample import make_patient
+from tests.conftest import bearer_client, login
 from tests.web.fhir_helpers import patient, send
 
 # Patient 23 of seed 7 has diagnoses, admissions, a referral and a conversation posted as an EHR would.
@@ -43,3 +46,23 @@ def answers(patient_id, **extra):
     }
     data.update(extra)
     return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture(name="client")
+def clinician_client(app, users):
+    """A clinician's browser that also carries a bearer token, to post and read EHR data over /fhir.
+
+    Modules import it to make it their ``client``.
+    """
+    http = bearer_client(app, "system/*.*")
+    assert login(http, "clinician").status_code == 302
+    return http
+
+
+def sign(client, pid, when=None, **extra):
+    """Sign a complete conversation through the form; returns the Procedure id."""
+    if when is not None:
+        extra["performed_start"] = when
+    resp = client.post(f"/patients/{pid}/conversations/new", data=answers(pid, action="sign", **extra))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    return resp.headers["Location"].rsplit("/", 1)[-1]

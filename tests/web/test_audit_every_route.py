@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import bearer_client, login
-from tests.web.fhir_helpers import send
+from tests.web.fhir_helpers import send, stroke
 from tests.web.forms_helpers import answers, new_patient
 
 TOMORROW = (date.today() + timedelta(days=1)).isoformat()
@@ -84,21 +84,6 @@ def _records(app, request_id: str) -> list[tuple[int, str, str, str, set[str]]]:
         return out
 
 
-def _stroke(patient_id: str) -> dict:
-    return {
-        "resourceType": "Condition",
-        "clinicalStatus": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
-            ]
-        },
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I63.9"}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "onsetDateTime": "2025-01-10",
-        "recordedDate": "2025-01-10",
-    }
-
-
 @pytest.fixture
 def world(app, users) -> World:
     app.config["LOGIN_RATE_LIMIT"] = "10000/minute"
@@ -107,7 +92,7 @@ def world(app, users) -> World:
     assert login(clinician, "clinician").status_code == 302
     pid = new_patient(clinician, "MRN-AUD-1", "Okafor")
     other = new_patient(clinician, "MRN-AUD-2", "Lindqvist")
-    condition = send(fhir, "POST", "/fhir/Condition", _stroke(other)).get_json()["id"]
+    condition = send(fhir, "POST", "/fhir/Condition", stroke(other)).get_json()["id"]
     signed = clinician.post(f"/patients/{pid}/conversations/new", data=answers(pid, action="sign"))
     assert signed.status_code == 302
     saved = clinician.post(f"/patients/{pid}/conversations/new", data=answers(pid, action="save"))
@@ -249,7 +234,7 @@ CASES: dict[str, list[Case]] = {
         Case(
             "POST",
             lambda w: send(
-                w.fhir, "POST", "/fhir/Condition", _stroke(w.other), {"If-None-Exist": f"_id={w.condition}"}
+                w.fhir, "POST", "/fhir/Condition", stroke(w.other), {"If-None-Exist": f"_id={w.condition}"}
             ),
             lambda w: {w.other},
             "client",
@@ -262,7 +247,7 @@ CASES: dict[str, list[Case]] = {
                 w.fhir,
                 "PUT",
                 f"/fhir/Condition?_id={w.condition}",
-                {**_stroke(w.other), "id": w.condition},
+                {**stroke(w.other), "id": w.condition},
             ),
             lambda w: {w.other},
             "client",
@@ -283,7 +268,7 @@ CASES: dict[str, list[Case]] = {
         Case(
             "PUT",
             lambda w: send(
-                w.fhir, "PUT", f"/fhir/Condition/{w.condition}", {**_stroke(w.other), "id": w.condition}
+                w.fhir, "PUT", f"/fhir/Condition/{w.condition}", {**stroke(w.other), "id": w.condition}
             ),
             lambda w: {w.other},
             "client",

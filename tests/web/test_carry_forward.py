@@ -9,9 +9,12 @@ import pytest
 from sicdoc import codes
 from sicdoc.conversation import ConversationAnswers, build_conversation_bundle
 from sicdoc.services.conversations.carry import NOT_CARRIED
-from tests.conftest import bearer_client, login
 from tests.web.fhir_helpers import send, table_counts
-from tests.web.forms_helpers import answers, new_patient
+from tests.web.forms_helpers import (
+    answers,
+    clinician_client,  # noqa: F401 - this module's ``client``
+    new_patient,
+)
 from tests.web.test_forms import text
 
 AGENT = {
@@ -21,14 +24,6 @@ AGENT = {
 }
 MARK = "Carried forward from the 2026-10-02 note by clinician"  # then the author's words
 REFUSED = "is not one of this patient&#39;s signed notes"  # as escaped in the page
-
-
-@pytest.fixture
-def client(app, users):
-    """A clinician's browser that also carries a bearer token, to read what was stored over FHIR."""
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
 
 
 def post(client, pid, **extra):

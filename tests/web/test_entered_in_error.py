@@ -3,30 +3,14 @@ error, a draft discarded, an empty draft not saved, and prognosis comments added
 
 import re
 
-import pytest
 from sqlalchemy import select, text
 
 from sicdoc.analytics.cohorts import conversation_rows
 from sicdoc.models import Conversation, ConversationDraft
-from tests.conftest import bearer_client, login
-from tests.web.fhir_helpers import send, table_counts
-from tests.web.forms_helpers import answers, new_patient
+from tests.web.fhir_helpers import send, stroke, table_counts
+from tests.web.forms_helpers import answers, clinician_client, new_patient, sign  # noqa: F401 - this module's ``client``
 
 STAMP = r"\[Added \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC by clinician\]"
-
-
-@pytest.fixture
-def client(app, users):
-    """A clinician's browser that also carries a bearer token, to read back through /fhir."""
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
-
-
-def sign(client, pid, **extra):
-    resp = client.post(f"/patients/{pid}/conversations/new", data=answers(pid, action="sign", **extra))
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
-    return resp.headers["Location"].rsplit("/", 1)[-1]
 
 
 def page(resp):
@@ -45,21 +29,6 @@ def audit_actions(app, action):
         return conn.execute(
             text("SELECT resource_type, resource_id FROM audit_event WHERE action = :a"), {"a": action}
         ).all()
-
-
-def _stroke(patient_id):
-    return {
-        "resourceType": "Condition",
-        "clinicalStatus": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
-            ]
-        },
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I63.9"}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "onsetDateTime": "2025-01-10",
-        "recordedDate": "2025-01-10",
-    }
 
 
 def test_a_note_entered_in_error_leaves_the_header_but_stays_in_history_with_who_when_why(app, client):
@@ -155,7 +124,7 @@ def test_an_already_withdrawn_or_changed_note_is_refused_with_a_clear_message(ap
 
 def test_the_patient_returns_to_the_worklist_and_leaves_the_analytics(app, client):
     pid = new_patient(client, "MRN-W1", "Lindqvist")
-    assert send(client, "POST", "/fhir/Condition", _stroke(pid)).status_code == 201
+    assert send(client, "POST", "/fhir/Condition", stroke(pid)).status_code == 201
 
     def on_worklist():
         return f'href="/patients/{pid}"' in page(client.get("/worklist"))

@@ -2,31 +2,15 @@
 
 import re
 
-import pytest
-
 from sicdoc.app import create_app
 from sicdoc.questionnaires import questions
 from sicdoc.services import accounts
-from tests.conftest import PASSWORD, bearer_client, login
+from tests.conftest import PASSWORD, bearer_client
 from tests.web.fhir_helpers import table_counts
-from tests.web.forms_helpers import answers, ehr_patient, new_patient
+from tests.web.forms_helpers import answers, clinician_client, ehr_patient, new_patient, sign  # noqa: F401 - this module's ``client``
 
 QUESTIONS = questions()
 XSS = "<script>alert('x')</script>"
-
-
-@pytest.fixture
-def client(app, users):
-    """A clinician's browser that also carries a bearer token, so the tests can post EHR data to /fhir."""
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
-
-
-def sign(client, pid, **extra):
-    resp = client.post(f"/patients/{pid}/conversations/new", data=answers(pid, action="sign", **extra))
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
-    return resp.headers["Location"].rsplit("/", 1)[-1]
 
 
 def save(client, pid, **extra):
@@ -240,7 +224,7 @@ def test_amend_needs_a_reason_keeps_prognosis_comments_and_shows_history(app, cl
     assert client.get(f"/fhir/Procedure/{procedure_id}").get_json()["meta"]["versionId"] == "2"
     assert client.get(f"/fhir/Procedure/{procedure_id}/_history/1").status_code == 200
     stale = client.post(f"/conversations/{procedure_id}/amend", data={**appended, "reason": "again"})
-    assert stale.status_code == 409 and "amended by someone else" in text(stale)
+    assert stale.status_code == 409 and "changed by someone else" in text(stale)
     history = text(client.get(f"/conversations/{procedure_id}/history"))
     assert "Version 2: amended" in history and "Version 1: signed" in history
     assert "Talked again with the family" in history and "clinician" in history

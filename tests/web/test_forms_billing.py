@@ -2,20 +2,12 @@
 
 import html
 
-import pytest
-
 from sicdoc.conversation.billing import NEEDS_VOLUNTARY, SUGGESTION_URL, VOLUNTARY_STATEMENT, suggested_codes
-from tests.conftest import bearer_client, login
-from tests.web.forms_helpers import new_patient
+from tests.web.forms_helpers import (
+    clinician_client,  # noqa: F401 - this module's ``client``
+    new_patient,
+)
 from tests.web.test_forms import sign, text
-
-
-@pytest.fixture
-def client(app, users):
-    """A clinician's browser that also carries a bearer token, for the FHIR reads."""
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
 
 
 def note_page(client, pid, **extra):

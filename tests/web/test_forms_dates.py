@@ -8,20 +8,16 @@ import re
 import pytest
 
 from sicdoc.services.timing import LATE_ENTRY
-from tests.conftest import bearer_client, login
+from tests.conftest import bearer_client
 from tests.web.fhir_helpers import send, table_counts
-from tests.web.forms_helpers import answers, new_patient
+from tests.web.forms_helpers import (
+    answers,
+    clinician_client,  # noqa: F401 - this module's ``client``
+    new_patient,
+)
 
 DIED = "2025-06-01"
 OUTCOME = {"Prefer": "return=OperationOutcome"}
-
-
-@pytest.fixture
-def client(app, users):
-    """A clinician's browser that also carries a bearer token, so the tests can post EHR data to /fhir."""
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
 
 
 def text(resp):

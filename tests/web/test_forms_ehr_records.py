@@ -2,24 +2,19 @@
 
 import re
 
-import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from sicdoc.conversation.form import parse_form
 from sicdoc.models import Conversation, PalliativeReferral
-from tests.conftest import bearer_client, login
 from tests.web.fhir_helpers import send, table_counts
-from tests.web.forms_helpers import answers, ehr_patient, new_patient
+from tests.web.forms_helpers import (
+    answers,
+    clinician_client,  # noqa: F401 - this module's ``client``
+    ehr_patient,
+    new_patient,
+)
 from tests.web.test_forms import XSS, save, text
-
-
-@pytest.fixture
-def client(app, users):
-    """A clinician's browser that also carries a bearer token, so the tests can post EHR data to /fhir."""
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
 
 
 def test_referral_form_stores_a_palliative_service_request(app, client):

@@ -10,9 +10,8 @@ from sicdoc import codes
 from sicdoc.models import Conversation
 from sicdoc.services import chart_header
 from sicdoc.store.frames import load_tables
-from tests.conftest import bearer_client, login
 from tests.web.fhir_helpers import send
-from tests.web.forms_helpers import answers, new_patient
+from tests.web.forms_helpers import answers, clinician_client, new_patient, sign  # noqa: F401 - this module's ``client``
 from tests.web.test_forms import text
 
 SNOMED_RESUS = f"{codes.SNOMED}|{codes.RESUSCITATION_STATUS}"
@@ -38,21 +37,6 @@ WORDS = {
     "dnr-dni": "Do not resuscitate, do not intubate",
     "undecided": "Not yet decided",
 }
-
-
-@pytest.fixture
-def client(app, users):
-    """A clinician's browser that also carries a bearer token, so the tests can post EHR data to /fhir."""
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
-
-
-def sign(client, pid, when, **extra):
-    data = answers(pid, action="sign", performed_start=when, **extra)
-    resp = client.post(f"/patients/{pid}/conversations/new", data=data)
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
-    return resp.headers["Location"].rsplit("/", 1)[-1]
 
 
 def words(fragment):

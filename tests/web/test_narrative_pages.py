@@ -1,10 +1,8 @@
 """Narratives an EHR posted stay inside the note on the clinician pages (issue 12, item 9)."""
 
-import pytest
-
 from sicdoc.fhir import validation
-from tests.conftest import bearer_client, login
 from tests.web.fhir_helpers import patient, send, table_counts
+from tests.web.forms_helpers import clinician_client  # noqa: F401 - this module's ``client``
 from tests.web.html_tree import parse
 
 XHTML = 'xmlns="http://www.w3.org/1999/xhtml"'
@@ -15,14 +13,6 @@ BREAKOUT = (
     f'<div class="patient-banner" style="position:fixed;top:0">{FAKE_BANNER}</div>'
     '<p class="actions"><a href="javascript:alert(1)" onclick="steal()">Sign again</a></p>'
 )
-
-
-@pytest.fixture
-def client(app, users):
-    """A clinician's browser that also carries a bearer token, so the tests can post EHR data to /fhir."""
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
 
 
 def data_counts(app):

@@ -2,15 +2,8 @@
 
 import pytest
 
-from tests.conftest import bearer_client, login
 from tests.web.fhir_helpers import patient, send
-
-
-@pytest.fixture
-def client(app, users):
-    http = bearer_client(app, "system/*.*")
-    assert login(http, "clinician").status_code == 302
-    return http
+from tests.web.forms_helpers import clinician_client  # noqa: F401 - this module's ``client``
 
 
 def _add(client, mrn, family="Rivera", **extra):

@@ -4,7 +4,7 @@ import pytest
 
 from sicdoc.app import create_app
 from tests.conftest import PASSWORD, bearer_client, login
-from tests.web.fhir_helpers import patient, send
+from tests.web.fhir_helpers import patient, send, stroke
 
 COOKIE = "sicdoc_session"
 
@@ -33,13 +33,7 @@ def test_a_write_through_one_is_on_the_others_worklist_at_once(servers):
     assert "Nobody is due" in b.get("/worklist").get_data(as_text=True)  # builds the second's cache
     feed = bearer_client(first, "system/*.*")
     pid = send(feed, "POST", "/fhir/Patient", patient("MRN-TWO", "Brennan")).get_json()["id"]
-    stroke = {
-        "resourceType": "Condition",
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I63.9"}]},
-        "subject": {"reference": f"Patient/{pid}"},
-        "onsetDateTime": "2025-01-10",
-    }
-    assert send(feed, "POST", "/fhir/Condition", stroke).status_code == 201
+    assert send(feed, "POST", "/fhir/Condition", stroke(pid)).status_code == 201
     assert f"/patients/{pid}" in b.get("/worklist").get_data(as_text=True)
 
 

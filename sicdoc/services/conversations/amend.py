@@ -23,13 +23,13 @@ from sicdoc.services.conversations.common import (
     WHEN,
     AnswersRefused,
     Author,
-    DraftConflict,
     SignedConversation,
     check_answers,
     clinician_reference,
     locations,
     performer,
     provenance,
+    require_version,
 )
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, find_by_identifier, read
@@ -104,12 +104,9 @@ def _amend(
         raise NotFound(f"Procedure/{procedure_id} is not a serious illness conversation")
     if content.get("status") == "entered-in-error":
         raise Conflict("This note was marked entered in error, so it can no longer be amended.")
-    if expected_version is not None and procedure.version_id != expected_version:
-        raise DraftConflict(
-            f"This conversation was amended by someone else since you opened it (now version "
-            f"{procedure.version_id}). Your text is still in the form: compare, then amend again.",
-            stored_version=procedure.version_id,
-        )
+    require_version(
+        procedure.version_id, expected_version, "Your text is still in the form: compare, then amend again."
+    )
     system, value = _identifier(content)
     qr = _find(session, "QuestionnaireResponse", system, f"{value}-qr")
     if qr is None:

@@ -57,6 +57,16 @@ class DraftConflict(Conflict):
         super().__init__(message)
 
 
+def require_version(stored_version: int, expected: int | None, then: str) -> None:
+    """Refuse a change made from a copy of the note older than the stored one; ``then`` says what to do."""
+    if expected is not None and stored_version != expected:
+        raise DraftConflict(
+            f"This conversation was changed by someone else since you opened it (now version "
+            f"{stored_version}). {then}",
+            stored_version=stored_version,
+        )
+
+
 @dataclass(frozen=True)
 class SignedConversation:
     procedure_id: str

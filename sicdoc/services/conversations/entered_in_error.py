@@ -23,11 +23,11 @@ from sicdoc.services.conversations.common import (
     FORMS_CLIENT,
     AnswersRefused,
     Author,
-    DraftConflict,
     SignedConversation,
     clinician_reference,
     locations,
     provenance,
+    require_version,
 )
 from sicdoc.services.conversations.history import read_record
 from sicdoc.services.practitioners import author_display
@@ -103,12 +103,9 @@ def _mark(
     procedure = record.procedure
     if (procedure.content or {}).get("status") == ENTERED_IN_ERROR:
         raise AlreadyWithdrawn("This note was already marked entered in error; nothing was changed.")
-    if expected_version is not None and procedure.version_id != expected_version:
-        raise DraftConflict(
-            f"This conversation was changed by someone else since you opened it (now version "
-            f"{procedure.version_id}). Read it again before marking it entered in error.",
-            stored_version=procedure.version_id,
-        )
+    require_version(
+        procedure.version_id, expected_version, "Read it again before marking it entered in error."
+    )
     if not reason:
         raise AnswersRefused({REASON: "Say why this note is entered in error, for example wrong patient."})
     if len(reason) > REASON_MAX:
