@@ -28,6 +28,12 @@ from sicdoc.analytics.intervals import median_days
 REFERRAL_HORIZONS = (30, 90, 180, 365)
 SIC_HORIZONS = (30, 90, 180)
 HORIZONS = {"referral": REFERRAL_HORIZONS, "sic": SIC_HORIZONS}
+CURVE_STEP = 30
+# The dashboard draws the curves every CURVE_STEP days up to the last horizon. Suppression runs
+# along every day shown anywhere (grid and horizons) in both the report and the chart, so the
+# two show and hide the same points (``suppression.curve_shown``).
+GRID_DAYS = {m: tuple(range(0, h[-1] + 1, CURVE_STEP)) for m, h in HORIZONS.items()}
+CURVE_DAYS = {m: tuple(sorted({*GRID_DAYS[m], *h})) for m, h in HORIZONS.items()}
 
 
 def lookforward_table(

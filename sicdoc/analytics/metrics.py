@@ -23,8 +23,16 @@ from sicdoc.analytics.cohorts import check_cohorts
 from sicdoc.analytics.frames import EVERYWHERE, Frames, Where
 from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table, timeliness_counts
 from sicdoc.analytics.intervals import BAND_KEYS, conversation_before_death, decedents, referral_to_death
-from sicdoc.analytics.lookforward import incidence, lookforward_table, median_days_to_referral, referred_days
+from sicdoc.analytics.lookforward import (
+    CURVE_DAYS,
+    HORIZONS,
+    incidence,
+    lookforward_table,
+    median_days_to_referral,
+    referred_days,
+)
 from sicdoc.analytics.quality import cohort_flags, count_flags, flag_rows
+from sicdoc.analytics.series import data_complete_through
 from sicdoc.analytics.suppression import (
     MIN_CELL,
     curve_shown,
@@ -63,7 +71,22 @@ def compute_metrics(
         value_set_version=value_set_version,
         suppress=suppress,
         min_cell=min_cell,
+        # Day-level only where the report is (unsuppressed, for operators).
+        data_through=data_complete_through(data, whole_months=suppress),
     )
+
+
+def data_note(as_of: date, data_through: date | None) -> str | None:
+    """The notice when the as-of date runs past the last day with data (None when it does not)."""
+    if data_through is None:
+        return f"No data up to {as_of.isoformat()}."
+    if as_of > data_through:
+        return (
+            f"Data complete through {data_through.isoformat()}, before the as-of date "
+            f"{as_of.isoformat()}: later days have no records yet, and months whose window ends "
+            "after that date are not complete."
+        )
+    return None
 
 
 def build_report(
@@ -75,10 +98,15 @@ def build_report(
     value_set_version: str,
     suppress: bool,
     min_cell: int,
+    data_through: date | None = None,
 ) -> dict:
-    """The report of ``cohorts``, each from its unsuppressed ``counts`` (see ``tally``)."""
+    """The report of ``cohorts``, each from its unsuppressed ``counts`` (see ``tally``).
+
+    ``data_through`` is the last day with data (``series.data_complete_through``)."""
     report: dict = {
         "as_of": as_of.isoformat(),
+        "data_complete_through": data_through.isoformat() if data_through else None,
+        "data_note": data_note(as_of, data_through),
         "period": {
             "from": where.period_from.isoformat() if where.period_from else None,
             "to": where.period_to.isoformat() if where.period_to else None,
@@ -110,8 +138,8 @@ def cohort_counts(
         look=look,
         dead=decedents(data, cohort, where),
         admissions=admission_table(data, cohort, as_of=as_of, where=where) if inpatient else None,
-        referral_cif=incidence(look, "referral"),
-        sic_cif=incidence(look, "sic"),
+        referral_cif=incidence(look, "referral", CURVE_DAYS["referral"]),
+        sic_cif=incidence(look, "sic", CURVE_DAYS["sic"]),
         flags=flags,
         where=where,
     )
@@ -156,13 +184,16 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), DECIMALS)
 
 
-def _cif(curve: dict, suppress: bool, min_cell: int) -> tuple[dict, dict]:
-    """Estimates and intervals by horizon; under suppression only the points ``curve_shown`` allows."""
+def _cif(curve: dict, suppress: bool, min_cell: int, horizons: tuple[int, ...]) -> tuple[dict, dict]:
+    """Estimates and intervals at the ``horizons`` (the dashboard's grid days may be in ``curve`` too);
+    under suppression only the points ``curve_shown`` allows along the whole curve."""
     shown = (
         curve_shown(curve, min_cell) if suppress else {h: p["estimate"] is not None for h, p in curve.items()}
     )
     estimates, intervals = {}, {}
     for h, point in curve.items():
+        if h not in horizons:
+            continue
         lower, upper = point["lower"], point["upper"]
         estimates[str(h)] = _round(point["estimate"]) if shown[h] else None
         intervals[str(h)] = [_round(lower), _round(upper)] if shown[h] and lower is not None else None
@@ -213,8 +244,8 @@ def present(raw: dict, *, suppress: bool = True, min_cell: int = MIN_CELL) -> di
     def median(key: str, base: int) -> float | int | None:
         return None if suppress and is_small(base, min_cell) else raw[key]
 
-    referral_cif, referral_ci = _cif(raw["referral_cif"], suppress, min_cell)
-    sic_cif, sic_ci = _cif(raw["sic_cif"], suppress, min_cell)
+    referral_cif, referral_ci = _cif(raw["referral_cif"], suppress, min_cell, HORIZONS["referral"])
+    sic_cif, sic_ci = _cif(raw["sic_cif"], suppress, min_cell, HORIZONS["sic"])
     out: dict[str, Any] = {
         "index_patients": shown["index_patients"],
         "prior_referral": shown["prior_referral"],

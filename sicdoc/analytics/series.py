@@ -8,7 +8,7 @@ Inputs are the patient tables of lookforward.py, intervals.py and inpatient.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -19,6 +19,65 @@ from sicdoc.analytics.lookforward import lookforward_table
 
 TOTAL = "All"
 EARLY_REFERRAL_DAYS = 30
+
+# How long after the end of a month each measure's outcome can still change, in days. A month's
+# point is complete (a signal or part of the limits) only once this window has passed for every
+# patient in it: end of month + window <= the last date with data. Later months are still shown,
+# with their full denominator, but flagged as a window not yet complete.
+WINDOW_DAYS: dict[str, int] = {
+    "referred_within_30d": 30,  # M1, by index month: each patient followed 30 days
+    "referred_within_90d": 90,  # M1, by index month
+    "timely_24h": 1,  # M4, by admission month: 24 hours after the last admission of the month
+    "timely_48h": 2,
+    "timely_72h": 3,
+    # M2/M3 and the referral-to-death interval, by month of death: the referral or conversation
+    # came before the death, so the month is complete once every death in it can be recorded.
+    "referral_gt30d_before_death": 0,
+    "sic_gt30d_before_death": 0,
+    "days_referral_to_death": 0,
+}
+DATE_COLUMNS = {
+    "patients": ("deceased_date",),
+    "diagnoses": ("diagnosis_date",),
+    "encounters": ("admit_date", "discharge_date"),
+    "referrals": ("authored_date",),
+    "consults": ("start_date",),
+    "conversations": ("performed_date",),
+}
+
+
+def data_complete_through(data: Frames, *, whole_months: bool = False) -> date | None:
+    """The last day with data: the latest event date in normalised (usually cut) frames.
+
+    With ``whole_months`` it is moved back to the end of the last month the data cover to its last
+    day, so a whole-months answer never states the day of a single record (and a month whose data
+    stop part-way is not counted as complete).
+    """
+    latest = [
+        getattr(data, table)[column].max()
+        for table, columns in DATE_COLUMNS.items()
+        for column in columns
+        if column in getattr(data, table)
+    ]
+    found = [d for d in latest if pd.notna(d)]
+    if not found:
+        return None
+    last = pd.Timestamp(max(found))
+    if whole_months and not last.is_month_end:
+        last = last - pd.offsets.MonthEnd(1)
+    return last.date()
+
+
+def window_complete(months: pd.Series, measure: str, through: date | None) -> pd.Series:
+    """True where the ``measure``'s window for every patient of the "YYYY-MM" month ended by
+    ``through`` (the last day with data, never later than the as-of date); False with no data."""
+    if measure not in WINDOW_DAYS:
+        raise ValueError(f"no completeness rule for {measure!r}")
+    if through is None:
+        return pd.Series(False, index=months.index, dtype=bool)
+    ends = pd.to_datetime(months.astype(str) + "-01") + pd.offsets.MonthEnd(0)
+    closes = ends + timedelta(days=WINDOW_DAYS[measure])
+    return pd.Series(closes <= pd.Timestamp(through), index=months.index, dtype=bool)
 
 
 def _with_rate(df: pd.DataFrame) -> pd.DataFrame:
@@ -44,17 +103,18 @@ def _monthly(dates: pd.Series, numerator: pd.Series, include: pd.Series) -> pd.D
 
 
 def monthly_referral_within(lookforward: pd.DataFrame, days: int = 90) -> pd.DataFrame:
-    """By index month: patients referred within ``days`` of index among those followed that long.
+    """By index month: patients referred within ``days`` of index among all index patients not
+    already in palliative care.
 
-    Only patients whose ``days`` window closed before the cut-off (follow-up time >= days, or the
-    referral or death already came) are counted, so recent months are not pulled down by open windows.
-    Deaths without referral within the window stay in the denominator (a crude proportion; the
-    cumulative incidence in the report is the competing-risk figure).
+    Every patient stays in the denominator, whether or not the window is over: dropping the open
+    windows unless already referred would inflate recent months. Months whose window is not over
+    are flagged instead (``window_complete``) and kept out of limits and signals. Deaths without
+    referral within the window stay in the denominator (a crude proportion; the cumulative
+    incidence in the report is the competing-risk figure).
     """
     eligible = lookforward[lookforward["referral_event"].notna()]
     referred = ((eligible["referral_event"] == 1) & (eligible["referral_time"] <= days)).fillna(False)
-    followed = (eligible["referral_time"] >= days) | (eligible["referral_event"] != 0)
-    return _monthly(eligible["index_date"], referred, followed.fillna(False))
+    return _monthly(eligible["index_date"], referred, pd.Series(True, index=eligible.index))
 
 
 def monthly_early_referral(decedents: pd.DataFrame, days: int = EARLY_REFERRAL_DAYS) -> pd.DataFrame:
@@ -103,8 +163,8 @@ def strata_tables(
 ) -> dict[str, pd.DataFrame]:
     """One ``grouped_table`` per equity stratum (race, ethnicity, language, sex, age band).
 
-    Small groups are best merged (e.g. into "Other/Multiple") before suppression, which then hides
-    whatever is still below the threshold.
+    The tables are unsuppressed; the equity panel merges small groups into "Other or unknown"
+    (``suppression.merge_small_groups``) before complementary suppression.
     """
     return {s: grouped_table(table, s, numerator, denominator) for s in strata}
 
@@ -142,13 +202,18 @@ def cohort_series(
     """The monthly series of one cohort, straight from the input frames (unsuppressed):
 
     ``referred_within_90d`` by index month, ``referral_gt30d_before_death`` and
-    ``sic_gt30d_before_death`` by month of death. Suppress (``suppress_proportions``) before display.
+    ``sic_gt30d_before_death`` by month of death, each with its ``complete`` flag
+    (``window_complete``). Suppress (``suppress_proportions``) before display.
     """
     data = frames.normalised().observed(as_of)
+    through = data_complete_through(data, whole_months=True)
     look = lookforward_table(data, cohort, as_of=as_of, where=where)
     dead = decedents(data, cohort, where)
-    return {
+    series = {
         "referred_within_90d": monthly_referral_within(look, 90),
         "referral_gt30d_before_death": monthly_early_referral(dead),
         "sic_gt30d_before_death": monthly_sic_before_death(dead),
     }
+    for measure, table in series.items():
+        table["complete"] = window_complete(table["month"], measure, through)
+    return series

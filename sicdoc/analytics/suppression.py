@@ -15,7 +15,7 @@ after every filter, so a changed filter cannot reveal a difference.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ import pandas as pd
 MIN_CELL = 11
 SMALL = "<11"
 COMPLEMENT = "suppressed"
+OTHER = "Other or unknown"
 
 # Cells are named by any hashable key (a report's metric names, a frame's (row, column) pairs).
 K = TypeVar("K", bound=Hashable)
@@ -221,3 +222,42 @@ def suppress_proportions(
         ]
         out[rate] = out[rate].astype(object).where(pd.Series(shown, index=out.index), None)
     return out
+
+
+def merge_small_groups(
+    table: pd.DataFrame,
+    counts: Sequence[str] = ("numerator", "denominator"),
+    size: str = "denominator",
+    *,
+    total_row: Hashable | None = None,
+    unknown: Sequence[Hashable] = ("unknown",),
+    min_cell: int = MIN_CELL,
+) -> pd.DataFrame:
+    """The ``counts`` columns of a grouped table with the groups whose ``size`` is 1..min_cell-1
+    merged into one OTHER row (before any complementary suppression).
+
+    The ``unknown`` rows join that row when there is anything to merge. When the merged row is
+    still small it goes with the smallest remaining group (labelled "<group>, other or unknown"):
+    shown on its own next to the other groups it could be worked out from the total, or from any
+    other stratum of the same patients, and hiding it would cost a whole group as its complement.
+    ``total_row`` (the margin) is kept as it is; derived columns (rates) are the caller's to redo.
+    """
+    table = table.loc[:, list(counts)].astype(int)
+    body = table.drop(index=[total_row]) if total_row is not None else table
+    small = [g for g, n in body[size].items() if is_small(int(n), min_cell)]
+    if not small:
+        return table
+    merged = [*small, *(g for g in body.index if g in set(unknown) and g not in small)]
+    rest = body.drop(index=merged).copy()
+    other = body.loc[merged].sum()
+    label: Any = OTHER
+    sizes = rest[size][rest[size] > 0]
+    if is_small(int(other[size]), min_cell) and not sizes.empty:
+        smallest: Any = sizes.idxmin()
+        other = other + rest.loc[smallest]
+        rest = rest.drop(index=[smallest])
+        label = f"{smallest}, {OTHER.lower()}"
+    rest.loc[label] = other
+    if total_row is not None:
+        rest.loc[total_row] = table.loc[cast(Any, total_row)]
+    return rest.astype(int)

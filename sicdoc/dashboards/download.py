@@ -13,10 +13,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SCOPE_COLUMNS = ("data_as_of", "period_from", "period_to")
 
 
-def table_csv(table: pd.DataFrame, scope: Scope | None = None) -> str:
-    """A panel table as CSV, led by the scope's dates when given. Text that a spreadsheet would run
-    as a formula (a unit or clinician name from a feed starting with "=") is prefixed with an
-    apostrophe, so it stays text."""
+def table_csv(table: pd.DataFrame, scope: Scope | None = None, data_through: str | None = None) -> str:
+    """A panel table as CSV, led by the scope's dates when given, then ``data_complete_through``
+    (the last day with data, from the report). Text that a spreadsheet would run as a formula (a
+    unit or clinician name from a feed starting with "=") is prefixed with an apostrophe, so it
+    stays text."""
     safe = table.copy()
     for column in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[column]):
@@ -27,6 +28,7 @@ def table_csv(table: pd.DataFrame, scope: Scope | None = None) -> str:
         dates = (scope.as_of, scope.period_from, scope.period_to)
         for position, (name, value) in enumerate(zip(SCOPE_COLUMNS, dates, strict=True)):
             safe.insert(position, name, value.isoformat() if value else "")
+        safe.insert(len(SCOPE_COLUMNS), "data_complete_through", data_through or "")
     out = io.StringIO()
     safe.to_csv(out, index=False)
     return out.getvalue()

@@ -22,6 +22,10 @@ def export_dashboard(built: BuiltDashboard, out_dir: Path) -> list[Path]:
         intro += " Whole months only."
     if scope.note:
         intro += f" {scope.note}"
+    through = built.report.get("data_complete_through")
+    intro += f" Data complete through {through or 'no date: there are no records'}."
+    if built.report.get("data_note"):
+        intro += f" {built.report['data_note']}"
     if built.empty:
         intro += " No patients fall in this period and scope, so the charts are empty."
     page = standalone_html(
@@ -33,7 +37,7 @@ def export_dashboard(built: BuiltDashboard, out_dir: Path) -> list[Path]:
     tables.mkdir(exist_ok=True)
     for panel in built.panels:
         path = tables / f"{panel.spec['id']}.csv"
-        path.write_text(table_csv(panel.table, scope), encoding="utf-8")
+        path.write_text(table_csv(panel.table, scope, through), encoding="utf-8")
         written.append(path)
     return written
 
@@ -56,6 +60,7 @@ def report_rows(report: dict) -> list[dict[str, object]]:
                     "period_from": report["period"]["from"],
                     "period_to": report["period"]["to"],
                     "time_granularity": report.get("time_granularity"),
+                    "data_complete_through": report.get("data_complete_through"),
                     "value_set_version": report["value_set_version"],
                     "cohort": cohort,
                     "metric": prefix,

@@ -2,6 +2,8 @@
 chart around the median with the Anhøj verdict when there are too few points for limits.
 
 Suppressed months get no point and no limits, only a tick on the axis saying they are hidden.
+Months whose window is not complete are drawn as hollow grey points, "window not complete", with
+no rule colour: the limits and the rules leave them out.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from sicdoc.figures.theme import (
 )
 
 CHART_NAMES = {"p": "p-chart", "xmr": "XmR chart", "run": "run chart"}
+INCOMPLETE_NAME = "window not complete"
+INCOMPLETE_COLOR = "#A6A6A6"
+
+
+def _complete(rows: pd.DataFrame) -> pd.Series:
+    """The ``complete`` flag of each row; tables without it count every month as complete."""
+    if "complete" not in rows:
+        return pd.Series(True, index=rows.index)
+    return rows["complete"].astype(object).fillna(True).astype(bool)
 
 
 def _point_colors(rows: pd.DataFrame, value: str, improvement: str) -> list[str]:
@@ -72,8 +83,11 @@ def control_figure(
     if rows.empty:
         return empty_figure(title, "No months with data in this period and scope.")
     rows = rows.assign(x=pd.to_datetime(rows["month"] + "-01"))
-    shown = rows[rows[value].map(is_number)]
-    hidden = rows[~rows[value].map(is_number)]
+    numbers = rows[value].map(is_number)
+    complete = _complete(rows).astype(bool)
+    shown = rows[numbers & complete]
+    incomplete = rows[numbers & ~complete]
+    hidden = rows[~numbers]
     cohort = cohort_label(str(rows["cohort"].iloc[0]))
     chart = str(shown["chart"].iloc[0]) if not shown.empty else "run"
     heading = f"{title} — {cohort}: {CHART_NAMES.get(chart, chart)}"
@@ -113,6 +127,21 @@ def control_figure(
                     "line": {"color": "white", "width": 1},
                 },
                 hovertext=[_hover(r, value, percent, counts) for _, r in shown.iterrows()],
+                hoverinfo="text",
+            )
+        )
+    if not incomplete.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=incomplete["x"],
+                y=incomplete[value],
+                mode="markers",
+                name=INCOMPLETE_NAME,
+                marker={"symbol": "circle-open", "size": 9, "color": INCOMPLETE_COLOR, "line": {"width": 2}},
+                hovertext=[
+                    _hover(r, value, percent, counts) + f"<br>{INCOMPLETE_NAME}: not in the limits or rules"
+                    for _, r in incomplete.iterrows()
+                ],
                 hoverinfo="text",
             )
         )

@@ -82,6 +82,16 @@ class CohortMetricsSchema(Schema):
 
 class MetricsReportSchema(Schema):
     as_of = fields.String(metadata=_DATE | {"description": "The data cut-off the figures use"}, required=True)
+    data_complete_through = fields.String(
+        allow_none=True,
+        metadata=_DATE | {"description": "The last day with data (latest event date up to as_of)"},
+        required=True,
+    )
+    data_note = fields.String(
+        allow_none=True,
+        metadata={"description": "Set when as_of runs past the last day with data"},
+        required=True,
+    )
     period = fields.Nested(PeriodSchema, required=True)
     time_granularity = fields.String(validate=OneOf(("month", "day")), required=True)
     requested = fields.Nested(RequestedSchema, metadata={"description": "The dates as asked"}, required=True)

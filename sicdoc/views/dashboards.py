@@ -91,11 +91,12 @@ def panel_csv(panel_id: str) -> Response:
     if board is None:
         abort(404)
     scope = qi_request_scope(board.default_period_months)
-    panel = analytics.dashboard(board, scope).panel(panel_id)
+    built = analytics.dashboard(board, scope)
+    panel = built.panel(panel_id)
     assert panel is not None
     name = f"{panel_id}_{scope.as_of.isoformat()}.csv"
     return Response(
-        table_csv(panel.table, scope),
+        table_csv(panel.table, scope, built.report.get("data_complete_through")),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

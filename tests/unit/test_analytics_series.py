@@ -17,6 +17,7 @@ from sicdoc.analytics.series import (
     monthly_sic_before_death,
     referral_within_strata,
     unit_table,
+    window_complete,
 )
 from sicdoc.analytics.spc import p_chart
 
@@ -28,7 +29,7 @@ def frames() -> Frames:
     h2 index 01-20, never referred, alive                M, born 1980-01-20 (45 on index day)
     h3 index 02-05, died 02-20 unreferred                F, born 1940 (85)
     h4 index 11-15, referral 11-20 (5 d)                 sex and birth unknown
-    h5 index 12-01, not referred, only 30 days followed  (window open: left out)
+    h5 index 12-01, not referred, only 30 days followed  (window open: counted, month incomplete)
     h6 index 02-10, referral 06-01 (111 d)               M, born 2010 (15)
     h7 index 2024-06-01, referral 2024-07-01, died 03-15, conversation 01-01 (73 d before) by dr_a
     h8 index 2024-06-01, referral 03-01, died 03-20 (19 d)
@@ -144,11 +145,19 @@ def test_monthly_referral_within_90_days(data):
     look = lookforward_table(data, "heart_failure", as_of=AS_OF, where=Where(period_from=date(2025, 1, 1)))
     monthly = monthly_referral_within(look, 90)
     # Jan: h1 yes, h2 no (followed 345 d); Feb: h3 no (died, window closed), h6 no (111 d);
-    # Nov: h4 yes (5 d); Dec: h5 followed only 30 days, left out, so no December point.
-    assert rows(monthly, "month") == {"2025-01": (1, 2), "2025-02": (0, 2), "2025-11": (1, 1)}
-    assert monthly["rate"].tolist() == [0.5, 0.0, 1.0]
-    chart = p_chart(monthly)  # the series feeds the chart as is: pooled 2/5
-    assert chart["cl"].iloc[0] == pytest.approx(2 / 5)
+    # Nov: h4 yes (5 d); Dec: h5 followed only 30 days, still in the denominator.
+    assert rows(monthly, "month") == {
+        "2025-01": (1, 2),
+        "2025-02": (0, 2),
+        "2025-11": (1, 1),
+        "2025-12": (0, 1),
+    }
+    assert monthly["rate"].tolist() == [0.5, 0.0, 1.0, 0.0]
+    # November's and December's 90-day windows end after the cut-off: shown, never in the limits.
+    complete = window_complete(monthly["month"], "referred_within_90d", AS_OF)
+    assert complete.tolist() == [True, True, False, False]
+    chart = p_chart(monthly[complete])  # the complete months feed the chart: pooled 1/4
+    assert chart["cl"].iloc[0] == pytest.approx(1 / 4)
 
 
 def test_monthly_decedent_series(data):
@@ -197,3 +206,9 @@ def test_cohort_series_from_the_raw_frames():
     assert set(series) == {"referred_within_90d", "referral_gt30d_before_death", "sic_gt30d_before_death"}
     assert rows(series["referred_within_90d"], "month")["2025-01"] == (1, 2)
     assert rows(series["referral_gt30d_before_death"], "month") == {"2025-03": (1, 2), "2025-04": (1, 1)}
+    # The last record is h5's index on 12-01, so the data are complete through November's end.
+    flags = dict(
+        zip(series["referred_within_90d"]["month"], series["referred_within_90d"]["complete"], strict=True)
+    )
+    assert flags["2025-01"] and not flags["2025-11"] and not flags["2025-12"]
+    assert series["referral_gt30d_before_death"]["complete"].all()

@@ -10,7 +10,9 @@ from sicdoc.analytics import Frames, compute_metrics
 from sicdoc.analytics.metrics import present
 from sicdoc.analytics.suppression import (
     COMPLEMENT,
+    OTHER,
     SMALL,
+    merge_small_groups,
     protect,
     rate_shown,
     suppress_count,
@@ -266,3 +268,123 @@ def test_a_curve_point_is_shown_only_when_its_counts_and_its_step_are_not_small(
     # 60: only 3 more events than the last shown point; 150: 5 patients left without the event.
     assert curve_shown(curve, 11) == {30: True, 60: False, 90: True, 120: False, 150: False}
     assert curve_shown({30: point(5)}, 11) == {30: False}
+
+
+def _groups(rows: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """A stratum table: (numerator, denominator) per group and the "All" margin."""
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["numerator", "denominator"])
+    table.loc["All"] = table.sum()
+    return table
+
+
+def test_a_small_unknown_group_does_not_hide_the_large_ones():
+    # Female 1,669, male 1,500, sex unknown 4. The 4 become "Other or unknown", still under 11: shown
+    # on its own it would follow from the total (or from any other stratum of the same patients), and
+    # hiding it would take a group of 1,500 with it as its complement. So it goes with the smallest
+    # group, and every figure is shown.
+    from sicdoc.analytics.panels.comparison import suppress_groups
+
+    table = _groups({"female": (400, 1669), "male": (350, 1500), "unknown": (2, 4)})
+    merged = merge_small_groups(table, total_row="All")
+    assert merged.to_dict("index") == {
+        "female": {"numerator": 400, "denominator": 1669},
+        "male, other or unknown": {"numerator": 352, "denominator": 1504},
+        "All": {"numerator": 752, "denominator": 3173},
+    }
+    shown = suppress_groups(table, 11)
+    assert shown.loc["female", "denominator"] == 1669
+    assert shown.loc["female", "rate"] == pytest.approx(400 / 1669)
+    assert shown.loc["male, other or unknown", "denominator"] == 1504
+    assert shown.loc["All", "denominator"] == 3173
+    assert not {SMALL, COMPLEMENT} & set(shown[["numerator", "denominator"]].to_numpy().ravel())
+
+
+def test_small_groups_are_merged_into_other_or_unknown_before_suppression():
+    # 4 + 6 + 3 = 13 patients in three small groups (one of them unknown): one group of 13, shown.
+    table = _groups({"a": (400, 1669), "b": (350, 1500), "c": (2, 4), "d": (3, 6), "unknown": (1, 3)})
+    merged = merge_small_groups(table, total_row="All")
+    assert list(merged.index) == ["a", "b", OTHER, "All"]
+    assert merged.loc[OTHER].tolist() == [6, 13]
+    # An unknown group of 11 or more joins the merged group too, and nothing to merge leaves it alone.
+    assert merge_small_groups(_groups({"a": (5, 50), "b": (1, 5), "unknown": (3, 20)}), total_row="All").loc[
+        OTHER
+    ].tolist() == [4, 25]
+    alone = _groups({"a": (5, 50), "unknown": (3, 20)})
+    assert merge_small_groups(alone, total_row="All").equals(alone)
+
+
+def test_a_merged_group_still_under_eleven_goes_with_the_smallest_group():
+    # 2 + 3 = 5: still small, so it joins the smallest non-empty group (b, 300), never the largest.
+    table = _groups({"a": (400, 1669), "b": (50, 300), "c": (1, 2), "d": (0, 3), "e": (0, 0)})
+    merged = merge_small_groups(table, total_row="All")
+    assert merged.loc["b, other or unknown"].tolist() == [51, 305]
+    assert merged.loc["a"].tolist() == [400, 1669]
+    assert "b" not in merged.index
+    # With no other group left, the merged group stays on its own and is suppressed as usual.
+    lone = merge_small_groups(_groups({"c": (1, 2), "d": (0, 3)}), total_row="All")
+    assert list(lone.index) == [OTHER, "All"]
+    from sicdoc.analytics.panels.comparison import suppress_groups
+
+    assert suppress_groups(_groups({"c": (1, 2), "d": (0, 3)}), 11).loc[OTHER, "denominator"] == SMALL
+
+
+def test_complementary_suppression_takes_the_smallest_cell_that_protects():
+    # tiny (4) would follow from the total: the smallest other cell (15) is hidden, not 250 or 600.
+    values = {"big": 600, "mid": 250, "small": 15, "tiny": 4, "total": 869}
+    assert protect(values, [(["big", "mid", "small", "tiny"], "total")]) == {"tiny", "small"}
+    # In a grouped table, a merged group of 13 with 10 referred hides its numerator and the rest;
+    # the numerator column then needs one more hidden cell: the smaller numerator (b's 120), while
+    # every denominator and the larger group stay shown.
+    from sicdoc.analytics.panels.comparison import suppress_groups
+
+    table = _groups({"a": (700, 1669), "b": (120, 1500), "c": (6, 7), "unknown": (4, 6)})
+    shown = suppress_groups(table, 11)
+    assert shown.loc[OTHER, "numerator"] == SMALL
+    assert shown.loc["b", "numerator"] == COMPLEMENT
+    assert shown.loc["a", "numerator"] == 700
+    assert shown["denominator"].tolist() == [1669, 1500, 13, 3182]
+
+
+def test_the_headline_the_equity_panel_and_the_curve_apply_one_rule_to_the_same_numbers():
+    # 400 stroke patients, 4 of unknown sex. The same population through the headline table, the
+    # incidence chart and the equity panel.
+    from sicdoc.analytics.panels import PanelContext, panel_table
+    from sicdoc.analytics.scope import parse_scope
+    from tests.unit.test_dashboard_panels import population
+
+    frames = population(400)
+    # Half of either sex referred (every other patient is), and 4 of unknown sex.
+    frames.patients["sex"] = [None] * 4 + ["female" if i % 4 < 2 else "male" for i in range(4, 400)]
+    frames.patients["language"] = ["es" if i % 8 < 4 else "zh" if i % 8 < 6 else "xx" for i in range(400)]
+    scope = parse_scope({"as_of": "2025-06-30", "from": "2023-01-01"}, today=date(2025, 6, 30))
+    ctx = PanelContext(frames, scope, "test")
+    headline = panel_table(ctx, {"id": "h", "kind": "headline"}).set_index(["cohort", "measure"])
+    curve = panel_table(ctx, {"id": "i", "kind": "incidence", "measure": "referral"})
+    strata = panel_table(ctx, {"id": "s", "kind": "strata"})
+    stroke = curve[curve["cohort"] == "stroke"].set_index("day")
+    assert headline.loc[("stroke", "referral_cif_90"), "value"] == stroke.loc[90, "estimate"]
+    sex = strata[(strata["cohort"] == "stroke") & (strata["stratum"] == "sex")].set_index("group")
+    assert "unknown" not in sex.index
+    assert not {SMALL, COMPLEMENT} & set(sex[["numerator", "denominator"]].to_numpy().ravel())
+    # Languages by name where the code is known, else the code as recorded.
+    languages = strata[(strata["cohort"] == "stroke") & (strata["stratum"] == "language")]
+    assert set(languages["group"]) == {"Spanish", "Chinese", "xx", "All"}
+    # Every stratum's margin is the same shown figure, so no stratum hides what another shows.
+    margins = strata[strata["group"] == "All"].groupby("cohort")["denominator"].nunique()
+    assert (margins == 1).all()
+
+
+def test_the_report_and_the_curve_hide_the_same_points():
+    # Events 15 by day 30, 27 by 60, 33 by 90 of 100: along the chart's grid, day 90 is only 6 after
+    # day 60 and is hidden; the report's 90-day figure, on the same days, is hidden too (along its
+    # horizons alone it would have been 18 after day 30 and shown).
+    from sicdoc.analytics.panels.curves import curve_points
+
+    def point(events: int) -> dict:
+        return {"estimate": events / 100, "lower": 0.0, "upper": 1.0, "events": events, "n": 100}
+
+    curve = {0: point(0), 30: point(15), 60: point(27), 90: point(33), 120: point(50), 180: point(60)}
+    out = present(_raw(prior_referral=0, referral_cif_patients=100, referral_cif=curve))
+    chart = {p["day"]: p["estimate"] for p in curve_points(curve, 11, [0, 30, 60, 90, 120])}
+    assert chart == {0: 0.0, 30: 0.15, 60: 0.27, 90: None, 120: 0.5}
+    assert out["referral_cif"] == {"30": 0.15, "90": None, "180": None}

@@ -169,6 +169,30 @@ def test_the_default_cut_off_is_the_end_of_the_last_complete_month(client):
     assert report["requested"]["as_of"] == today_utc().isoformat()
 
 
+def test_the_page_the_csv_and_the_api_say_data_complete_through(client):
+    from datetime import date
+
+    from sicdoc.analytics.scope import last_complete_month_end, month_end
+    from sicdoc.dashboards.service import today_utc
+
+    for as_of in ("2026-02-28", last_complete_month_end(today_utc()).isoformat()):
+        report = metrics(client, as_of)
+        through = report["data_complete_through"]
+        # A month end (whole months), never after the cut-off.
+        assert through is not None and through <= report["as_of"]
+        assert month_end(date.fromisoformat(through)).isoformat() == through
+        body = client.get(f"/dashboards/?as_of={as_of}&{PERIOD}").get_data(as_text=True)
+        assert f"Data complete through {through}." in body and "window not complete" in body
+        table = client.get(f"/dashboards/headline.csv?as_of={as_of}&{PERIOD}").get_data(as_text=True)
+        assert {r["data_complete_through"] for r in csv.DictReader(io.StringIO(table))} == {through}
+        # When the cut-off runs past the data, the page and the report say so.
+        past = through < report["as_of"]
+        assert (report["data_note"] is not None) == past
+        assert ("data-past-data" in body) == past
+        if past:
+            assert f"before the as-of date {report['as_of']}" in report["data_note"]
+
+
 def run_cli(app, *args):
     overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
     return CliRunner().invoke(main, list(args), obj={"overrides": overrides})

@@ -12,10 +12,33 @@ import pandas as pd
 from sicdoc.analytics.panels.context import PanelContext
 from sicdoc.analytics.series import TOTAL, clinician_table, referral_within_strata, unit_table
 from sicdoc.analytics.spc import FUNNEL_LEVELS, funnel
-from sicdoc.analytics.suppression import suppress_proportions
+from sicdoc.analytics.suppression import merge_small_groups, suppress_proportions
 
 FUNNEL_COLUMNS = ("group", "numerator", "denominator", "rate", "target")
 STRATA_COLUMNS = ("cohort", "stratum", "group", "numerator", "denominator", "rate")
+# Names of the languages records most often carry (BCP 47 primary tags); other codes are shown as is.
+LANGUAGE_NAMES = {
+    "ar": "Arabic",
+    "bn": "Bengali",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fa": "Persian",
+    "fr": "French",
+    "hi": "Hindi",
+    "ht": "Haitian Creole",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "so": "Somali",
+    "tl": "Tagalog",
+    "ur": "Urdu",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
+}
 
 
 def _funnel_frame(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
@@ -70,6 +93,17 @@ def clinician_funnel_table(ctx: PanelContext) -> pd.DataFrame:
     return _funnel_frame(clinician_table(dead), ctx.min_cell)
 
 
+def suppress_groups(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """A grouped numerator/denominator table with an "All" row, as shown: groups under ``min_cell``
+    merged into "Other or unknown" first, then suppressed (complements the smallest cells)."""
+    merged = merge_small_groups(table, total_row=TOTAL, min_cell=min_cell)
+    merged["rate"] = (merged["numerator"] / merged["denominator"].where(merged["denominator"] > 0)).astype(
+        object
+    )
+    merged["rate"] = merged["rate"].where(merged["denominator"] > 0, None)
+    return suppress_proportions(merged, total_row=TOTAL, min_cell=min_cell)
+
+
 def strata_table(ctx: PanelContext, days: int = 90) -> pd.DataFrame:
     """Referred within ``days`` of index, by race, ethnicity, language, sex and age band per cohort."""
     parts = []
@@ -80,7 +114,9 @@ def strata_table(ctx: PanelContext, days: int = 90) -> pd.DataFrame:
         for stratum, table in referral_within_strata(look, days).items():
             if int(table["denominator"].loc[TOTAL]) == 0:
                 continue
-            shown = suppress_proportions(table, total_row=TOTAL, min_cell=ctx.min_cell)
+            if stratum == "language":
+                table = table.rename(index=lambda code: LANGUAGE_NAMES.get(str(code).lower(), code))
+            shown = suppress_groups(table, ctx.min_cell)
             shown.insert(0, "group", shown.index.astype(str))
             shown.insert(0, "stratum", stratum)
             shown.insert(0, "cohort", cohort)

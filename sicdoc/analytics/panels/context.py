@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 
 import pandas as pd
@@ -11,15 +12,12 @@ from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table
 from sicdoc.analytics.intervals import decedents
-from sicdoc.analytics.lookforward import HORIZONS, incidence, lookforward_table
+from sicdoc.analytics.lookforward import CURVE_DAYS, incidence, lookforward_table
 from sicdoc.analytics.metrics import build_report, tally
 from sicdoc.analytics.quality import flag_rows
 from sicdoc.analytics.scope import Scope
+from sicdoc.analytics.series import data_complete_through
 from sicdoc.analytics.suppression import MIN_CELL
-
-CURVE_STEP = 30
-# The curves are drawn every CURVE_STEP days up to the last horizon.
-GRID_DAYS = {m: tuple(range(0, h[-1] + 1, CURVE_STEP)) for m, h in HORIZONS.items()}
 
 
 @dataclass
@@ -37,6 +35,12 @@ class PanelContext:
     @cached_property
     def data(self) -> Frames:
         return self.frames.normalised().observed(self.scope.as_of)
+
+    @cached_property
+    def data_through(self) -> date | None:
+        """The last day with data up to the as-of date (windows close against it, not the as-of),
+        at a month end like every suppressed answer."""
+        return data_complete_through(self.data, whole_months=True)
 
     def look(self, cohort: str) -> pd.DataFrame:
         key = ("look", cohort)
@@ -65,8 +69,7 @@ class PanelContext:
         shows: the curve's grid and the report's horizons, estimated once for both."""
         key = ("incidence", cohort, measure)
         if key not in self._cache:
-            days = set(GRID_DAYS[measure]) | set(HORIZONS[measure])
-            self._cache[key] = incidence(self.look(cohort), measure, days)
+            self._cache[key] = incidence(self.look(cohort), measure, CURVE_DAYS[measure])
         return self._cache[key]
 
     @property
@@ -87,6 +90,7 @@ class PanelContext:
             suppress=True,
             min_cell=self.min_cell,
             where=self.scope.where,
+            data_through=self.data_through,
         )
 
     def _counts(self, cohort: str, flags: pd.DataFrame) -> dict:
@@ -95,8 +99,8 @@ class PanelContext:
             look=self.look(cohort),
             dead=self.dead(cohort),
             admissions=self.admissions(cohort) if cohort in INPATIENT_COHORTS else None,
-            referral_cif={h: self.incidence(cohort, "referral")[h] for h in HORIZONS["referral"]},
-            sic_cif={h: self.incidence(cohort, "sic")[h] for h in HORIZONS["sic"]},
+            referral_cif=self.incidence(cohort, "referral"),
+            sic_cif=self.incidence(cohort, "sic"),
             flags=flags,
             where=self.scope.where,
         )

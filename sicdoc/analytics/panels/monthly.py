@@ -5,7 +5,9 @@ on the dashboard), so a hidden month cannot be worked out by subtraction. The ch
 (centre line, limits, rules) then use the shown months only: a centre line pooled over a hidden
 month would carry that month's counts. With fewer than ``run_chart_below`` shown months the chart
 is a run chart around the median with the Anhøj rules, otherwise a p-chart (XmR for intervals) with
-the NHS "Making Data Count" rules.
+the NHS "Making Data Count" rules. Months whose measure window was not over by the last day with
+data (``series.window_complete``) keep their point, flagged ``complete = False``, but never enter
+the centre line, the limits or the rules: an open window is not a signal.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sicdoc.analytics.series import (
     monthly_early_referral,
     monthly_referral_within,
     monthly_sic_before_death,
+    window_complete,
 )
 from sicdoc.analytics.spc import anhoej, p_chart, xmr
 from sicdoc.analytics.suppression import suppress_proportions, suppress_table
@@ -34,6 +37,7 @@ SERIES = {
 LIMIT_COLUMNS = ("cl", "lcl", "ucl", "lwl", "uwl")
 FLAG_COLUMNS = ("outside", "shift", "trend", "two_of_three", "special_cause")
 SPC_COLUMNS = ("chart", *LIMIT_COLUMNS, *FLAG_COLUMNS, "run_signal")
+INTERVAL_MEASURE = "days_referral_to_death"
 
 
 def _with_total(table: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -72,14 +76,15 @@ def monthly_table(ctx: PanelContext, series: str, run_chart_below: int = RUN_CHA
             continue
         shown = suppress_proportions(_with_total(raw, "month"), total_row=TOTAL, min_cell=ctx.min_cell)
         shown = shown.drop(index=TOTAL)
-        visible = shown["rate"].notna()
-        counts = shown.loc[visible, ["numerator", "denominator"]].astype(int)
-        stats = _statistics(shown.loc[visible, "rate"].astype(float), run_chart_below, counts)
+        shown["complete"] = window_complete(shown.index.to_series(), series, ctx.data_through)
+        used = shown["rate"].notna() & shown["complete"]
+        counts = shown.loc[used, ["numerator", "denominator"]].astype(int)
+        stats = _statistics(shown.loc[used, "rate"].astype(float), run_chart_below, counts)
         shown = shown.join(stats)
         shown.insert(0, "month", shown.index)
         shown.insert(0, "cohort", cohort)
         parts.append(shown.reset_index(drop=True))
-    columns = ["cohort", "month", "numerator", "denominator", "rate", *SPC_COLUMNS]
+    columns = ["cohort", "month", "numerator", "denominator", "rate", "complete", *SPC_COLUMNS]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True).loc[:, columns]
@@ -107,12 +112,13 @@ def interval_table(ctx: PanelContext, run_chart_below: int = RUN_CHART_BELOW) ->
         medians = grouped.apply(lambda s: median_days(s.astype(float)))
         visible = shown["referred_decedents"].map(lambda v: isinstance(v, int | np.integer))
         shown["median_days"] = medians.where(visible)
-        values = shown.loc[visible, "median_days"].astype(float)
+        shown["complete"] = window_complete(shown.index.to_series(), INTERVAL_MEASURE, ctx.data_through)
+        values = shown.loc[visible & shown["complete"], "median_days"].astype(float)
         shown = shown.join(_statistics(values, run_chart_below, None))
         shown.insert(0, "month", shown.index)
         shown.insert(0, "cohort", cohort)
         parts.append(shown.reset_index(drop=True))
-    columns = ["cohort", "month", "referred_decedents", "median_days", *SPC_COLUMNS]
+    columns = ["cohort", "month", "referred_decedents", "median_days", "complete", *SPC_COLUMNS]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True).loc[:, columns]
