@@ -11,6 +11,9 @@ event happened. The scope keeps what was asked, and ``Scope.note`` says what was
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -97,6 +100,46 @@ class Scope:
             "note": self.note,
         }
 
+    def filters_text(self, *, suppressed: bool | None = None) -> str:
+        """The filters in words, for the top of an export: cohorts, site, unit, period, cut-off and,
+        when given, whether small counts are suppressed."""
+        if set(self.cohorts) == set(COHORTS):
+            cohorts = "all cohorts (" + ", ".join(_cohort_words(c) for c in self.cohorts) + ")"
+        else:
+            cohorts = ("cohort " if len(self.cohorts) == 1 else "cohorts ") + ", ".join(
+                _cohort_words(c) for c in self.cohorts
+            )
+        parts = [
+            cohorts,
+            f"site {self.site}" if self.site else "all sites",
+            f"unit {self.unit}" if self.unit else "all units",
+            f"period {_day(self.period_from, 'start')} to {_day(self.period_to, 'end')}",
+            f"data as of {self.as_of.isoformat()}",
+        ]
+        if suppressed is not None:
+            parts.append("suppressed" if suppressed else "unsuppressed")
+        return "Filters: " + "; ".join(parts) + "."
+
+    def slug(self, *, suppressed: bool | None = None) -> str:
+        """The filters as a file-name part: lowercase ASCII letters, digits and hyphens.
+
+        The same scope always gives the same slug; all cohorts, all sites and all units add nothing.
+        Whole-month periods are written YYYY-MM, day-level ones YYYY-MM-DD.
+        """
+        parts: list[str] = []
+        if set(self.cohorts) != set(COHORTS):
+            parts.extend(slugify(c) for c in self.cohorts)
+        parts.extend(slugify(name) for name in (self.site, self.unit) if name)
+        if self.period_from or self.period_to:
+            width = 7 if self.granularity == "month" else 10
+            start = self.period_from.isoformat()[:width] if self.period_from else "start"
+            end = self.period_to.isoformat()[:width] if self.period_to else "end"
+            parts.append(f"{start}-to-{end}")
+        parts.append(f"as-of-{self.as_of.isoformat()}")
+        if suppressed is False:
+            parts.append("unsuppressed")
+        return "-".join(p for p in parts if p)
+
     def annotate(self, report: dict) -> dict:
         """A copy of ``report`` with ``describe()`` after its period (the cached report is untouched)."""
         out: dict = {}
@@ -107,6 +150,34 @@ class Scope:
         if "time_granularity" not in out:
             out.update(self.describe())
         return out
+
+
+def _cohort_words(cohort: str) -> str:
+    return cohort.replace("_", " ")
+
+
+def _day(value: date | None, missing: str) -> str:
+    return value.isoformat() if value else missing
+
+
+SLUG_PART_MAX = 60  # characters of one name in a file name, before its hash
+
+
+def slugify(text: str) -> str:
+    """``text`` as lowercase ASCII letters, digits and single hyphens ("Neuro ICU" -> "neuro-icu").
+
+    Accents are dropped ("Cardiología" -> "cardiologia"); a name that loses characters on the way
+    (other scripts, a long name) gets a short hash of the original, so different names stay apart.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    lost = not ascii_text.isascii() or len(slug) > SLUG_PART_MAX
+    slug = slug[:SLUG_PART_MAX].strip("-")
+    if lost or not slug:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+        slug = f"{slug}-{digest}" if slug else digest
+    return slug
 
 
 def month_end(day: date) -> date:

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sicdoc.analytics.scope import Scope, slugify
 from sicdoc.dashboards.build import BuiltDashboard
-from sicdoc.dashboards.download import table_csv
+from sicdoc.dashboards.download import csv_name, table_csv
 from sicdoc.figures.html import standalone_html
 
 
 def export_dashboard(built: BuiltDashboard, out_dir: Path) -> list[Path]:
-    """Write ``<id>.html`` and ``<id>/<panel>.csv`` under ``out_dir``; return the paths written."""
+    """Write ``<name>.html`` and ``<name>/<panel CSV name>`` under ``out_dir``; return the paths written.
+
+    ``<name>`` is ``export_name``: the dashboard and its filters, so exports of different scopes sit
+    side by side and the same scope always writes the same files.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     scope = built.scope
-    period = f"{scope.period_from or 'start'} to {scope.period_to or 'end'}"
-    intro = (
-        f"{built.board.description} Period {period}, data as of {scope.as_of}; cohorts "
-        f"{', '.join(c.replace('_', ' ') for c in scope.cohorts)}."
-    )
+    intro = built.board.description  # the period, cut-off and cohorts are on the filters line
     if scope.granularity == "month":
         intro += " Whole months only."
     if scope.note:
@@ -29,17 +30,26 @@ def export_dashboard(built: BuiltDashboard, out_dir: Path) -> list[Path]:
     if built.empty:
         intro += " No patients fall in this period and scope, so the charts are empty."
     page = standalone_html(
-        built.board.title, intro, [(p.spec["title"], list(p.figures)) for p in built.panels]
+        built.board.title,
+        intro,
+        [(p.spec["title"], list(p.figures)) for p in built.panels],
+        filters=scope.filters_text(suppressed=True),
     )
-    written = [out_dir / f"{built.board.id}.html"]
+    name = export_name(built.board.id, scope)
+    written = [out_dir / f"{name}.html"]
     written[0].write_text(page, encoding="utf-8")
-    tables = out_dir / built.board.id
+    tables = out_dir / name
     tables.mkdir(exist_ok=True)
     for panel in built.panels:
-        path = tables / f"{panel.spec['id']}.csv"
+        path = tables / csv_name(panel.spec["id"], scope)
         path.write_text(table_csv(panel.table, scope, through), encoding="utf-8")
         written.append(path)
     return written
+
+
+def export_name(board_id: str, scope: Scope) -> str:
+    """The file name (without suffix) of a dashboard export: the board and its filters."""
+    return f"sicdoc-dashboard-{slugify(board_id)}-{scope.slug(suppressed=True)}"
 
 
 def report_rows(report: dict) -> list[dict[str, object]]:

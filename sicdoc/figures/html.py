@@ -18,13 +18,19 @@ STYLE = (
 )
 
 
-def standalone_html(title: str, intro: str, sections: list[tuple[str, list[go.Figure]]]) -> str:
-    """One page: a heading and an intro paragraph, then each section's heading and figures."""
+def standalone_html(
+    title: str, intro: str, sections: list[tuple[str, list[go.Figure]]], *, filters: str | None = None
+) -> str:
+    """One page: a heading, the filters it was made with (a line of their own, when given) and an
+    intro paragraph, then each section's heading and figures."""
+    head = f"<h1>{html.escape(title)}</h1>"
+    if filters:
+        head += f'<p class="filters"><strong>{html.escape(filters)}</strong></p>'
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>",
+        f"{head}<p>{html.escape(intro)}</p>",
     ]
     first = True
     for heading, figures in sections:

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from sicdoc.analytics.scope import ScopeError
 from sicdoc.dashboards.definitions import Dashboard
-from sicdoc.dashboards.download import table_csv
+from sicdoc.dashboards.download import csv_name, table_csv
 from sicdoc.figures import plotly_js_path
 from sicdoc.valuesets import COHORTS
 from sicdoc.views.analytics_http import qi_request_scope, service
@@ -94,7 +94,7 @@ def panel_csv(panel_id: str) -> Response:
     built = analytics.dashboard(board, scope)
     panel = built.panel(panel_id)
     assert panel is not None
-    name = f"{panel_id}_{scope.as_of.isoformat()}.csv"
+    name = csv_name(panel_id, scope)  # ASCII letters, digits, hyphens: safe in the header as is
     return Response(
         table_csv(panel.table, scope, built.report.get("data_complete_through")),
         mimetype="text/csv",

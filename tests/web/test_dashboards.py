@@ -380,7 +380,39 @@ def test_cli_bad_input_is_one_line_and_non_zero(app, args):
 def test_cli_export_writes_offline_html_and_tables(app, tmp_path):
     result = run_cli(app, "dashboards", "export", "--out", str(tmp_path / "out"), "--as-of", AS_OF)
     assert result.exit_code == 0, result.output
-    page = (tmp_path / "out" / "qi-overview.html").read_text(encoding="utf-8")
+    name = "sicdoc-dashboard-qi-overview-2023-07-to-2026-06-as-of-2026-06-30"
+    page = (tmp_path / "out" / f"{name}.html").read_text(encoding="utf-8")
     assert "cdn.plot.ly" not in page and "<script src=" not in page
     assert "Plotly.newPlot" in page and len(page) > 3_000_000  # plotly.js is inside
-    assert (tmp_path / "out" / "qi-overview" / "headline.csv").exists()
+    assert (tmp_path / "out" / name / "sicdoc-headline-2023-07-to-2026-06-as-of-2026-06-30.csv").exists()
+
+
+def test_a_panel_csv_names_its_unit_and_cohort_in_the_file_name_and_the_rows(client):
+    answer = client.get(f"/dashboards/headline.csv?{SCOPE}&cohort=heart_failure&unit=Neuro+ICU")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == (
+        'attachment; filename="sicdoc-headline-heart-failure-neuro-icu-2023-01-to-2026-06-as-of-2026-06-30.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert rows
+    assert {(r["scope_cohorts"], r["scope_site"], r["scope_unit"], r["scope_suppression"]) for r in rows} == {
+        ("heart_failure", "", "Neuro ICU", "suppressed")
+    }
+    again = client.get(f"/dashboards/headline.csv?{SCOPE}&cohort=heart_failure&unit=Neuro+ICU")
+    assert again.headers["Content-Disposition"] == answer.headers["Content-Disposition"]
+
+
+def test_cli_export_names_the_unit_in_the_file_name_and_the_page(app, tmp_path):
+    result = run_cli(
+        app, "dashboards", "export", "--out", str(tmp_path), "--as-of", AS_OF, "--unit", "Neuro ICU"
+    )
+    assert result.exit_code == 0, result.output
+    name = "sicdoc-dashboard-qi-overview-neuro-icu-2023-07-to-2026-06-as-of-2026-06-30"
+    page = (tmp_path / f"{name}.html").read_text(encoding="utf-8")
+    assert (
+        '<p class="filters"><strong>Filters: all cohorts (stroke, heart failure, cancer); all sites; '
+        "unit Neuro ICU; period 2023-07-01 to 2026-06-30; data as of 2026-06-30; suppressed.</strong></p>"
+    ) in page
+    table = tmp_path / name / "sicdoc-headline-neuro-icu-2023-07-to-2026-06-as-of-2026-06-30.csv"
+    rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
+    assert rows and {r["scope_unit"] for r in rows} == {"Neuro ICU"}

@@ -221,9 +221,11 @@ def test_cli_suppressed_metrics_and_export_use_whole_months_and_operators_keep_d
 
     result = run_cli(app, "dashboards", "export", "--out", str(tmp_path), "--as-of", "2026-03-12")
     assert result.exit_code == 0, result.output
-    page = (tmp_path / "qi-overview.html").read_text(encoding="utf-8")
+    name = "sicdoc-dashboard-qi-overview-2023-03-to-2026-02-as-of-2026-02-28"
+    page = (tmp_path / f"{name}.html").read_text(encoding="utf-8")
     assert "data as of 2026-02-28" in page and "2026-03-12 was taken as 2026-02-28" in page
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "qi-overview" / "headline.csv").read_text())))
+    csv_path = tmp_path / name / "sicdoc-headline-2023-03-to-2026-02-as-of-2026-02-28.csv"
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
     assert rows and {r["data_as_of"] for r in rows} == {"2026-02-28"}
 
 
