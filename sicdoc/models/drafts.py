@@ -43,4 +43,8 @@ class ConversationDraft(Base):
     conversation_identifier: Mapped[str | None] = mapped_column(String(255))
     procedure_id: Mapped[str | None] = mapped_column(ID)
 
-    __table_args__ = (Index("ix_conversation_draft_patient", "patient_id", "status"),)
+    __table_args__ = (
+        Index("ix_conversation_draft_patient", "patient_id", "status"),
+        # "My patients" on the worklist: the patients whose conversations a clinician started.
+        Index("ix_conversation_draft_author", "author"),
+    )
