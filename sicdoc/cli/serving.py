@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -29,50 +30,49 @@ def migrate(ctx: click.Context) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--batch-size",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Bundles per database transaction (each bundle still loads all or nothing).",
+)
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes that parse and validate ahead of the writer.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def load(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
+def load(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, jobs: int, quiet: bool) -> None:
     """Load FHIR transaction bundles from files, folders or NDJSON through the ingest service."""
     from tqdm import tqdm
 
     from sicdoc.collector import tune_collector
-    from sicdoc.db import session_scope
-    from sicdoc.loader import LoadReport, bundle_files, iter_bundles, total_bytes
-    from sicdoc.services.bundles import process_transaction
-    from sicdoc.services.unit import system_unit
+    from sicdoc.loader import bundle_files, load_paths, total_bytes
 
     tune_collector()
     app = _app(ctx)
-    missing = [p for p in paths if not p.exists()]
-    report = LoadReport(rejected=[(str(p), "no such file or folder") for p in missing])
-    files = bundle_files([p for p in paths if p.exists()])
-    store = app.extensions["sicdoc.store"]
-    max_entries = app.config["FHIR_MAX_BUNDLE_ENTRIES"]
-    with (
-        session_scope(app) as session,
-        tqdm(total=total_bytes(files), unit="B", unit_scale=True, disable=quiet, file=sys.stderr) as bar,
-    ):
-        for label, bundle in iter_bundles(files, progress=bar.update):
-            if isinstance(bundle, SicdocError):
-                report.rejected.append((label, str(bundle)))
-                continue
-            try:
-                # Receipts of the command line are kept under the empty client id, as they always were.
-                result = process_transaction(
-                    system_unit(session, store), bundle, client_id="", max_entries=max_entries
-                )
-            except SicdocError as exc:
-                session.rollback()
-                report.rejected.append((label, str(exc)[:500]))
-                continue
-            report.resources += result.created
-            if result.created:
-                report.loaded += 1
-            else:
-                report.unchanged += 1
+    size = total_bytes(bundle_files([p for p in paths if p.exists()]))
+    with tqdm(total=size, unit="B", unit_scale=True, disable=quiet, file=sys.stderr) as bar:
+        seen = [0, time.perf_counter()]
+
+        def advance(consumed: int, patients: int) -> None:
+            seen[0] += patients
+            rate = seen[0] / max(time.perf_counter() - seen[1], 1e-9)
+            bar.set_postfix_str(f"{seen[0]:,} patients, {rate:,.0f} patients/s", refresh=False)
+            bar.update(consumed)
+
+        try:
+            report = load_paths(app, paths, batch_size=batch_size, jobs=jobs, progress=advance)
+        except SicdocError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(
         f"loaded {report.loaded} bundles ({report.resources} resources), {report.unchanged} unchanged, "
-        f"{len(report.rejected)} rejected"
+        f"{len(report.rejected)} rejected; {report.patients:,} patients in {report.seconds:,.1f} s "
+        f"({report.patients_per_second:,.0f} patients/s)"
     )
     for label, reason in report.rejected:
         click.echo(f"rejected {label}: {reason}", err=True)

@@ -33,6 +33,7 @@ from sicdoc.services.entries import (
     response_entry,
     run_read,
 )
+from sicdoc.services.matching import Pending
 from sicdoc.services.unit import UnitOfWork
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
@@ -150,6 +151,28 @@ def bundle_key(bundle: dict[str, Any]) -> tuple[str, str]:
     return f"sha256:{body_hash}", body_hash
 
 
+def check_transaction(bundle: Any, max_entries: int) -> list[dict[str, Any]]:
+    """The entries of a valid transaction bundle, or raise with every issue found (no database work)."""
+    entries = validate_bundle(bundle, max_entries)
+    if bundle["type"] != "transaction":
+        raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
+    return entries
+
+
+def apply_checked(
+    uow: UnitOfWork,
+    bundle: dict[str, Any],
+    entries: list[dict[str, Any]],
+    *,
+    client_id: str | None = None,
+    known: Pending | None = None,
+) -> BundleResult:
+    """A bundle ``check_transaction`` passed, applied inside the caller's open transaction (bulk
+    loading, one savepoint per bundle, ``known`` as ``plan_entries`` takes it); ``entries`` are
+    rewritten in place, so a retry starts again from the bundle as received."""
+    return _apply(uow, bundle, entries, client_id, False, known)
+
+
 def process_transaction(
     uow: UnitOfWork,
     bundle: Any,
@@ -159,9 +182,7 @@ def process_transaction(
     representation: bool = False,
 ) -> BundleResult:
     """All or nothing; a re-post of the same bundle stores nothing and returns the first answer."""
-    entries = validate_bundle(bundle, max_entries)
-    if bundle["type"] != "transaction":
-        raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
+    entries = check_transaction(bundle, max_entries)
     # Planning rewrites references in place; a retry must start again from the bundle as received.
     pristine = orjson.dumps(entries)
     attempts = iter(range(1_000_000))
@@ -193,6 +214,7 @@ def _apply(
     work: list[dict[str, Any]],
     client_id: str | None,
     representation: bool,
+    known: Pending | None = None,
 ) -> BundleResult:
     """Receipts are kept per client (the actor unless the use case names its own)."""
     session, store = uow.session, uow.store
@@ -205,7 +227,7 @@ def _apply(
         if receipt.body_hash != body_hash:
             raise Conflict(f"A different bundle with the same identifier was already received ({key})")
         return BundleResult(receipt.response, replayed=True)
-    plans = sorted(plan_entries(uow, work), key=lambda p: p.order)
+    plans = sorted(plan_entries(uow, work, known), key=lambda p: p.order)
     response_entries: list[dict[str, Any] | None] = [None] * len(work)
     for plan in plans:
         if plan.method == "DELETE":
@@ -312,8 +334,10 @@ def _has_placeholder(node: Any) -> bool:
 
 __all__ = [
     "BundleResult",
+    "apply_checked",
     "apply_transaction",
     "bundle_key",
+    "check_transaction",
     "process_batch",
     "process_transaction",
     "run_read",

@@ -101,14 +101,30 @@ def _if_match(request: dict[str, Any], where: str) -> int | None:
     return parse_etag(value, f"{where}.request.ifMatch")
 
 
-def plan_entries(uow: UnitOfWork, entries: list[dict[str, Any]]) -> list[EntryPlan]:
-    """Decide every entry's target id, then rewrite placeholders and conditional references."""
+def plan_entries(
+    uow: UnitOfWork, entries: list[dict[str, Any]], known: Pending | None = None
+) -> list[EntryPlan]:
+    """Decide every entry's target id, then rewrite placeholders and conditional references.
+
+    ``known`` (bulk loading) holds what earlier bundles of the same transaction looked up and
+    created, under locks held until it commits; it is read and extended in place.
+    """
     session = uow.session
     mapping: dict[str, str] = {}
-    # Conditional creates and updates wait here for any other request with the same criteria, before
-    # anything is matched (the prefetch included), so ten identical ones leave one resource.
-    serialise(session, _conditional_writes(entries))
-    pending = prefetch(session, _wanted_identifiers(entries))
+    wanted = _wanted_identifiers(entries)
+    writes = _conditional_writes(entries)
+    if known is None:
+        # Conditional creates and updates wait here for any other request with the same criteria,
+        # before anything is matched (the prefetch included), so ten identical ones leave one resource.
+        serialise(session, writes)
+        pending = prefetch(session, wanted)
+    else:
+        pending = known
+        missing = {t: {p for p in ps if (t, *p) not in known} for t, ps in wanted.items()}
+        missing = {t: ps for t, ps in missing.items() if ps}
+        if missing or any(identifier_criteria(query) is None for _, query in writes):
+            serialise(session, writes)
+            pending.update(prefetch(session, missing))
     plans: list[EntryPlan] = []
     for i in sorted(range(len(entries)), key=lambda k: _ORDER[entries[k]["request"]["method"]]):
         entry, request = entries[i], entries[i]["request"]
@@ -213,6 +229,19 @@ def _rewrite_text(
     if _LEFTOVER.search(raw):
         _resolve(uow, rewritten, where, mapping, pending)  # raises with the exact element path
     return rewritten
+
+
+def look_ahead(uow: UnitOfWork, bundles: list[list[dict[str, Any]]]) -> Pending:
+    """Lock the conditional criteria of many bundles' entries and look up their identifiers at
+    once: what ``plan_entries`` takes as ``known`` for each of them in turn, in one transaction."""
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    writes: list[tuple[str, str]] = []
+    for entries in bundles:
+        writes += _conditional_writes(entries)
+        for rtype, pairs in _wanted_identifiers(entries).items():
+            wanted.setdefault(rtype, set()).update(pairs)
+    serialise(uow.session, writes)
+    return prefetch(uow.session, wanted)
 
 
 def _conditional_writes(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:

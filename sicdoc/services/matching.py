@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import text
@@ -28,11 +29,18 @@ _LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[]
 
 def identifier_criteria(query: str) -> list[tuple[str, str]] | None:
     """The (system, value) pairs of criteria made only of ``identifier=system|value``, else None."""
+    found = _identifier_criteria(query)
+    return None if found is None else list(found)
+
+
+# A bulk load asks about the same few criteria (the shared Organization) thousands of times.
+@lru_cache(maxsize=4096)
+def _identifier_criteria(query: str) -> tuple[tuple[str, str], ...] | None:
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs or not all(n == "identifier" and "|" in v and "," not in v for n, v in pairs):
         return None
     # Cut as stored (``identifier_pairs``): the index keeps 255 characters of system and value.
-    return [(s[:255], v[:255]) for s, _, v in (value.partition("|") for _, value in pairs)]
+    return tuple((s[:255], v[:255]) for s, _, v in (value.partition("|") for _, value in pairs))
 
 
 def criteria_keys(rtype: str, query: str) -> list[str]:

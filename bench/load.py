@@ -1,0 +1,87 @@
+"""Bulk-load throughput: a generated population through ``sicdoc.loader.load_paths`` (``sicdoc load``).
+
+Each run starts from an empty database built by the migrations and loads the same NDJSON population
+(``sicdoc sample``, one patient per bundle); the figures are resources/s and patients/s, median of
+the runs, with the loading process's CPU seconds beside the wall clock (on a shared machine the CPU
+figure says what the loader costs, the wall clock what it got).
+
+    .venv/bin/python bench/load.py [--patients 5000] [--runs 3] [--batch-size 100] [--jobs 1]
+                                   [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.ingest import _drop, _postgres_url, _sqlite_url
+from sicdoc.app import create_app
+from sicdoc.collector import tune_collector
+from sicdoc.loader import load_paths
+from sicdoc.migrate import upgrade
+from sicdoc.sample.writer import generate
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the --jobs workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _run(url: str, population: Path, batch_size: int, jobs: int) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, resources, patients) of one load into a fresh database."""
+    upgrade(url)
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    wall, cpu = time.perf_counter(), _cpu()
+    report = load_paths(app, [population], batch_size=batch_size, jobs=jobs)
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    app.extensions["sicdoc.engine"].dispose()
+    if report.rejected:
+        raise SystemExit(f"{len(report.rejected)} bundles rejected, first: {report.rejected[0]}")
+    return wall, cpu, report.resources, report.patients
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    args = parser.parse_args()
+    tune_collector()
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    with tempfile.TemporaryDirectory() as tmp:
+        population = Path(tmp) / "population"
+        generate(args.patients, args.seed, population, "ndjson")
+        for backend in backends:
+            runs = []
+            for _ in range(args.runs):
+                if backend == "sqlite":
+                    runs.append(_run(_sqlite_url(Path(tmp)), population, args.batch_size, args.jobs))
+                else:
+                    url, name = _postgres_url()
+                    try:
+                        runs.append(_run(url, population, args.batch_size, args.jobs))
+                    finally:
+                        _drop(name)
+            resources, patients = runs[0][2], runs[0][3]
+            wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            print(
+                f"load {backend:<10} {patients:,} patients ({resources:,} resources), "
+                f"batch {args.batch_size}, jobs {args.jobs}: median {wall:,.1f} s = "
+                f"{resources / wall:,.0f} resources/s, {patients / wall:,.0f} patients/s; "
+                f"loader CPU {cpu:,.1f} s = {resources / cpu:,.0f} resources per CPU second "
+                f"(runs: {', '.join(f'{r[0]:,.1f} s' for r in runs)}; load average "
+                f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+            )
+
+
+if __name__ == "__main__":
+    main()

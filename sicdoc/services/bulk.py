@@ -1,0 +1,189 @@
+"""Loading many transaction bundles in one database transaction (``sicdoc load``).
+
+Each bundle keeps its all-or-nothing rule under its own savepoint: a bundle that fails rolls back to
+its savepoint and is reported, and the rest of the batch commits. The batch's write records are held
+until its end and appended to the audit chain in one piece, in the order the bundles were applied,
+so the chain is locked and extended once per batch instead of once per bundle; they commit with the
+writes, so no change is ever committed without its record.
+
+A bundle whose savepoint hits a unique key taken by a concurrent writer is tried again on its own,
+through ``process_transaction``, after the batch commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import event
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from sicdoc.errors import DuplicateIdentifier, SicdocError
+from sicdoc.security import audit
+from sicdoc.security.audit import Actor
+from sicdoc.services.bundles import apply_checked, check_transaction, process_transaction
+from sicdoc.services.entries import look_ahead
+from sicdoc.services.matching import Pending
+from sicdoc.services.unit import EVERYTHING, UnitOfWork
+from sicdoc.store import Store, Stored
+
+# Receipts of the command line are kept under the empty client id, as they always were.
+CLI_CLIENT = ""
+
+
+@dataclass(frozen=True)
+class RawBundle:
+    """One bundle as read: where it came from, its bytes, and why it cannot load when that is known
+    before any database work (unreadable, not JSON, or invalid when a worker process checked it)."""
+
+    label: str
+    data: bytes
+    problem: str | None = None
+    checked: bool = False  # validated already; ``problem`` holds the verdict
+
+
+@dataclass(frozen=True)
+class Outcome:
+    label: str
+    patients: int = 0  # Patient resources the bundle carries (what the progress bar counts)
+    created: int = 0  # resources created
+    replayed: bool = False  # an earlier load stored this bundle already
+    problem: str | None = None  # why it was rejected
+
+
+def check_raw(data: bytes, max_entries: int) -> str | None:
+    """Why these bytes are not a valid transaction bundle, or None: the work a worker process does."""
+    try:
+        check_transaction(orjson.loads(data), max_entries)
+    except orjson.JSONDecodeError:
+        return "Body is not valid JSON"
+    except SicdocError as exc:
+        return _reason(exc)
+    return None
+
+
+class _BatchUnit(UnitOfWork):
+    """A unit whose write records wait for the end of the batch (``release``)."""
+
+    def __init__(self, session: Session, store: Store, actor: Actor):
+        super().__init__(session, store, actor, EVERYTHING, "cli")
+        self.held: list[tuple[str, Stored]] = []
+
+    def audit_writes(self, writes: list[tuple[str, Stored]]) -> None:
+        self.held.extend(writes)
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        UnitOfWork.audit_writes(self, held)
+
+
+def load_batch(
+    session: Session,
+    store: Store,
+    bundles: Iterable[RawBundle],
+    *,
+    max_entries: int = 5000,
+    actor: Actor = audit.SYSTEM,
+) -> list[Outcome]:
+    """Apply ``bundles`` in order in one transaction, each all or nothing; one outcome per bundle."""
+    outcomes: dict[int, Outcome] = {}
+    ready: list[tuple[int, RawBundle, dict[str, Any], list[dict[str, Any]]]] = []
+    for n, raw in enumerate(bundles):
+        if raw.problem is not None:
+            outcomes[n] = Outcome(raw.label, problem=raw.problem)
+            continue
+        try:
+            bundle = orjson.loads(raw.data)
+            entries = bundle["entry"] if raw.checked else check_transaction(bundle, max_entries)
+        except orjson.JSONDecodeError:
+            outcomes[n] = Outcome(raw.label, problem="Body is not valid JSON")
+            continue
+        except SicdocError as exc:
+            outcomes[n] = Outcome(raw.label, problem=_reason(exc))
+            continue
+        ready.append((n, raw, bundle, entries))
+    alone: list[tuple[int, RawBundle]] = []
+    if ready:
+        unit = _BatchUnit(session, store, actor)
+        kept: list[object] = []
+
+        def keep(_session: Session, instance: object) -> None:
+            kept.append(instance)
+
+        # Rows read in the batch (the Organization every bundle matches) stay in the session's
+        # identity map, which holds them weakly, so they are read once per batch, not once per bundle.
+        event.listen(session, "loaded_as_persistent", keep)
+        try:
+            with unit.transaction():
+                known = look_ahead(unit, [entries for _, _, _, entries in ready])
+                for n, raw, bundle, entries in ready:
+                    outcome, known = _apply_one(unit, raw, bundle, entries, known)
+                    if outcome is None:
+                        alone.append((n, raw))
+                    else:
+                        outcomes[n] = outcome
+                unit.release()
+        finally:
+            event.remove(session, "loaded_as_persistent", keep)
+    for n, raw in alone:
+        outcomes[n] = _load_alone(session, store, raw, max_entries, actor)
+    return [outcomes[n] for n in sorted(outcomes)]
+
+
+def _apply_one(
+    unit: _BatchUnit, raw: RawBundle, bundle: dict[str, Any], entries: list[dict[str, Any]], known: Pending
+) -> tuple[Outcome | None, Pending]:
+    """One bundle under its savepoint: its outcome (None: try it alone) and what later bundles know."""
+    mark = len(unit.held)
+    trial = dict(known)
+    changed = {
+        e["request"]["url"].split("?")[0].split("/")[0]
+        for e in entries
+        if e["request"]["method"] in ("PUT", "DELETE")
+    }
+    try:
+        with unit.session.begin_nested():
+            result = apply_checked(unit, bundle, entries, client_id=CLI_CLIENT, known=trial)
+    except (DuplicateIdentifier, IntegrityError):
+        del unit.held[mark:]
+        return None, known
+    except SicdocError as exc:
+        del unit.held[mark:]
+        return Outcome(raw.label, problem=_reason(exc)), known
+    except DataError:  # a value the database refused: this bundle's input, not the server
+        del unit.held[mark:]
+        return Outcome(raw.label, problem="holds a value that cannot be stored or compared"), known
+    if changed:  # an update or delete may have moved identifiers: look those types up again
+        trial = {key: ids for key, ids in trial.items() if key[0] not in changed}
+    outcome = Outcome(raw.label, _patients(entries), created=result.created, replayed=result.replayed)
+    return outcome, trial
+
+
+def _load_alone(session: Session, store: Store, raw: RawBundle, max_entries: int, actor: Actor) -> Outcome:
+    bundle = orjson.loads(raw.data)
+    try:
+        result = process_transaction(
+            UnitOfWork(session, store, actor, EVERYTHING, "cli"),
+            bundle,
+            client_id=CLI_CLIENT,
+            max_entries=max_entries,
+        )
+    except SicdocError as exc:
+        session.rollback()
+        return Outcome(raw.label, problem=_reason(exc))
+    patients = _patients(bundle["entry"])
+    return Outcome(raw.label, patients, created=result.created, replayed=result.replayed)
+
+
+def _patients(entries: list[dict[str, Any]]) -> int:
+    return sum(1 for e in entries if (e.get("resource") or {}).get("resourceType") == "Patient")
+
+
+def _reason(exc: SicdocError) -> str:
+    return str(exc)[:500]
+
+
+__all__ = ["Outcome", "RawBundle", "check_raw", "load_batch"]
