@@ -1,7 +1,7 @@
 """M4: palliative consult or completed conversation within 24/48/72 hours of a stroke or HF admission.
 
-An admission is an inpatient encounter (class IMP, ACUTE or NONAC, and not planned, cancelled or
-entered in error) that a cohort diagnosis names by encounter_id or that starts within one calendar
+An admission is an inpatient encounter (class IMP, ACUTE or NONAC, not planned, cancelled or
+entered in error, and not itself a palliative consult) that a cohort diagnosis names by encounter_id or that starts within one calendar
 day of a cohort diagnosis date. Each admission counts (a patient can have several).
 
 Opportunity-based denominator at hour N: the admission counts if the event already happened by
@@ -37,9 +37,11 @@ ADMISSION_COLUMNS = (
 
 
 def inpatient_encounters(frames: Frames) -> pd.DataFrame:
-    """Inpatient stays that took place."""
+    """Inpatient stays that took place. A palliative consult recorded as an inpatient encounter is the
+    event being timed, not a stay of its own."""
     enc = frames.encounters
-    return enc[enc["class_code"].isin(INPATIENT_CLASSES) & ~enc["status"].isin(NOT_HAPPENED)]
+    stays = enc["class_code"].isin(INPATIENT_CLASSES) & ~enc["status"].isin(NOT_HAPPENED)
+    return enc[stays & ~enc["palliative"].astype(bool)]
 
 
 def cohort_admissions(frames: Frames, cohort: str) -> pd.DataFrame:

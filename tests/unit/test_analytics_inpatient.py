@@ -68,6 +68,27 @@ def frames() -> Frames:
         }
         for p, (a, _, _) in adm.items()
     ]
+    # A palliative consult recorded as an inpatient encounter on the day of a diagnosis is no admission.
+    encounters.append(
+        {
+            "encounter_id": "kpc",
+            "patient_id": "pc1",
+            "class_code": "IMP",
+            "status": "finished",
+            "admit_at": at(1, 4, 9),
+            "admit_date": date(2025, 1, 4),
+            "palliative": True,
+        }
+    )
+    diagnoses.append(
+        {
+            "condition_id": "cpc",
+            "cohort": "stroke",
+            "patient_id": "pc1",
+            "diagnosis_date": date(2025, 1, 4),
+            "encounter_id": None,
+        }
+    )
     # A heart-failure admission must not leak into the stroke measure.
     encounters.append(
         {
@@ -128,7 +149,7 @@ def frames() -> Frames:
         },
     ]
     patients = [{"patient_id": p, "deceased_date": date(2025, 1, 8) if p == "a4" else None} for p in adm]
-    patients.append({"patient_id": "hf1"})
+    patients.extend([{"patient_id": "hf1"}, {"patient_id": "pc1"}])
     return Frames.from_records(
         patients=patients,
         encounters=encounters,
@@ -149,7 +170,8 @@ def test_linking_admissions_to_the_cohort(data):
         return set(data.patient_ids(cohort_admissions(data, cohort)["patient_id"]))
 
     linked = linked_patients("stroke")
-    # a7 is not inpatient, a8 is 5 days from its diagnosis; hf1 is another cohort.
+    # a7 is not inpatient, a8 is 5 days from its diagnosis, pc1's only stay is a palliative consult;
+    # hf1 is another cohort.
     assert linked == {"a1", "a2", "a3", "a4", "a5", "a6", "a9", "a10", "a11"}
     assert linked_patients("heart_failure") == {"hf1"}
 
