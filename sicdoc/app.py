@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # /static/ is served by views/assets.py (hashed names, long cache, gzip), not by Flask's own route.
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     load_config(app, overrides)
     db.init_app(app)
     value_sets = load_value_sets(app.config.get("VALUE_SET_FILE"))
@@ -33,6 +34,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from sicdoc.views import (
         admin,
+        assets,
         auth,
         dashboards,
         fhir_api,
@@ -46,6 +48,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
 
     guard.init_app(app)
+    assets.init_app(app)
     csrf = CSRFProtect(app)
     limits.init_app(app)
     _trust_proxies(app)

@@ -78,6 +78,9 @@ class Config:
     # Folder of dashboard definitions (*.json); by default the repository's dashboards/, which a wheel
     # carries inside the package.
     DASHBOARDS_DIR: str = str(shipped_folder("dashboards"))
+    # Chromium (an operating-system package) that prints ``sicdoc report --out FILE.pdf``; None: the
+    # ``chromium`` on the PATH, else /usr/bin/chromium.
+    CHROMIUM: str | None = None
     # Seconds a cached dashboard may be reused while the data version is unchanged.
     DASHBOARD_CACHE_SECONDS = 300
     # How QI outputs name clinicians: "name" (the stored Practitioner's name) or "pseudonym" (a stable

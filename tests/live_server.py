@@ -39,8 +39,13 @@ def served_in_thread(app: object) -> Iterator[str]:
 
 
 @contextmanager
-def live_server(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Migrate, then serve with gunicorn; yields the base URL and stops the server afterwards."""
+def live_server(
+    database_url: str, extra_env: dict[str, str] | None = None, start_timeout: float = 60
+) -> Iterator[str]:
+    """Migrate, then serve with gunicorn; yields the base URL and stops the server afterwards.
+
+    ``start_timeout``: seconds to wait for it to answer (the default dashboard is built before that).
+    """
     env = {
         **os.environ,
         "SICDOC_DATABASE_URL": database_url,
@@ -59,7 +64,7 @@ def live_server(database_url: str, extra_env: dict[str, str] | None = None) -> I
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if requests.get(f"{base}/fhir/metadata", timeout=2).status_code == 200:

@@ -32,6 +32,7 @@ from sicdoc.analytics.lookforward import (
     referred_days,
 )
 from sicdoc.analytics.quality import cohort_flags, count_flags, flag_rows
+from sicdoc.analytics.reach import ALL, present_reach, reach_counts, reach_table
 from sicdoc.analytics.series import data_complete_through
 from sicdoc.analytics.suppression import (
     MIN_CELL,
@@ -63,16 +64,18 @@ def compute_metrics(
     data = frames.normalised().observed(as_of)
     flags = flag_rows(data)
     where = Where(period_from, period_to, site, unit)
+    # Day-level only where the report is (unsuppressed, for operators).
+    through = data_complete_through(data, whole_months=suppress)
     return build_report(
         check_cohorts(cohorts),
-        lambda cohort: cohort_counts(data, cohort, flags=flags, as_of=as_of, where=where),
+        lambda cohort: cohort_counts(data, cohort, flags=flags, as_of=as_of, where=where, through=through),
         as_of=as_of,
         where=where,
         value_set_version=value_set_version,
         suppress=suppress,
         min_cell=min_cell,
-        # Day-level only where the report is (unsuppressed, for operators).
-        data_through=data_complete_through(data, whole_months=suppress),
+        data_through=through,
+        reach=lambda: reach_counts(reach_table(data, ALL, as_of=as_of, where=where), through),
     )
 
 
@@ -99,10 +102,12 @@ def build_report(
     suppress: bool,
     min_cell: int,
     data_through: date | None = None,
+    reach: Callable[[], dict] | None = None,
 ) -> dict:
     """The report of ``cohorts``, each from its unsuppressed ``counts`` (see ``tally``).
 
-    ``data_through`` is the last day with data (``series.data_complete_through``)."""
+    ``data_through`` is the last day with data (``series.data_complete_through``); ``reach`` gives
+    the unsuppressed M5 figures of all admissions (``reach.reach_counts``), reported as ``reach``."""
     report: dict = {
         "as_of": as_of.isoformat(),
         "data_complete_through": data_through.isoformat() if data_through else None,
@@ -115,8 +120,11 @@ def build_report(
         "filters": {"site": where.site, "unit": where.unit},
         "suppressed": suppress,
         "min_cell": min_cell if suppress else None,
+        "reach": None,
         "cohorts": {},
     }
+    if reach is not None:
+        report["reach"] = present_reach(reach(), suppress=suppress, min_cell=min_cell)
     for cohort in cohorts:
         report["cohorts"][cohort] = present(counts(cohort), suppress=suppress, min_cell=min_cell)
     return report
@@ -129,8 +137,10 @@ def cohort_counts(
     flags: pd.DataFrame,
     as_of: date,
     where: Where = EVERYWHERE,
+    through: date | None = None,
 ) -> dict:
-    """Unsuppressed metrics of one cohort, with the counts suppression needs (normalised, cut frames)."""
+    """Unsuppressed metrics of one cohort, with the counts suppression needs (normalised, cut frames);
+    ``through`` (the last day with data) closes the months of the reach series."""
     look = lookforward_table(data, cohort, as_of=as_of, where=where)
     inpatient = cohort in INPATIENT_COHORTS
     return tally(
@@ -142,6 +152,7 @@ def cohort_counts(
         sic_cif=incidence(look, "sic", CURVE_DAYS["sic"]),
         flags=flags,
         where=where,
+        reach=reach_counts(reach_table(data, cohort, as_of=as_of, where=where), through),
     )
 
 
@@ -155,9 +166,11 @@ def tally(
     sic_cif: dict,
     flags: pd.DataFrame,
     where: Where,
+    reach: dict | None = None,
 ) -> dict:
     """One cohort's unsuppressed metrics from its look-forward, decedent and (inpatient cohorts only)
-    admission tables and its incidence at the report's horizons; ``where`` is the period and place."""
+    admission tables and its incidence at the report's horizons; ``where`` is the period and place;
+    ``reach`` the cohort's M5 figures (``reach.reach_counts``)."""
     raw: dict = {
         "index_patients": len(look),
         "prior_referral": int(look["prior_referral"].sum()),
@@ -169,6 +182,7 @@ def tally(
         "prior_sic": int(look["prior_sic"].sum()),
         "sic_cif": sic_cif,
         "inpatient_timeliness": None,
+        "reach": reach,
     }
     raw["referral_cif_patients"] = raw["index_patients"] - raw["prior_referral"]
     raw["sic_cif_patients"] = raw["index_patients"] - raw["prior_sic"]
@@ -274,4 +288,6 @@ def present(raw: dict, *, suppress: bool = True, min_cell: int = MIN_CELL) -> di
             visible = isinstance(num, int) and isinstance(den, int) and rate_shown(num, den, min_cell)
             rate = cell["rate"] if (visible or not suppress) else None
             out["inpatient_timeliness"][h] = {"numerator": num, "denominator": den, "rate": _round(rate)}
+    if raw.get("reach") is not None:
+        out |= present_reach(raw["reach"], suppress=suppress, min_cell=min_cell)
     return out

@@ -21,6 +21,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from sicdoc.analytics.frames import Where
+from sicdoc.analytics.phases import GROUPINGS
 from sicdoc.codes import COHORTS
 from sicdoc.errors import InvalidInput
 
@@ -44,6 +45,8 @@ class Scope:
     granularity: str = "day"
     # The dates as asked (as_of, from, to) of a whole-months scope; None for a day-level one.
     requested: tuple[date | None, date | None, date | None] | None = None
+    # How control charts group their points: "month" or "quarter" (calendar quarters, for small units).
+    grouping: str = "month"
 
     @property
     def where(self) -> Where:
@@ -51,7 +54,15 @@ class Scope:
         return Where(self.period_from, self.period_to, self.site, self.unit)
 
     def key(self) -> tuple:
-        return (self.as_of, self.period_from, self.period_to, self.cohorts, self.site, self.unit)
+        return (
+            self.as_of,
+            self.period_from,
+            self.period_to,
+            self.cohorts,
+            self.site,
+            self.unit,
+            self.grouping,
+        )
 
     def query(self) -> dict[str, str]:
         """The query-string form (for shareable links and CSV links)."""
@@ -65,6 +76,8 @@ class Scope:
         for name in ("site", "unit"):
             if getattr(self, name):
                 out[name] = getattr(self, name)
+        if self.grouping != "month":
+            out["grouping"] = self.grouping
         return out
 
     @property
@@ -116,6 +129,8 @@ class Scope:
             f"period {_day(self.period_from, 'start')} to {_day(self.period_to, 'end')}",
             f"data as of {self.as_of.isoformat()}",
         ]
+        if self.grouping != "month":
+            parts.append(f"charts by {self.grouping}")
         if suppressed is not None:
             parts.append("suppressed" if suppressed else "unsuppressed")
         return "Filters: " + "; ".join(parts) + "."
@@ -136,6 +151,8 @@ class Scope:
             end = self.period_to.isoformat()[:width] if self.period_to else "end"
             parts.append(f"{start}-to-{end}")
         parts.append(f"as-of-{self.as_of.isoformat()}")
+        if self.grouping != "month":
+            parts.append(f"by-{self.grouping}")
         if suppressed is False:
             parts.append("unsuppressed")
         return "-".join(p for p in parts if p)
@@ -219,6 +236,14 @@ def _text(name: str, raw: str | None) -> str | None:
     return raw.strip()
 
 
+def _grouping(raw: str | None) -> str:
+    if raw is None or raw.strip() == "":
+        return GROUPINGS[0]
+    if raw.strip() not in GROUPINGS:
+        raise ScopeError(f"'grouping' must be one of {', '.join(GROUPINGS)}, not {raw[:40]!r}")
+    return raw.strip()
+
+
 def parse_scope(
     params: Mapping[str, str | None],
     *,
@@ -226,7 +251,8 @@ def parse_scope(
     default_months: int | None = None,
     whole_months: bool = False,
 ) -> Scope:
-    """A Scope from ``cohort``, ``from``, ``to``, ``as_of``, ``site`` and ``unit`` (all optional).
+    """A Scope from ``cohort``, ``from``, ``to``, ``as_of``, ``site``, ``unit`` and ``grouping``
+    (month or quarter), all optional.
 
     The cut-off defaults to ``today`` and may not be after it. Without ``from``/``to`` and with
     ``default_months``, the period is the ``default_months`` months up to the cut-off. With
@@ -265,6 +291,7 @@ def parse_scope(
         unit=_text("unit", params.get("unit")),
         granularity="month" if whole_months else "day",
         requested=requested,
+        grouping=_grouping(params.get("grouping")),
     )
 
 

@@ -1,4 +1,4 @@
-"""Statistical process control: p-chart, XmR, NHS "Making Data Count" rules, Anhøj run rules, funnels.
+"""Statistical process control: p-chart, XmR, NHS "Making Data Count" rules, Anhøj run rules.
 
 Pure functions over plain sequences and tidy frames. Formulas: reference/qi_metrics.md §4.2-4.3
 (p-chart and XmR limits as in qicharts2 / NHSRplotthedots; the rules re-implemented, not copied).
@@ -7,8 +7,7 @@ Pure functions over plain sequences and tidy frames. Formulas: reference/qi_metr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from statistics import NormalDist
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -16,15 +15,24 @@ from numpy.typing import ArrayLike
 
 XMR_FACTOR = 2.66  # 3 / d2, with d2 = 1.128 for moving ranges of two points
 RUN_LENGTH = 7  # NHS MDC: shift and trend length
-FUNNEL_LEVELS = (0.95, 0.998)
 
 
-def p_chart(df: pd.DataFrame, numerator: str = "numerator", denominator: str = "denominator") -> pd.DataFrame:
+def p_chart(
+    df: pd.DataFrame,
+    numerator: str = "numerator",
+    denominator: str = "denominator",
+    *,
+    phase: ArrayLike | None = None,
+) -> pd.DataFrame:
     """p-chart: centre = pooled proportion, limits p ± 3·sqrt(p(1-p)/n_i) clipped to [0, 1].
 
     Rows with a zero denominator are dropped (a 0/0 month is no point, not 0%). Adds p, cl, sigma,
     lcl, ucl, lwl, uwl (2-sigma warning lines) and the MDC rule flags (see ``mdc_rules``).
+    With ``phase`` (one label per row), each phase has its own centre line and limits from its own
+    rows, and the rules run within a phase only (a run never continues across a phase start).
     """
+    if phase is not None:
+        return _by_phase(df, phase, lambda part: p_chart(part, numerator, denominator))
     out = df[df[denominator] > 0].copy()
     n = out[denominator].astype(float)
     out["p"] = out[numerator] / n
@@ -39,11 +47,17 @@ def p_chart(df: pd.DataFrame, numerator: str = "numerator", denominator: str = "
     return pd.concat([out, flags.set_index(out.index)], axis=1)
 
 
-def xmr(values: ArrayLike) -> pd.DataFrame:
+def xmr(values: ArrayLike, *, phase: ArrayLike | None = None) -> pd.DataFrame:
     """XmR (individuals) chart: centre = mean, limits mean ± 2.66 * mean moving range.
 
     Warning lines sit at two thirds of the way to the limits (≈2 sigma, NHS "close to limits").
+    With ``phase``, each phase has its own mean and moving ranges (the first point of a phase has
+    no moving range: the step across a phase start is not common-cause variation).
     """
+    if phase is not None:
+        frame = pd.DataFrame({"value": np.asarray(values, dtype=float)})
+        out = _by_phase(frame, phase, lambda part: xmr(part["value"].to_numpy()).set_axis(part.index))
+        return out.reset_index(drop=True)
     x = pd.Series(np.asarray(values, dtype=float))
     mr = x.diff().abs()
     mr_bar = float(mr.mean()) if len(x) > 1 else float("nan")
@@ -55,6 +69,27 @@ def xmr(values: ArrayLike) -> pd.DataFrame:
     out["lwl"] = mean - 2 / 3 * XMR_FACTOR * mr_bar
     flags = mdc_rules(out["value"], out["cl"], out["lcl"], out["ucl"], out["lwl"], out["uwl"])
     return pd.concat([out, flags], axis=1)
+
+
+def _by_phase(
+    df: pd.DataFrame, phase: ArrayLike, chart: Callable[[pd.DataFrame], pd.DataFrame]
+) -> pd.DataFrame:
+    """``chart`` run on each phase's consecutive rows; the result in the original row order, with
+    a ``phase`` column. Phases must be contiguous (a phase label does not come back later)."""
+    labels = pd.Series(np.asarray(phase, dtype=object), index=df.index)
+    if len(labels) != len(df):
+        raise ValueError("one phase label per row is needed")
+    starts = labels.ne(labels.shift()).cumsum()
+    if starts.groupby(labels).nunique().gt(1).any():
+        raise ValueError("each phase must be one run of consecutive rows")
+    parts = []
+    for _, rows in df.groupby(starts.to_numpy(), sort=True):
+        part = chart(rows)
+        part.insert(0, "phase", labels.loc[part.index].to_numpy())
+        parts.append(part)
+    if not parts:
+        return chart(df).assign(phase=pd.Series(dtype=object))
+    return pd.concat(parts)
 
 
 def _runs(flags: np.ndarray, length: int) -> np.ndarray:
@@ -174,44 +209,3 @@ def anhoej(values: ArrayLike, centre: float | None = None) -> dict[str, float | 
         "few_crossings": few,
         "signal": long_run or few,
     }
-
-
-def funnel_limits(n: ArrayLike, target: float, levels: Sequence[float] = FUNNEL_LEVELS) -> pd.DataFrame:
-    """Funnel limits for a proportion: target ± z·sqrt(target(1-target)/n), clipped to [0, 1].
-
-    One ``lower_<level>`` / ``upper_<level>`` pair per level (e.g. 95 and 99.8 for 0.95, 0.998).
-    """
-    size = np.atleast_1d(np.asarray(n, dtype=float))
-    out = pd.DataFrame({"n": size})
-    se = np.sqrt(target * (1 - target) / size)
-    for level in levels:
-        z = NormalDist().inv_cdf(1 - (1 - level) / 2)
-        name = f"{level * 100:g}"
-        out[f"lower_{name}"] = np.clip(target - z * se, 0.0, 1.0)
-        out[f"upper_{name}"] = np.clip(target + z * se, 0.0, 1.0)
-    return out
-
-
-def funnel(
-    df: pd.DataFrame,
-    numerator: str = "numerator",
-    denominator: str = "denominator",
-    *,
-    target: float | None = None,
-    levels: Sequence[float] = FUNNEL_LEVELS,
-) -> pd.DataFrame:
-    """Funnel plot frame for units or clinicians: p, limits at the unit's n and where it falls.
-
-    The target defaults to the pooled proportion. ``outside_<level>`` marks units beyond a limit.
-    """
-    out = df[df[denominator] > 0].copy()
-    target = float(out[numerator].sum() / out[denominator].sum()) if target is None else target
-    out["p"] = out[numerator] / out[denominator]
-    out["target"] = target
-    limits = funnel_limits(out[denominator].to_numpy(), target, levels).drop(columns="n")
-    limits.index = out.index
-    out = pd.concat([out, limits], axis=1)
-    for level in levels:
-        name = f"{level * 100:g}"
-        out[f"outside_{name}"] = (out["p"] < out[f"lower_{name}"]) | (out["p"] > out[f"upper_{name}"])
-    return out

@@ -43,8 +43,9 @@ def suppress_count(n: int | None, min_cell: int = MIN_CELL) -> int | str | None:
     return SMALL if is_small(n, min_cell) else int(n)
 
 
-def _derivable(key: K, hidden: list[K], tables: list[Table[K]]) -> bool:
-    """Whether the tables' equations pin down one hidden value (rank test over the unknowns)."""
+def _equations(hidden: list[K], tables: list[Table[K]]) -> np.ndarray | None:
+    """One row per table with a shown total: its hidden cells minus its total if hidden (a total of
+    shown cells is a known constant, which does not matter for what can be pinned down)."""
     col = {k: i for i, k in enumerate(hidden)}
     rows = []
     for cells, total in tables:
@@ -58,12 +59,32 @@ def _derivable(key: K, hidden: list[K], tables: list[Table[K]]) -> bool:
             row[col[total]] -= 1.0
         if row.any():
             rows.append(row)
-    if not rows:
+    return np.array(rows) if rows else None
+
+
+def _derivable(key: K, hidden: list[K], tables: list[Table[K]]) -> bool:
+    """Whether the tables' equations pin down one hidden value (rank test over the unknowns)."""
+    a = _equations(hidden, tables)
+    if a is None:
         return False
-    a = np.array(rows)
     probe = np.zeros(len(hidden))
-    probe[col[key]] = 1.0
+    probe[hidden.index(key)] = 1.0
     return bool(np.linalg.matrix_rank(np.vstack([a, probe])) == np.linalg.matrix_rank(a))
+
+
+def _derivable_keys(keys: list[K], hidden: list[K], tables: list[Table[K]]) -> set[K]:
+    """The ``keys`` the tables' equations pin down, from one decomposition: a hidden value is pinned
+    exactly when every solution of the homogeneous system leaves it at zero (its row of the null
+    space basis is zero). The same answer as ``_derivable`` key by key, for many keys at once."""
+    a = _equations(hidden, tables)
+    if a is None:
+        return set()
+    _, singular, vt = np.linalg.svd(a)
+    tol = singular.max(initial=0.0) * max(a.shape) * np.finfo(float).eps
+    rank = int((singular > tol).sum())
+    null = vt[rank:]  # rows span the null space
+    where = {k: i for i, k in enumerate(hidden)}
+    return {k for k in keys if not np.any(np.abs(null[:, where[k]]) > 1e-9)}
 
 
 def _exposed(
@@ -71,7 +92,12 @@ def _exposed(
 ) -> list[Table[K]]:
     """Tables through which a small count can be worked out (empty when the hidden set is safe)."""
     order = sorted(hidden, key=str)
-    leaks = {k for k in hidden if is_small(values[k], min_cell) and _derivable(k, order, tables)}
+    small = [k for k in order if is_small(values[k], min_cell)]
+    leaks = (
+        _derivable_keys(small, order, tables)
+        if len(small) > 8
+        else {k for k in small if _derivable(k, order, tables)}
+    )
     out: list[Table[K]] = []
     for cells, total in tables:
         if total is None:
@@ -115,6 +141,51 @@ def protect(
                 break
         else:
             break
+    return hidden
+
+
+def protect_with(
+    values: Mapping[K, int],
+    tables: Iterable[Table[K]],
+    hidden: Iterable[K],
+    candidates: Iterable[K],
+    *,
+    min_cell: int = MIN_CELL,
+) -> set[K]:
+    """``hidden`` (keys another view already hides, and small ones) plus candidates hidden until no
+    count of 1..min_cell-1 is derivable; only ``candidates`` are ever added (the other view's shown
+    cells stay shown). Every candidate is hidden if that is still not enough.
+
+    Each step hides the smallest candidate of every exposed table; when no exposed table has one,
+    the smallest candidate sharing a table with a hidden cell that is not a candidate (closing a
+    leak through a margin with its partner); else the smallest candidate left."""
+    tables = [(list(cells), total) for cells, total in tables]
+    hidden = set(hidden)
+    pool = set(candidates)
+    while exposed := _exposed(values, tables, hidden, min_cell):
+        # One step closes every exposed table that has a candidate (the smallest of each).
+        picks = set()
+        for cells, t in exposed:
+            own = sorted(
+                (values[k], str(k), k)
+                for k in [*cells, t]
+                if k in pool and k not in hidden and values[k] != 0
+            )
+            if own:
+                picks.add(own[0][2])
+        if picks:
+            hidden |= picks
+            continue
+        partners = {
+            k for cells, t in tables if (hidden - pool) & {*cells, t} for k in [*cells, t] if k in pool
+        }
+        for tier in (partners, pool):
+            shown = sorted((values[k], str(k), k) for k in tier if k not in hidden and values[k] != 0)
+            if shown:
+                hidden.add(shown[0][2])
+                break
+        else:
+            return hidden | pool
     return hidden
 
 

@@ -1,6 +1,6 @@
 """The ``sicdoc`` command line: the ``main`` group and what its commands share.
 
-The commands live in modules named for what they act on (``serving``, ``people``, ``qi``, ``audit``)
+The commands live in modules named for what they act on (``serving``, ``people``, ``qi``, ``report``, ``audit``)
 and attach themselves to ``main`` when imported at the end of this module.
 """
 
@@ -72,6 +72,6 @@ _register_sample_commands()
 
 
 # Imported for their side effect: each module attaches its commands to ``main``.
-from sicdoc.cli import audit, people, qi, serving  # noqa: E402
+from sicdoc.cli import audit, people, qi, report, serving  # noqa: E402
 
-__all__ = ["audit", "main", "people", "qi", "serving"]
+__all__ = ["audit", "main", "people", "qi", "report", "serving"]

@@ -27,6 +27,7 @@ def _scope(
     unit: str | None = None,
     default_months: int | None = None,
     whole_months: bool = True,
+    grouping: str | None = None,
 ) -> Scope:
     from sicdoc.analytics.scope import parse_qi_scope, parse_scope
     from sicdoc.dashboards.service import today_utc
@@ -39,6 +40,7 @@ def _scope(
         "as_of": as_of,
         "site": site,
         "unit": unit,
+        "grouping": grouping,
     }
     return parse(params, today=today_utc(), default_months=default_months)  # ScopeError: see SicdocGroup
 
@@ -99,6 +101,9 @@ def dashboards() -> None:
 @_scope_options
 @click.option("--site", help="Only this site.")
 @click.option("--unit", help="Only this unit.")
+@click.option(
+    "--grouping", metavar="month|quarter", help="Control charts by month (default) or calendar quarter."
+)
 @click.pass_context
 def export_dashboards(
     ctx: click.Context,
@@ -109,6 +114,7 @@ def export_dashboards(
     as_of: str | None,
     site: str | None,
     unit: str | None,
+    grouping: str | None,
 ) -> None:
     """Write every dashboard as a self-contained HTML file (opens offline) with its CSV tables."""
     from sicdoc.dashboards.export import export_dashboard
@@ -123,6 +129,7 @@ def export_dashboards(
             site=site,
             unit=unit,
             default_months=board.default_period_months,
+            grouping=grouping,
         )
         written = export_dashboard(service.dashboard(board, scope), out)
         click.echo(f"wrote {written[0]} and {len(written) - 1} CSV tables")

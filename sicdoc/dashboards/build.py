@@ -6,7 +6,9 @@ about the web or the database, so the app, the CLI export and the benchmark shar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,6 +16,8 @@ import plotly.graph_objects as go
 from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.panels import PanelContext, panel_table
+from sicdoc.analytics.panels.monthly import PHASE_COLUMN
+from sicdoc.analytics.phases import panel_notes, quarter_of_day
 from sicdoc.analytics.scope import Scope
 from sicdoc.dashboards.definitions import Dashboard
 from sicdoc.figures.panels import panel_figures
@@ -26,10 +30,14 @@ class BuiltPanel:
     figures: tuple[go.Figure, ...]
     # Serialised once when built: a cached dashboard is then served without touching plotly.
     figure_json: tuple[str, ...] = ()
+    # Sentences the page shows above the charts (a phase outside the periods shown, no data).
+    notes: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, spec: dict, table: pd.DataFrame, figures: list[go.Figure]) -> BuiltPanel:
-        return cls(spec, table, tuple(figures), tuple(fig.to_json() for fig in figures))
+    def of(
+        cls, spec: dict, table: pd.DataFrame, figures: list[go.Figure], notes: Sequence[str] = ()
+    ) -> BuiltPanel:
+        return cls(spec, table, tuple(figures), tuple(fig.to_json() for fig in figures), tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ def build_tables(
     clinicians: ClinicianLabels | None = None,
 ) -> tuple[dict, dict]:
     """(panel id -> suppressed table, suppressed metrics report)."""
-    ctx = PanelContext(frames, scope, value_set_version, min_cell=board.min_cell)
+    ctx = PanelContext(frames, scope, value_set_version, min_cell=board.min_cell, phases=board.phases)
     if clinicians is not None:
         ctx.clinicians = clinicians
     tables = {spec["id"]: panel_table(ctx, spec) for spec in board.panels}
@@ -72,8 +80,23 @@ def build_dashboard(
 ) -> BuiltDashboard:
     tables, report = build_tables(frames, scope, board, value_set_version, clinicians)
     cohorts = list(scope.cohorts)
-    panels = tuple(
-        BuiltPanel.of(spec, tables[spec["id"]], panel_figures(spec, tables[spec["id"]], cohorts))
-        for spec in board.panels
-    )
-    return BuiltDashboard(board, scope, panels, report)
+    period = period_text(scope)
+    panels = []
+    for spec in board.panels:
+        table = tables[spec["id"]]
+        figures = panel_figures(spec, table, cohorts, phases=board.phases, period_text=period)
+        notes = panel_notes(table, board.phases, cohorts, period) if PHASE_COLUMN in table.columns else []
+        panels.append(BuiltPanel.of(spec, table, figures, notes))
+    return BuiltDashboard(board, scope, tuple(panels), report)
+
+
+def period_text(scope: Scope) -> str:
+    """The period asked, in months or quarters as the charts group it ("2025-01 to 2025-12")."""
+
+    def name(day: date | None, missing: str) -> str:
+        if day is None:
+            return missing
+        return quarter_of_day(day) if scope.grouping == "quarter" else day.isoformat()[:7]
+
+    start, end = name(scope.period_from, "the start"), name(scope.period_to, "the end")
+    return start if start == end else f"{start} to {end}"

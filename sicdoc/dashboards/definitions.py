@@ -1,6 +1,7 @@
 """Dashboard definitions: JSON data files naming the panels, their order, targets and thresholds.
 
     {"id": "qi-overview", "title": "...", "default_period_months": 24, "min_cell": 11,
+     "phases": [{"start": "2025-01-01", "label": "QI programme"}],
      "panels": [{"id": "early-referral", "kind": "monthly", "title": "...",
                  "series": "referral_gt30d_before_death", "target": 0.5, "improvement": "increase"}]}
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sicdoc.analytics.phases import Phase
 from sicdoc.errors import ConfigurationError
 from sicdoc.schemas import Invalid, check
 from sicdoc.schemas.dashboards import DashboardSchema
@@ -33,6 +35,8 @@ class Dashboard:
     min_cell: int
     panels: tuple[dict[str, Any], ...]
     source: Path
+    # Programme phases: control charts restart their centre line and limits at each start.
+    phases: tuple[Phase, ...] = ()
 
     def panel(self, panel_id: str) -> dict[str, Any] | None:
         return next((p for p in self.panels if p["id"] == panel_id), None)
@@ -56,6 +60,7 @@ def parse_definition(path: Path, raw: Any) -> Dashboard:
         min_cell=checked["min_cell"],
         panels=tuple(checked["panels"]),
         source=path,
+        phases=tuple(Phase(p["start"], p["label"]) for p in checked["phases"]),
     )
 
 

@@ -53,7 +53,8 @@ def export_name(board_id: str, scope: Scope) -> str:
 
 
 def report_rows(report: dict) -> list[dict[str, object]]:
-    """The metrics report flattened for CSV: one row per cohort and metric (nested keys dotted)."""
+    """The metrics report flattened for CSV: one row per cohort and metric (nested keys dotted); the
+    report's ``reach`` over all admissions comes first, as cohort "all"."""
     rows: list[dict[str, object]] = []
 
     def walk(cohort: str, prefix: str, value: object) -> None:
@@ -78,6 +79,8 @@ def report_rows(report: dict) -> list[dict[str, object]]:
                 }
             )
 
+    if report.get("reach") is not None:
+        walk("all", "", report["reach"])
     for cohort, metrics in report["cohorts"].items():
         walk(cohort, "", metrics)
     return rows

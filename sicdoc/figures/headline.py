@@ -8,13 +8,27 @@ import plotly.graph_objects as go
 from sicdoc.figures.theme import cohort_label, count_text, empty_figure, is_number, percent_text, themed
 
 COUNT_MEASURES = frozenset({"index_patients", "decedents"})
-DAY_MEASURES = frozenset({"median_days_referral_to_death"})
+DAY_MEASURES = frozenset({"median_days_referral_to_death", "median_days_index_to_referral"})
+# Medians in hours with their quartiles in lower/upper and n in denominator (M5).
+HOUR_MEASURES = frozenset({"admission_to_consult_hours", "referral_to_consult_hours"})
+
+
+def hours_cell(row: pd.Series) -> str:
+    """ "18.5 h (IQR 6–30.2) of 120"; "hidden" when the median is."""
+    if not is_number(row["value"]):
+        return "hidden (small numbers)" if row["denominator"] not in (0, None) else "–"
+    text = f"{row['value']:g} h"
+    if is_number(row["lower"]) and is_number(row["upper"]):
+        text += f" (IQR {row['lower']:g}–{row['upper']:g})"
+    return text + f" of {count_text(row['denominator'])}"
 
 
 def headline_cell(row: pd.Series) -> str:
     """One cell: a count, a median in days, or a percentage with its interval and denominator."""
     if row["measure"] in COUNT_MEASURES:
         return count_text(row["value"])
+    if row["measure"] in HOUR_MEASURES:
+        return hours_cell(row)
     if row["measure"] in DAY_MEASURES:
         return f"{row['value']:g} days" if is_number(row["value"]) else "hidden"
     if not is_number(row["value"]):
@@ -59,4 +73,4 @@ def headline_figure(table: pd.DataFrame, title: str = "Headline figures (95% int
             },
         )
     )
-    return themed(fig, title, height=80 + 30 * len(measures))
+    return themed(fig, title)  # its height: every row (theme.fit_table)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from sicdoc.analytics.panels import panel_kind
+from sicdoc.analytics.phases import Phase
 from sicdoc.figures.bands import bands_by_year_figure, bands_figure
 from sicdoc.figures.control import control_figure
 from sicdoc.figures.funnel import funnel_figure
 from sicdoc.figures.headline import headline_figure
 from sicdoc.figures.incidence import incidence_figure
+from sicdoc.figures.period import period_comparison_figure
 from sicdoc.figures.quality import quality_figure
+from sicdoc.figures.reach import reach_figures
 from sicdoc.figures.strata import strata_figure
 from sicdoc.figures.theme import empty_figure
+
+NO_MONTHS = "No months with data in this period and scope."
 
 
 def _per_cohort(
@@ -27,13 +32,11 @@ def _per_cohort(
     for cohort in cohorts:
         rows = table[table["cohort"] == cohort] if not table.empty else table
         if rows.empty:
-            out.append(
-                empty_figure(
-                    f"{title} — {cohort.replace('_', ' ')}", "No months with data in this period and scope."
-                )
-            )
+            period = spec.get("period_text")
+            message = f"No months with data for {period} in this scope." if period else NO_MONTHS
+            out.append(empty_figure(f"{title} — {cohort.replace('_', ' ')}", message))
         else:
-            out.append(control_figure(rows, title, **options))
+            out.append(control_figure(rows, title, phases=spec.get("phases", ()), **options))
     return out
 
 
@@ -67,10 +70,24 @@ FIGURES: dict[str, FigureBuilder] = {
     "clinician_funnel": _one(funnel_figure, group_label="clinician"),
     "strata": _one(strata_figure),
     "quality": _one(quality_figure),
+    "reach": lambda spec, table, cohorts: reach_figures(table, spec["title"]),
+    "period_comparison": _one(period_comparison_figure),
 }
 
 
-def panel_figures(spec: Mapping[str, Any], table: pd.DataFrame, cohorts: list[str]) -> list[go.Figure]:
-    """The figures of one panel: most kinds give one, the monthly kinds one per cohort."""
+def panel_figures(
+    spec: Mapping[str, Any],
+    table: pd.DataFrame,
+    cohorts: list[str],
+    *,
+    phases: Sequence[Phase] = (),
+    period_text: str | None = None,
+) -> list[go.Figure]:
+    """The figures of one panel: most kinds give one, the monthly kinds one per cohort.
+
+    ``phases`` (the dashboard's) are drawn on the control charts; ``period_text`` names the period
+    asked in a chart with no data."""
     panel_kind(spec["kind"])
-    return FIGURES[spec["kind"]](spec, table, cohorts)
+    return FIGURES[spec["kind"]](
+        {**spec, "phases": tuple(phases), "period_text": period_text}, table, cohorts
+    )

@@ -41,4 +41,4 @@ def quality_figure(
             },
         )
     )
-    return themed(fig, title, height=90 + 30 * len(flags))
+    return themed(fig, title)  # its height: every row (theme.fit_table)

@@ -34,7 +34,7 @@ def strata_figure(table: pd.DataFrame, title: str) -> go.Figure:
         rows=len(strata),
         cols=1,
         subplot_titles=[STRATUM_LABELS.get(s, s) for s in strata],
-        vertical_spacing=0.06,
+        vertical_spacing=0.08,  # room for the axis labels above the next stratum's title, also on paper
     )
     for i, stratum in enumerate(strata, 1):
         part = table[table["stratum"] == stratum]

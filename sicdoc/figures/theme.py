@@ -7,6 +7,8 @@ of 1-10 can only ever appear as "<11".
 from __future__ import annotations
 
 import math
+import textwrap
+from collections.abc import Iterable
 from functools import cache
 from numbers import Real
 from typing import Any, TypeGuard
@@ -42,9 +44,27 @@ MDC = {
     "target": "#DE1B1B",
     "limit": "#7B7D7D",
 }
+# What each point colour of a control chart means, by the measure's direction of improvement.
+_DIRECTED = (
+    ("common", "common cause"),
+    ("improvement", "special cause: better"),
+    ("concern", "special cause: worse"),
+)
+SPECIAL_CAUSE_KEY = {
+    "increase": _DIRECTED,
+    "decrease": _DIRECTED,
+    "neutral": (("common", "common cause"), ("neutral", "special cause")),
+}
 SUPPRESSED_COLOR = "#BBBBBB"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 EMPTY_MESSAGE = "No patients in this period and scope: nothing to chart."
+# Titles wrap at this many characters: a 16 px line of it fits the narrowest chart the page draws
+# (480 px on screen, about 680 px on A4 or Letter), so no title is ever cut at the chart's edge.
+TITLE_CHARS = 56
+TITLE_LINE_PX = 22
+# Room under the plot for the x axis and a horizontal legend of up to two rows (heights given to
+# ``themed`` assume the 50 px this used to be, so the plot area keeps its size).
+BOTTOM_PX = 130
 
 
 def cohort_label(cohort: str) -> str:
@@ -80,28 +100,137 @@ def proportion_texts(rows: pd.DataFrame) -> list[tuple[object, str, str, str]]:
     return [(g, percent_text(r), count_text(k), count_text(d)) for g, r, k, d in zip(*columns, strict=True)]
 
 
+def legend_markers(fig: go.Figure, entries: Iterable[tuple[str, str]]) -> go.Figure:
+    """Legend-only entries (colour, label) that say what point colours mean, so a reader of a printed
+    chart needs no hover. Marked by ``meta`` rather than a legend group, which would stack them."""
+    for colour, label in entries:
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=label,
+                meta="colour-key",
+                marker={"color": colour, "size": 9, "line": {"color": "white", "width": 1}},
+                hoverinfo="skip",
+            )
+        )
+    return fig
+
+
+def colour_key(fig: go.Figure, improvement: str) -> go.Figure:
+    """The special-cause colours of a control chart, as legend entries."""
+    key = SPECIAL_CAUSE_KEY.get(improvement, SPECIAL_CAUSE_KEY["neutral"])
+    return legend_markers(fig, ((MDC[colour], label) for colour, label in key))
+
+
+def wrap_title(text: str, width: int = TITLE_CHARS) -> str:
+    """``text`` broken into lines of at most ``width`` characters (at spaces; a longer word keeps a
+    line to itself), joined with plotly's ``<br>``: every word of the title stays visible. A line
+    that is all ``<sup>`` (a subtitle, drawn smaller) wraps wider and keeps its tags on each line."""
+    lines: list[str] = []
+    for part in text.split("<br>"):
+        small = part.startswith("<sup>") and part.endswith("</sup>") and part.count("<sup>") == 1
+        inner = part[5:-6] if small else part
+        wrapped = textwrap.wrap(
+            inner, width * 10 // 7 if small else width, break_long_words=False, break_on_hyphens=False
+        )
+        lines.extend(f"<sup>{line}</sup>" if small else line for line in wrapped or [""])
+    return "<br>".join(lines)
+
+
+def title_lines(fig: go.Figure) -> list[str]:
+    """The lines of a figure's title as drawn."""
+    return (fig.layout.title.text or "").split("<br>")
+
+
 def themed(fig: go.Figure, title: str, *, height: int = 380, percent_axis: bool = False) -> go.Figure:
-    """A figure's own title and height; the rest of the look is the shared ``template``."""
+    """A figure's own title (wrapped, with the top margin sized to its lines) and its height (grown
+    by the extra title lines, so the plot area keeps its size; a table's from its rows); the rest
+    of the look, the legend under the plot included, is the shared ``template``."""
+    text = wrap_title(title)
+    breaks = text.count("<br>")
+    # plotly sets a title of several lines higher the more lines it has: the padding makes up for
+    # it, so the first line is never cut at the top.
+    pad = 24 + 6 * breaks
+    extra = TITLE_LINE_PX * breaks + 6 * breaks
     fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
+        title={
+            "text": text,
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": pad},
+            "font": {"size": 16},
+        },
         template=None,  # not plotly's default either: the page supplies the shared template
-        height=height,
+        height=height + extra + BOTTOM_PX - 50,
+        margin={"t": 48 + extra + TITLE_LINE_PX // 2},
     )
     if percent_axis:
         fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    if fig.data and fig.data[0].type == "table":
+        fit_table(fig)
+    return fig
+
+
+# A table is laid out a little narrower than the narrowest width it is drawn at (680 px on paper),
+# with 13 px text of about 7.5 px a character, so its rows never need more room than this gives;
+# the page then shortens the figure to the rows it drew (static/js/dashboards.js).
+TABLE_PX = 600
+CHAR_PX = 7.5
+ROW_LINE_PX = 19
+ROW_PAD_PX = 10
+
+
+def table_rows_px(columns: list[list[str]], widths: list[float], width_px: int = TABLE_PX) -> list[int]:
+    """Each row's height when its longest cell wraps in its column (at least plotly's 28 px)."""
+    total = sum(widths)
+    chars = [max(4, int((width_px * w / total - 2 * ROW_PAD_PX) / CHAR_PX)) for w in widths]
+    rows = []
+    for cells in zip(*columns, strict=True):
+        lines = max(
+            len(textwrap.wrap(str(text), n, break_long_words=True) or [""])
+            for text, n in zip(cells, chars, strict=True)
+        )
+        rows.append(max(28, ROW_PAD_PX + ROW_LINE_PX * lines))
+    return rows
+
+
+def fit_table(fig: go.Figure) -> go.Figure:
+    """Size a table figure to hold every row (header included) so nothing scrolls inside it: a
+    scrolled table loses its last rows on paper. The page shortens it to its rows once drawn."""
+    table = fig.data[0]
+    columns = [[str(v) for v in column] for column in table.cells.values or []]
+    if not columns:
+        return fig
+    widths = list(table.columnwidth) if table.columnwidth is not None else [1] * len(columns)
+    header = table_rows_px([[str(h)] for h in table.header.values or [""] * len(columns)], widths)[0]
+    body = sum(table_rows_px(columns, widths))
+    fig.update_layout(height=fig.layout.margin.t + header + body + 30, margin={"b": 20, "l": 10, "r": 10})
     return fig
 
 
 @cache
 def template() -> go.layout.Template:
-    """The shared look: plotly's white theme with readable fonts, the legend on top and one set of
-    margins. Applied where a figure is drawn rather than stored in each one: setting a template on
+    """The shared look: plotly's white theme with readable fonts, the legend under the plot and one
+    set of margins. Applied where a figure is drawn rather than stored in each one: setting a template on
     a figure costs milliseconds of validation and adds ~8 KB to its JSON."""
     look = go.layout.Template(pio.templates["simple_white"])
     look.layout.update(
         font={"family": FONT, "size": 13, "color": "#222222"},
-        margin={"l": 60, "r": 20, "t": 70, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"},
+        margin={"l": 60, "r": 20, "t": 70, "b": BOTTOM_PX},
+        # Under the plot, at the foot of the figure: never over the title or the data.
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0,
+            "x": 0,
+            "xanchor": "left",
+        },
         hoverlabel={"font": {"family": FONT}},
     )
     return look

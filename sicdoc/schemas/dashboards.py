@@ -7,12 +7,14 @@ A panel's ``kind`` and the options that kind requires are read from the one regi
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 from marshmallow import ValidationError, fields, validates, validates_schema
 from marshmallow.validate import Length, OneOf, Regexp
 
 from sicdoc.analytics import panels
+from sicdoc.analytics.phases import BASELINE
 from sicdoc.schemas.base import Real, Strict, Text, Whole
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -37,6 +39,7 @@ class PanelSchema(Strict):
     # Options only some kinds take; the registry says which kinds, and the values each may take.
     series = fields.String()
     measure = fields.String()
+    overdispersion = fields.String()
 
     @validates("kind")
     def _known_kind(self, value: str, **_: Any) -> None:
@@ -50,13 +53,32 @@ class PanelSchema(Strict):
 
     @validates_schema(skip_on_field_errors=True)
     def _kind_options(self, data: dict[str, Any], **_: Any) -> None:
-        choices = panels.KINDS[data["kind"]].choices
+        kind = panels.KINDS[data["kind"]]
+        choices = kind.choices
         for key, allowed in choices.items():
             if data.get(key) not in allowed:
                 raise ValidationError(f"must be one of {', '.join(allowed)}", key)
-        for key in {key for kind in panels.KINDS.values() for key in kind.choices}:
-            if key in data and key not in choices:
+        for key, allowed in kind.optional.items():
+            if key in data and data[key] not in allowed:
+                raise ValidationError(f"must be one of {', '.join(allowed)}", key)
+        for key in {key for other in panels.KINDS.values() for key in (*other.choices, *other.optional)}:
+            if key in data and key not in choices and key not in kind.optional:
                 raise ValidationError(f"is not an option of {data['kind']} panels", key)
+        if kind.proportion_target and "target" in data and data["target"] > 1:
+            raise ValidationError("must be a proportion from 0 to 1", "target")
+
+
+class PhaseSchema(Strict):
+    """A programme phase: control charts get a new centre line and limits from ``start``."""
+
+    start = fields.Date(
+        required=True,
+        error_messages={
+            "required": "is a required date written YYYY-MM-DD",
+            "invalid": "must be a date written YYYY-MM-DD",
+        },
+    )
+    label = Text(validate=Length(max=80, error="must be at most 80 characters"))
 
 
 class DashboardSchema(Strict):
@@ -65,6 +87,11 @@ class DashboardSchema(Strict):
     description = fields.String(load_default="")
     default_period_months = Whole(1, 600, load_default=12)
     min_cell = Whole(11, 1000, load_default=11)
+    phases = fields.List(
+        fields.Nested(PhaseSchema),
+        load_default=list,
+        error_messages={"invalid": "must be a list of objects with a start and a label"},
+    )
     panels = fields.List(
         fields.Nested(PanelSchema),
         required=True,
@@ -78,3 +105,16 @@ class DashboardSchema(Strict):
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise ValidationError(f"panel ids repeat: {repeated}", "panels")
+
+    @validates_schema(skip_on_field_errors=True)
+    def _increasing_phases(self, data: dict[str, Any], **_: Any) -> None:
+        phases = data["phases"]
+        for i, (before, phase) in enumerate(pairwise(phases), start=1):
+            if phase["start"] <= before["start"]:
+                message = f"must be after the start of phase {i - 1} ({before['start'].isoformat()})"
+                raise ValidationError({"phases": {i: {"start": [message]}}})
+        labels = [p["label"] for p in phases]
+        for i, label in enumerate(labels):
+            if label in labels[:i] or label == BASELINE:
+                message = "is the label of another phase" if label != BASELINE else "is kept for the baseline"
+                raise ValidationError({"phases": {i: {"label": [message]}}})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 from marshmallow.validate import Length, OneOf
 
+from sicdoc.analytics.phases import GROUPINGS
 from sicdoc.analytics.scope import MAX_TEXT
 from sicdoc.codes import COHORTS
 from sicdoc.schemas.base import Count, Number, Strict
@@ -29,6 +30,13 @@ class MetricsQuerySchema(Strict):
     as_of = fields.String(metadata=_DATE | {"description": "Data cut-off (default: today)"})
     site = fields.String(validate=Length(max=MAX_TEXT), metadata={"description": "Only this site"})
     unit = fields.String(validate=Length(max=MAX_TEXT), metadata={"description": "Only this unit"})
+    grouping = fields.String(
+        metadata={
+            "enum": list(GROUPINGS),
+            "description": "How the dashboards' control charts group points (default month); "
+            "accepted so a dashboard link's filters work here, the report is the same either way",
+        }
+    )
 
 
 class PeriodSchema(Schema):
@@ -51,6 +59,47 @@ class TimelinessSchema(Schema):
     numerator = Count(required=True)
     denominator = Count(required=True)
     rate = fields.Float(allow_none=True, required=True)
+
+
+class PenetrationSchema(Schema):
+    # Unique patients with an initial palliative consult; adult inpatient admissions.
+    consulted_patients = Count(required=True)
+    admissions = Count(required=True)
+    rate = fields.Float(
+        allow_none=True, required=True, metadata={"description": "consulted_patients / admissions"}
+    )
+
+
+class PenetrationMonthSchema(PenetrationSchema):
+    complete = fields.Boolean(
+        required=True,
+        metadata={"description": "The month ended and all its stays ended by data_complete_through"},
+    )
+
+
+class HoursSchema(Schema):
+    median = fields.Float(allow_none=True, required=True)
+    q1 = fields.Float(allow_none=True, required=True, metadata={"description": "First quartile"})
+    q3 = fields.Float(allow_none=True, required=True, metadata={"description": "Third quartile"})
+    n = Count(required=True)  # admissions measured
+
+
+def _months() -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(metadata={"pattern": "^[0-9]{4}-[0-9]{2}$"}),
+        values=fields.Nested(PenetrationMonthSchema),
+        required=True,
+        metadata={"description": "By month of admission (YYYY-MM)"},
+    )
+
+
+class ReachSchema(Schema):
+    """M5 reach and timeliness (CAPC penetration; hours to the first palliative consult)."""
+
+    penetration = fields.Nested(PenetrationSchema, required=True)
+    penetration_monthly = _months()
+    admission_to_consult_hours = fields.Nested(HoursSchema, required=True)
+    referral_to_consult_hours = fields.Nested(HoursSchema, required=True)
 
 
 class CohortMetricsSchema(Schema):
@@ -78,6 +127,11 @@ class CohortMetricsSchema(Schema):
         keys=fields.String(), values=fields.Nested(TimelinessSchema), allow_none=True, required=True
     )
     data_quality = fields.Dict(keys=fields.String(), values=Count(), required=True)
+    # M5 over the cohort's admissions (see ReachSchema).
+    penetration = fields.Nested(PenetrationSchema, required=True)
+    penetration_monthly = _months()
+    admission_to_consult_hours = fields.Nested(HoursSchema, required=True)
+    referral_to_consult_hours = fields.Nested(HoursSchema, required=True)
 
 
 class MetricsReportSchema(Schema):
@@ -102,6 +156,33 @@ class MetricsReportSchema(Schema):
     filters = fields.Nested(FiltersSchema, required=True)
     suppressed = fields.Boolean(required=True)
     min_cell = fields.Integer(allow_none=True, required=True)
+    reach = fields.Nested(
+        ReachSchema,
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "M5 over all adult admissions in the period and scope",
+            "example": {
+                "penetration": {"consulted_patients": 62, "admissions": 806, "rate": 0.0769},
+                "penetration_monthly": {
+                    "2026-04": {
+                        "consulted_patients": "<11",
+                        "admissions": 38,
+                        "rate": None,
+                        "complete": True,
+                    },
+                    "2026-05": {
+                        "consulted_patients": 12,
+                        "admissions": 41,
+                        "rate": 0.2927,
+                        "complete": False,
+                    },
+                },
+                "admission_to_consult_hours": {"median": 64.56, "q1": 45.93, "q3": 81.62, "n": 62},
+                "referral_to_consult_hours": {"median": 23.32, "q1": 19.19, "q3": 29.03, "n": 62},
+            },
+        },
+    )
     cohorts = fields.Dict(
         keys=fields.String(validate=OneOf(COHORTS)), values=fields.Nested(CohortMetricsSchema), required=True
     )

@@ -94,7 +94,6 @@ RULES: dict[str, Rule] = {
     "dashboards.index": people(QI_ANALYST, ADMIN),
     "dashboards.show": people(QI_ANALYST, ADMIN),
     "dashboards.panel_csv": people(QI_ANALYST, ADMIN),
-    "dashboards.plotly_js": people(QI_ANALYST, ADMIN),
     "api.metrics": people(QI_ANALYST, ADMIN),
     # The description of the JSON endpoints: shapes and how to authenticate, no data (like /fhir/metadata).
     "api.openapi": public(),

@@ -7,7 +7,7 @@ from flask import current_app, request
 from sicdoc.analytics.scope import Scope, parse_qi_scope, parse_scope
 from sicdoc.dashboards.service import AnalyticsService, today_utc
 
-SCOPE_PARAMS = ("cohort", "from", "to", "as_of", "site", "unit")
+SCOPE_PARAMS = ("cohort", "from", "to", "as_of", "site", "unit", "grouping")
 
 
 def service() -> AnalyticsService:

@@ -1,4 +1,6 @@
-"""QI dashboards (QI analyst role): the dashboard pages, a CSV per panel table, and plotly.js.
+"""QI dashboards (QI analyst role): the dashboard pages and a CSV per panel table.
+
+plotly.js is a static asset (views/assets.py), served from the installed plotly package under a hashed name.
 
 Filters live in the query string, so a view can be shared as a link; everything shown is suppressed.
 """
@@ -7,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from markupsafe import Markup
 
 from sicdoc.analytics.scope import ScopeError
 from sicdoc.dashboards.definitions import Dashboard
 from sicdoc.dashboards.download import csv_name, table_csv
-from sicdoc.figures import plotly_js_path
 from sicdoc.valuesets import COHORTS
 from sicdoc.views.analytics_http import qi_request_scope, service
 
@@ -100,9 +101,3 @@ def panel_csv(panel_id: str) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-@bp.get("/plotly.min.js")
-def plotly_js() -> Response:
-    # Served from the installed plotly package, so plotly.js always matches the figures' schema.
-    return send_file(plotly_js_path(), mimetype="text/javascript", max_age=86400)

@@ -2,11 +2,10 @@
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from sicdoc.analytics.spc import anhoej, binom_quantile, funnel, funnel_limits, mdc_rules, p_chart, xmr
+from sicdoc.analytics.spc import anhoej, binom_quantile, mdc_rules, p_chart, xmr
 
 WIDE = {"cl": 0.0, "lcl": -10.0, "ucl": 10.0, "lwl": -9.0, "uwl": 9.0}
 
@@ -136,24 +135,3 @@ def test_anhoej_random_looking_series_does_not_signal():
 def test_anhoej_skips_points_on_the_centre():
     res = anhoej([1, 0, 0, -1, 1, 0, -1], centre=0)
     assert res["n_useful"] == 4 and res["crossings"] == 3
-
-
-def test_funnel_limits_by_hand():
-    limits = funnel_limits([100], 0.2)
-    # se = sqrt(0.2 * 0.8 / 100) = 0.04; z(95%) = 1.95996, z(99.8%) = 3.09023.
-    assert limits["lower_95"].iloc[0] == pytest.approx(0.2 - 1.959964 * 0.04, abs=1e-6)
-    assert limits["upper_99.8"].iloc[0] == pytest.approx(0.2 + 3.090232 * 0.04, abs=1e-6)
-    tiny = funnel_limits([2], 0.2)
-    assert tiny["lower_99.8"].iloc[0] == 0.0
-
-
-def test_funnel_flags_outlying_units():
-    units = pd.DataFrame({"unit": ["a", "b", "c"], "numerator": [20, 38, 2], "denominator": [100, 100, 100]})
-    out = funnel(units, target=0.2).set_index("unit")
-    # Limits at n = 100: 95% 0.122 .. 0.278; 99.8% 0.076 .. 0.324.
-    assert not out.loc["a", "outside_95"]
-    assert out.loc["b", "outside_95"] and out.loc["b", "outside_99.8"]  # 0.38
-    assert out.loc["c", "outside_99.8"]  # 0.02
-    pooled = funnel(units)
-    assert pooled["target"].iloc[0] == pytest.approx(60 / 300)
-    assert np.isfinite(pooled["upper_95"]).all()

@@ -68,7 +68,12 @@ def hand_series(late_rate: int) -> pd.DataFrame:
 
 def table(monkeypatch: pytest.MonkeyPatch, through: date) -> pd.DataFrame:
     monkeypatch.setitem(monthly.SERIES, "referred_within_90d", lambda ctx, cohort: hand_series(70))
-    ctx = SimpleNamespace(scope=SimpleNamespace(cohorts=("cancer",)), min_cell=11, data_through=through)
+    ctx = SimpleNamespace(
+        scope=SimpleNamespace(cohorts=("cancer",), grouping="month"),
+        min_cell=11,
+        data_through=through,
+        phases=(),
+    )
     return monthly.monthly_table(ctx, "referred_within_90d", run_chart_below=20)  # type: ignore[arg-type]
 
 

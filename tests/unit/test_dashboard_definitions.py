@@ -41,6 +41,8 @@ def test_the_shipped_dashboards_load():
         "clinician_funnel",
         "strata",
         "quality",
+        "period_comparison",
+        "reach",
     }
     assert overview.panel("early-referral")["target"] == 0.5
 
@@ -67,10 +69,49 @@ def test_the_shipped_dashboards_load():
         ),
         (board(panels=[{"id": "x", "kind": "quality", "title": "X", "target": "0.5"}]), "panels[0].target"),
         (board(panels=[{"id": "x", "kind": "quality", "title": "X", "hours": 36}]), "panels[0].hours"),
+        (
+            board(panels=[{"id": "x", "kind": "unit_funnel", "title": "X", "overdispersion": "random"}]),
+            "panels[0].overdispersion: must be one of multiplicative, additive, none",
+        ),
+        (
+            board(panels=[{"id": "x", "kind": "quality", "title": "X", "overdispersion": "additive"}]),
+            "panels[0].overdispersion: is not an option of quality panels",
+        ),
+        (
+            board(panels=[{"id": "x", "kind": "clinician_funnel", "title": "X", "target": 30}]),
+            "panels[0].target: must be a proportion from 0 to 1",
+        ),
         (board(min_cell=True), "min_cell: must be a whole number from 11"),
         (board(default_period_months=12.0), "default_period_months: must be a whole number"),
         (board(panels=[{"id": "x", "kind": "quality", "title": "X", "target": "high"}]), "panels[0].target"),
         (board(min_cell=5), "min_cell: must be a whole number from 11"),
+        (
+            board(phases=[{"start": "2025-02-30", "label": "QI"}]),
+            "phases[0].start: must be a date written YYYY-MM-DD",
+        ),
+        (board(phases=[{"start": "2025-01-01"}]), "phases[0].label: is required text"),
+        (board(phases=[{"label": "QI"}]), "phases[0].start: is a required date"),
+        (
+            board(phases=[{"start": "2025-06-01", "label": "A"}, {"start": "2025-01-01", "label": "B"}]),
+            "phases[1].start: must be after the start of phase 0 (2025-06-01)",
+        ),
+        (
+            board(phases=[{"start": "2025-01-01", "label": "A"}, {"start": "2026-01-01", "label": "A"}]),
+            "phases[1].label: is the label of another phase",
+        ),
+        (
+            board(phases=[{"start": "2025-01-01", "label": "baseline"}]),
+            "phases[0].label: is kept for the baseline",
+        ),
+        (
+            board(phases=[{"start": "2025-01-01", "label": "QI", "end": "2026"}]),
+            "phases[0].end: unknown field",
+        ),
+        (board(phases="2025-01-01"), "phases: must be a list"),
+        (
+            board(panels=[{"id": "x", "kind": "period_comparison", "title": "X"}]),
+            "panels[0].series: must be one of",
+        ),
         (
             board(
                 panels=[
@@ -90,6 +131,18 @@ def test_bad_definitions_are_refused_with_file_and_field(tmp_path, content, mess
     assert message in str(caught.value)
 
 
+def test_phases_are_read_in_order_with_their_labels(tmp_path):
+    from datetime import date
+
+    from sicdoc.analytics.phases import Phase
+
+    write(tmp_path, "a.json", board(phases=[{"start": "2025-01-01", "label": "QI programme"}]))
+    assert load_definitions(tmp_path)["mini"].phases == (Phase(date(2025, 1, 1), "QI programme"),)
+    write(tmp_path, "a.json", board())
+    assert load_definitions(tmp_path)["mini"].phases == ()
+    assert load_definitions(ROOT / "dashboards")["qi-overview"].phases[0].label == "QI programme"
+
+
 def test_panel_ids_are_unique_across_dashboards(tmp_path):
     write(tmp_path, "a.json", board(id="a"))
     write(tmp_path, "b.json", board(id="b"))
@@ -103,7 +156,11 @@ def test_definitions_figures_and_tables_read_one_registry_of_kinds():
     from sicdoc.figures.panels import FIGURES
 
     assert set(FIGURES) == set(KINDS)
-    assert {"incidence": {"measure": tuple(LAST_DAY)}, "monthly": {"series": tuple(SERIES)}} == PANEL_OPTIONS
+    assert {
+        "incidence": {"measure": tuple(LAST_DAY)},
+        "monthly": {"series": tuple(SERIES)},
+        "period_comparison": {"series": tuple(SERIES)},
+    } == PANEL_OPTIONS
 
 
 def test_a_kind_added_to_the_registry_is_accepted_by_definitions(tmp_path, monkeypatch):
@@ -152,3 +209,14 @@ def test_tables_and_figures_refuse_a_kind_outside_the_registry():
         panel_table(None, {"kind": "pie"})
     with pytest.raises(ValueError, match="unknown panel kind 'pie'"):
         panel_figures({"kind": "pie", "title": "P"}, pd.DataFrame(), [])
+
+
+def test_funnel_panels_take_an_overdispersion_method_and_a_target(tmp_path):
+    panels = [
+        {"id": "u", "kind": "unit_funnel", "title": "U", "overdispersion": "additive", "target": 0.3},
+        {"id": "c", "kind": "clinician_funnel", "title": "C"},
+    ]
+    write(tmp_path, "funnels.json", board(panels=panels))
+    loaded = load_definitions(tmp_path)["mini"]
+    assert loaded.panel("u")["overdispersion"] == "additive" and loaded.panel("u")["target"] == 0.3
+    assert "overdispersion" not in loaded.panel("c")  # the tables default to multiplicative

@@ -100,7 +100,7 @@ def test_empty_tables_give_an_explained_empty_chart():
     assert quality.layout.annotations[0].text == EMPTY_MESSAGE
 
 
-def test_bands_are_stacked_and_hidden_cells_have_no_bar_and_no_count():
+def test_bands_are_grouped_and_hidden_cells_have_no_bar_and_no_count():
     table = pd.DataFrame(
         {
             "cohort": ["stroke"] * 6,
@@ -109,9 +109,10 @@ def test_bands_are_stacked_and_hidden_cells_have_no_bar_and_no_count():
         }
     )
     fig = bands_figure(table)
-    assert fig.layout.barmode == "stack"
+    assert fig.layout.barmode == "group"
     assert len(fig.data) == 5
-    assert fig.data[1].y == (None,)
+    assert fig.data[1].y == (0,) and fig.data[1].text == ("<11",)
+    assert fig.data[2].text == ("hidden",)
     assert "<11" in fig.data[1].hovertext[0]
     assert not small_counts(fig)
 
@@ -131,7 +132,7 @@ def test_bands_by_year_use_a_cohort_and_year_axis():
     )
     fig = bands_by_year_figure(table)
     assert len(fig.data) == 5
-    assert list(fig.data[0].x[1]) == ["2024", "2025"]
+    assert list(fig.data[0].x) == ["2024", "2025"]
     assert not small_counts(fig)
 
 
@@ -203,16 +204,21 @@ def test_xmr_of_monthly_median_days():
     assert fig.layout.yaxis.title.text == "median days"
 
 
-def _funnel_table() -> pd.DataFrame:
+def _funnel_table(**columns) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "group": ["A", "B", "C", "D"],
             "numerator": [30, 5 * 0 + 12, "<11", 40],
             "denominator": [100, 60, "<11", 50],
             "rate": [0.3, 0.2, None, 0.8],
-            "target": 0.35,
+            "overall": 0.35,
             "outside_95": [False, True, None, True],
             "outside_99.8": [False, False, None, True],
+            "overdispersion": "multiplicative",
+            "phi": 2.4,
+            "tau2": None,
+            "limits_widened": False,
+            **columns,
         }
     )
 
@@ -227,6 +233,52 @@ def test_funnel_has_both_limit_pairs_and_colours_outliers():
     assert list(dots.marker.color) == [MDC["common"], MDC["neutral"], MDC["concern"]]
     assert "1 unit(s) not shown" in fig.layout.annotations[-1].text
     assert not small_counts(fig)
+
+
+def _title_text(fig) -> str:
+    """The title as read: tags and line breaks dropped."""
+    return " ".join(re.sub(r"<[^>]+>", " ", fig.layout.title.text).split())
+
+
+def test_funnel_subtitle_names_the_limits_and_a_target_line_only_when_configured():
+    plain = funnel_figure(_funnel_table(), "Units")
+    # Three shown units: too few to act on φ.
+    assert (
+        "Units 99.8% and 95% exact binomial limits; too few units to estimate overdispersion (3, fewer than 10)"
+        in _title_text(plain)
+    )
+    assert not any("target" in (a.text or "") for a in plain.layout.annotations)
+    assert any(a.text == "overall 35.0%" for a in plain.layout.annotations)
+    aimed = funnel_figure(_funnel_table(target=0.3), "Units")
+    assert any(a.text == "target 30%" for a in aimed.layout.annotations)
+    assert any(s.line.color == MDC["target"] for s in aimed.layout.shapes)
+    assert {"outside 95% limits", "outside 99.8% limits"} <= {t.name for t in plain.data}
+
+
+def test_funnel_limits_widen_with_phi_from_ten_or_more_units():
+    rows = 12
+    table = pd.DataFrame(
+        {
+            "group": [f"U{i}" for i in range(rows)],
+            "numerator": [20 + (i - 6) * 3 for i in range(rows)],
+            "denominator": [100] * rows,
+            "overall": 0.2,
+            "overdispersion": "multiplicative",
+            "phi": 2.4,
+            "tau2": None,
+            "limits_widened": True,
+        }
+    )
+    table["rate"] = table["numerator"] / table["denominator"]
+    widened = funnel_figure(table, "Units")
+    assert (
+        "99.8% and 95% exact binomial limits, widened for overdispersion (φ = 2.40, multiplicative, "
+        "Spiegelhalter 2005)"
+    ) in _title_text(widened)
+    plain = funnel_figure(table.assign(overdispersion="none", limits_widened=False), "Units")
+    assert "no allowance for overdispersion (φ = 2.40)" in _title_text(plain)
+    top = [max(y for t in f.data if t.name == "99.8% limits" for y in t.y) for f in (widened, plain)]
+    assert top[0] > top[1]  # the widened curve sits further out
 
 
 def test_strata_bars_per_stratum_and_hidden_groups_without_a_bar():

@@ -6,6 +6,7 @@ per-test emptying of the shared databases cannot touch.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,10 +14,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from sicdoc.errors import Conflict
 from sicdoc.migrate import upgrade
 from sicdoc.sample.writer import generate, read_output
+from sicdoc.services import accounts
 from sicdoc.services.bundles import process_transaction
 from sicdoc.services.unit import system_unit
+from tests.conftest import PASSWORD, login
 
 PATIENTS = 80
 SEED = 7
@@ -40,6 +44,15 @@ def scratch_url(backend: str, folder: Path, admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def logged_in(app, username: str, role: str):  # type: ignore[no-untyped-def]
+    """A test client logged in as ``username`` (created with ``role`` unless the shared app has it)."""
+    with app.extensions["sicdoc.sessionmaker"]() as session, contextlib.suppress(Conflict):
+        accounts.create_user(session, username, PASSWORD, role)
+    http = app.test_client()
+    assert login(http, username).status_code == 302
+    return http
+
+
 def load_population(app, folder: Path, patients: int = PATIENTS, seed: int = SEED) -> None:  # type: ignore[no-untyped-def]
     from sicdoc.db import session_scope
 
@@ -49,6 +62,26 @@ def load_population(app, folder: Path, patients: int = PATIENTS, seed: int = SEE
     with session_scope(app) as session:
         for bundle in read_output(out):
             process_transaction(system_unit(session, store), bundle)
+
+
+@contextmanager
+def projection_app(folder: Path, patients: int) -> Iterator:
+    """An app on SQLite whose projection tables hold ``patients`` generated people, written straight
+    from the generator's plans (bench/population.py): what the dashboards read, at a hospital's
+    size, in seconds. Nothing else of the store is there, so it serves analytics tests only."""
+    from bench.population import insert_population
+    from sicdoc.app import create_app
+
+    url = f"sqlite:///{folder / 'projections.sqlite3'}"
+    upgrade(url)
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False, "LOGIN_RATE_LIMIT": "1000/minute"}
+    )
+    insert_population(app.extensions["sicdoc.engine"], patients)
+    try:
+        yield app
+    finally:
+        app.extensions["sicdoc.engine"].dispose()
 
 
 @contextmanager

@@ -39,7 +39,6 @@ NO_PATIENT_DATA = {
     "dashboards.index": "suppressed aggregates without identities",
     "dashboards.show": "suppressed aggregates without identities",
     "dashboards.panel_csv": "suppressed aggregates without identities",
-    "dashboards.plotly_js": "a script",
     "api.metrics": "suppressed aggregates without identities",
     "api.openapi": "the description of the JSON endpoints",
     "oauth.token": "issues tokens (audited as token events)",

@@ -5,7 +5,6 @@ each after a conversation sixty days before death held by one of three clinician
 Practitioner with a name, a stored Practitioner without one, and a free-text performer.
 """
 
-import contextlib
 import csv
 import io
 import json
@@ -17,10 +16,8 @@ from click.testing import CliRunner
 
 from sicdoc.app import create_app
 from sicdoc.cli import main
-from sicdoc.errors import Conflict
-from sicdoc.services import accounts
-from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login
-from tests.web.analytics_population import population_app
+from tests.conftest import BACKENDS, PG_ADMIN_URL, login
+from tests.web.analytics_population import logged_in, population_app
 from tests.web.test_dashboards import post_resources
 
 TEST_SYSTEM = "urn:example:qi-test"
@@ -94,11 +91,7 @@ def app(request, tmp_path_factory):
 @pytest.fixture
 def client(app):
     """A QI analyst's browser."""
-    with app.extensions["sicdoc.sessionmaker"]() as session, contextlib.suppress(Conflict):
-        accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
-    http = app.test_client()
-    assert login(http, "analyst").status_code == 302
-    return http
+    return logged_in(app, "analyst", "qi_analyst")
 
 
 def metrics(client, as_of: str, extra: str = "") -> dict:
@@ -329,3 +322,118 @@ def test_the_cli_answers_a_bad_scope_with_one_error_line(app):
     result = run_cli(app, "metrics", "--from", "2025-13-01")
     assert result.exit_code == 1
     assert result.output.strip() == "Error: 'from' must be a date written YYYY-MM-DD, not '2025-13-01'"
+
+
+def test_the_export_names_clinicians_as_the_page_does(app, tmp_path):
+    result = run_cli(
+        app, "dashboards", "export", "--out", str(tmp_path), "--as-of", "2026-06-30", "--from", "2023-01-01"
+    )
+    assert result.exit_code == 0, result.output
+    (page,) = tmp_path.glob("sicdoc-dashboard-qi-overview-*.html")
+    (table,) = tmp_path.glob("sicdoc-dashboard-qi-overview-*/sicdoc-clinician-funnel-*.csv")
+    html, text = page.read_text(encoding="utf-8"), table.read_text(encoding="utf-8")
+    # plotly names each chart's element with a random UUID of its own: not a resource id.
+    for div in re.findall(r'<div id="([0-9a-f-]{36})" class="plotly-graph-div"', html):
+        html = html.replace(div, "")
+    assert_no_ids(html, text)
+    groups = {row["group"] for row in csv.DictReader(io.StringIO(text))}
+    assert NAMED in groups and NAMED in html
+    assert "exact binomial limits" in html
+
+
+# --- reach and timeliness (M5) ------------------------------------------------------------------
+
+REACH_KEYS = ("penetration", "penetration_monthly", "admission_to_consult_hours", "referral_to_consult_hours")
+HOURS_KEYS = {"median", "q1", "q3", "n"}
+
+
+def shown_count(value) -> bool:
+    return value in ("<11", "suppressed") or (isinstance(value, int) and not 1 <= value <= 10)
+
+
+def test_the_api_reports_reach_for_all_admissions_and_each_cohort(client):
+    report = client.get(f"/api/metrics?as_of=2026-06-30&{PERIOD}").get_json()
+    blocks = {"all": report["reach"], **report["cohorts"]}
+    for name, block in blocks.items():
+        assert set(REACH_KEYS) <= set(block), name
+        pen = block["penetration"]
+        assert set(pen) == {"consulted_patients", "admissions", "rate"}
+        assert shown_count(pen["consulted_patients"]) and shown_count(pen["admissions"])
+        for month, cell in block["penetration_monthly"].items():
+            assert re.fullmatch(r"\d{4}-\d{2}", month) and "2023-01" <= month <= "2026-06"
+            assert isinstance(cell["complete"], bool)
+            assert shown_count(cell["consulted_patients"]) and shown_count(cell["admissions"])
+        for key in ("admission_to_consult_hours", "referral_to_consult_hours"):
+            hours = block[key]
+            assert set(hours) == HOURS_KEYS and shown_count(hours["n"])
+            assert (hours["median"] is None) == (hours["n"] in ("<11", 0))
+    assert isinstance(report["reach"]["penetration"]["admissions"], int)
+    # The generator leaves some patients in hospital at its cut-off: their month is not complete.
+    months = report["reach"]["penetration_monthly"]
+    assert months and not months[max(months)]["complete"]
+
+
+def test_the_cli_reports_reach_in_json_and_csv(app):
+    result = run_cli(app, "metrics", "--as-of", "2026-06-30", "--from", "2023-01-01", "--unsuppressed")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    for block in (report["reach"], *report["cohorts"].values()):
+        pen = block["penetration"]
+        assert isinstance(pen["admissions"], int) and isinstance(pen["consulted_patients"], int)
+        assert pen["rate"] == (
+            round(pen["consulted_patients"] / pen["admissions"], 4) if pen["admissions"] else None
+        )
+        months = block["penetration_monthly"].values()
+        assert sum(m["admissions"] for m in months) == pen["admissions"]
+        hours = block["admission_to_consult_hours"]
+        assert hours["n"] == 0 or hours["q1"] <= hours["median"] <= hours["q3"]
+    # Everyone consulted is in at least one cohort's count or in none (other diagnoses only).
+    assert report["reach"]["penetration"]["admissions"] >= max(
+        c["penetration"]["admissions"] for c in report["cohorts"].values()
+    )
+    text = run_cli(app, "metrics", "--format", "csv", "--as-of", "2026-06-30", "--from", "2023-01-01").output
+    rows = list(csv.DictReader(io.StringIO(text)))
+    metrics_of = {(r["cohort"], r["metric"]) for r in rows}
+    for cohort in ("all", "stroke", "heart_failure", "cancer"):
+        for metric in (
+            "penetration.consulted_patients",
+            "penetration.admissions",
+            "penetration.rate",
+            "admission_to_consult_hours.median",
+            "admission_to_consult_hours.q1",
+            "admission_to_consult_hours.q3",
+            "admission_to_consult_hours.n",
+            "referral_to_consult_hours.median",
+            "referral_to_consult_hours.n",
+        ):
+            assert (cohort, metric) in metrics_of, (cohort, metric)
+    assert ("stroke", "median_days_index_to_referral") in metrics_of
+    assert any(m.startswith("penetration_monthly.") and m.endswith(".complete") for _, m in metrics_of)
+
+
+def test_the_reach_panel_csv_agrees_with_the_report_and_the_headline_shows_the_medians(client):
+    query = f"as_of=2026-06-30&{PERIOD}"
+    report = client.get(f"/api/metrics?{query}").get_json()
+    answer = client.get(f"/dashboards/reach.csv?{query}")
+    assert answer.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert rows and {r["breakdown"] for r in rows} == {"cohort", "site", "unit"}
+    for row in rows:
+        for column in ("consulted_patients", "admissions"):
+            value = row[column]
+            assert value in ("<11", "suppressed") or not 1 <= int(value) <= 10
+    everyone = {r["month"]: r for r in rows if r["breakdown"] == "cohort" and r["group"] == "all"}
+    period = everyone.pop("period")
+    assert period["admissions"] == str(report["reach"]["penetration"]["admissions"])
+    for month, cell in report["reach"]["penetration_monthly"].items():
+        assert everyone[month]["admissions"] == str(cell["admissions"])
+        assert everyone[month]["consulted_patients"] == str(cell["consulted_patients"])
+        assert everyone[month]["complete"] == str(cell["complete"])
+    headline = client.get(f"/dashboards/headline.csv?{query}").get_data(as_text=True)
+    measures = {r["measure"] for r in csv.DictReader(io.StringIO(headline))}
+    assert {
+        "median_days_index_to_referral",
+        "penetration",
+        "admission_to_consult_hours",
+        "referral_to_consult_hours",
+    } <= measures

@@ -7,7 +7,9 @@
 required options against it, ``panel_table`` builds the table from it, and the figures module keys
 its charts by the same names. Kinds and their options: ``headline``, ``incidence`` (measure:
 referral | sic), ``bands``, ``bands_by_year``, ``monthly`` (series, run_chart_below), ``interval``
-(run_chart_below), ``unit_funnel`` (hours), ``clinician_funnel``, ``strata`` (days), ``quality``.
+(run_chart_below), ``unit_funnel`` (hours), ``clinician_funnel``, ``strata`` (days), ``quality``,
+``period_comparison`` (series), ``reach``.
+The funnels also take ``target`` (a reference line) and ``overdispersion`` (``funnels.OVERDISPERSION``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,23 @@ from typing import Any
 
 import pandas as pd
 
+from sicdoc.analytics.funnels import DEFAULT_OVERDISPERSION, OVERDISPERSION
 from sicdoc.analytics.panels.comparison import clinician_funnel_table, strata_table, unit_funnel_table
 from sicdoc.analytics.panels.context import PanelContext
 from sicdoc.analytics.panels.curves import LAST_DAY, incidence_table
 from sicdoc.analytics.panels.monthly import RUN_CHART_BELOW, SERIES, interval_table, monthly_table
 from sicdoc.analytics.panels.overview import bands_by_year_table, bands_table, headline_table, quality_table
+from sicdoc.analytics.panels.period import period_comparison_table
+from sicdoc.analytics.panels.reach import reach_panel_table
 
 TableBuilder = Callable[[PanelContext, Mapping[str, Any]], pd.DataFrame]
+
+
+def _funnel_options(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "target": spec.get("target"),
+        "overdispersion": spec.get("overdispersion", DEFAULT_OVERDISPERSION),
+    }
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,10 @@ class PanelKind:
     table: TableBuilder
     # Required options and the values each may take.
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Options a definition may give, and the values each may take.
+    optional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Whether a ``target`` must be a proportion (0 to 1).
+    proportion_target: bool = False
 
 
 KINDS: dict[str, PanelKind] = {
@@ -50,10 +66,23 @@ KINDS: dict[str, PanelKind] = {
     "interval": PanelKind(
         lambda ctx, spec: interval_table(ctx, spec.get("run_chart_below", RUN_CHART_BELOW))
     ),
-    "unit_funnel": PanelKind(lambda ctx, spec: unit_funnel_table(ctx, spec.get("hours", 72))),
-    "clinician_funnel": PanelKind(lambda ctx, spec: clinician_funnel_table(ctx)),
+    "unit_funnel": PanelKind(
+        lambda ctx, spec: unit_funnel_table(ctx, spec.get("hours", 72), **_funnel_options(spec)),
+        optional={"overdispersion": OVERDISPERSION},
+        proportion_target=True,
+    ),
+    "clinician_funnel": PanelKind(
+        lambda ctx, spec: clinician_funnel_table(ctx, **_funnel_options(spec)),
+        optional={"overdispersion": OVERDISPERSION},
+        proportion_target=True,
+    ),
     "strata": PanelKind(lambda ctx, spec: strata_table(ctx, spec.get("days", 90))),
     "quality": PanelKind(lambda ctx, spec: quality_table(ctx)),
+    # M5: penetration by month (all, cohorts, sites, units) and hours to the first consult.
+    "reach": PanelKind(lambda ctx, spec: reach_panel_table(ctx)),
+    "period_comparison": PanelKind(
+        lambda ctx, spec: period_comparison_table(ctx, spec["series"]), {"series": tuple(SERIES)}
+    ),
 }
 # The required options of each kind that has any, as dashboard definitions check them.
 PANEL_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {

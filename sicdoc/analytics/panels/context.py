@@ -14,7 +14,9 @@ from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table
 from sicdoc.analytics.intervals import decedents
 from sicdoc.analytics.lookforward import CURVE_DAYS, incidence, lookforward_table
 from sicdoc.analytics.metrics import build_report, tally
+from sicdoc.analytics.phases import Phase
 from sicdoc.analytics.quality import flag_rows
+from sicdoc.analytics.reach import ALL, reach_counts, reach_table
 from sicdoc.analytics.scope import Scope
 from sicdoc.analytics.series import data_complete_through
 from sicdoc.analytics.suppression import MIN_CELL
@@ -28,6 +30,8 @@ class PanelContext:
     scope: Scope
     value_set_version: str
     min_cell: int = MIN_CELL
+    # Programme phases of the dashboard: control charts restart their limits at each start.
+    phases: tuple[Phase, ...] = ()
     # How clinicians are named in the funnel by clinician (never by a resource id).
     clinicians: ClinicianLabels = field(default_factory=ClinicianLabels)
     _cache: dict = field(default_factory=dict, repr=False)
@@ -64,6 +68,13 @@ class PanelContext:
             )
         return self._cache[key]
 
+    def reach(self, cohort: str) -> pd.DataFrame:
+        """The M5 admissions table (``reach.reach_table``) of ``cohort``, or of everyone for "all"."""
+        key = ("reach", cohort)
+        if key not in self._cache:
+            self._cache[key] = reach_table(self.data, cohort, as_of=self.scope.as_of, where=self.scope.where)
+        return self._cache[key]
+
     def incidence(self, cohort: str, measure: str) -> dict:
         """Cumulative incidence of ``measure`` ("referral" or "sic") at every day the dashboard
         shows: the curve's grid and the report's horizons, estimated once for both."""
@@ -91,6 +102,7 @@ class PanelContext:
             min_cell=self.min_cell,
             where=self.scope.where,
             data_through=self.data_through,
+            reach=lambda: reach_counts(self.reach(ALL), self.data_through),
         )
 
     def _counts(self, cohort: str, flags: pd.DataFrame) -> dict:
@@ -103,4 +115,5 @@ class PanelContext:
             sic_cif=self.incidence(cohort, "sic"),
             flags=flags,
             where=self.scope.where,
+            reach=reach_counts(self.reach(cohort), self.data_through),
         )

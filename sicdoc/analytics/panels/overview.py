@@ -7,6 +7,7 @@ counts are hidden is None.
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import pandas as pd
 
@@ -119,6 +120,7 @@ def headline_table(ctx: PanelContext) -> pd.DataFrame:
                 dimension="days",
             )
         )
+        rows.extend(_reach_rows(cohort, m))
         timely = (m.get("inpatient_timeliness") or {}).get("72")
         if timely is not None:
             rows.append(
@@ -132,6 +134,52 @@ def headline_table(ctx: PanelContext) -> pd.DataFrame:
                 )
             )
     return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
+
+
+def _reach_rows(cohort: str, m: dict) -> list[dict]:
+    """Median days diagnosis -> referral and the M5 figures (a report without them has none)."""
+    rows = [
+        _row(
+            cohort,
+            "median_days_index_to_referral",
+            "Median days diagnosis to first referral (referred patients)",
+            m["median_days_index_to_referral"],
+            dimension="days",
+        )
+    ]
+    if "penetration" not in m:
+        return rows
+    pen = m["penetration"]
+    rows.append(
+        {
+            "cohort": cohort,
+            "measure": "penetration",
+            "label": "Penetration: patients with an initial palliative consult / admissions",
+            "value": pen["rate"],
+            "lower": None,
+            "upper": None,
+            "numerator": pen["consulted_patients"],
+            "denominator": pen["admissions"],
+        }
+    )
+    for key, label in (
+        ("admission_to_consult_hours", "Median hours admission to first palliative consult (IQR)"),
+        ("referral_to_consult_hours", "Median hours referral to palliative consult (IQR)"),
+    ):
+        hours = m[key]
+        rows.append(
+            {
+                "cohort": cohort,
+                "measure": key,
+                "label": label,
+                "value": hours["median"],
+                "lower": hours["q1"],
+                "upper": hours["q3"],
+                "numerator": None,
+                "denominator": hours["n"],
+            }
+        )
+    return rows
 
 
 def _row(cohort: str, measure: str, label: str, value: object, dimension: str = "count") -> dict:
@@ -157,9 +205,21 @@ def bands_table(ctx: PanelContext) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cohort", "band", "decedents"])
 
 
+def year_coverage(year: int, start: date | None, end: date) -> tuple[str, bool]:
+    """The months of ``year`` a period from ``start`` (None: open) to ``end`` covers, as "Jan–Dec"
+    or e.g. "Jan–Jun", and whether that is only part of the year (then its counts are not
+    comparable with a whole year's)."""
+    first = max(start, date(year, 1, 1)) if start else date(year, 1, 1)
+    last = min(end, date(year, 12, 31))
+    part = first > date(year, 1, 1) or last < date(year, 12, 31)
+    return f"{first:%b}–{last:%b}", part
+
+
 def bands_by_year_table(ctx: PanelContext) -> pd.DataFrame:
-    """Decedents by year of death and band per cohort; each cohort's years add up to its "All" row."""
+    """Decedents by year of death and band per cohort; each cohort's years add up to its "All" row.
+    ``months`` and ``part_year`` say which months of each year the period and the data cover."""
     parts = []
+    end = min(ctx.scope.as_of, ctx.scope.period_to or ctx.scope.as_of, ctx.data_through or ctx.scope.as_of)
     for cohort in ctx.scope.cohorts:
         dead = ctx.dead(cohort)
         counts = pd.crosstab(dead["death_date"].dt.year.astype("Int64"), dead["band"])
@@ -171,8 +231,14 @@ def bands_by_year_table(ctx: PanelContext) -> pd.DataFrame:
         shown = suppress_table(counts, list(BAND_KEYS), "decedents", total_row="All", min_cell=ctx.min_cell)
         shown.insert(0, "year", shown.index)
         shown.insert(0, "cohort", cohort)
+        covered = [
+            year_coverage(int(y), ctx.scope.period_from, end) if y != "All" else (None, None)
+            for y in shown.index
+        ]
+        shown["months"] = [c[0] for c in covered]
+        shown["part_year"] = [c[1] for c in covered]
         parts.append(shown.reset_index(drop=True))
-    columns = ["cohort", "year", *BAND_KEYS, "decedents"]
+    columns = ["cohort", "year", *BAND_KEYS, "decedents", "months", "part_year"]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True).loc[:, columns]
