@@ -10,6 +10,7 @@ wait on another loader's open transaction.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -141,18 +142,23 @@ def load_paths(
     batch_size: int = DEFAULT_BATCH,
     jobs: int = 1,
     progress: Callable[[int, int], object] | None = None,
+    report: LoadReport | None = None,
 ) -> LoadReport:
     """Load every bundle under ``paths`` through the ingest service, ``batch_size`` bundles per
     transaction, ``jobs`` processes validating; ``progress(bytes, patients)`` follows each batch.
 
     A bundle that cannot load is reported in ``rejected`` with its label and the reason, and the rest
     of its batch loads. Loading the same files again stores nothing new.
+
+    ``report``, when given, is filled batch by batch: a caller stopped by an interruption (the open
+    batch rolls back) still knows what the committed batches held.
     """
     from sicdoc.db import session_scope
     from sicdoc.services.bulk import load_batch
 
     paths = list(paths)
-    report = LoadReport(rejected=[(str(p), "no such file or folder") for p in paths if not p.exists()])
+    report = report if report is not None else LoadReport()
+    report.rejected.extend((str(p), "no such file or folder") for p in paths if not p.exists())
     files = bundle_files([p for p in paths if p.exists()])
     store = app.extensions["sicdoc.store"]
     max_entries = app.config["FHIR_MAX_BUNDLE_ENTRIES"]
@@ -185,7 +191,10 @@ def _checked_batches(
         yield from _batches(files, size)
         return
     # Spawned, not forked: a worker must not inherit the parent's open database connections.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=get_context("spawn"), initializer=_leave_interrupts
+    )
+    try:
         ahead: deque[tuple[Future[list[RawBundle]], int]] = deque()
         for batch, consumed in _batches(files, size):
             ahead.append((pool.submit(_check_batch, batch, max_entries), consumed))
@@ -195,6 +204,15 @@ def _checked_batches(
         while ahead:
             future, done = ahead.popleft()
             yield future.result(), done
+    finally:
+        # Stopped early (Ctrl-C, an error): the batches queued ahead are not worth checking.
+        pool.shutdown(cancel_futures=True)
+
+
+def _leave_interrupts() -> None:
+    """In a worker: Ctrl-C reaches the whole process group, and the writer alone decides what to do
+    with it; the workers end when it shuts the pool down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _parse(raw: bytes) -> Any:

@@ -12,6 +12,9 @@ from flask import Flask
 from sicdoc.cli import _app, main
 from sicdoc.errors import SicdocError
 
+# The exit status of a load stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
 
 @main.command()
 @click.pass_context
@@ -51,7 +54,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, jobs: int
     from tqdm import tqdm
 
     from sicdoc.collector import tune_collector
-    from sicdoc.loader import bundle_files, load_paths, total_bytes
+    from sicdoc.loader import LoadReport, bundle_files, load_paths, total_bytes
 
     tune_collector()
     app = _app(ctx)
@@ -65,10 +68,20 @@ def load(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, jobs: int
             bar.set_postfix_str(f"{seen[0]:,} patients, {rate:,.0f} patients/s", refresh=False)
             bar.update(consumed)
 
+        report = LoadReport()
         try:
-            report = load_paths(app, paths, batch_size=batch_size, jobs=jobs, progress=advance)
+            load_paths(app, paths, batch_size=batch_size, jobs=jobs, progress=advance, report=report)
         except SicdocError as exc:
             raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            # The open batch rolled back; committed batches hold whole bundles with their receipts.
+            bar.close()
+            click.echo(
+                f"interrupted: {report.loaded} bundles loaded, {report.unchanged} unchanged; "
+                "run the same command again to continue",
+                err=True,
+            )
+            sys.exit(INTERRUPTED)
     click.echo(
         f"loaded {report.loaded} bundles ({report.resources} resources), {report.unchanged} unchanged, "
         f"{len(report.rejected)} rejected; {report.patients:,} patients in {report.seconds:,.1f} s "
@@ -152,7 +165,9 @@ def demo(ctx: click.Context, host: str, port: int, sample: Path) -> None:
     if sample.is_dir() and (any(sample.rglob("*.json")) or any(sample.rglob("*.ndjson"))):
         try:
             ctx.invoke(load, paths=(sample,), quiet=False)
-        except SystemExit:
+        except SystemExit as exc:
+            if exc.code == INTERRUPTED:  # Ctrl-C stops the demo too
+                raise
             click.echo("some sample bundles were rejected (listed above); serving what loaded", err=True)
     app = _app(ctx)
     _demo_logins(app)
