@@ -1,4 +1,4 @@
-"""``sicdoc metrics`` and ``sicdoc dashboards export``: QI answers at whole months."""
+"""``sicdoc metrics`` and ``sicdoc dashboards export``: QI answers at whole months, each audited."""
 
 from __future__ import annotations
 
@@ -9,12 +9,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from sicdoc.cli import _app, main
+from sicdoc.cli import _app, _session, main
 
 if TYPE_CHECKING:
     from sicdoc.analytics.scope import Scope
 
 C = TypeVar("C", bound=Callable[..., Any])
+
+
+def _audited(ctx: click.Context, action: str, detail: str) -> None:
+    """Record a QI answer leaving the server; done before it is printed or written, so an answer the
+    audit log cannot record is not given."""
+    from sicdoc.security import audit
+
+    with _session(ctx) as session:
+        audit.record(session, audit.SYSTEM, action, "success", detail=detail[:500])
 
 
 def _scope(
@@ -82,6 +91,7 @@ def metrics(
     # Operators on the server keep day-level cut-offs with --unsuppressed (see the README).
     scope = _scope(cohort, period_from, period_to, as_of, whole_months=not unsuppressed)
     report = _app(ctx).extensions["sicdoc.analytics"].report(scope, suppress=not unsuppressed)
+    _audited(ctx, "qi-metrics", f"metrics ({fmt}): {scope.filters_text(suppressed=not unsuppressed)}")
     if fmt == "json":
         click.echo(json.dumps(MetricsReportSchema().dump(report), indent=2))
         return
@@ -131,5 +141,9 @@ def export_dashboards(
             default_months=board.default_period_months,
             grouping=grouping,
         )
-        written = export_dashboard(service.dashboard(board, scope), out)
+        built = service.dashboard(board, scope)
+        _audited(
+            ctx, "qi-export", f"dashboard {board.id} to {out.name}: {scope.filters_text(suppressed=True)}"
+        )
+        written = export_dashboard(built, out)
         click.echo(f"wrote {written[0]} and {len(written) - 1} CSV tables")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from sicdoc.analytics.frames import COLUMNS
 from sicdoc.cli import main
+from sicdoc.security import audit
 from tests.conftest import BACKENDS, PG_ADMIN_URL
 from tests.web.analytics_population import AS_OF, logged_in, population_app
 
@@ -341,6 +342,28 @@ def test_a_conversation_takes_the_patient_off_the_next_worklist(clinician, app):
 def run_cli(app, *args):
     overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
     return CliRunner().invoke(main, list(args), obj={"overrides": overrides})
+
+
+def audited(app, action: str) -> list[str]:
+    with app.extensions["sicdoc.sessionmaker"]() as session:
+        return [r.detail for r in audit.search(session, action=action)]
+
+
+def test_cli_metrics_and_exports_are_audited_before_they_leave(app, tmp_path):
+    before = len(audited(app, "qi-metrics"))
+    result = run_cli(app, "metrics", "--as-of", AS_OF, "--cohort", "stroke", "--unsuppressed")
+    assert result.exit_code == 0, result.output
+    details = audited(app, "qi-metrics")
+    assert len(details) == before + 1
+    assert "stroke" in details[-1] and "unsuppressed" in details[-1], details[-1]
+    # Refused input gives no answer and leaves no record.
+    assert run_cli(app, "metrics", "--cohort", "nonsense").exit_code != 0
+    assert len(audited(app, "qi-metrics")) == before + 1
+    exports = len(audited(app, "qi-export"))
+    result = run_cli(app, "dashboards", "export", "--out", str(tmp_path / "out"), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    details = audited(app, "qi-export")
+    assert len(details) == exports + 1 and "qi-overview" in details[-1] and "suppressed" in details[-1]
 
 
 def test_cli_metrics_json_csv_and_unsuppressed(app):
