@@ -1,4 +1,5 @@
-"""Running a parsed search against the index tables, with keyset paging that survives concurrent writes.
+"""Running a parsed search against the index tables, with keyset paging that survives concurrent writes;
+and pages of a resource's or the server's history. A patient's compartment pages are in compartment.py.
 
 Pages are ordered by the sort key and then by id; the cursor holds the last (key, id) seen, so rows
 added, changed or deleted between pages never make a page skip or repeat a row that stayed put.
@@ -6,7 +7,6 @@ added, changed or deleted between pages never make a page skip or repeat a row t
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    tuple_,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -31,8 +30,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from sicdoc.fhir.search import Criterion, Include, SearchRequest
-from sicdoc.models import CompartmentMember, DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
-from sicdoc.store.writes import Stored, read
+from sicdoc.models import DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
+from sicdoc.store.writes import Stored
 
 
 @dataclass
@@ -232,7 +231,7 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
     rows = session.execute(query.limit(req.count + 1)).all()
     more = len(rows) > req.count
     rows = rows[: req.count]
-    matches = [_stored(row[0]) for row in rows]
+    matches = [Stored.current(row[0]) for row in rows]
     cursor = None
     if more and rows:
         last = rows[-1]
@@ -242,10 +241,6 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
             cursor["key"] = value.isoformat() if isinstance(value, datetime) else value
     included = _includes(session, matches, req.includes, req.revincludes)
     return SearchResult(total, matches, included, cursor)
-
-
-def _stored(row: Resource) -> Stored:
-    return Stored(row.resource_type, row.id, row.version_id, row.last_updated, False, row.content)
 
 
 def _includes(
@@ -270,7 +265,7 @@ def _includes(
                 row = session.get(Resource, (target_type, target_id))
                 if row is not None and not row.deleted:
                     seen.add((target_type, target_id))
-                    out.append(_stored(row))
+                    out.append(Stored.current(row))
     for inc in revincludes:
         by_type: dict[str, list[str]] = {}
         for m in matches:
@@ -295,94 +290,8 @@ def _includes(
         for row in rows:
             if (row.resource_type, row.id) not in seen:
                 seen.add((row.resource_type, row.id))
-                out.append(_stored(row))
+                out.append(Stored.current(row))
     return out
-
-
-@dataclass
-class CompartmentPage:
-    total: int | None
-    items: list[Stored]
-    next_cursor: dict[str, Any] | None
-
-
-def _compartment_cursor(cursor: dict[str, Any]) -> tuple[str, str]:
-    """(type, id) of a compartment cursor; the values must be text either database can compare."""
-    rtype, rid = cursor.get("type"), cursor.get("id")
-    if isinstance(rtype, str) and isinstance(rid, str) and len(rtype) <= 64 and len(rid) <= 64:
-        text = rtype + rid
-        if "\x00" not in text and text.encode("utf-8", "replace").decode("utf-8") == text:
-            return rtype, rid
-    from sicdoc.errors import InvalidInput
-
-    raise InvalidInput("The paging cursor is not valid", code="value")
-
-
-def compartment(
-    session: Session,
-    patient_id: str,
-    *,
-    types: Collection[str] | None = None,
-    since: datetime | None = None,
-    count: int = 50,
-    cursor: dict[str, Any] | None = None,
-    with_total: bool = True,
-) -> CompartmentPage:
-    """One page of the live resources in a patient's compartment, the Patient itself included.
-
-    Membership is indexed at write time (``patient_compartment``); pages are keyset-paged on
-    (type, id), each one range of that table's primary key. ``types`` limits the types (None: all),
-    ``since`` keeps resources last updated at or after it. NotFound or Gone for an unknown or deleted
-    patient.
-    """
-    read(session, "Patient", patient_id)  # NotFound / Gone
-    total = None
-    if with_total:
-        total = session.scalar(_compartment_select(patient_id, types, since, count_only=True))
-    if count <= 0:
-        return CompartmentPage(total, [], None)
-    query = compartment_page_query(patient_id, types=types, since=since, cursor=cursor, limit=count + 1)
-    rows = session.scalars(query).all()
-    more = len(rows) > count
-    rows = rows[:count]
-    next_cursor = {"type": rows[-1].resource_type, "id": rows[-1].id} if more and rows else None
-    return CompartmentPage(total, [_stored(r) for r in rows], next_cursor)
-
-
-def _compartment_select(
-    patient_id: str, types: Collection[str] | None, since: datetime | None, *, count_only: bool = False
-) -> Select[Any]:
-    member = CompartmentMember
-    conds: list[ColumnElement[bool]] = [member.patient_id == patient_id]
-    if types is not None:
-        conds.append(member.resource_type.in_(sorted(types)) if types else false())
-    joined = and_(Resource.resource_type == member.resource_type, Resource.id == member.resource_id)
-    live: list[ColumnElement[bool]] = [Resource.deleted.is_(False)]
-    if since is not None:
-        live.append(Resource.last_updated >= since)
-    if count_only:
-        counted = select(func.count()).select_from(member).where(*conds)
-        # Deletes clear membership, so without ``since`` the count is the primary key's range alone.
-        return counted.join(Resource, joined).where(*live) if since is not None else counted
-    return select(Resource).join(member, joined).where(*conds, *live)
-
-
-def compartment_page_query(
-    patient_id: str,
-    *,
-    types: Collection[str] | None = None,
-    since: datetime | None = None,
-    cursor: dict[str, Any] | None = None,
-    limit: int = 51,
-) -> Select[Any]:
-    """The statement of one page: a range of ``patient_compartment``'s primary key, joined to the rows."""
-    member = CompartmentMember
-    query = _compartment_select(patient_id, types, since)
-    if cursor is not None:
-        last_type, last_id = _compartment_cursor(cursor)
-        # A row-value comparison, so both databases bound the primary key range with it.
-        query = query.where(tuple_(member.resource_type, member.resource_id) > tuple_(last_type, last_id))
-    return query.order_by(member.resource_type, member.resource_id).limit(limit)
 
 
 def history_page(

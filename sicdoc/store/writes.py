@@ -52,6 +52,11 @@ class Stored:
     def etag(self) -> str:
         return f'W/"{self.version_id}"'
 
+    @classmethod
+    def current(cls, row: Resource) -> Stored:
+        """The current version held in a ``resource`` row (a deleted one is never read this way)."""
+        return cls(row.resource_type, row.id, row.version_id, row.last_updated, False, row.content)
+
 
 def new_id() -> str:
     return str(uuid.uuid4())

@@ -49,6 +49,25 @@ def live_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     app.extensions["sicdoc.engine"].dispose()
 
 
+def ready_for_an_analyst(app, csp: str, *views: str) -> None:  # type: ignore[no-untyped-def]
+    """Send ``csp`` on every answer, add the analyst, and build ``views`` once up front (the app caches
+    them), so browser timeouts measure drawing rather than building."""
+    from sicdoc.services import accounts
+    from tests.conftest import login
+
+    @app.after_request
+    def _csp(response):  # type: ignore[no-untyped-def]
+        response.headers["Content-Security-Policy"] = csp
+        return response
+
+    with app.extensions["sicdoc.sessionmaker"]() as session:
+        accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
+    client = app.test_client()
+    assert login(client, "analyst").status_code == 302
+    for path in views:
+        assert client.get(path).status_code == 200
+
+
 def log_in(page, base_url: str, username: str = "clinician") -> None:  # type: ignore[no-untyped-def]
     """Log in through the real form, as a person would."""
     page.goto(f"{base_url}/login")

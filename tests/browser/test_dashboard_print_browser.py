@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sicdoc.services import accounts
-from tests.browser.conftest import log_in
-from tests.conftest import PASSWORD, login
+from tests.browser.conftest import log_in, ready_for_an_analyst
 from tests.live_server import served_in_thread
 from tests.web.analytics_population import AS_OF, projection_app
 
@@ -61,18 +59,8 @@ def server(tmp_path_factory):
         loaded = time.monotonic() - started
         print(f"\n{HOW_MANY} patients generated and written in {loaded:.0f} s ({HOW_MANY / loaded:.0f}/s)")
 
-        @app.after_request
-        def _csp(response):  # the policy the security layer will send
-            response.headers["Content-Security-Policy"] = CSP
-            return response
-
-        with app.extensions["sicdoc.sessionmaker"]() as session:
-            accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
-        # Build the view once up front (the app caches it), so browser timeouts measure drawing.
-        client = app.test_client()
-        assert login(client, "analyst").status_code == 302
         built = time.monotonic()
-        assert client.get(EVERYONE).status_code == 200
+        ready_for_an_analyst(app, CSP, EVERYONE)
         print(f"dashboard built in {time.monotonic() - built:.0f} s")
         with served_in_thread(app) as url:
             yield url

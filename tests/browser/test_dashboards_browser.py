@@ -4,9 +4,8 @@ under test-artifacts/."""
 
 import pytest
 
-from sicdoc.services import accounts
-from tests.browser.conftest import log_in
-from tests.conftest import PASSWORD, PG_ADMIN_URL, login
+from tests.browser.conftest import log_in, ready_for_an_analyst
+from tests.conftest import PG_ADMIN_URL
 from tests.live_server import served_in_thread
 from tests.web.analytics_population import AS_OF, population_app
 
@@ -19,19 +18,7 @@ CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with population_app("sqlite", tmp_path_factory.mktemp("browser"), PG_ADMIN_URL) as app:
-
-        @app.after_request
-        def _csp(response):  # the policy the security layer will send
-            response.headers["Content-Security-Policy"] = CSP
-            return response
-
-        with app.extensions["sicdoc.sessionmaker"]() as session:
-            accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
-        # Build both views once up front (the app caches them), so browser timeouts measure drawing.
-        client = app.test_client()
-        assert login(client, "analyst").status_code == 302
-        for path in (EVERYONE, STROKE):
-            assert client.get(path).status_code == 200
+        ready_for_an_analyst(app, CSP, EVERYONE, STROKE)
         with served_in_thread(app) as url:
             yield url
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from sicdoc.db import make_engine
-from sicdoc.store.search import compartment_page_query
+from sicdoc.store.compartment import compartment_page_query
 
 
 def _plan(database_url: str, statement) -> str:  # type: ignore[no-untyped-def]
