@@ -1,8 +1,9 @@
 """Projection rows for a generated population, without going through FHIR.
 
-Loading 100,000 patients through the API takes hours, so the benchmark builds the six projection
+Loading 100,000 patients through the API takes hours, so the benchmark builds the projection
 tables straight from the sample generator's patient plans (``sicdoc.sample.plan_patient``): the same
-people, stays, diagnoses, referrals and conversations the FHIR bundles would carry, with cohorts
+people, stays (with their ICU segments), diagnoses, referrals, conversations (care focus, quality
+domains), hospice episodes, procedures and Locations the FHIR bundles would carry, with cohorts
 classified by the real value sets. Naive local times are taken as UTC (no effect on day-level
 measures). Bigger populations repeat a generated block with new ids (``tile``), which keeps the
 shape of the data and costs seconds instead of minutes.
@@ -11,19 +12,22 @@ shape of the data and costs seconds instead of minutes.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import Engine, insert
 
 from sicdoc.analytics.frames import COLUMNS, Frames
+from sicdoc.conversation.quality import score_answers
 from sicdoc.sample import plan_patient
+from sicdoc.sample.catalog import ICU_UNITS, UNITS
 from sicdoc.valuesets import load as load_value_sets
 
 
 def plan_rows(patients: int, seed: int = 1) -> dict[str, list[dict]]:
     value_sets = load_value_sets(None)
     rows: dict[str, list[dict]] = defaultdict(list)
+    events = rows["care_events"]
     for index in range(patients):
         plan, _ = plan_patient(seed, index)
         pid = f"p{index}"
@@ -44,21 +48,38 @@ def plan_rows(patients: int, seed: int = 1) -> dict[str, list[dict]]:
         for stay in plan.stays:
             eid = stay_ids[id(stay)]
             start, end = stay.start.replace(tzinfo=UTC), stay.end.replace(tzinfo=UTC) if stay.end else None
-            place = {"site": plan.site.name, "unit": stay.unit.name}
+            places = stay.places
+            # The projection names an encounter's unit after its last location.
+            place = {"site": plan.site.name, "unit": places[-1].unit.name}
             rows["encounters"].append(
                 {
                     "encounter_id": eid,
                     "patient_id": pid,
-                    "class_code": "IMP" if stay.inpatient else "AMB",
+                    "class_code": "EMER" if stay.emergency else "IMP" if stay.inpatient else "AMB",
                     "status": "finished" if end else "in-progress",
                     "admit_at": start,
                     "admit_date": stay.start.date(),
                     "discharge_at": end,
                     "discharge_date": stay.end.date() if stay.end else None,
                     "palliative": stay.referral is not None,
+                    "discharge_disposition": stay.disposition,
                     **place,
                 }
             )
+            for n, seg in enumerate(places):
+                events.append(
+                    _event(
+                        "Encounter",
+                        eid,
+                        pid,
+                        n,
+                        "stay",
+                        seg.start,
+                        seg.end,
+                        encounter_id=eid,
+                        location_id=seg.unit.identifier,
+                    )
+                )
             if stay.referral is not None:
                 rows["consults"].append(
                     {
@@ -104,9 +125,12 @@ def plan_rows(patients: int, seed: int = 1) -> dict[str, list[dict]]:
                 }
             )
         for k, talk in enumerate(plan.talks):
+            sid = f"{pid}-s{k}"
+            focus, status = talk.answers.get("care-focus"), talk.answers.get("code-status")
+            score = score_answers(talk.answers)
             rows["conversations"].append(
                 {
-                    "procedure_id": f"{pid}-s{k}",
+                    "procedure_id": sid,
                     "patient_id": pid,
                     "status": "completed",
                     "performed_at": talk.start.replace(tzinfo=UTC),
@@ -116,15 +140,93 @@ def plan_rows(patients: int, seed: int = 1) -> dict[str, list[dict]]:
                     "site": plan.site.name,
                     "unit": talk.unit.name if talk.unit else None,
                     "domains": None,
-                    "code_status": None,
+                    "code_status": status if isinstance(status, str) else None,
+                    "care_focus": focus if isinstance(focus, str) else None,
+                    "quality_domains": score.stored,
+                    "quality_source": score.source,
                 }
             )
+            if isinstance(focus, str):  # the care focus Observation extracted from the response
+                events.append(
+                    _event(
+                        "Observation",
+                        f"{sid}-cf",
+                        pid,
+                        0,
+                        "care_focus",
+                        talk.start,
+                        None,
+                        value=focus,
+                        procedure_id=sid,
+                    )
+                )
+        for k, episode in enumerate(plan.hospice):
+            events.append(
+                _event("EpisodeOfCare", f"{pid}-h{k}", pid, 0, "hospice", episode.start, episode.end)
+            )
+        for k, done in enumerate(plan.procedures):
+            events.append(
+                _event(
+                    "Procedure",
+                    f"{pid}-x{k}",
+                    pid,
+                    0,
+                    done.kind,
+                    done.when,
+                    None,
+                    encounter_id=stay_ids.get(id(done.stay)),
+                )
+            )
+    rows["locations"] = [
+        {
+            "location_id": unit.identifier,
+            "name": unit.name,
+            "typed": True,
+            "icu": unit.code in ICU_UNITS,
+        }
+        for unit in UNITS.values()
+    ]
     return rows
 
 
-def frames_from_rows(rows: dict[str, list[dict]]) -> dict[str, pd.DataFrame]:
+def _event(
+    source_type: str,
+    source_id: str,
+    patient_id: str,
+    n: int,
+    kind: str,
+    start: datetime,
+    end: datetime | None,
+    **more: str | None,
+) -> dict:
+    """A care_event row as the projection writes it (one per Encounter location, Procedure, ...)."""
     return {
-        name: pd.DataFrame(rows.get(name, []), columns=list(columns)) for name, columns in COLUMNS.items()
+        "event_id": f"{source_type}/{source_id}#{n}",
+        "source_type": source_type,
+        "source_id": source_id,
+        "patient_id": patient_id,
+        "kind": kind,
+        "start_date": start.date(),
+        "end_date": end.date() if end is not None else None,
+        "value": None,
+        "procedure_id": None,
+        "encounter_id": None,
+        "location_id": None,
+        **more,
+    }
+
+
+# Columns a table stores that the analytics frames do not read.
+STORED_ONLY = {"care_events": ("source_type", "source_id")}
+
+
+def frames_from_rows(rows: dict[str, list[dict]], *, stored: bool = False) -> dict[str, pd.DataFrame]:
+    """The rows as frames: the analytics columns, plus what the tables also store when ``stored``."""
+    return {
+        name: pd.DataFrame(
+            rows.get(name, []), columns=[*columns, *(STORED_ONLY.get(name, ()) if stored else ())]
+        )
+        for name, columns in COLUMNS.items()
     }
 
 
@@ -156,7 +258,7 @@ def insert_population(engine: Engine, patients: int, seed: int = 1) -> int:
     from sicdoc.store.frames import TABLES
 
     block = min(BLOCK, patients)
-    base = frames_from_rows(plan_rows(block, seed))
+    base = frames_from_rows(plan_rows(block, seed), stored=True)
     tables = base if patients == block else tile(base, patients // block)
     with engine.begin() as conn:
         for name, (model, _) in TABLES.items():

@@ -36,6 +36,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         admin,
         assets,
         auth,
+        case_review,
         dashboards,
         fhir_api,
         forms,
@@ -61,6 +62,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         dashboards.bp,
         metrics_api.bp,
         worklist.bp,
+        case_review.bp,
     ):
         app.register_blueprint(blueprint)
     # Bearer-token and client-authenticated endpoints: no cookie is accepted, so there is nothing to forge.

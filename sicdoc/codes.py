@@ -28,6 +28,30 @@ RESUSCITATION_STATUS = "304251008"
 FOR_RESUSCITATION = "304252001"
 NOT_FOR_RESUSCITATION = "304253006"
 INPATIENT_CLASSES = frozenset({"IMP", "ACUTE", "NONAC"})
+EMERGENCY_CLASS = "EMER"
+DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+DISCHARGED_TO_HOSPICE = "hosp"
+DISCHARGE_EXPIRED = "exp"
+# End-of-life care (NQF 0210-0216 and the concordance signals): what each coded record stands for.
+HOSPICE_CARE = "385763009"
+CHEMOTHERAPY = "367336001"
+CPR = "89666000"
+MECHANICAL_VENTILATION = "40617009"
+INTUBATION = "112798008"
+CARE_EVENT_PROCEDURES = {
+    CHEMOTHERAPY: "chemotherapy",
+    CPR: "cpr",
+    MECHANICAL_VENTILATION: "ventilation",
+    INTUBATION: "intubation",
+}
+# The care focus: LOINC 75773-2 answered from answer list LL6264-7.
+TREATMENT_PREFERENCES = "75773-2"
+CARE_FOCUS_ANSWERS = {
+    "LA33473-2": "Full treatments",
+    "LA33474-0": "Selective treatments",
+    "LA33475-7": "Comfort-focused treatments",
+}
+COMFORT_FOCUSED = "LA33475-7"
 # The cohorts the QI metrics report on; which codes put a patient in one is in sicdoc.valuesets.
 COHORTS = ("stroke", "heart_failure", "cancer")
 

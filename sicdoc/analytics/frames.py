@@ -55,6 +55,7 @@ ENCOUNTER_COLUMNS = (
     "site",
     "unit",
     "palliative",
+    "discharge_disposition",
 )
 REFERRAL_COLUMNS = (
     "service_request_id",
@@ -90,7 +91,22 @@ CONVERSATION_COLUMNS = (
     "unit",
     "domains",
     "code_status",
+    "care_focus",
+    "quality_domains",
+    "quality_source",
 )
+CARE_EVENT_COLUMNS = (
+    "event_id",
+    "patient_id",
+    "kind",
+    "start_date",
+    "end_date",
+    "value",
+    "procedure_id",
+    "encounter_id",
+    "location_id",
+)
+LOCATION_COLUMNS = ("location_id", "name", "typed", "icu")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": PATIENT_COLUMNS,
@@ -99,6 +115,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "referrals": REFERRAL_COLUMNS,
     "consults": CONSULT_COLUMNS,
     "conversations": CONVERSATION_COLUMNS,
+    "care_events": CARE_EVENT_COLUMNS,
+    "locations": LOCATION_COLUMNS,
 }
 # Calendar dates stay calendar dates (datetime64 at midnight, no time zone): intervals are whole days
 # between the dates as written in the record.
@@ -109,6 +127,7 @@ DATE_COLUMNS = {
     "referrals": ("authored_date",),
     "consults": ("start_date",),
     "conversations": ("performed_date",),
+    "care_events": ("start_date", "end_date"),
 }
 INSTANT_COLUMNS = {
     "encounters": ("admit_at", "discharge_at"),
@@ -116,7 +135,11 @@ INSTANT_COLUMNS = {
     "consults": ("start_at",),
     "conversations": ("performed_at",),
 }
-FLAG_COLUMNS = {"diagnoses": ("metastatic", "hematologic"), "encounters": ("palliative",)}
+FLAG_COLUMNS = {
+    "diagnoses": ("metastatic", "hematologic"),
+    "encounters": ("palliative",),
+    "locations": ("typed", "icu"),
+}
 # Code columns the analytics only compares with a few values: as categoricals, every filter copies
 # them as one-byte codes instead of string references (a quarter of a dashboard build's time).
 CODED_COLUMNS = {
@@ -125,6 +148,7 @@ CODED_COLUMNS = {
     "referrals": ("code", "status"),
     "consults": ("status",),
     "conversations": ("status",),
+    "care_events": ("kind",),
 }
 # The integer key of a missing id (a row that names no encounter).
 NO_KEY = -1
@@ -190,7 +214,7 @@ EVERYWHERE = Where()
 
 @dataclass(frozen=True)
 class Frames:
-    """The six projection tables an analytics run reads."""
+    """The projection tables an analytics run reads."""
 
     patients: pd.DataFrame = field(default_factory=lambda: empty_frame("patients"))
     diagnoses: pd.DataFrame = field(default_factory=lambda: empty_frame("diagnoses"))
@@ -198,6 +222,8 @@ class Frames:
     referrals: pd.DataFrame = field(default_factory=lambda: empty_frame("referrals"))
     consults: pd.DataFrame = field(default_factory=lambda: empty_frame("consults"))
     conversations: pd.DataFrame = field(default_factory=lambda: empty_frame("conversations"))
+    care_events: pd.DataFrame = field(default_factory=lambda: empty_frame("care_events"))
+    locations: pd.DataFrame = field(default_factory=lambda: empty_frame("locations"))
     # Tables derived from these frames (indexed patients, a cohort's patients...), built once: a
     # dashboard asks for the same ones from many panels. Frames are never changed in place, and
     # pandas' copy-on-write keeps a caller's edits of a derived table from reaching the memo.
@@ -249,6 +275,8 @@ class Frames:
             referrals=table("referrals"),
             consults=table("consults"),
             conversations=table("conversations"),
+            care_events=table("care_events"),
+            locations=table("locations"),
             is_normalised=normalised,
             patient_keys=patient_keys,
             encounter_keys=encounter_keys,
@@ -275,7 +303,8 @@ class Frames:
         patient_keys = _to_keys(tables, "patient_id")
         encounter_keys = _to_keys(tables, "encounter_id")
         for name, table in tables.items():
-            tables[name] = table[table["patient_id"] != NO_KEY].reset_index(drop=True)
+            if "patient_id" in table.columns:  # (locations belong to no patient)
+                tables[name] = table[table["patient_id"] != NO_KEY].reset_index(drop=True)
         return Frames.of(tables, normalised=True, patient_keys=patient_keys, encounter_keys=encounter_keys)
 
     def replaced(self, **fresh: pd.DataFrame) -> Frames:
@@ -292,7 +321,8 @@ class Frames:
                 continue
             # Back to stored ids: keys are assigned afresh over all tables, old and new together.
             table = getattr(self, name).copy(deep=False)
-            table["patient_id"] = self.patient_ids(table["patient_id"])
+            if "patient_id" in table.columns:
+                table["patient_id"] = self.patient_ids(table["patient_id"])
             if "encounter_id" in table.columns:
                 table["encounter_id"] = self.encounter_ids(table["encounter_id"])
             kept[name] = table
@@ -326,6 +356,8 @@ class Frames:
         encounters = self.encounters[~(self.encounters["admit_date"] > cut)].copy()
         late = encounters["discharge_at"] > end
         encounters.loc[late, ["discharge_at", "discharge_date"]] = pd.NaT
+        events = self.care_events[~(self.care_events["start_date"] > cut)].copy()
+        events["end_date"] = events["end_date"].where(~(events["end_date"] > cut))
         return Frames(
             patients=patients,
             diagnoses=self.diagnoses[~(self.diagnoses["diagnosis_date"] > cut)],
@@ -333,6 +365,8 @@ class Frames:
             referrals=self.referrals[~(self.referrals["authored_date"] > cut)],
             consults=self.consults[~(self.consults["start_date"] > cut)],
             conversations=self.conversations[~(self.conversations["performed_date"] > cut)],
+            care_events=events,
+            locations=self.locations,
             is_normalised=self.is_normalised,
             patient_keys=self.patient_keys,
             encounter_keys=self.encounter_keys,

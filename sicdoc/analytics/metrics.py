@@ -20,6 +20,17 @@ from typing import Any
 import pandas as pd
 
 from sicdoc.analytics.cohorts import check_cohorts
+from sicdoc.analytics.end_of_life import (
+    CONCORDANCE_FIELDS,
+    DENOMINATORS,
+    EOL_FIELDS,
+    all_documentation,
+    cohort_documentation,
+    data_quality_counts,
+    decedent_care,
+    documentation_quality,
+    end_of_life_counts,
+)
 from sicdoc.analytics.frames import EVERYWHERE, Frames, Where
 from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table, timeliness_counts
 from sicdoc.analytics.intervals import BAND_KEYS, conversation_before_death, decedents, referral_to_death
@@ -76,6 +87,7 @@ def compute_metrics(
         min_cell=min_cell,
         data_through=through,
         reach=lambda: reach_counts(reach_table(data, ALL, as_of=as_of, where=where), through),
+        documentation=lambda: documentation_quality(all_documentation(data, where)),
     )
 
 
@@ -103,11 +115,13 @@ def build_report(
     min_cell: int,
     data_through: date | None = None,
     reach: Callable[[], dict] | None = None,
+    documentation: Callable[[], dict] | None = None,
 ) -> dict:
     """The report of ``cohorts``, each from its unsuppressed ``counts`` (see ``tally``).
 
     ``data_through`` is the last day with data (``series.data_complete_through``); ``reach`` gives
-    the unsuppressed M5 figures of all admissions (``reach.reach_counts``), reported as ``reach``."""
+    the unsuppressed M5 figures of all admissions (``reach.reach_counts``), reported as ``reach``;
+    ``documentation`` the documentation quality of every patient's conversations."""
     report: dict = {
         "as_of": as_of.isoformat(),
         "data_complete_through": data_through.isoformat() if data_through else None,
@@ -121,10 +135,15 @@ def build_report(
         "suppressed": suppress,
         "min_cell": min_cell if suppress else None,
         "reach": None,
+        "documentation_quality": None,
         "cohorts": {},
     }
     if reach is not None:
         report["reach"] = present_reach(reach(), suppress=suppress, min_cell=min_cell)
+    if documentation is not None:
+        report["documentation_quality"] = present_documentation(
+            documentation(), suppress=suppress, min_cell=min_cell
+        )
     for cohort in cohorts:
         report["cohorts"][cohort] = present(counts(cohort), suppress=suppress, min_cell=min_cell)
     return report
@@ -153,6 +172,8 @@ def cohort_counts(
         flags=flags,
         where=where,
         reach=reach_counts(reach_table(data, cohort, as_of=as_of, where=where), through),
+        eol=decedent_care(data, cohort, where),
+        documentation=cohort_documentation(data, cohort, where),
     )
 
 
@@ -167,10 +188,13 @@ def tally(
     flags: pd.DataFrame,
     where: Where,
     reach: dict | None = None,
+    eol: pd.DataFrame | None = None,
+    documentation: pd.DataFrame | None = None,
 ) -> dict:
     """One cohort's unsuppressed metrics from its look-forward, decedent and (inpatient cohorts only)
     admission tables and its incidence at the report's horizons; ``where`` is the period and place;
-    ``reach`` the cohort's M5 figures (``reach.reach_counts``)."""
+    ``reach`` the cohort's M5 figures (``reach.reach_counts``); ``eol`` its ``decedent_care`` table
+    and ``documentation`` its scored conversations (both reported only when given)."""
     raw: dict = {
         "index_patients": len(look),
         "prior_referral": int(look["prior_referral"].sum()),
@@ -191,6 +215,10 @@ def tally(
         raw["inpatient_timeliness"] = timeliness_counts(admissions)
         patients |= set(admissions["patient_id"])
     raw["data_quality"] = count_flags(cohort_flags(flags, cohort, patients, where))
+    raw["end_of_life"] = None if eol is None else end_of_life_counts(eol, cohort)
+    if eol is not None:
+        raw["data_quality"] |= data_quality_counts(eol)
+    raw["documentation_quality"] = None if documentation is None else documentation_quality(documentation)
     return raw
 
 
@@ -243,6 +271,9 @@ def present(raw: dict, *, suppress: bool = True, min_cell: int = MIN_CELL) -> di
         (["decedents_first_sic_gt30d", "_sic_le30"], "decedents_with_sic"),
     ]
     implicit = ["referral_cif_patients", "sic_cif_patients", "_no_sic", "_sic_le30"]
+    eol = raw.get("end_of_life")
+    if eol is not None:
+        _eol_tables(eol, values, tables, implicit)
     timely = raw["inpatient_timeliness"] or {}
     for h, cell in timely.items():
         values |= {
@@ -290,4 +321,52 @@ def present(raw: dict, *, suppress: bool = True, min_cell: int = MIN_CELL) -> di
             out["inpatient_timeliness"][h] = {"numerator": num, "denominator": den, "rate": _round(rate)}
     if raw.get("reach") is not None:
         out |= present_reach(raw["reach"], suppress=suppress, min_cell=min_cell)
+    if eol is not None:
+        out["end_of_life"] = {
+            "decedents": shown["decedents"],
+            "hospice_enrolled": shown["eol:hospice_enrolled"],
+        }
+        for field in (*EOL_FIELDS, *CONCORDANCE_FIELDS):
+            out["end_of_life"][field] = None if eol[field] is None else shown[f"eol:{field}"]
+    if raw.get("documentation_quality") is not None:
+        out["documentation_quality"] = present_documentation(
+            raw["documentation_quality"], suppress=suppress, min_cell=min_cell
+        )
     return out
+
+
+def _eol_tables(eol: dict, values: dict, tables: list, implicit: list) -> None:
+    """Add the end-of-life counts to one cohort's suppression: each count with the rest of its
+    denominator, so neither can be worked out from the other."""
+    values["eol:hospice_enrolled"] = eol["hospice_enrolled"]
+    for field, base in DENOMINATORS.items():
+        if eol[field] is None:
+            continue
+        total = "decedents" if base == "decedents" else f"eol:{base}"
+        values[f"eol:{field}"] = eol[field]
+        if field == "eol_no_hospice":  # the rest is shown: the enrolled, NQF 0216's denominator
+            tables.append((["eol:eol_no_hospice", "eol:hospice_enrolled"], total))
+            continue
+        values[f"_eol_rest:{field}"] = values[total] - eol[field]
+        tables.append(([f"eol:{field}", f"_eol_rest:{field}"], total))
+        implicit.append(f"_eol_rest:{field}")
+
+
+def present_documentation(raw: dict, *, suppress: bool = True, min_cell: int = MIN_CELL) -> dict:
+    """Documentation quality for display: small counts hidden, and the mean with them."""
+    n, four = raw["conversations"], raw["conversations_all_four"]
+    if not suppress:
+        return dict(raw)
+    values = {"conversations": n, "conversations_all_four": four, "_rest": n - four}
+    hidden = protect(
+        values,
+        [(["conversations_all_four", "_rest"], "conversations")],
+        implicit=["_rest"],
+        min_cell=min_cell,
+    )
+    shown = render(values, hidden, implicit=["_rest"], min_cell=min_cell)
+    return {
+        "conversations": shown["conversations"],
+        "conversations_all_four": shown["conversations_all_four"],
+        "mean_domains": None if is_small(n, min_cell) else raw["mean_domains"],
+    }

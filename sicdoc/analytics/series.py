@@ -35,6 +35,8 @@ WINDOW_DAYS: dict[str, int] = {
     "referral_gt30d_before_death": 0,
     "sic_gt30d_before_death": 0,
     "days_referral_to_death": 0,
+    # Documentation quality, by month of the conversation: scored from what it documented then.
+    "documentation_quality": 0,
 }
 DATE_COLUMNS = {
     "patients": ("deceased_date",),

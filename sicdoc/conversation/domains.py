@@ -67,7 +67,8 @@ def option_coding(link_id: str, code: str) -> dict[str, str] | None:
     display = questionnaires.option_display(link_id, code)
     if display is None:
         return None
-    return {"system": questionnaires.ANSWER_SYSTEM, "code": code, "display": display}
+    system = questionnaires.option_system(link_id, code) or questionnaires.ANSWER_SYSTEM
+    return {"system": system, "code": code, "display": display}
 
 
 def answer_words(link_id: str, value: Answer) -> list[str]:

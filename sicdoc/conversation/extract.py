@@ -1,7 +1,7 @@
 """Observations and a Goal extracted from the answers (the SDC "extraction" pattern).
 
 The QuestionnaireResponse keeps every answer; these resources make the facts QI and clinicians
-search for (prognosis, preferences, code status, goals) queryable by standard codes.
+search for (prognosis, preferences, code status, care focus, goals) queryable by standard codes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ PROGNOSIS = {"system": codes.LOINC, "code": "75328-5", "display": "Prognosis"}
 CARE_EXPERIENCE = {"system": codes.LOINC, "code": "95541-9", "display": "Care experience preference"}
 TREATMENT_PREFERENCE = {
     "system": codes.LOINC,
-    "code": "75773-2",
+    "code": codes.TREATMENT_PREFERENCES,
     "display": "Goals, preferences, and priorities for medical treatment [Reported]",
 }
 RESUSCITATION_STATUS = {
@@ -104,6 +104,13 @@ def extract(ctx: Context, values: dict[str, Answer]) -> list[Extracted]:
         obs = _observation(ctx, "code-status", RESUSCITATION_STATUS)
         obs["valueCodeableConcept"] = code_status_concept(status)
         out.append(Extracted(obs, "-obs-code-status", ("code-status",)))
+    focus = values.get("care-focus")
+    if isinstance(focus, str) and (coding := option_coding("care-focus", focus)) is not None:
+        # The same LOINC code as the trade-offs answer, told apart by its coded value (LL6264-7)
+        # and its guide-domain category.
+        obs = _observation(ctx, "care-focus", TREATMENT_PREFERENCE)
+        obs["valueCodeableConcept"] = {"coding": [coding], "text": coding["display"]}
+        out.append(Extracted(obs, "-obs-care-focus", ("care-focus",)))
     if "goals" in values:
         out.append(Extracted(_goal(ctx, str(values["goals"])), "-goal", ("goals",)))
     if isinstance(values.get(AGENT_NAME), str):

@@ -6,7 +6,7 @@ about the web or the database, so the app, the CLI export and the benchmark shar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -62,11 +62,15 @@ def build_tables(
     board: Dashboard,
     value_set_version: str,
     clinicians: ClinicianLabels | None = None,
+    departments: Mapping[str, str] | None = None,
 ) -> tuple[dict, dict]:
-    """(panel id -> suppressed table, suppressed metrics report)."""
+    """(panel id -> suppressed table, suppressed metrics report). ``departments``: the department
+    of each recorded performer that has one (``store.frames.clinician_departments``)."""
     ctx = PanelContext(frames, scope, value_set_version, min_cell=board.min_cell, phases=board.phases)
     if clinicians is not None:
         ctx.clinicians = clinicians
+    if departments is not None:
+        ctx.departments = departments
     tables = {spec["id"]: panel_table(ctx, spec) for spec in board.panels}
     return tables, ctx.report
 
@@ -77,8 +81,9 @@ def build_dashboard(
     board: Dashboard,
     value_set_version: str,
     clinicians: ClinicianLabels | None = None,
+    departments: Mapping[str, str] | None = None,
 ) -> BuiltDashboard:
-    tables, report = build_tables(frames, scope, board, value_set_version, clinicians)
+    tables, report = build_tables(frames, scope, board, value_set_version, clinicians, departments)
     cohorts = list(scope.cohorts)
     period = period_text(scope)
     panels = []

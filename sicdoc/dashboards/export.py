@@ -81,6 +81,8 @@ def report_rows(report: dict) -> list[dict[str, object]]:
 
     if report.get("reach") is not None:
         walk("all", "", report["reach"])
+    if report.get("documentation_quality") is not None:
+        walk("all", "documentation_quality", report["documentation_quality"])
     for cohort, metrics in report["cohorts"].items():
         walk(cohort, "", metrics)
     return rows

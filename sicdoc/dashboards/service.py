@@ -35,6 +35,7 @@ from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.definitions import Dashboard
 from sicdoc.store.frames import (
     changed_tables,
+    clinician_departments,
     clinician_names,
     data_version,
     load_frames,
@@ -135,7 +136,12 @@ class AnalyticsService:
             version,
             _dashboard_key(board, scope),
             lambda: build_dashboard(
-                self.frames(version), scope, board, self.value_set_version, self.clinician_labels(version)
+                self.frames(version),
+                scope,
+                board,
+                self.value_set_version,
+                self.clinician_labels(version),
+                self.clinician_departments(version),
             ),
         )
 
@@ -153,6 +159,18 @@ class AnalyticsService:
             return ClinicianLabels(self.clinician_label_mode, self._pseudonym_key, names)
 
         return self._results.get(version, ("clinicians",), load)
+
+    def clinician_departments(self, version: str | None = None) -> dict[str, str]:
+        """The department (PractitionerRole specialty) of each clinician in the data who has one,
+        read once per data version (a Practitioner or PractitionerRole write moves it)."""
+        version = version or self.version()
+
+        def load() -> dict[str, str]:
+            refs = self.frames(version).conversations["clinician_id"].dropna().astype(str).unique()
+            with self.engine.connect() as conn:
+                return clinician_departments(conn, refs)
+
+        return self._results.get(version, ("departments",), load)
 
     def dashboard_view(self, board: Dashboard, scope: Scope) -> DashboardView:
         """The dashboard for a page: current if it is built, else the last one built for this

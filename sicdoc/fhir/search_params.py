@@ -44,7 +44,7 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _p("death-date", "date", "deceasedDateTime"),
     ),
     "Organization": (_IDENT, _p("name", "string", "name")),
-    "Location": (_IDENT, _p("name", "string", "name")),
+    "Location": (_IDENT, _p("name", "string", "name"), _p("type", "token", "type")),
     "Practitioner": (_IDENT, _p("name", "string", "name"), _p("family", "string", "name.family")),
     "Encounter": (
         _IDENT,
@@ -55,6 +55,13 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _p("date", "date", "period"),
         _p("reason-code", "token", "reasonCode"),
         _p("location", "reference", "location.location"),
+    ),
+    "EpisodeOfCare": (
+        _IDENT,
+        _p("patient", "reference", "patient", target="Patient"),
+        _p("status", "token", "status"),
+        _p("type", "token", "type"),
+        _p("date", "date", "period"),
     ),
     "Condition": (
         _IDENT,

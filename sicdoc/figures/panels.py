@@ -12,6 +12,13 @@ from sicdoc.analytics.panels import panel_kind
 from sicdoc.analytics.phases import Phase
 from sicdoc.figures.bands import bands_by_year_figure, bands_figure
 from sicdoc.figures.control import control_figure
+from sicdoc.figures.end_of_life import (
+    concordance_figure,
+    documentation_figures,
+    documentation_funnel_figure,
+    eol_indicator_figures,
+    sic_by_department_figures,
+)
 from sicdoc.figures.funnel import funnel_figure
 from sicdoc.figures.headline import headline_figure
 from sicdoc.figures.incidence import incidence_figure
@@ -72,6 +79,15 @@ FIGURES: dict[str, FigureBuilder] = {
     "quality": _one(quality_figure),
     "reach": lambda spec, table, cohorts: reach_figures(table, spec["title"]),
     "period_comparison": _one(period_comparison_figure),
+    "eol_indicators": lambda spec, table, cohorts: eol_indicator_figures(table, spec["title"]),
+    "concordance": _one(concordance_figure),
+    "documentation_quality": lambda spec, table, cohorts: documentation_figures(
+        table, spec["title"], phases=spec.get("phases", ()), target=spec.get("target")
+    ),
+    "documentation_funnel": _one(documentation_funnel_figure),
+    "sic_last_180d_by_department": lambda spec, table, cohorts: sic_by_department_figures(
+        table, spec["title"]
+    ),
 }
 
 

@@ -6,9 +6,11 @@ from sicdoc.models.compartment import CompartmentMember
 from sicdoc.models.drafts import ConversationDraft
 from sicdoc.models.ingest import BundleReceipt
 from sicdoc.models.projections import (
+    CareEvent,
     Conversation,
     DiagnosisFact,
     EncounterFact,
+    LocationFact,
     PalliativeConsult,
     PalliativeReferral,
     PatientFact,
@@ -34,6 +36,7 @@ __all__ = [
     "Base",
     "BundleReceipt",
     "BusinessIdentifier",
+    "CareEvent",
     "CompartmentMember",
     "Conversation",
     "ConversationDraft",
@@ -42,6 +45,7 @@ __all__ = [
     "EncounterFact",
     "IntegrationClient",
     "JsonDocument",
+    "LocationFact",
     "PalliativeConsult",
     "PalliativeReferral",
     "PatientFact",

@@ -61,6 +61,8 @@ class EncounterFact(Base):
     site: Mapped[str | None] = mapped_column(String(128))
     unit: Mapped[str | None] = mapped_column(String(128))
     palliative: Mapped[bool] = mapped_column(Boolean, default=False)
+    # hospitalization.dischargeDisposition (discharge-disposition code): "exp" died, "hosp" hospice.
+    discharge_disposition: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_encounter_fact_patient", "patient_id"),)
 
@@ -114,5 +116,50 @@ class Conversation(Base):
     # Comma-separated SIC domain codes that were documented (from the QuestionnaireResponse).
     domains: Mapped[str | None] = mapped_column(String(512))
     code_status: Mapped[str | None] = mapped_column(String(32))
+    # The care focus answer (LOINC LL6264-7 answer code), from the response or its Observation.
+    care_focus: Mapped[str | None] = mapped_column(String(16))
+    # Guide domains of the documentation-quality score ("values,prognosis,planning,treatment" in
+    # that order, those documented) and what it was scored from (sicdoc.conversation.quality).
+    quality_domains: Mapped[str | None] = mapped_column(String(64))
+    quality_source: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_conversation_patient", "patient_id"),)
+
+
+class CareEvent(Base):
+    """A dated record the end-of-life measures read: an ED visit's or a stay's location, hospice
+    enrolment, chemotherapy, CPR, ventilation, intubation, a care focus or a code status documented
+    outside a conversation. ``kind`` names it (``sicdoc.analytics.end_of_life.KINDS``)."""
+
+    __tablename__ = "care_event"
+
+    event_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    source_type: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(ID)
+    patient_id: Mapped[str] = mapped_column(ID)
+    kind: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    # A care focus or code status answer, or a procedure's status.
+    value: Mapped[str | None] = mapped_column(String(32))
+    # The conversation (Procedure) a care focus Observation is part of.
+    procedure_id: Mapped[str | None] = mapped_column(ID)
+    encounter_id: Mapped[str | None] = mapped_column(ID)
+    # Where a stay was (a Location id; None when the encounter names no stored Location).
+    location_id: Mapped[str | None] = mapped_column(ID)
+
+    __table_args__ = (
+        Index("ix_care_event_source", "source_type", "source_id"),
+        Index("ix_care_event_patient", "patient_id"),
+    )
+
+
+class LocationFact(Base):
+    """A Location and whether its type says intensive care (the ICU value set)."""
+
+    __tablename__ = "location_fact"
+
+    location_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(128))
+    typed: Mapped[bool] = mapped_column(Boolean, default=False)
+    icu: Mapped[bool] = mapped_column(Boolean, default=False)

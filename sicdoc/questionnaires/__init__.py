@@ -79,14 +79,21 @@ def domains() -> MappingProxyType[str, str]:
 
 def option_display(link_id: str, code: str) -> str | None:
     """Display of one answer option of a choice question, or None when it is not an option."""
-    return _options(link_id).get(code)
+    coding = _options(link_id).get(code)
+    return coding.get("display", code) if coding else None
+
+
+def option_system(link_id: str, code: str) -> str | None:
+    """Code system of one answer option (sicdoc's own, or LOINC for the care focus)."""
+    coding = _options(link_id).get(code)
+    return coding.get("system") if coding else None
 
 
 @cache
-def _options(link_id: str) -> dict[str, str]:
+def _options(link_id: str) -> dict[str, dict[str, str]]:
     item = questions().get(link_id) or {}
     return {
-        opt["valueCoding"]["code"]: opt["valueCoding"].get("display", opt["valueCoding"]["code"])
+        opt["valueCoding"]["code"]: opt["valueCoding"]
         for opt in item.get("answerOption", ())
         if "valueCoding" in opt
     }

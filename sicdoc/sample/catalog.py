@@ -31,6 +31,7 @@ class Unit:
     code: str
     name: str
     inpatient: bool
+    role: tuple[str, str] = ("HU", "Hospital unit")  # v3-RoleCode location type (code, display)
 
     @property
     def identifier(self) -> str:
@@ -56,21 +57,26 @@ SITES = (
     Site("rmrh", "Red Mesa Regional Hospital", -7, "6 North Medicine"),
 )
 SITE_WEIGHTS = (0.40, 0.35, 0.25)
-# unit code -> (name or None for the site's medicine ward, inpatient)
-_UNIT_KINDS = {
-    "med": (None, True),
-    "nicu": ("Neuro ICU", True),
-    "cardsd": ("Cardiology Step-down", True),
-    "onc": ("Oncology", True),
-    "micu": ("Medical ICU", True),
-    "oncclinic": ("Oncology Clinic", False),
-    "pcclinic": ("Supportive Care Clinic", False),
+ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+# unit code -> (name or None for the site's medicine ward, inpatient, v3-RoleCode type of the Location)
+_UNIT_KINDS: dict[str, tuple[str | None, bool, tuple[str, str]]] = {
+    "med": (None, True, ("HU", "Hospital unit")),
+    "nicu": ("Neuro ICU", True, ("NCCS", "Neurology critical care and stroke unit")),
+    "cardsd": ("Cardiology Step-down", True, ("HU", "Hospital unit")),
+    "onc": ("Oncology", True, ("HU", "Hospital unit")),
+    "micu": ("Medical ICU", True, ("ICU", "Intensive care unit")),
+    "ccu": ("Cardiac ICU", True, ("CCU", "Coronary care unit")),
+    "ed": ("Emergency Department", False, ("ER", "Emergency room")),
+    "oncclinic": ("Oncology Clinic", False, ("ONCL", "Medical oncology clinic")),
+    "pcclinic": ("Supportive Care Clinic", False, ("OF", "Outpatient facility")),
 }
 UNITS = {
-    (site.code, code): Unit(site, code, name or site.medicine, inpatient)
+    (site.code, code): Unit(site, code, name or site.medicine, inpatient, role)
     for site in SITES
-    for code, (name, inpatient) in _UNIT_KINDS.items()
+    for code, (name, inpatient, role) in _UNIT_KINDS.items()
 }
+# Intensive care units (their Locations are typed with a code of sicdoc's ICU value set).
+ICU_UNITS = frozenset({"micu", "ccu", "nicu"})
 # The QI programme (earlier referral, more conversations from QI_START) runs on these two units.
 QI_UNITS = frozenset({("hcmc", "cardsd"), ("plh", "nicu")})
 # Where each cohort's admissions go: (unit code, weight).
@@ -88,6 +94,8 @@ SPECIALTY_BY_UNIT = {
     "onc": "Oncology",
     "oncclinic": "Oncology",
     "pcclinic": "Palliative medicine",
+    "ccu": "Cardiology",
+    "ed": "Hospital medicine",
 }
 
 # (system, code, display); cohort diagnoses by subtype. ICD-10-CM first, then SNOMED-only variants.

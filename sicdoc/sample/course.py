@@ -151,14 +151,15 @@ def _terminal_stay(rng: random.Random, p: PatientPlan) -> None:
 
 
 def _dispositions(rng: random.Random, p: PatientPlan) -> None:
-    """Hospice for a last discharge shortly before death at home; nursing homes after some stays."""
+    """Nursing homes after some stays. Whether a last discharge shortly before death goes to hospice
+    is decided with the rest of the end of life (``sicdoc.sample.end_of_life``)."""
     for n, stay in enumerate(p.stays):
         if stay.disposition != "home" or stay.end is None:
             continue
         last = n == len(p.stays) - 1
         if last and p.death is not None and p.death - stay.end < 30 * DAY:
-            stay.disposition = "hosp"
-        elif p.model in ("stroke", "hf") and rng.random() < 0.15:
+            continue
+        if p.model in ("stroke", "hf") and rng.random() < 0.15:
             stay.disposition = "snf"
 
 

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from sicdoc.conversation.answers import Answer
 from sicdoc.sample import catalog
 from sicdoc.sample.catalog import Clinician, Site, Unit
 
@@ -43,13 +44,15 @@ class CohortModel:
     p_conversation: float  # primary-team conversation, independent of a palliative consult
 
 
+# p_hospital_death is the chance of a terminal admission for a decedent not already in hospital; with
+# the stays that run into death anyway about a quarter of decedents die in hospital (Teno et al. 2018).
 COHORT_MODEL = {
-    "solid": CohortModel(66, 0.55, 330, 5, (0.5, 0.35, 0.15), 0.40, 0.50, 0.22, 18, 0.22),
-    "metastatic": CohortModel(65, 0.75, 170, 5, (0.45, 0.35, 0.2), 0.40, 0.55, 0.30, 15, 0.28),
-    "hematologic": CohortModel(63, 0.55, 280, 6, (0.4, 0.4, 0.2), 0.55, 0.35, 0.15, 7, 0.15),
-    "hf": CohortModel(73, 0.58, 320, 4.5, (0.35, 0.3, 0.2, 0.15), 0.50, 0.30, 0.10, 5, 0.12),
-    "stroke": CohortModel(71, 0.50, 260, 4, (0.75, 0.25), 0.60, 0.38, 0.20, 2.5, 0.10),
-    "control": CohortModel(58, 0.12, 400, 3.5, (0.8, 0.2), 0.40, 0.03, 0.01, 3, 0.02),
+    "solid": CohortModel(66, 0.55, 330, 5, (0.5, 0.35, 0.15), 0.10, 0.50, 0.22, 18, 0.22),
+    "metastatic": CohortModel(65, 0.75, 170, 5, (0.45, 0.35, 0.2), 0.10, 0.55, 0.30, 15, 0.28),
+    "hematologic": CohortModel(63, 0.55, 280, 6, (0.4, 0.4, 0.2), 0.22, 0.35, 0.15, 7, 0.15),
+    "hf": CohortModel(73, 0.58, 320, 4.5, (0.35, 0.3, 0.2, 0.15), 0.08, 0.30, 0.10, 5, 0.12),
+    "stroke": CohortModel(71, 0.50, 260, 4, (0.75, 0.25), 0.08, 0.38, 0.20, 2.5, 0.10),
+    "control": CohortModel(58, 0.12, 400, 3.5, (0.8, 0.2), 0.12, 0.03, 0.01, 3, 0.02),
 }
 
 
@@ -65,6 +68,40 @@ class Stay:
     disposition: str | None = None  # discharge-disposition code
     referral: Referral | None = None  # set on a palliative consult
     part_of: Stay | None = None  # a consult inside an admission
+    emergency: bool = False  # an emergency department visit (class EMER)
+    # Where the patient was, in order, when the stay moved between units (e.g. ward, then ICU);
+    # empty: the whole stay at ``unit``.
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def places(self) -> list[Segment]:
+        return self.segments or [Segment(self.unit, self.start, self.end)]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Part of a stay spent at one unit (an Encounter.location entry with its own period)."""
+
+    unit: Unit
+    start: datetime
+    end: datetime | None
+
+
+@dataclass(eq=False)
+class Hospice:
+    """A hospice enrolment (an EpisodeOfCare typed hospice care); ends at death or is still open."""
+
+    start: datetime
+    end: datetime | None
+
+
+@dataclass(eq=False)
+class CareProcedure:
+    """Chemotherapy or a life-sustaining treatment (a completed Procedure)."""
+
+    kind: str  # chemotherapy, cpr, ventilation or intubation (codes.CARE_EVENT_PROCEDURES values)
+    when: datetime
+    stay: Stay | None
 
 
 @dataclass(eq=False)
@@ -93,6 +130,9 @@ class Talk:
     unit: Unit | None
     qi: bool
     near_death: bool
+    # Filled in by ``sicdoc.sample.end_of_life``: what the conversation documented, and its length.
+    answers: dict[str, Answer] = field(default_factory=dict)
+    duration: int = 30
 
 
 @dataclass
@@ -117,6 +157,8 @@ class PatientPlan:
     stays: list[Stay] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
     talks: list[Talk] = field(default_factory=list)
+    hospice: list[Hospice] = field(default_factory=list)
+    procedures: list[CareProcedure] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property

@@ -52,6 +52,7 @@ class PopulationProfile:
     stroke_admissions: int = 0
     stroke_admissions_with_consult: int = 0
     conversations: int = 0
+    care_procedures: int = 0  # chemotherapy and life-sustaining treatment
     types: Counter[str] = field(default_factory=Counter)
 
 
@@ -121,6 +122,10 @@ def _one_patient(
                     out.consults_before_referral += 1
         elif r["resourceType"] == "Procedure" and codes.is_conversation(r):
             out.conversations += 1
+        elif r["resourceType"] == "Procedure" and any(
+            c in codes.CARE_EVENT_PROCEDURES for _, c in codes.codings(r.get("code"))
+        ):
+            out.care_procedures += 1
     if "stroke" in cohorts:
         out.stroke_admissions += len(stroke_encounters)
         out.stroke_admissions_with_consult += len(stroke_encounters & consulted)

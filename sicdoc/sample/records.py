@@ -17,9 +17,8 @@ from sicdoc.conversation import ConversationAnswers, build_conversation_bundle
 from sicdoc.conversation.bundle import conditional_entry as entry
 from sicdoc.sample import shared
 from sicdoc.sample.catalog import LANGUAGES, SID
-from sicdoc.sample.population import Diagnosis, PatientPlan, Referral, Stay, Talk, lognormal
+from sicdoc.sample.population import CareProcedure, Diagnosis, Hospice, PatientPlan, Referral, Stay, Talk
 from sicdoc.sample.shared import local_iso, location_ref, org_ref, practitioner_ref
-from sicdoc.sample.talk_text import make_answers
 
 ENCOUNTER_SYSTEM = f"{SID}/encounter"
 CONDITION_SYSTEM = f"{SID}/condition"
@@ -32,6 +31,16 @@ MR_TYPE = {"coding": [{"system": f"{TERMINOLOGY}/v2-0203", "code": "MR", "displa
 CLASSES = {
     True: {"system": codes.ACT_CODE, "code": "IMP", "display": "inpatient encounter"},
     False: {"system": codes.ACT_CODE, "code": "AMB", "display": "ambulatory"},
+}
+EMERGENCY = {"system": codes.ACT_CODE, "code": codes.EMERGENCY_CLASS, "display": "emergency"}
+EPISODE_SYSTEM = f"{SID}/episode-of-care"
+PROCEDURE_SYSTEM = f"{SID}/procedure"
+HOSPICE_TYPE = {"system": codes.SNOMED, "code": codes.HOSPICE_CARE, "display": "Hospice care"}
+PROCEDURE_CODES = {
+    "chemotherapy": (codes.CHEMOTHERAPY, "Chemotherapy"),
+    "cpr": (codes.CPR, "Cardiopulmonary resuscitation"),
+    "ventilation": (codes.MECHANICAL_VENTILATION, "Artificial respiration"),
+    "intubation": (codes.INTUBATION, "Intubation of respiratory tract"),
 }
 DISPOSITIONS = {"home": "Home", "hosp": "Hospice", "snf": "Skilled nursing facility", "exp": "Expired"}
 PALLIATIVE_CONSULT = {
@@ -81,13 +90,22 @@ def patient_bundle(rng: random.Random, p: PatientPlan) -> dict[str, Any]:
             entry(urls[ref], _referral(p, ref, patient_url, urls, k), REFERRAL_SYSTEM, f"{p.mrn}-ref-{k}")
         )
     for k, talk in enumerate(sorted(p.talks, key=lambda t: t.start), 1):
-        mine.extend(_conversation(rng, p, talk, patient_url, urls, k))
-    units = {s.unit: None for s in stays}
+        mine.extend(_conversation(p, talk, patient_url, urls, k))
+    for k, episode in enumerate(p.hospice, 1):
+        mine.append(
+            entry(new_url(), _episode(p, episode, patient_url, k), EPISODE_SYSTEM, f"{p.mrn}-eoc-{k}")
+        )
+    for k, done in enumerate(p.procedures, 1):
+        mine.append(
+            entry(new_url(), _procedure(p, done, patient_url, urls, k), PROCEDURE_SYSTEM, f"{p.mrn}-proc-{k}")
+        )
+    units = {seg.unit: None for s in stays for seg in s.places}
     clinicians = {s.clinician: None for s in stays} | {r.requester: None for r in p.referrals}
     clinicians |= {t.clinician: None for t in p.talks}
     world = [shared.org_entry(p.site)]
     world += [shared.location_entry(u) for u in units]
     world += [shared.practitioner_entry(c) for c in clinicians]
+    world += [shared.practitioner_role_entry(c) for c in clinicians]
     return {"resourceType": "Bundle", "type": "transaction", "entry": world + mine}
 
 
@@ -156,11 +174,11 @@ def _encounter(
         "resourceType": "Encounter",
         "identifier": [{"system": ENCOUNTER_SYSTEM, "value": f"{p.mrn}-enc-{k}"}],
         "status": "finished" if stay.end is not None else "in-progress",
-        "class": CLASSES[stay.inpatient],
+        "class": EMERGENCY if stay.emergency else CLASSES[stay.inpatient],
         "subject": {"reference": patient_url},
         "participant": [who],
         "period": period,
-        "location": [{"location": location_ref(stay.unit), "status": "completed" if stay.end else "active"}],
+        "location": _locations(p, stay),
         "serviceProvider": org_ref(p.site),
     }
     if consult:
@@ -182,6 +200,51 @@ def _encounter(
             }
         }
     return enc
+
+
+def _locations(p: PatientPlan, stay: Stay) -> list[dict[str, Any]]:
+    """One entry for a stay at one unit; one per unit, each with its period, when it moved."""
+    if not stay.segments:
+        return [{"location": location_ref(stay.unit), "status": "completed" if stay.end else "active"}]
+    out = []
+    for seg in stay.segments:
+        period = {"start": local_iso(p.site, seg.start)}
+        if seg.end is not None:
+            period["end"] = local_iso(p.site, seg.end)
+        status = "completed" if seg.end is not None else "active"
+        out.append({"location": location_ref(seg.unit), "status": status, "period": period})
+    return out
+
+
+def _episode(p: PatientPlan, episode: Hospice, patient_url: str, k: int) -> dict[str, Any]:
+    period = {"start": local_iso(p.site, episode.start)}
+    if episode.end is not None:
+        period["end"] = local_iso(p.site, episode.end)
+    return {
+        "resourceType": "EpisodeOfCare",
+        "identifier": [{"system": EPISODE_SYSTEM, "value": f"{p.mrn}-eoc-{k}"}],
+        "status": "finished" if episode.end is not None else "active",
+        "type": [{"coding": [HOSPICE_TYPE], "text": "Hospice care"}],
+        "patient": {"reference": patient_url},
+        "period": period,
+    }
+
+
+def _procedure(
+    p: PatientPlan, done: CareProcedure, patient_url: str, urls: dict[object, str], k: int
+) -> dict[str, Any]:
+    code, display = PROCEDURE_CODES[done.kind]
+    procedure: dict[str, Any] = {
+        "resourceType": "Procedure",
+        "identifier": [{"system": PROCEDURE_SYSTEM, "value": f"{p.mrn}-proc-{k}"}],
+        "status": "completed",
+        "code": {"coding": [{"system": codes.SNOMED, "code": code, "display": display}], "text": display},
+        "subject": {"reference": patient_url},
+        "performedDateTime": local_iso(p.site, done.when),
+    }
+    if done.stay is not None:
+        procedure["encounter"] = {"reference": urls[done.stay]}
+    return procedure
 
 
 def _condition(
@@ -245,11 +308,8 @@ def _referral(
 
 
 def _conversation(
-    rng: random.Random, p: PatientPlan, talk: Talk, patient_url: str, urls: dict[object, str], k: int
+    p: PatientPlan, talk: Talk, patient_url: str, urls: dict[object, str], k: int
 ) -> list[dict[str, Any]]:
-    duration = min(120, max(10, round(lognormal(rng, 30, 0.4))))
-    if p.death is not None:
-        duration = max(1, min(duration, int((p.death - talk.start).total_seconds() // 60)))
     unit = location_ref(talk.unit) if talk.unit else None
     site = org_ref(p.site)
     doctor = practitioner_ref(talk.clinician)
@@ -258,7 +318,7 @@ def _conversation(
         clinician=doctor["reference"],
         clinician_display=doctor["display"],
         performed_start=shared.aware(p.site, talk.start),
-        answers=make_answers(rng, near_death=talk.near_death, qi=talk.qi, duration=duration),
+        answers=talk.answers,
         encounter=urls[talk.stay] if talk.stay is not None else None,
         unit=unit["reference"] if unit else None,
         unit_display=unit["display"] if unit else None,

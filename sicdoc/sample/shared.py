@@ -13,10 +13,11 @@ from functools import cache
 from typing import Any
 
 from sicdoc.conversation.bundle import conditional_entry as entry
-from sicdoc.sample.catalog import NPI_SYSTEM, SID, Clinician, Site, Unit
+from sicdoc.sample.catalog import NPI_SYSTEM, ROLE_CODE, SID, Clinician, Site, Unit
 
 ORG_SYSTEM = f"{SID}/organization"
 LOCATION_SYSTEM = f"{SID}/location"
+ROLE_SYSTEM = f"{SID}/practitioner-role"
 
 
 def _stable_url(system: str, value: str) -> str:
@@ -64,6 +65,8 @@ def location_entry(unit: Unit) -> dict[str, Any]:
         "status": "active",
         "name": unit.name,
         "mode": "instance",
+        # What kind of unit it is: sicdoc tells an ICU stay by the Location's type (v3-RoleCode).
+        "type": [{"coding": [{"system": ROLE_CODE, "code": unit.role[0], "display": unit.role[1]}]}],
         "physicalType": {
             "coding": [
                 {
@@ -98,6 +101,20 @@ def practitioner_entry(clinician: Clinician) -> dict[str, Any]:
         "qualification": [{"code": {"text": clinician.specialty}}],
     }
     return entry(_stable_url(NPI_SYSTEM, clinician.npi), resource, NPI_SYSTEM, clinician.npi)
+
+
+@cache
+def practitioner_role_entry(clinician: Clinician) -> dict[str, Any]:
+    """The clinician's department: a PractitionerRole whose specialty names the service, as sicdoc's
+    own clinician profiles record it (the QI department views read it)."""
+    resource = {
+        "resourceType": "PractitionerRole",
+        "identifier": [{"system": ROLE_SYSTEM, "value": clinician.npi}],
+        "active": True,
+        "practitioner": practitioner_ref(clinician),
+        "specialty": [{"text": clinician.specialty}],
+    }
+    return entry(_stable_url(ROLE_SYSTEM, clinician.npi), resource, ROLE_SYSTEM, clinician.npi)
 
 
 @cache

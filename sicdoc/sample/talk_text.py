@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 
+from sicdoc import codes
 from sicdoc.conversation import Answer
 
 GOALS = (
@@ -102,9 +103,35 @@ AGENT_NAMES = (
 )
 
 
-def make_answers(rng: random.Random, *, near_death: bool, qi: bool, duration: int) -> dict[str, Answer]:
-    """One conversation's answers; ``qi`` conversations are documented more completely."""
-    boost = 0.12 if qi else 0.0
+# Care focus answers (LOINC answer list LL6264-7).
+FULL, SELECTIVE, COMFORT = "LA33473-2", "LA33474-0", codes.COMFORT_FOCUSED
+CODE_STATUSES = ("full", "dnr", "dnr-dni", "undecided")
+# Code status weights (full, dnr, dnr-dni, undecided) by the care focus agreed in the same talk:
+# comfort-focused care goes with a DNR order, full treatment mostly with full code.
+CODE_STATUS_BY_FOCUS = {
+    COMFORT: (0.03, 0.42, 0.48, 0.07),
+    SELECTIVE: (0.30, 0.30, 0.28, 0.12),
+    FULL: (0.82, 0.05, 0.02, 0.11),
+}
+
+
+def care_focus_weights(days_to_death: int | None) -> tuple[float, float, float]:
+    """(full, selective, comfort): more comfort-focused the closer the talk is to death."""
+    if days_to_death is None:
+        return (0.55, 0.35, 0.10)
+    if days_to_death > 180:
+        return (0.50, 0.35, 0.15)
+    if days_to_death > 30:
+        return (0.30, 0.40, 0.30)
+    return (0.12, 0.30, 0.58)
+
+
+def make_answers(
+    rng: random.Random, *, near_death: bool, qi: bool, duration: int, days_to_death: int | None = None
+) -> dict[str, Answer]:
+    """One conversation's answers; ``qi`` conversations (a QI unit from the programme's start) are
+    documented more completely. ``days_to_death`` (None for survivors) shapes the care focus."""
+    boost = 0.15 if qi else 0.0
 
     def documented(p: float) -> bool:
         return rng.random() < p + boost
@@ -138,7 +165,7 @@ def make_answers(rng: random.Random, *, near_death: bool, qi: bool, duration: in
             ("full-detail", "big-picture", "family-first", "not-now")
         )
     if documented(0.75):
-        shared = rng.random() < 0.85
+        shared = rng.random() < (0.93 if qi else 0.85)
         answers["prognosis-shared"] = shared
         if shared and rng.random() < 0.8:
             answers["prognosis-framing"] = rng.choice(("uncertain", "time", "function"))
@@ -157,9 +184,16 @@ def make_answers(rng: random.Random, *, near_death: bool, qi: bool, duration: in
     ):
         if documented(p):
             answers[link_id] = rng.choice(pool)
+    focus = None
+    if documented(0.55):
+        focus = rng.choices((FULL, SELECTIVE, COMFORT), care_focus_weights(days_to_death))[0]
+        answers["care-focus"] = focus
     if documented(0.8):
-        weights = (0.1, 0.4, 0.4, 0.1) if near_death else (0.45, 0.2, 0.2, 0.15)
-        answers["code-status"] = rng.choices(("full", "dnr", "dnr-dni", "undecided"), weights)[0]
+        if focus is not None:
+            weights = CODE_STATUS_BY_FOCUS[focus]
+        else:
+            weights = (0.1, 0.4, 0.4, 0.1) if near_death else (0.45, 0.2, 0.2, 0.15)
+        answers["code-status"] = rng.choices(CODE_STATUSES, weights)[0]
     if documented(0.5):
         answers["health-care-agent"] = f"{rng.choice(AGENT_NAMES)}, {rng.choice(RELATIONS)}"
     if documented(0.6):

@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from sicdoc.sample import end_of_life
 from sicdoc.sample.course import lay_out
 from sicdoc.sample.population import PatientPlan, plan_person
 from sicdoc.sample.records import patient_bundle
@@ -58,6 +59,8 @@ def plan_patient(seed: int, index: int, as_of: date = DEFAULT_AS_OF) -> tuple[Pa
     rng = random.Random(f"sicdoc-sample:{seed}:{index}")  # noqa: S311 - synthetic data, not secrets
     plan = plan_person(rng, index, seed, as_of)
     lay_out(rng, plan, as_of)
+    # The end of life has an rng of its own: adding to it leaves every patient's course as it was.
+    end_of_life.add(random.Random(f"sicdoc-sample-eol:{seed}:{index}"), plan, as_of)  # noqa: S311
     if rng.random() < P_DUPLICATE:
         plan.problems.append("duplicate-bundle")
     return plan, rng

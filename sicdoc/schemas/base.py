@@ -62,13 +62,15 @@ class Real(fields.Float):
 class Count(fields.Field):
     """A count as shown: a whole number, "<11" for a small one, "suppressed" for a complement."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         shapes = [
             {"type": "integer", "minimum": 0},
             {"type": "string", "enum": [SMALL, COMPLEMENT]},
             {"type": "null"},
         ]
         description = 'A count; "<11" when it is 1-10, "suppressed" when hidden to protect another'
+        if metadata and "description" in metadata:
+            description = f"{metadata['description']}. {description}"
         super().__init__(metadata={"oneOf": shapes, "description": description}, **kwargs)
 
 

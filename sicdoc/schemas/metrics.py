@@ -102,6 +102,40 @@ class ReachSchema(Schema):
     referral_to_consult_hours = fields.Nested(HoursSchema, required=True)
 
 
+class EndOfLifeSchema(Schema):
+    """Counts of the cohort's decedents (death date in the period); see the README for each definition."""
+
+    decedents = Count(required=True)
+    hospice_enrolled = Count(
+        required=True, metadata={"description": "Enrolled in hospice on or before death"}
+    )
+    eol_chemo_last_14d = Count(
+        allow_none=True, required=True, metadata={"description": "NQF 0210; null outside the cancer cohort"}
+    )
+    eol_ed_gt1_last_30d = Count(required=True, metadata={"description": "NQF 0211"})
+    eol_icu_last_30d = Count(required=True, metadata={"description": "NQF 0213"})
+    eol_no_hospice = Count(required=True, metadata={"description": "NQF 0215"})
+    eol_hospice_lt3d = Count(required=True, metadata={"description": "NQF 0216, of hospice_enrolled"})
+    eol_death_in_hospital = Count(required=True)
+    eol_death_in_icu = Count(required=True)
+    sic_last_180d = Count(required=True)
+    concordance_comfort_focus_decedents = Count(required=True)
+    concordance_comfort_icu_cpr_mv_last_30d = Count(required=True)
+    concordance_comfort_died_in_hospital = Count(required=True)
+    dnr_decedents = Count(required=True)
+    dnr_then_cpr = Count(required=True)
+    dnr_dni_decedents = Count(required=True)
+    dnr_dni_then_intubation = Count(required=True)
+
+
+class DocumentationQualitySchema(Schema):
+    conversations = Count(required=True, metadata={"description": "Completed conversations up to as_of"})
+    conversations_all_four = Count(required=True, metadata={"description": "Documenting all four domains"})
+    mean_domains = fields.Float(
+        allow_none=True, required=True, metadata={"description": "Mean domains documented (0-4), 6 decimals"}
+    )
+
+
 class CohortMetricsSchema(Schema):
     index_patients = Count(required=True)
     prior_referral = Count(required=True)
@@ -132,6 +166,8 @@ class CohortMetricsSchema(Schema):
     penetration_monthly = _months()
     admission_to_consult_hours = fields.Nested(HoursSchema, required=True)
     referral_to_consult_hours = fields.Nested(HoursSchema, required=True)
+    end_of_life = fields.Nested(EndOfLifeSchema, required=True)
+    documentation_quality = fields.Nested(DocumentationQualitySchema, required=True)
 
 
 class MetricsReportSchema(Schema):
@@ -181,6 +217,14 @@ class MetricsReportSchema(Schema):
                 "admission_to_consult_hours": {"median": 64.56, "q1": 45.93, "q3": 81.62, "n": 62},
                 "referral_to_consult_hours": {"median": 23.32, "q1": 19.19, "q3": 29.03, "n": 62},
             },
+        },
+    )
+    documentation_quality = fields.Nested(
+        DocumentationQualitySchema,
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Every patient's completed conversations up to as_of, in the scope's site and unit"
         },
     )
     cohorts = fields.Dict(

@@ -90,6 +90,8 @@ RULES: dict[str, Rule] = {
     "worklist.index": people(CLINICIAN),
     "worklist.snooze": people(CLINICIAN),
     "worklist.wake": people(CLINICIAN),
+    # Named decedents for morbidity-and-mortality review: clinicians only (QI sees aggregates).
+    "reviews.end_of_life": people(CLINICIAN),
     # Quality improvement: de-identified aggregates with small cells suppressed.
     "dashboards.index": people(QI_ANALYST, ADMIN),
     "dashboards.show": people(QI_ANALYST, ADMIN),

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError
 from sicdoc.errors import Conflict, InvalidInput, Issue, SicdocError
 from sicdoc.fhir.dates import format_instant, utc_now
 from sicdoc.fhir.outcome import operation_outcome
+from sicdoc.fhir.profile import refusal, validate_write
 from sicdoc.fhir.search import check_criteria, parse_etag, parse_version
 from sicdoc.fhir.validation import URN_RE, is_resource_type, valid_id, validate_resource
 from sicdoc.models import BundleReceipt
@@ -67,7 +68,7 @@ def validate_bundle(bundle: Any, max_entries: int) -> list[dict[str, Any]]:
     for i, entry in enumerate(entries):
         issues.extend(_entry_issues(entry, f"Bundle.entry[{i}]", full_urls))
     if issues:
-        raise InvalidInput(issues)
+        raise refusal(issues)
     return entries
 
 
@@ -109,7 +110,7 @@ def _entry_issues(entry: Any, where: str, full_urls: set[str]) -> list[Issue]:
         if resource is None:
             return [Issue("required", f"{where} needs a resource", f"{where}.resource")]
         try:
-            validate_resource(resource, f"{where}.resource")
+            validate_write(resource, f"{where}.resource")
         except SicdocError as exc:
             return exc.issues
         if url_type != resource["resourceType"]:
@@ -278,7 +279,7 @@ def process_batch(
         try:
             issues = _entry_issues(entry, f"Bundle.entry[{i}]", set())
             if issues:
-                raise InvalidInput(issues)
+                raise refusal(issues)
             if _has_placeholder(entry.get("resource")):
                 raise InvalidInput(
                     f"Bundle.entry[{i}]: urn:uuid references between batch entries are not allowed",

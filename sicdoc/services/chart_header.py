@@ -3,25 +3,27 @@
 A later, shorter note must never hide an earlier code status, goal or recommendation, so every
 field is read across all the patient's conversations (newest first), keeps the date and author of
 the conversation that documented it, and lists the later conversations that left it unrecorded.
-Conversations marked entered-in-error do not count.
+Conversations marked entered-in-error do not count. The care focus is also read from care-focus
+Observations an EHR recorded outside any conversation: the latest by date wins, whatever its source.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from sicdoc import questionnaires
+from sicdoc import codes, questionnaires
 from sicdoc.conversation import Answer
 from sicdoc.conversation.form import answers_from_items
-from sicdoc.fhir.dates import calendar_date
+from sicdoc.conversation.quality import care_focus_of
+from sicdoc.fhir.dates import as_utc, calendar_date, instant
 from sicdoc.fhir.search import parse_search
-from sicdoc.models import Conversation, ReferenceIndex, Resource
+from sicdoc.models import CareEvent, Conversation, ReferenceIndex, Resource
 from sicdoc.services import practitioners
 from sicdoc.services.conversations.common import performer
 from sicdoc.services.unit import UnitOfWork
@@ -34,7 +36,8 @@ NOT_DISCUSSED = "not discussed"
 
 @dataclass(frozen=True)
 class Documented:
-    """One conversation as the header reads it."""
+    """One conversation as the header reads it (or, with an empty ``procedure_id``, a care-focus
+    Observation recorded outside any conversation)."""
 
     procedure_id: str
     when: datetime | None
@@ -42,6 +45,7 @@ class Documented:
     answers: Mapping[str, Answer]
     code_status: str | None = None  # the projection's, for a conversation posted without answers
     performer: Mapping[str, str] = field(default_factory=dict)  # the Procedure's performer reference
+    care_focus: str | None = None  # the projection's: the answer, else an Observation part of it
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class Header:
     when: datetime | None = None
     author: str | None = None
     code_status: HeaderField | None = None
+    care_focus: HeaderField | None = None
     agent: HeaderField | None = None
     goals: HeaderField | None = None
     recommendation: HeaderField | None = None
@@ -101,6 +106,16 @@ def _code_status(conv: Documented) -> tuple[str | None, str | None]:
     answer = conv.answers.get("code-status")
     code = answer if isinstance(answer, str) else conv.code_status
     return (questionnaires.option_display("code-status", code) or code, code) if code else (None, None)
+
+
+def _care_focus(conv: Documented) -> tuple[str | None, str | None]:
+    answer = conv.answers.get("care-focus")
+    code = answer if isinstance(answer, str) else conv.care_focus
+    if not code:
+        return None, None
+    return codes.CARE_FOCUS_ANSWERS.get(code) or questionnaires.option_display(
+        "care-focus", code
+    ) or code, code
 
 
 def _prognosis(conv: Documented) -> tuple[str | None, str | None]:
@@ -137,11 +152,16 @@ def _agent(conv: Documented) -> tuple[str | None, str | None]:
 # (key, label, reader) in the order clinicians read them.
 FIELDS: tuple[tuple[str, str, Callable[[Documented], tuple[str | None, str | None]]], ...] = (
     ("code_status", "Code status", _code_status),
+    ("care_focus", "Care focus", _care_focus),
     ("agent", "Health care agent", _agent),
     ("goals", "What matters most", _text("goals")),
     ("recommendation", "Recommendation", _text("recommendation")),
     ("prognosis", "Prognosis shared", _prognosis),
 )
+
+
+# Fields whose change between the last two records is flagged rather than silently replaced.
+FLAG_CHANGES = frozenset({"code_status", "care_focus"})
 
 
 def field_of(
@@ -160,7 +180,7 @@ def field_of(
                 reason = NOT_DISCUSSED if code == "no" else NOT_RECORDED
                 gaps.append(Gap(conv.procedure_id, conv.when, reason))
             continue
-        found.append(HeaderField(key, label, value, code, conv.when, conv.author, conv.procedure_id))
+        found.append(HeaderField(key, label, value, code, conv.when, conv.author, conv.procedure_id or None))
         if len(found) == 2:
             break
     if not found:
@@ -174,22 +194,38 @@ def field_of(
             key, label, "Not discussed", "no", conv.when, conv.author, conv.procedure_id, earlier
         )
     latest = found[0]
-    changed = key == "code_status" and len(found) == 2 and found[1].code != latest.code
+    changed = key in FLAG_CHANGES and len(found) == 2 and found[1].code != latest.code
     return replace(latest, gaps=tuple(gaps), previous=found[1] if changed else None)
 
 
-def build_header(conversations: Sequence[Documented], goal: HeaderField | None = None) -> Header:
+def build_header(
+    conversations: Sequence[Documented],
+    goal: HeaderField | None = None,
+    care_focus: Sequence[Documented] = (),
+) -> Header:
     """The header from the patient's conversations, newest first (entered-in-error ones left out).
 
     ``goal`` is a Goal recorded outside any conversation, shown when no conversation documented one.
+    ``care_focus`` holds care-focus Observations recorded outside any conversation; they take their
+    place among the conversations by date.
     """
-    if not conversations:
+    if not conversations and not care_focus:
         return Header()
     fields = {key: field_of(key, label, read, conversations) for key, label, read in FIELDS}
+    if care_focus:
+        merged = sorted([*conversations, *care_focus], key=_newest_first)
+        fields["care_focus"] = field_of("care_focus", "Care focus", _care_focus, merged)
+    if not conversations:
+        return Header(care_focus=fields["care_focus"])
     if fields["goals"].value is None and goal is not None:
         fields["goals"] = HeaderField("goals", "What matters most", goal.value, None, goal.when, goal.author)
     latest = conversations[0]
     return Header(latest.procedure_id, latest.when, latest.author, **fields)
+
+
+def _newest_first(conv: Documented) -> tuple[bool, float]:
+    # SQLite hands back naive timestamps (UTC); records without a date go last.
+    return conv.when is None, -as_utc(conv.when).timestamp() if conv.when else 0.0
 
 
 # ---- the query --------------------------------------------------------------------------------
@@ -200,7 +236,57 @@ def header(uow: UnitOfWork, patient_id: str) -> Header:
     conversations = _named(uow.session, documented(uow.session, patient_id))
     has_goals = any(_text("goals")(c)[0] for c in conversations)
     goal = _latest_goal(uow.session, patient_id) if conversations and not has_goals else None
-    return build_header(conversations, goal)
+    return build_header(conversations, goal, _named(uow.session, care_focus_records(uow.session, patient_id)))
+
+
+def care_focus_records(session: Session, patient_id: str) -> list[Documented]:
+    """Care-focus Observations of the patient that are not part of any of its conversations."""
+    observation = aliased(Resource)
+    conversations = select(Conversation.procedure_id).where(Conversation.patient_id == patient_id)
+    rows = session.scalars(
+        select(observation.content)
+        .join(
+            CareEvent,
+            and_(CareEvent.source_type == observation.resource_type, CareEvent.source_id == observation.id),
+        )
+        .where(
+            CareEvent.patient_id == patient_id,
+            CareEvent.kind == "care_focus",
+            observation.deleted.is_(False),
+            or_(CareEvent.procedure_id.is_(None), CareEvent.procedure_id.not_in(conversations)),
+        )
+    ).all()
+    out = []
+    for content in rows:
+        content = content or {}
+        code = care_focus_of(content)
+        if code is None:
+            continue
+        who = next((dict(p) for p in content.get("performer") or () if isinstance(p, dict)), {})
+        who = {k: v for k, v in who.items() if k in ("reference", "display")}
+        out.append(
+            Documented(
+                procedure_id="",
+                when=_effective(content),
+                author=who.get("display") or "unknown",
+                answers={"care-focus": code},
+                performer=who,
+            )
+        )
+    return out
+
+
+def _effective(obs: dict[str, Any]) -> datetime | None:
+    """When an Observation was made. A date without a time is taken as midday UTC, which is the same
+    calendar day in every site time zone from UTC-12 to UTC+11."""
+    value = obs.get("effectiveDateTime") or (obs.get("effectivePeriod") or {}).get("start")
+    value = value or obs.get("effectiveInstant") or obs.get("issued")
+    if not isinstance(value, str):
+        return None
+    if "T" not in value:
+        day = calendar_date(value)
+        return datetime(day.year, day.month, day.day, 12, tzinfo=UTC) if day else None
+    return instant(value)
 
 
 def documented(session: Session, patient_id: str) -> list[Documented]:
@@ -251,6 +337,7 @@ def documented(session: Session, patient_id: str) -> list[Documented]:
             answers=answers_from_items((qr or {}).get("item")),
             code_status=conv.code_status,
             performer=performer(content),
+            care_focus=conv.care_focus,
         )
     return list(out.values())
 

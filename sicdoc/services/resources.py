@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sicdoc.errors import DuplicateIdentifier, InvalidInput, Issue
-from sicdoc.fhir.validation import validate_resource
+from sicdoc.fhir.profile import validate_write
 from sicdoc.services import timing
 from sicdoc.services.entries import conditional_references
 from sicdoc.services.matching import match_one, serialise
@@ -26,7 +26,7 @@ class WriteResult:
 
 
 def _checked(resource_type: str, resource: Any) -> dict[str, Any]:
-    validate_resource(resource)
+    validate_write(resource)
     if resource["resourceType"] != resource_type:
         raise InvalidInput(
             f"resourceType '{resource['resourceType']}' does not match the URL type '{resource_type}'",

@@ -1,4 +1,4 @@
-"""Read models for analytics: the six projection tables as the ``Frames`` DataFrames, one query each.
+"""Read models for analytics: the projection tables as the ``Frames`` DataFrames, one query each.
 
 Rows dated after the cut-off are left out in SQL (``Frames.observed`` would drop them anyway), so a
 report as of an old date reads less. Everything else is filtered in pandas, where the attribution
@@ -17,9 +17,11 @@ from sqlalchemy import Connection, Date, DateTime, Select, String, func, or_, se
 
 from sicdoc.analytics.frames import COLUMNS, Frames
 from sicdoc.models import (
+    CareEvent,
     Conversation,
     DiagnosisFact,
     EncounterFact,
+    LocationFact,
     PalliativeConsult,
     PalliativeReferral,
     PatientFact,
@@ -35,7 +37,9 @@ SOURCES: dict[str, frozenset[str]] = {
     "encounters": frozenset({"Encounter"}),
     "referrals": frozenset({"ServiceRequest"}),
     "consults": frozenset({"Encounter"}),
-    "conversations": frozenset({"Procedure", "QuestionnaireResponse", "Observation"}),
+    "conversations": frozenset({"Procedure", "QuestionnaireResponse", "Observation", "Composition"}),
+    "care_events": frozenset({"Encounter", "EpisodeOfCare", "Procedure", "Observation"}),
+    "locations": frozenset({"Location"}),
 }
 TABLES: dict[str, tuple[Any, str | None]] = {
     "patients": (PatientFact, None),
@@ -44,6 +48,8 @@ TABLES: dict[str, tuple[Any, str | None]] = {
     "referrals": (PalliativeReferral, "authored_date"),
     "consults": (PalliativeConsult, "start_date"),
     "conversations": (Conversation, "performed_date"),
+    "care_events": (CareEvent, "start_date"),
+    "locations": (LocationFact, None),
 }
 
 
@@ -188,6 +194,66 @@ def clinician_names(connection: Connection, refs: Iterable[str]) -> dict[str, st
         if name and name != "(no name)":
             out[ref] = name
     return out
+
+
+def clinician_departments(connection: Connection, refs: Iterable[str]) -> dict[str, str]:
+    """The department (service) of each recorded performer: the ``specialty`` of an active
+    PractitionerRole, as text (else a coding's display). A PractitionerRole reference reads its own
+    role; a Practitioner reference the roles that name that Practitioner (several: the lowest id
+    with a specialty). Free-text performers and clinicians without such a role have none here."""
+    targets: dict[str, tuple[str, str]] = {}
+    for ref in dict.fromkeys(r for r in refs if isinstance(r, str)):
+        match = PRACTITIONER_REF.match(ref)
+        if match:
+            targets[ref] = (match.group(1), match.group(2))
+    if not targets:
+        return {}
+    # Every live role: one per clinician, so a few thousand rows at most; a role names its
+    # Practitioner only inside its content, which no index holds.
+    rows = connection.execute(
+        select(Resource.id, Resource.content)
+        .where(Resource.resource_type == "PractitionerRole", Resource.deleted.is_(False))
+        .order_by(Resource.id)
+    )
+    by_role: dict[str, str] = {}
+    by_practitioner: dict[str, str] = {}
+    for rid, content in rows:
+        service = _specialty(content or {})
+        if service is None:
+            continue
+        by_role[rid] = service
+        match = PRACTITIONER_REF.match(
+            str(((content or {}).get("practitioner") or {}).get("reference") or "")
+        )
+        if match and match.group(1) == "Practitioner":
+            by_practitioner.setdefault(match.group(2), service)
+    out = {}
+    for ref, (rtype, rid) in targets.items():
+        found = by_role.get(rid) if rtype == "PractitionerRole" else by_practitioner.get(rid)
+        if found:
+            out[ref] = found
+    return out
+
+
+def _specialty(role: dict) -> str | None:
+    """An active role's first specialty as text, whitespace collapsed (None without one)."""
+    if role.get("active") is False:
+        return None
+    for specialty in role.get("specialty") or ():
+        if not isinstance(specialty, dict):
+            continue
+        label = specialty.get("text") or next(
+            (
+                c.get("display")
+                for c in specialty.get("coding") or ()
+                if isinstance(c, dict) and c.get("display")
+            ),
+            None,
+        )
+        text = " ".join(str(label or "").split())
+        if text:
+            return text
+    return None
 
 
 def _current(connection: Connection, resource_type: str, ids: set[str]) -> dict[str, dict]:

@@ -108,3 +108,24 @@ def load(path: str | None = None) -> ValueSets:
 
 
 __all__ = ["COHORTS", "CohortMatch", "ValueSetError", "ValueSets", "load"]
+
+
+ICU_FILE = "icu-2026.1.json"
+
+
+@dataclass(frozen=True)
+class IcuValueSet:
+    """Location types that mark an intensive care unit, with the version reports name."""
+
+    version: str
+    codes: frozenset[tuple[str, str]]
+
+    def is_icu(self, system: str | None, code: str) -> bool:
+        return (system or "", code) in self.codes
+
+
+@cache
+def icu_value_set() -> IcuValueSet:
+    """The ICU value set shipped with sicdoc (a versioned data file beside the cohort sets)."""
+    raw = json.loads(resources.files(__package__).joinpath(ICU_FILE).read_text(encoding="utf-8"))
+    return IcuValueSet(raw["version"], frozenset((c["system"], c["code"]) for c in raw["codes"]))

@@ -31,7 +31,8 @@ def _context(board: Dashboard) -> dict[str, Any]:
     analytics = service()
     return {
         "board": board,
-        "boards": list(analytics.definitions.values()),
+        # The default board first, then the others in file order.
+        "boards": sorted(analytics.definitions.values(), key=lambda b: b is not analytics.default_board),
         "cohorts": COHORTS,
         "places": analytics.places(),
         "figure_data": figure_data,

@@ -265,5 +265,5 @@ def test_the_dashboards_see_rebuilt_projections(loaded):
 
     with loaded.extensions["sicdoc.engine"].connect() as conn:
         after = data_version(conn)
-    assert changed_tables(before, after) == {"conversations"}
+    assert changed_tables(before, after) == {"conversations", "care_events"}
     assert sorted(analytics.frames().conversations["code_status"].dropna()) == statuses

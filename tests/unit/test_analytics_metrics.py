@@ -207,6 +207,12 @@ def test_data_quality_counts_and_listing(stroke):
         "conversation_after_death": 1,
         "consult_before_referral": 2,
         "diagnosis_after_death": 2,
+        # The end-of-life checks (this population has no care events).
+        "events_after_death": 0,
+        "hospice_after_death": 0,
+        "icu_stays_without_location_type": 0,
+        "hospice_ends_before_start": 0,
+        "care_focus_outside_answer_list": 0,
     }
     flags = quality_flags(stroke_frames().normalised())
     listed = set(zip(flags["patient_id"], flags["kind"], flags["days"], strict=True))

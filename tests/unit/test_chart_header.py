@@ -100,3 +100,31 @@ def test_details_hold_the_nuanced_fields_in_reading_order():
     header = build_header([conv("c1", (10, 1))])
     assert [f.key for f in header.details] == ["goals", "recommendation", "prognosis"]
     assert header.agent is not None and header.agent.value is None
+
+
+def test_the_care_focus_is_the_latest_by_date_across_conversations_and_ehr_observations():
+    ehr = Documented("", datetime(2026, 10, 20, 12, tzinfo=UTC), "Dr E", {"care-focus": "LA33475-7"})
+    header = build_header(
+        [
+            conv("c3", (11, 30)),
+            conv("c2", (10, 2), **{"care-focus": "LA33473-2"}),
+            Documented("c1", datetime(2026, 9, 2, 9, tzinfo=UTC), "Dr A", {}, care_focus="LA33474-0"),
+        ],
+        care_focus=[ehr],
+    )
+    focus = header.care_focus
+    assert focus is not None and focus.previous is not None
+    assert (focus.value, focus.code, focus.author, focus.procedure_id) == (
+        "Comfort-focused treatments",
+        "LA33475-7",
+        "Dr E",
+        None,
+    )
+    assert [(g.procedure_id, g.reason) for g in focus.gaps] == [("c3", NOT_RECORDED)]
+    assert (focus.previous.value, focus.previous.procedure_id) == ("Full treatments", "c2")
+    assert header.procedure_id == "c3"  # the latest conversation is still the latest conversation
+    only_projection = build_header([conv("c1", (9, 2))])
+    assert only_projection.care_focus is not None and only_projection.care_focus.value is None
+    alone = build_header([], care_focus=[ehr])
+    assert alone.procedure_id is None and alone.care_focus is not None
+    assert alone.care_focus.value == "Comfort-focused treatments" and alone.care_focus.previous is None

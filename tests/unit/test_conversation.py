@@ -38,6 +38,7 @@ LINK_IDS = [
     "hopes",
     "recommendation",
     "code-status",
+    "care-focus",
     "health-care-agent-name",
     "health-care-agent-relationship",
     "health-care-agent-phone",
@@ -62,6 +63,7 @@ LABELS = {
     "hopes": "Hopes",
     "recommendation": "Recommendation",
     "code-status": "Code status",
+    "care-focus": "Care focus",
     "health-care-agent-name": "Health care agent: name",
     "health-care-agent": "Other notes about the health care agent",
     "duration-minutes": "Duration (minutes)",
@@ -103,6 +105,7 @@ FULL = make(
         "hopes": "One more trip to the coast",
         "recommendation": "Home hospice",
         "code-status": "dnr",
+        "care-focus": "LA33474-0",
         "health-care-agent": "Rita Shah, sister",
         "decision-capacity": "has-capacity",
         "follow-up": "Family meeting Friday",
@@ -123,7 +126,7 @@ def test_questionnaire_is_valid_r4_with_stable_link_ids_labels_and_domains():
     validate_resource(q)
     assert (q["url"], q["version"], q["id"], q["status"]) == (
         codes.SIC_QUESTIONNAIRE_URL,
-        "1.1.0",
+        "1.2.0",
         "serious-illness-conversation",
         "active",
     )
@@ -190,7 +193,7 @@ def test_bundle_resources_all_validate_and_references_resolve():
     assert set(refs) - {FULL.patient} <= urls
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert kinds[:2] == ["Procedure", "QuestionnaireResponse"] and kinds[-1] == "Composition"
-    assert kinds.count("Observation") == 8 and kinds.count("Goal") == 1
+    assert kinds.count("Observation") == 9 and kinds.count("Goal") == 1
 
 
 def test_conditional_creates_use_identifiers_derived_from_the_conversation_id():
@@ -214,7 +217,7 @@ def test_procedure_and_questionnaire_response_content():
     }
     assert procedure["performer"][0]["actor"]["display"] == "Dr. Ada Quinn"
     qr = by_type(bundle, "QuestionnaireResponse")[0]
-    assert qr["questionnaire"] == f"{codes.SIC_QUESTIONNAIRE_URL}|1.1.0"
+    assert qr["questionnaire"] == f"{codes.SIC_QUESTIONNAIRE_URL}|1.2.0"
     assert qr["partOf"] == [{"reference": bundle["entry"][0]["fullUrl"]}]
     answers = {item["linkId"]: item["answer"] for item in qr["item"]}
     assert answers["duration-minutes"] == [{"valueInteger": 30}]
@@ -332,3 +335,55 @@ def test_documented_domains():
     ]
     assert documented_domains(items) == ["goals", "code-status"]
     assert documented_domains(None) == []
+
+
+def test_care_focus_is_extracted_as_a_coded_treatment_preference_apart_from_trade_offs():
+    bundle = bundle_of(
+        make(**{"trade-offs": "No ventilator", "care-focus": "LA33475-7", "code-status": "dnr"})
+    )
+    procedure_url, qr_url = bundle["entry"][0]["fullUrl"], bundle["entry"][1]["fullUrl"]
+    preferences = [
+        o
+        for o in by_type(bundle, "Observation")
+        if o["code"]["coding"][0]["code"] == codes.TREATMENT_PREFERENCES
+    ]
+    assert len(preferences) == 2
+    focus = next(o for o in preferences if "valueCodeableConcept" in o)
+    trade_offs = next(o for o in preferences if "valueString" in o)
+    validate_resource(focus)
+    assert focus["code"]["coding"] == [
+        {
+            "system": codes.LOINC,
+            "code": "75773-2",
+            "display": "Goals, preferences, and priorities for medical treatment [Reported]",
+        }
+    ]
+    assert focus["category"] == [
+        {"coding": [{"system": codes.SIC_DOMAIN_SYSTEM, "code": "care-focus", "display": "Care focus"}]}
+    ]
+    assert focus["valueCodeableConcept"] == {
+        "coding": [{"system": codes.LOINC, "code": "LA33475-7", "display": "Comfort-focused treatments"}],
+        "text": "Comfort-focused treatments",
+    }
+    assert focus["partOf"] == [{"reference": procedure_url}]
+    assert focus["derivedFrom"] == [{"reference": qr_url}]
+    assert focus["effectiveDateTime"] == "2025-03-04T14:05:00-05:00"
+    assert focus["identifier"] == [{"system": SYSTEM, "value": "c-1-obs-care-focus"}]
+    assert trade_offs["category"][0]["coding"][0]["code"] == "trade-offs"
+    qr = by_type(bundle, "QuestionnaireResponse")[0]
+    answer = next(i["answer"] for i in qr["item"] if i["linkId"] == "care-focus")
+    assert answer == [{"valueCoding": focus["valueCodeableConcept"]["coding"][0]}]
+    note = by_type(bundle, "Composition")[0]
+    titles = [s["title"] for s in note["section"]]
+    assert titles.index("Code status") + 1 == titles.index("Care focus")
+    section = note["section"][titles.index("Care focus")]
+    assert section["text"]["div"].endswith("<p>Comfort-focused treatments</p></div>")
+    entry_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is focus)
+    assert section["entry"] == [{"reference": entry_url}]
+
+
+def test_a_care_focus_outside_the_answer_list_is_refused():
+    for bad in ("comfort", "LA33476-5", "full"):
+        errors = validate_answers(make(**{"care-focus": bad}))
+        assert list(errors) == ["care-focus"] and "is not one of the choices" in errors["care-focus"]
+    assert list(questionnaires.questions()).index("care-focus") == LINK_IDS.index("code-status") + 1

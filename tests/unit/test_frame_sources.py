@@ -18,9 +18,11 @@ def test_each_type_maps_to_the_tables_it_feeds():
     ) == {
         "encounters",
         "consults",
+        "care_events",
     }
     assert changed_tables(before, version(Patient="2026-01-01T00:00:00", Observation="x")) == {
-        "conversations"
+        "conversations",
+        "care_events",
     }
     assert changed_tables(before, before) == set()
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import bearer_client, login
-from tests.web.fhir_helpers import send, stroke
+from tests.web.fhir_helpers import patient, send, stroke
 from tests.web.forms_helpers import answers, new_patient
 
 TOMORROW = (date.today() + timedelta(days=1)).isoformat()
@@ -57,6 +57,7 @@ class World:
     procedure: str
     draft: str
     condition: str
+    decedent: str = ""  # set by the case-review case, which posts the patient it lists
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,38 @@ def _both(w: World) -> set[str]:
 
 def _one(w: World) -> set[str]:
     return {w.patient}
+
+
+def _case_review(w: World):
+    """A patient who died last month after a DNR Observation and then CPR, then the review list."""
+    died = date.today().replace(day=1) - timedelta(days=3)
+    mrn = [{"system": "urn:oid:1.2.3", "value": "MRN-AUD-3"}]
+    w.decedent = send(
+        w.fhir,
+        "POST",
+        "/fhir/Patient",
+        patient("MRN-AUD-3", "Moreau", identifier=mrn, deceasedDateTime=str(died)),
+    ).get_json()["id"]
+    snomed = "http://snomed.info/sct"
+    for resource in (
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": snomed, "code": "304251008"}]},
+            "valueCodeableConcept": {"coding": [{"system": snomed, "code": "304253006"}]},
+            "subject": {"reference": f"Patient/{w.decedent}"},
+            "effectiveDateTime": str(died - timedelta(days=3)),
+        },
+        {
+            "resourceType": "Procedure",
+            "status": "completed",
+            "code": {"coding": [{"system": snomed, "code": "89666000"}]},
+            "subject": {"reference": f"Patient/{w.decedent}"},
+            "performedDateTime": str(died - timedelta(days=1)),
+        },
+    ):
+        assert send(w.fhir, "POST", f"/fhir/{resource['resourceType']}", resource).status_code == 201
+    return w.clinician.get("/reviews/end-of-life")
 
 
 def _transaction(w: World):
@@ -225,6 +258,7 @@ CASES: dict[str, list[Case]] = {
             lambda w: {w.other},
         )
     ],
+    "reviews.end_of_life": [Case("GET", _case_review, lambda w: {w.decedent})],
     "admin.audit_log": [
         Case("GET", lambda w: _admin(w).get(f"/admin/audit?patient={w.patient}"), lambda w: set(), "admin")
     ],

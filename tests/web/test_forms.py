@@ -63,6 +63,7 @@ def test_the_form_follows_the_questionnaire_with_the_agreed_labels(client):
         "Hopes",
         "Recommendation",
         "Code status",
+        "Care focus",
         "Health care agent: name",
         "Duration (minutes)",
     ]

@@ -212,3 +212,77 @@ def test_the_header_reads_all_conversations_in_one_query(app, client):
         assert len(session.scalars(select(Conversation).where(Conversation.patient_id == pid)).all()) == 3
     assert [d.answers["code-status"] for d in found] == ["dnr"] * 3
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+
+
+def care_focus_box(client, pid):
+    page = text(client.get(f"/patients/{pid}"))
+    box = page.split('class="care-focus-box')[1].split(">", 1)[1]
+    return words(box.split("</div>")[0])
+
+
+def care_focus_observation(pid, code, when, performer=None):
+    obs = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": codes.LOINC, "code": codes.TREATMENT_PREFERENCES}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": when,
+        "valueCodeableConcept": {"coding": [{"system": codes.LOINC, "code": code}]},
+    }
+    if performer:
+        obs["performer"] = [{"display": performer}]
+    return obs
+
+
+def test_the_care_focus_sits_beside_code_status_with_its_date_author_and_change(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-09-01T09:00", **{"care-focus": "LA33473-2"})
+    sign(client, pid, "2026-10-02T09:00", **{"care-focus": codes.COMFORT_FOCUSED})
+    sign(client, pid, "2026-11-30T10:00", **MINIMAL)
+    page = text(client.get(f"/patients/{pid}"))
+    assert (
+        page.index('class="code-status-box')
+        < page.index('class="care-focus-box changed"')
+        < page.index("Health care agent")
+    )
+    box = care_focus_box(client, pid)
+    assert box.startswith("Care focus Comfort-focused treatments Documented 2026-10-02 by clinician")
+    assert (
+        "Care focus changed from Full treatments (documented 2026-09-01 by clinician) "
+        "to Comfort-focused treatments on 2026-10-02." in box
+    )
+    assert "Not recorded in the 2026-11-30 note; last documented 2026-10-02 by clinician" in box
+
+
+def test_an_ehr_care_focus_observation_counts_by_date_among_conversations(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-10-02T09:00", **{"care-focus": "LA33473-2"})
+    later = care_focus_observation(pid, codes.COMFORT_FOCUSED, "2026-10-20T15:00:00Z", "Dr Amy Lee")
+    assert send(client, "POST", "/fhir/Observation", later).status_code == 201
+    box = care_focus_box(client, pid)
+    assert box.startswith("Care focus Comfort-focused treatments Documented 2026-10-20 by Dr Amy Lee")
+    assert "changed from Full treatments (documented 2026-10-02 by clinician)" in box
+    # An older EHR record does not override the later conversation; free text is no care focus.
+    other = new_patient(client, "MRN-2", "Okafor")
+    older = care_focus_observation(other, "LA33474-0", "2026-01-10")
+    assert send(client, "POST", "/fhir/Observation", older).status_code == 201
+    assert care_focus_box(client, other).startswith(
+        "Care focus Selective treatments Documented 2026-01-10 by unknown"
+    )
+    sign(client, other, "2026-10-02T09:00", **{"care-focus": codes.COMFORT_FOCUSED})
+    trade_offs = {**care_focus_observation(other, "x", "2026-12-01"), "valueString": "No ventilator"}
+    del trade_offs["valueCodeableConcept"]
+    assert send(client, "POST", "/fhir/Observation", trade_offs).status_code == 201
+    box = care_focus_box(client, other)
+    assert box.startswith("Care focus Comfort-focused treatments Documented 2026-10-02 by clinician")
+    assert "changed from Selective treatments (documented 2026-01-10 by unknown)" in box
+
+
+def test_without_a_care_focus_the_header_says_so_and_flags_no_change(client):
+    pid = new_patient(client)
+    sign(client, pid, "2026-10-02T09:00", **{"care-focus": "LA33474-0"})
+    sign(client, pid, "2026-11-02T09:00", **{"care-focus": "LA33474-0"})
+    assert "Care focus changed" not in care_focus_box(client, pid)
+    none = new_patient(client, "MRN-3", "Berg")
+    sign(client, none, "2026-10-02T09:00")
+    assert care_focus_box(client, none) == "Care focus Not recorded in any conversation"

@@ -437,3 +437,68 @@ def test_the_reach_panel_csv_agrees_with_the_report_and_the_headline_shows_the_m
         "admission_to_consult_hours",
         "referral_to_consult_hours",
     } <= measures
+
+
+# --- no identities on the "Goals and care" dashboard ----------------------------------------------
+
+MRN = re.compile(r"\b7-\d{7}\b")  # the generated population's MRNs (seed 7)
+
+
+def patient_names(app) -> set[str]:
+    """Every stored patient's name as the chart shows it ("Given Family")."""
+    from sqlalchemy import select
+
+    from sicdoc.models import Resource
+
+    names = set()
+    with app.extensions["sicdoc.engine"].connect() as conn:
+        for (content,) in conn.execute(select(Resource.content).where(Resource.resource_type == "Patient")):
+            for name in content.get("name") or ():
+                full = " ".join([*(name.get("given") or ()), name.get("family") or ""]).strip()
+                if full:
+                    names.add(full)
+    return names
+
+
+def assert_no_identities(app, *texts: str) -> None:
+    assert_no_ids(*texts)
+    names = patient_names(app)
+    assert names, "the generated patients have names"
+    for text in texts:
+        assert not MRN.search(text), MRN.search(text)
+        assert "Patient/" not in text
+        found = [n for n in names if n in text]
+        assert not found, found
+
+
+@pytest.mark.parametrize("mode", ["name", "pseudonym"])
+def test_the_goals_and_care_dashboard_shows_no_patient_or_clinician_identity(
+    client, app, labels_mode, tmp_path, mode
+):
+    labels_mode(mode)
+    page = client.get(f"/dashboards/goals-and-care?as_of=2026-06-30&{PERIOD}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    figures = re.findall(r'<script type="application/json" id="fig-[^"]+">(.*?)</script>', body, re.S)
+    assert len(figures) >= 5
+    board = app.extensions["sicdoc.analytics"].definitions["goals-and-care"]
+    tables = []
+    for panel in board.panels:
+        answer = client.get(f"/dashboards/{panel['id']}.csv?as_of=2026-06-30&{PERIOD}")
+        assert answer.status_code == 200
+        tables.append(answer.get_data(as_text=True))
+    main = body.split("<main", 1)[-1]  # the page's own content, past the shared header
+    shown = [json.dumps(json.loads(f), ensure_ascii=False) for f in figures]
+    assert_no_identities(app, *shown, *tables, re.sub(r"<[^>]+>", " ", main))
+    result = run_cli(
+        app, "dashboards", "export", "--out", str(tmp_path), "--as-of", "2026-06-30", "--from", "2023-01-01"
+    )
+    assert result.exit_code == 0, result.output
+    (html_page,) = tmp_path.glob("sicdoc-dashboard-goals-and-care-*.html")
+    html = html_page.read_text(encoding="utf-8")
+    for div in re.findall(r'<div id="([0-9a-f-]{36})" class="plotly-graph-div"', html):
+        html = html.replace(div, "")
+    exported = [
+        p.read_text(encoding="utf-8") for p in tmp_path.glob("sicdoc-dashboard-goals-and-care-*/*.csv")
+    ]
+    assert_no_identities(app, html, *exported)

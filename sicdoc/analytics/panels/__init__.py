@@ -8,8 +8,10 @@ required options against it, ``panel_table`` builds the table from it, and the f
 its charts by the same names. Kinds and their options: ``headline``, ``incidence`` (measure:
 referral | sic), ``bands``, ``bands_by_year``, ``monthly`` (series, run_chart_below), ``interval``
 (run_chart_below), ``unit_funnel`` (hours), ``clinician_funnel``, ``strata`` (days), ``quality``,
-``period_comparison`` (series), ``reach``.
-The funnels also take ``target`` (a reference line) and ``overdispersion`` (``funnels.OVERDISPERSION``).
+``period_comparison`` (series), ``reach``; the "Goals and care" kinds (``panels/end_of_life.py``):
+``eol_indicators``, ``concordance``, ``documentation_quality`` (run_chart_below),
+``documentation_funnel`` and ``sic_last_180d_by_department``.
+The funnels (``documentation_funnel`` too) also take ``target`` (a reference line) and ``overdispersion`` (``funnels.OVERDISPERSION``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from sicdoc.analytics.funnels import DEFAULT_OVERDISPERSION, OVERDISPERSION
 from sicdoc.analytics.panels.comparison import clinician_funnel_table, strata_table, unit_funnel_table
 from sicdoc.analytics.panels.context import PanelContext
 from sicdoc.analytics.panels.curves import LAST_DAY, incidence_table
+from sicdoc.analytics.panels.end_of_life import (
+    concordance_table,
+    documentation_funnel_table,
+    documentation_quality_table,
+    eol_indicators_table,
+    sic_by_department_table,
+)
 from sicdoc.analytics.panels.monthly import RUN_CHART_BELOW, SERIES, interval_table, monthly_table
 from sicdoc.analytics.panels.overview import bands_by_year_table, bands_table, headline_table, quality_table
 from sicdoc.analytics.panels.period import period_comparison_table
@@ -83,6 +92,18 @@ KINDS: dict[str, PanelKind] = {
     "period_comparison": PanelKind(
         lambda ctx, spec: period_comparison_table(ctx, spec["series"]), {"series": tuple(SERIES)}
     ),
+    # Goals and care (issue 17): end-of-life care, concordance and documentation quality.
+    "eol_indicators": PanelKind(lambda ctx, spec: eol_indicators_table(ctx)),
+    "concordance": PanelKind(lambda ctx, spec: concordance_table(ctx)),
+    "documentation_quality": PanelKind(
+        lambda ctx, spec: documentation_quality_table(ctx, spec.get("run_chart_below", RUN_CHART_BELOW))
+    ),
+    "documentation_funnel": PanelKind(
+        lambda ctx, spec: documentation_funnel_table(ctx, **_funnel_options(spec)),
+        optional={"overdispersion": OVERDISPERSION},
+        proportion_target=True,
+    ),
+    "sic_last_180d_by_department": PanelKind(lambda ctx, spec: sic_by_department_table(ctx)),
 }
 # The required options of each kind that has any, as dashboard definitions check them.
 PANEL_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -9,6 +10,12 @@ from functools import cached_property
 import pandas as pd
 
 from sicdoc.analytics.clinicians import ClinicianLabels
+from sicdoc.analytics.end_of_life import (
+    all_documentation,
+    cohort_documentation,
+    decedent_care,
+    documentation_quality,
+)
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table
 from sicdoc.analytics.intervals import decedents
@@ -34,6 +41,8 @@ class PanelContext:
     phases: tuple[Phase, ...] = ()
     # How clinicians are named in the funnel by clinician (never by a resource id).
     clinicians: ClinicianLabels = field(default_factory=ClinicianLabels)
+    # The department (PractitionerRole specialty) of each recorded performer that has one.
+    departments: Mapping[str, str] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -75,6 +84,20 @@ class PanelContext:
             self._cache[key] = reach_table(self.data, cohort, as_of=self.scope.as_of, where=self.scope.where)
         return self._cache[key]
 
+    def eol(self, cohort: str) -> pd.DataFrame:
+        """The ``end_of_life.decedent_care`` table of ``cohort`` (one row per decedent in the period)."""
+        key = ("eol", cohort)
+        if key not in self._cache:
+            self._cache[key] = decedent_care(self.data, cohort, self.scope.where)
+        return self._cache[key]
+
+    def documentation(self, cohort: str) -> pd.DataFrame:
+        """The scored conversations of ``cohort``'s members (``end_of_life.cohort_documentation``)."""
+        key = ("documentation", cohort)
+        if key not in self._cache:
+            self._cache[key] = cohort_documentation(self.data, cohort, self.scope.where)
+        return self._cache[key]
+
     def incidence(self, cohort: str, measure: str) -> dict:
         """Cumulative incidence of ``measure`` ("referral" or "sic") at every day the dashboard
         shows: the curve's grid and the report's horizons, estimated once for both."""
@@ -103,6 +126,7 @@ class PanelContext:
             where=self.scope.where,
             data_through=self.data_through,
             reach=lambda: reach_counts(self.reach(ALL), self.data_through),
+            documentation=lambda: documentation_quality(all_documentation(self.data, self.scope.where)),
         )
 
     def _counts(self, cohort: str, flags: pd.DataFrame) -> dict:
@@ -116,4 +140,6 @@ class PanelContext:
             flags=flags,
             where=self.scope.where,
             reach=reach_counts(self.reach(cohort), self.data_through),
+            eol=self.eol(cohort),
+            documentation=self.documentation(cohort),
         )

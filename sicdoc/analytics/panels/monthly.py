@@ -115,24 +115,35 @@ def monthly_table(ctx: PanelContext, series: str, run_chart_below: int = RUN_CHA
         raw = SERIES[series](ctx, cohort)
         if raw.empty:
             continue
-        shown = period_proportions(raw, series, ctx, cohort=cohort)
-        shown[PHASE_COLUMN] = phase_of(list(shown.index), ctx.phases)
-        used = shown["rate"].notna() & shown["complete"]
-        counts = shown.loc[used, ["numerator", "denominator"]].astype(int)
-        stats = _statistics(
-            shown.loc[used, "rate"].astype(float),
-            run_chart_below,
-            counts,
-            list(shown.loc[used, PHASE_COLUMN]),
-        )
-        shown = shown.join(stats)
-        shown.insert(0, key, shown.index)
-        shown.insert(0, "cohort", cohort)
-        parts.append(shown.reset_index(drop=True))
+        parts.append(proportion_chart(ctx, raw, series, cohort, run_chart_below))
     columns = ["cohort", key, "numerator", "denominator", "rate", "complete", PHASE_COLUMN, *SPC_COLUMNS]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True).loc[:, columns]
+
+
+def proportion_chart(
+    ctx: PanelContext, raw: pd.DataFrame, series: str, cohort: str, run_chart_below: int = RUN_CHART_BELOW
+) -> pd.DataFrame:
+    """One group's chart rows from its monthly numerator/denominator table (``raw``: month,
+    numerator, denominator): the suppressed periods with rate, completeness (``series`` names the
+    window rule of ``series.WINDOW_DAYS``), phase and chart statistics, led by ``cohort`` (the
+    group) and the period."""
+    key = _period_key(ctx)
+    shown = period_proportions(raw, series, ctx, cohort=cohort)
+    shown[PHASE_COLUMN] = phase_of(list(shown.index), ctx.phases)
+    used = shown["rate"].notna() & shown["complete"]
+    counts = shown.loc[used, ["numerator", "denominator"]].astype(int)
+    stats = _statistics(
+        shown.loc[used, "rate"].astype(float),
+        run_chart_below,
+        counts,
+        list(shown.loc[used, PHASE_COLUMN]),
+    )
+    shown = shown.join(stats)
+    shown.insert(0, key, shown.index)
+    shown.insert(0, "cohort", cohort)
+    return shown.reset_index(drop=True)
 
 
 def interval_table(ctx: PanelContext, run_chart_below: int = RUN_CHART_BELOW) -> pd.DataFrame:

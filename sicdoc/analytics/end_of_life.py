@@ -1,0 +1,501 @@
+"""Care at the end of life and whether it matched the goals patients documented.
+
+All functions take normalised frames cut at the as-of date (``Frames.normalised().observed(as_of)``).
+Days are whole calendar days; "in the last N days" means ``0 <= death date - event date <= N - 1``.
+
+Per decedent of a cohort (death date in the period), ``decedent_care`` derives:
+
+- NQF 0210 ``chemo_last_14d`` (cancer only in the report): a completed chemotherapy Procedure in the
+  last 14 days; NQF 0211 ``ed_gt1_last_30d``: more than one ED visit (class EMER, by start date) in
+  the last 30 days; NQF 0213 ``icu_last_30d``: an ICU stay that overlaps the last 30 days
+  (start <= death and, when it has ended, end >= death - 29);
+- NQF 0215 ``no_hospice``: no hospice enrolment on or before the death day; NQF 0216
+  ``hospice_lt3d``: the first enrolment on or before the death day was 0-2 days before death.
+  Enrolment is the start of an EpisodeOfCare or Encounter typed hospice care, or the discharge date
+  of an inpatient stay discharged to hospice;
+- ``death_in_hospital``: an IMP encounter with start <= death <= end (open when it has no end) or
+  discharged as expired; ``death_in_icu``: an ICU stay with start <= death <= end;
+- ``sic_last_180d``: a completed conversation in the last 180 days;
+- concordance: the last care focus and the last code status documented on or before the death day
+  (later ones ignored). Comfort-focused decedents with an ICU stay, CPR or mechanical ventilation in
+  the last 30 days, or who died in hospital; DNR decedents with CPR on a later day than the last
+  code status, up to death; DNR/DNI decedents intubated on a later day.
+
+Records that contradict the death date (events after it) and ICU candidates whose Location has no
+type are counted in ``data_quality``, never as events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sicdoc import codes
+from sicdoc.analytics.cohorts import (
+    CONVERSATION_DONE,
+    NOT_HAPPENED,
+    cohort_patients,
+    conversation_rows,
+    in_period,
+)
+from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, days_between, lookup
+from sicdoc.conversation.quality import DOMAINS
+
+# Care event kinds (sicdoc.store.projections writes them).
+STAY = "stay"
+HOSPICE = "hospice"
+CHEMOTHERAPY = "chemotherapy"
+CPR = "cpr"
+VENTILATION = "ventilation"
+INTUBATION = "intubation"
+CARE_FOCUS = "care_focus"
+CARE_FOCUS_INVALID = "care_focus_invalid"
+CODE_STATUS = "code_status"
+KINDS = (
+    STAY,
+    HOSPICE,
+    CHEMOTHERAPY,
+    CPR,
+    VENTILATION,
+    INTUBATION,
+    CARE_FOCUS,
+    CARE_FOCUS_INVALID,
+    CODE_STATUS,
+)
+
+# Report fields of the end_of_life object, in report order.
+EOL_FIELDS = (
+    "eol_chemo_last_14d",
+    "eol_ed_gt1_last_30d",
+    "eol_icu_last_30d",
+    "eol_no_hospice",
+    "eol_hospice_lt3d",
+    "eol_death_in_hospital",
+    "eol_death_in_icu",
+    "sic_last_180d",
+)
+CONCORDANCE_FIELDS = (
+    "concordance_comfort_focus_decedents",
+    "concordance_comfort_icu_cpr_mv_last_30d",
+    "concordance_comfort_died_in_hospital",
+    "dnr_decedents",
+    "dnr_then_cpr",
+    "dnr_dni_decedents",
+    "dnr_dni_then_intubation",
+)
+DATA_QUALITY_FIELDS = (
+    "events_after_death",
+    "hospice_after_death",
+    "icu_stays_without_location_type",
+    "hospice_ends_before_start",
+    "care_focus_outside_answer_list",
+)
+# Each report field -> (column of decedent_care, the field whose count is its denominator).
+DENOMINATORS: dict[str, str] = {
+    "eol_chemo_last_14d": "decedents",
+    "eol_ed_gt1_last_30d": "decedents",
+    "eol_icu_last_30d": "decedents",
+    "eol_no_hospice": "decedents",
+    "eol_hospice_lt3d": "hospice_enrolled",
+    "eol_death_in_hospital": "decedents",
+    "eol_death_in_icu": "decedents",
+    "sic_last_180d": "decedents",
+    "concordance_comfort_focus_decedents": "decedents",
+    "concordance_comfort_icu_cpr_mv_last_30d": "concordance_comfort_focus_decedents",
+    "concordance_comfort_died_in_hospital": "concordance_comfort_focus_decedents",
+    "dnr_decedents": "decedents",
+    "dnr_then_cpr": "dnr_decedents",
+    "dnr_dni_decedents": "dnr_decedents",
+    "dnr_dni_then_intubation": "dnr_dni_decedents",
+}
+COLUMN_OF = {
+    "eol_chemo_last_14d": "chemo_last_14d",
+    "eol_ed_gt1_last_30d": "ed_gt1_last_30d",
+    "eol_icu_last_30d": "icu_last_30d",
+    "eol_no_hospice": "no_hospice",
+    "eol_hospice_lt3d": "hospice_lt3d",
+    "eol_death_in_hospital": "death_in_hospital",
+    "eol_death_in_icu": "death_in_icu",
+    "sic_last_180d": "sic_last_180d",
+    "concordance_comfort_focus_decedents": "comfort_focus",
+    "concordance_comfort_icu_cpr_mv_last_30d": "comfort_icu_cpr_mv_last_30d",
+    "concordance_comfort_died_in_hospital": "comfort_died_in_hospital",
+    "dnr_decedents": "dnr",
+    "dnr_then_cpr": "dnr_then_cpr",
+    "dnr_dni_decedents": "dnr_dni",
+    "dnr_dni_then_intubation": "dnr_dni_then_intubation",
+}
+# Only the cancer cohort has NQF 0210.
+CHEMO_COHORTS = frozenset({"cancer"})
+# Ties on one day: the most comfort-focused care focus and the most limiting code status win, so a
+# review is shown the documentation that would raise a signal rather than the one that hides it.
+CARE_FOCUS_ORDER = {"LA33473-2": 0, "LA33474-0": 1, codes.COMFORT_FOCUSED: 2}
+CODE_STATUS_ORDER = {"full": 0, "undecided": 1, "dnr": 2, "dnr-dni": 3}
+DNR = frozenset({"dnr", "dnr-dni"})
+EVENT_KINDS_AFTER_DEATH = (CHEMOTHERAPY, CPR, VENTILATION, INTUBATION, CARE_FOCUS)
+
+
+def _events(frames: Frames, kind: str) -> pd.DataFrame:
+    ev = frames.care_events
+    return frames.memo(("care_events", kind), lambda: ev[ev["kind"] == kind])
+
+
+def ed_visits(frames: Frames) -> pd.DataFrame:
+    """ED visits that took place: patient_id, date (the start date)."""
+    enc = frames.encounters
+
+    def build() -> pd.DataFrame:
+        rows = enc[(enc["class_code"] == codes.EMERGENCY_CLASS) & ~enc["status"].isin(NOT_HAPPENED)]
+        rows = rows[rows["admit_date"].notna()]
+        return pd.DataFrame({"patient_id": rows["patient_id"], "date": rows["admit_date"]})
+
+    return frames.memo("eol_ed_visits", build)
+
+
+def stays(frames: Frames) -> pd.DataFrame:
+    """Every stay at a location with whether its Location is typed and intensive care.
+
+    Columns: patient_id, start, end, typed, icu, event_id."""
+
+    def build() -> pd.DataFrame:
+        rows = _events(frames, STAY)
+        locs = frames.locations.drop_duplicates("location_id").set_index("location_id")
+        typed = lookup(rows["location_id"], locs["typed"]).fillna(False).astype(bool)
+        icu = lookup(rows["location_id"], locs["icu"]).fillna(False).astype(bool)
+        return pd.DataFrame(
+            {
+                "patient_id": rows["patient_id"],
+                "start": rows["start_date"],
+                "end": rows["end_date"],
+                "typed": typed.to_numpy(),
+                "icu": icu.to_numpy(),
+                "event_id": rows["event_id"],
+            },
+            index=rows.index,
+        )
+
+    return frames.memo("eol_stays", build)
+
+
+def icu_stays(frames: Frames) -> pd.DataFrame:
+    """ICU stays with a start date (patient_id, start, end; end NaT while open)."""
+    all_stays = stays(frames)
+    return all_stays[all_stays["icu"] & all_stays["start"].notna()]
+
+
+def hospice_enrolments(frames: Frames) -> pd.DataFrame:
+    """Hospice enrolments (patient_id, date): hospice episodes and encounters by start, discharges
+    to hospice by discharge date. Episodes that end before they start are left out (counted in
+    ``data_quality``)."""
+
+    def build() -> pd.DataFrame:
+        ev = _events(frames, HOSPICE)
+        ev = ev[ev["start_date"].notna() & ~(ev["end_date"] < ev["start_date"])]
+        enc = frames.encounters
+        discharged = enc[
+            enc["class_code"].isin(codes.INPATIENT_CLASSES)
+            & ~enc["status"].isin(NOT_HAPPENED)
+            & (enc["discharge_disposition"] == codes.DISCHARGED_TO_HOSPICE)
+            & enc["discharge_date"].notna()
+        ]
+        return pd.concat(
+            [
+                pd.DataFrame({"patient_id": ev["patient_id"], "date": ev["start_date"]}),
+                pd.DataFrame({"patient_id": discharged["patient_id"], "date": discharged["discharge_date"]}),
+            ],
+            ignore_index=True,
+        )
+
+    return frames.memo("eol_hospice", build)
+
+
+def _dated(frames: Frames, kind: str) -> pd.DataFrame:
+    ev = _events(frames, kind)
+    ev = ev[ev["start_date"].notna()]
+    return pd.DataFrame({"patient_id": ev["patient_id"], "date": ev["start_date"]})
+
+
+def _window_any(rows: pd.DataFrame, death: pd.Series, days: int) -> pd.Series:
+    """Per patient (index of ``death``): any row dated in the last ``days`` days of life."""
+    return _window_count(rows, death, days) > 0
+
+
+def _window_count(rows: pd.DataFrame, death: pd.Series, days: int) -> pd.Series:
+    """Per patient: rows dated 0..days-1 days before death."""
+    d = days_between(lookup(rows["patient_id"], death), rows["date"])
+    inside = rows[(d >= 0) & (d <= days - 1)]
+    counts = inside.groupby("patient_id").size()
+    return counts.reindex(death.index, fill_value=0).astype(int)
+
+
+def _after_death(rows: pd.DataFrame, death: pd.Series) -> pd.Series:
+    limit = lookup(rows["patient_id"], death)
+    late = rows[rows["date"] > limit]
+    return late.groupby("patient_id").size().reindex(death.index, fill_value=0).astype(int)
+
+
+def last_documented(
+    rows: pd.DataFrame, value: str, order: Mapping[str, int], limits: pd.Series
+) -> pd.DataFrame:
+    """Per patient (index of ``limits``): the last ``value`` documented on or before the limit day,
+    with its date (ties on one day go to the highest ``order``)."""
+    limit = lookup(rows["patient_id"], limits)
+    kept = rows[rows["date"].notna() & (rows["date"] <= limit) & rows[value].isin(list(order))].copy()
+    kept["_rank"] = kept[value].map(order).astype(int)
+    last = kept.sort_values(["patient_id", "date", "_rank"]).drop_duplicates("patient_id", keep="last")
+    last = last.set_index("patient_id")[[value, "date"]].rename(columns={value: "value"})
+    return last.reindex(limits.index)
+
+
+def documented(frames: Frames, column: str) -> pd.DataFrame:
+    """Every care focus (``column`` "care_focus") or code status ("code_status") documented, as
+    patient_id, date and ``column``: completed conversations' answers, and the Observations of it
+    (a care focus Observation; a code-status Observation outside a conversation, full or dnr)."""
+    kind = {"care_focus": CARE_FOCUS, "code_status": CODE_STATUS}[column]
+
+    def build() -> pd.DataFrame:
+        conv = conversation_rows(frames)
+        conv = conv[conv[column].notna()]
+        ev = _events(frames, kind)
+        return pd.concat(
+            [
+                pd.DataFrame(
+                    {"patient_id": conv["patient_id"], "date": conv["performed_date"], column: conv[column]}
+                ),
+                pd.DataFrame({"patient_id": ev["patient_id"], "date": ev["start_date"], column: ev["value"]}),
+            ],
+            ignore_index=True,
+        )
+
+    return frames.memo(("eol_documented", column), build)
+
+
+def _later_than(rows: pd.DataFrame, after: pd.Series, death: pd.Series) -> pd.Series:
+    """Per patient: a row dated on a later day than ``after`` (NaT: never) and on or before death."""
+    start = lookup(rows["patient_id"], after)
+    end = lookup(rows["patient_id"], death)
+    hit = rows[start.notna() & (rows["date"] > start) & (rows["date"] <= end)]
+    return pd.Series(death.index.isin(hit["patient_id"].unique()), index=death.index)
+
+
+def decedent_care(frames: Frames, cohort: str, where: Where = EVERYWHERE) -> pd.DataFrame:
+    """One row per decedent of ``cohort`` whose death date is in the period, with every end-of-life
+    flag (see the module docstring), the last care focus and code status with their dates, the first
+    conversation's date, and the data-quality counts."""
+    pts = cohort_patients(frames, cohort, site=where.site, unit=where.unit)
+    pts = pts[in_period(pts["death_date"], where.period_from, where.period_to)]
+    return care_table(frames, pts[["patient_id", "death_date", "site", "unit"]])
+
+
+def all_decedents(frames: Frames, where: Where = EVERYWHERE) -> pd.DataFrame:
+    """Every patient whose death date is in the period, in a cohort or not (patient_id,
+    death_date, site, unit: the patient's own site, no unit), for ``care_table``."""
+    people = frames.patients.drop_duplicates("patient_id")
+    dead = people[in_period(people["deceased_date"], where.period_from, where.period_to)]
+    out = pd.DataFrame(
+        {
+            "patient_id": dead["patient_id"],
+            "death_date": dead["deceased_date"],
+            "site": dead["site"],
+            "unit": None,
+        }
+    )
+    if where.site is not None:
+        out = out[out["site"] == where.site]
+    return out.reset_index(drop=True)
+
+
+def care_table(frames: Frames, patients: pd.DataFrame) -> pd.DataFrame:
+    """``decedent_care`` for any decedents (``patients``: patient_id, death_date, site, unit)."""
+    out = patients.reset_index(drop=True).copy()
+    death = out.set_index("patient_id")["death_date"]
+    idx = death.index
+
+    def col(series: pd.Series) -> np.ndarray:
+        return series.reindex(idx).to_numpy()
+
+    chemo, cpr = _dated(frames, CHEMOTHERAPY), _dated(frames, CPR)
+    vent, intubation = _dated(frames, VENTILATION), _dated(frames, INTUBATION)
+    ed = ed_visits(frames)
+    out["chemo_last_14d"] = col(_window_any(chemo, death, 14))
+    out["ed_visits_last_30d"] = col(_window_count(ed, death, 30))
+    out["ed_gt1_last_30d"] = out["ed_visits_last_30d"] > 1
+
+    icu = icu_stays(frames)
+    icu_death = lookup(icu["patient_id"], death)
+    overlap = (icu["start"] <= icu_death) & (
+        icu["end"].isna() | (icu["end"] >= icu_death - pd.Timedelta(days=29))
+    )
+    out["icu_last_30d"] = out["patient_id"].isin(icu.loc[overlap, "patient_id"]).to_numpy()
+    in_icu = (icu["start"] <= icu_death) & (icu["end"].isna() | (icu["end"] >= icu_death))
+    out["death_in_icu"] = out["patient_id"].isin(icu.loc[in_icu, "patient_id"]).to_numpy()
+
+    enc = frames.encounters
+    imp = enc[(enc["class_code"] == "IMP") & ~enc["status"].isin(NOT_HAPPENED)]
+    imp_death = lookup(imp["patient_id"], death)
+    inside = (imp["admit_date"] <= imp_death) & (
+        imp["discharge_date"].isna() | (imp["discharge_date"] >= imp_death)
+    )
+    expired = imp["discharge_disposition"] == codes.DISCHARGE_EXPIRED
+    died_there = imp.loc[imp_death.notna() & (inside | expired), "patient_id"]
+    out["death_in_hospital"] = out["patient_id"].isin(died_there).to_numpy()
+
+    hospice = hospice_enrolments(frames)
+    h_limit = lookup(hospice["patient_id"], death)
+    first_hospice = hospice[hospice["date"] <= h_limit].groupby("patient_id")["date"].min()
+    out["first_hospice_date"] = col(first_hospice)
+    out["no_hospice"] = out["first_hospice_date"].isna()
+    out["hospice_lt3d"] = (
+        days_between(out["death_date"], out["first_hospice_date"]).le(2).fillna(False).astype(bool)
+    )
+
+    convs = conversation_rows(frames)
+    talks = pd.DataFrame({"patient_id": convs["patient_id"], "date": convs["performed_date"]})
+    out["sic_last_180d"] = col(_window_any(talks, death, 180))
+    before = talks[talks["date"] <= lookup(talks["patient_id"], death)]
+    out["first_sic_date"] = col(before.groupby("patient_id")["date"].min())
+    out["last_sic_date"] = col(before.groupby("patient_id")["date"].max())
+
+    focus = last_documented(documented(frames, "care_focus"), "care_focus", CARE_FOCUS_ORDER, death)
+    out["care_focus"], out["care_focus_date"] = col(focus["value"]), col(focus["date"])
+    status = last_documented(documented(frames, "code_status"), "code_status", CODE_STATUS_ORDER, death)
+    out["code_status"], out["code_status_date"] = col(status["value"]), col(status["date"])
+
+    out["comfort_focus"] = (out["care_focus"] == codes.COMFORT_FOCUSED).to_numpy()
+    cpr_mv = pd.concat([cpr, vent], ignore_index=True)
+    out["cpr_or_mv_last_30d"] = col(_window_any(cpr_mv, death, 30))
+    out["comfort_icu_cpr_mv_last_30d"] = out["comfort_focus"] & (
+        out["icu_last_30d"] | out["cpr_or_mv_last_30d"]
+    )
+    out["comfort_died_in_hospital"] = out["comfort_focus"] & out["death_in_hospital"]
+    out["dnr"] = out["code_status"].isin(DNR).to_numpy()
+    out["dnr_dni"] = (out["code_status"] == "dnr-dni").to_numpy()
+    status_date = pd.Series(out["code_status_date"].to_numpy(), index=idx)
+    out["dnr_then_cpr"] = out["dnr"] & col(_later_than(cpr, status_date.where(out["dnr"].to_numpy()), death))
+    out["dnr_dni_then_intubation"] = out["dnr_dni"] & col(
+        _later_than(intubation, status_date.where(out["dnr_dni"].to_numpy()), death)
+    )
+
+    late = [_after_death(_dated(frames, kind), death) for kind in EVENT_KINDS_AFTER_DEATH]
+    late.append(_after_death(ed, death))
+    late.append(_after_death(icu.rename(columns={"start": "date"})[["patient_id", "date"]], death))
+    out["events_after_death"] = col(sum(late[1:], late[0]))
+    out["hospice_after_death"] = col(_after_death(hospice, death))
+    all_stays = stays(frames)
+    untyped = all_stays[~all_stays["typed"]]
+    out["icu_stays_without_location_type"] = col(
+        untyped.groupby("patient_id").size().reindex(idx, fill_value=0).astype(int)
+    )
+    ev = _events(frames, HOSPICE)
+    backwards = ev[ev["end_date"] < ev["start_date"]]
+    out["hospice_ends_before_start"] = col(backwards.groupby("patient_id").size().reindex(idx, fill_value=0))
+    bad_focus = _events(frames, CARE_FOCUS_INVALID)
+    out["care_focus_outside_answer_list"] = col(
+        bad_focus.groupby("patient_id").size().reindex(idx, fill_value=0)
+    )
+    for name in (
+        "events_after_death",
+        "hospice_after_death",
+        "hospice_ends_before_start",
+        "care_focus_outside_answer_list",
+    ):
+        out[name] = out[name].fillna(0).astype(int)
+    return out
+
+
+def end_of_life_counts(table: pd.DataFrame, cohort: str) -> dict[str, int | None]:
+    """The end_of_life counts of one cohort from its ``decedent_care`` table (unsuppressed), with
+    the denominators ``decedents`` and ``hospice_enrolled``."""
+    out: dict[str, int | None] = {
+        "decedents": len(table),
+        "hospice_enrolled": int((~table["no_hospice"]).sum()),
+    }
+    for field in (*EOL_FIELDS, *CONCORDANCE_FIELDS):
+        out[field] = int(table[COLUMN_OF[field]].sum())
+    if cohort not in CHEMO_COHORTS:
+        out["eol_chemo_last_14d"] = None
+    return out
+
+
+def data_quality_counts(table: pd.DataFrame) -> dict[str, int]:
+    """The end-of-life data-quality counts of one cohort's decedents."""
+    return {field: int(table[field].sum()) for field in DATA_QUALITY_FIELDS}
+
+
+# ---- documentation quality -------------------------------------------------------------------
+
+
+def scored_conversations(frames: Frames) -> pd.DataFrame:
+    """Every completed conversation with its documentation-quality score: procedure_id, patient_id,
+    performed_date, clinician_id, site, unit, domains (0-4), all_four, source."""
+
+    def build() -> pd.DataFrame:
+        conv = frames.conversations
+        conv = conv[(conv["status"] == CONVERSATION_DONE) & conv["performed_date"].notna()]
+        stored = conv["quality_domains"].astype(object).where(conv["quality_domains"].notna(), "").astype(str)
+        count = stored.map(lambda s: sum(1 for d in s.split(",") if d in DOMAINS)).astype(int)
+        return pd.DataFrame(
+            {
+                "procedure_id": conv["procedure_id"],
+                "patient_id": conv["patient_id"],
+                "performed_date": conv["performed_date"],
+                "clinician_id": conv["clinician_id"],
+                "site": conv["site"],
+                "unit": conv["unit"],
+                "domains": count,
+                "all_four": count == len(DOMAINS),
+                "source": conv["quality_source"].astype(object).where(conv["quality_source"].notna(), "none"),
+            }
+        ).reset_index(drop=True)
+
+    return frames.memo("eol_scored_conversations", build)
+
+
+def documentation_quality(scored: pd.DataFrame) -> dict[str, Any]:
+    """``conversations``, ``conversations_all_four`` and ``mean_domains`` (6 decimals; None when
+    there is no conversation) of some scored conversations."""
+    n = len(scored)
+    return {
+        "conversations": n,
+        "conversations_all_four": int(scored["all_four"].sum()),
+        "mean_domains": round(float(scored["domains"].mean()), 6) if n else None,
+    }
+
+
+def cohort_documentation(frames: Frames, cohort: str, where: Where = EVERYWHERE) -> pd.DataFrame:
+    """The scored conversations of a cohort's members (any date up to the as-of cut), the cohort
+    filtered by the site and unit it is attributed to."""
+    members = cohort_patients(frames, cohort, site=where.site, unit=where.unit)["patient_id"]
+    scored = scored_conversations(frames)
+    return scored[scored["patient_id"].isin(members)]
+
+
+def all_documentation(frames: Frames, where: Where = EVERYWHERE) -> pd.DataFrame:
+    """Every patient's scored conversations, filtered by the conversation's own site and unit."""
+    scored = scored_conversations(frames)
+    keep = pd.Series(True, index=scored.index)
+    if where.site is not None:
+        keep &= scored["site"] == where.site
+    if where.unit is not None:
+        keep &= scored["unit"] == where.unit
+    return scored[keep]
+
+
+# ---- attribution -----------------------------------------------------------------------------
+
+
+def last_conversation(frames: Frames, death: pd.Series) -> pd.DataFrame:
+    """Per patient (index of ``death``, the death dates): the last completed conversation on or
+    before the death day, as ``date`` and ``clinician_id`` (ties on one day: the highest procedure
+    id); NaT and None for a patient without one."""
+    convs = conversation_rows(frames)
+    limit = lookup(convs["patient_id"], death)
+    before = convs[limit.notna() & (convs["performed_date"] <= limit)]
+    last = before.sort_values(["patient_id", "performed_date", "procedure_id"]).drop_duplicates(
+        "patient_id", keep="last"
+    )
+    out = last.set_index("patient_id")[["performed_date", "clinician_id"]]
+    return out.rename(columns={"performed_date": "date"}).reindex(death.index)
