@@ -30,7 +30,7 @@ from tests.conftest import ROOT, _empty
 BUNDLES = 240
 BATCH = 20
 # Resources every bundle matches by identifier rather than owns: stored once, in no patient's compartment.
-SHARED = {"Organization", "Location", "Practitioner"}
+SHARED = {"Organization", "Location", "Practitioner", "PractitionerRole"}
 INTERRUPTED = "interrupted: {n} bundles loaded, 0 unchanged; run the same command again to continue"
 
 # What an uninterrupted load leaves, per backend (the population is the same for every test).
