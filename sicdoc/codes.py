@@ -38,6 +38,12 @@ CHEMOTHERAPY = "367336001"
 CPR = "89666000"
 MECHANICAL_VENTILATION = "40617009"
 INTUBATION = "112798008"
+# Kinds of the care events the projection writes (besides the procedures' below).
+STAY_EVENT = "stay"
+HOSPICE_EVENT = "hospice"
+CARE_FOCUS_EVENT = "care_focus"
+CARE_FOCUS_INVALID_EVENT = "care_focus_invalid"
+CODE_STATUS_EVENT = "code_status"
 CARE_EVENT_PROCEDURES = {
     CHEMOTHERAPY: "chemotherapy",
     CPR: "cpr",

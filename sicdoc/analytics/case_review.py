@@ -27,21 +27,19 @@ from typing import Any
 
 import pandas as pd
 
-from sicdoc.analytics.cohorts import conversation_rows
-from sicdoc.analytics.end_of_life import (
+from sicdoc.analytics.care_records import (
     CARE_FOCUS,
     CODE_STATUS,
-    COLUMN_OF,
     CPR,
     INTUBATION,
     STAY,
     VENTILATION,
-    _dated,
-    _events,
-    all_decedents,
-    care_table,
+    dated,
+    events,
     icu_stays,
 )
+from sicdoc.analytics.cohorts import conversation_rows
+from sicdoc.analytics.end_of_life import COLUMN_OF, all_decedents, care_table
 from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, lookup
 
 COMFORT_SIGNAL = "concordance_comfort_icu_cpr_mv_last_30d"
@@ -110,7 +108,7 @@ def review_cases(frames: Frames, where: Where = EVERYWHERE) -> list[Case]:
         return []
     raised = pd.DataFrame({s: flagged[COLUMN_OF[s]].astype(bool).to_numpy() for s in SIGNALS})
     raised.index = pd.Index(flagged["patient_id"])
-    events = _events_of(frames, flagged, raised)
+    listed = _events_of(frames, flagged, raised)
     focus = _deciding(_care_focus_sources(frames), flagged, "care_focus")
     status = _deciding(_code_status_sources(frames), flagged, "code_status")
     ids = frames.patient_ids(flagged["patient_id"])
@@ -134,7 +132,7 @@ def review_cases(frames: Frames, where: Where = EVERYWHERE) -> list[Case]:
                 signals=signals,
                 care_focus=focus.get(key),
                 code_status=status.get(key),
-                events=tuple(sorted(events.get(key, ()), key=lambda e: (e.start, EVENT_KINDS.index(e.kind)))),
+                events=tuple(sorted(listed.get(key, ()), key=lambda e: (e.start, EVENT_KINDS.index(e.kind)))),
             )
         )
     cases.sort(key=lambda c: (-c.death_date.toordinal(), c.patient_id))
@@ -154,7 +152,7 @@ def _events_of(frames: Frames, flagged: pd.DataFrame, raised: pd.DataFrame) -> d
     died = lookup(stays["patient_id"], death)
     window_start = died - pd.Timedelta(days=LAST_DAYS - 1)
     stays = stays[(stays["start"] <= died) & (stays["end"].isna() | (stays["end"] >= window_start))]
-    located = _events(frames, STAY).drop_duplicates("event_id").set_index("event_id")["location_id"]
+    located = events(frames, STAY).drop_duplicates("event_id").set_index("event_id")["location_id"]
     location_ids = lookup(stays["event_id"], located)
     names = frames.locations.drop_duplicates("location_id").set_index("location_id")["name"]
     location_names = lookup(location_ids, names)
@@ -174,7 +172,7 @@ def _events_of(frames: Frames, flagged: pd.DataFrame, raised: pd.DataFrame) -> d
         )
 
     for kind in (CPR, VENTILATION, INTUBATION):
-        rows = _dated(frames, kind)
+        rows = dated(frames, kind)
         rows = rows[rows["patient_id"].isin(death.index)]
         before = (lookup(rows["patient_id"], death) - rows["date"]).dt.days
         after_status = rows["date"] > lookup(rows["patient_id"], documented)  # NaT compares False
@@ -207,7 +205,7 @@ def _events_of(frames: Frames, flagged: pd.DataFrame, raised: pd.DataFrame) -> d
 def _sources(frames: Frames, column: str, kind: str) -> pd.DataFrame:
     """Every documented care focus or code status with where it was documented: completed
     conversations' (source "conversation") and Observations' care events (source "observation").
-    The same records as ``end_of_life.documented``."""
+    The same records as ``care_records.documented``."""
     every = conversation_rows(frames)
     conv = every[every[column].notna()]
     talks = pd.DataFrame(
@@ -222,7 +220,7 @@ def _sources(frames: Frames, column: str, kind: str) -> pd.DataFrame:
             "at": conv["performed_at"],
         }
     )
-    ev = _events(frames, kind)
+    ev = events(frames, kind)
     part_of = ev["procedure_id"]
     # An Observation part of a conversation is named by that conversation's clinician.
     clinicians = every.drop_duplicates("procedure_id").set_index("procedure_id")["clinician_id"]

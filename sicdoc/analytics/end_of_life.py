@@ -27,44 +27,34 @@ type are counted in ``data_quality``, never as events.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from sicdoc import codes
+from sicdoc.analytics.care_records import (
+    CARE_FOCUS,
+    CARE_FOCUS_INVALID,
+    CHEMOTHERAPY,
+    CPR,
+    HOSPICE,
+    INTUBATION,
+    VENTILATION,
+    dated,
+    documented,
+    ed_visits,
+    events,
+    hospice_enrolments,
+    icu_stays,
+    last_documented,
+    stays,
+)
 from sicdoc.analytics.cohorts import (
-    CONVERSATION_DONE,
     NOT_HAPPENED,
     cohort_patients,
     conversation_rows,
     in_period,
 )
 from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, days_between, lookup
-from sicdoc.conversation.quality import DOMAINS
-
-# Care event kinds (sicdoc.store.projections writes them).
-STAY = "stay"
-HOSPICE = "hospice"
-CHEMOTHERAPY = "chemotherapy"
-CPR = "cpr"
-VENTILATION = "ventilation"
-INTUBATION = "intubation"
-CARE_FOCUS = "care_focus"
-CARE_FOCUS_INVALID = "care_focus_invalid"
-CODE_STATUS = "code_status"
-KINDS = (
-    STAY,
-    HOSPICE,
-    CHEMOTHERAPY,
-    CPR,
-    VENTILATION,
-    INTUBATION,
-    CARE_FOCUS,
-    CARE_FOCUS_INVALID,
-    CODE_STATUS,
-)
 
 # Report fields of the end_of_life object, in report order.
 EOL_FIELDS = (
@@ -138,86 +128,6 @@ DNR = frozenset({"dnr", "dnr-dni"})
 EVENT_KINDS_AFTER_DEATH = (CHEMOTHERAPY, CPR, VENTILATION, INTUBATION, CARE_FOCUS)
 
 
-def _events(frames: Frames, kind: str) -> pd.DataFrame:
-    ev = frames.care_events
-    return frames.memo(("care_events", kind), lambda: ev[ev["kind"] == kind])
-
-
-def ed_visits(frames: Frames) -> pd.DataFrame:
-    """ED visits that took place: patient_id, date (the start date)."""
-    enc = frames.encounters
-
-    def build() -> pd.DataFrame:
-        rows = enc[(enc["class_code"] == codes.EMERGENCY_CLASS) & ~enc["status"].isin(NOT_HAPPENED)]
-        rows = rows[rows["admit_date"].notna()]
-        return pd.DataFrame({"patient_id": rows["patient_id"], "date": rows["admit_date"]})
-
-    return frames.memo("eol_ed_visits", build)
-
-
-def stays(frames: Frames) -> pd.DataFrame:
-    """Every stay at a location with whether its Location is typed and intensive care.
-
-    Columns: patient_id, start, end, typed, icu, event_id."""
-
-    def build() -> pd.DataFrame:
-        rows = _events(frames, STAY)
-        locs = frames.locations.drop_duplicates("location_id").set_index("location_id")
-        typed = lookup(rows["location_id"], locs["typed"]).fillna(False).astype(bool)
-        icu = lookup(rows["location_id"], locs["icu"]).fillna(False).astype(bool)
-        return pd.DataFrame(
-            {
-                "patient_id": rows["patient_id"],
-                "start": rows["start_date"],
-                "end": rows["end_date"],
-                "typed": typed.to_numpy(),
-                "icu": icu.to_numpy(),
-                "event_id": rows["event_id"],
-            },
-            index=rows.index,
-        )
-
-    return frames.memo("eol_stays", build)
-
-
-def icu_stays(frames: Frames) -> pd.DataFrame:
-    """ICU stays with a start date (patient_id, start, end; end NaT while open)."""
-    all_stays = stays(frames)
-    return all_stays[all_stays["icu"] & all_stays["start"].notna()]
-
-
-def hospice_enrolments(frames: Frames) -> pd.DataFrame:
-    """Hospice enrolments (patient_id, date): hospice episodes and encounters by start, discharges
-    to hospice by discharge date. Episodes that end before they start are left out (counted in
-    ``data_quality``)."""
-
-    def build() -> pd.DataFrame:
-        ev = _events(frames, HOSPICE)
-        ev = ev[ev["start_date"].notna() & ~(ev["end_date"] < ev["start_date"])]
-        enc = frames.encounters
-        discharged = enc[
-            enc["class_code"].isin(codes.INPATIENT_CLASSES)
-            & ~enc["status"].isin(NOT_HAPPENED)
-            & (enc["discharge_disposition"] == codes.DISCHARGED_TO_HOSPICE)
-            & enc["discharge_date"].notna()
-        ]
-        return pd.concat(
-            [
-                pd.DataFrame({"patient_id": ev["patient_id"], "date": ev["start_date"]}),
-                pd.DataFrame({"patient_id": discharged["patient_id"], "date": discharged["discharge_date"]}),
-            ],
-            ignore_index=True,
-        )
-
-    return frames.memo("eol_hospice", build)
-
-
-def _dated(frames: Frames, kind: str) -> pd.DataFrame:
-    ev = _events(frames, kind)
-    ev = ev[ev["start_date"].notna()]
-    return pd.DataFrame({"patient_id": ev["patient_id"], "date": ev["start_date"]})
-
-
 def _window_any(rows: pd.DataFrame, death: pd.Series, days: int) -> pd.Series:
     """Per patient (index of ``death``): any row dated in the last ``days`` days of life."""
     return _window_count(rows, death, days) > 0
@@ -235,42 +145,6 @@ def _after_death(rows: pd.DataFrame, death: pd.Series) -> pd.Series:
     limit = lookup(rows["patient_id"], death)
     late = rows[rows["date"] > limit]
     return late.groupby("patient_id").size().reindex(death.index, fill_value=0).astype(int)
-
-
-def last_documented(
-    rows: pd.DataFrame, value: str, order: Mapping[str, int], limits: pd.Series
-) -> pd.DataFrame:
-    """Per patient (index of ``limits``): the last ``value`` documented on or before the limit day,
-    with its date (ties on one day go to the highest ``order``)."""
-    limit = lookup(rows["patient_id"], limits)
-    kept = rows[rows["date"].notna() & (rows["date"] <= limit) & rows[value].isin(list(order))].copy()
-    kept["_rank"] = kept[value].map(order).astype(int)
-    last = kept.sort_values(["patient_id", "date", "_rank"]).drop_duplicates("patient_id", keep="last")
-    last = last.set_index("patient_id")[[value, "date"]].rename(columns={value: "value"})
-    return last.reindex(limits.index)
-
-
-def documented(frames: Frames, column: str) -> pd.DataFrame:
-    """Every care focus (``column`` "care_focus") or code status ("code_status") documented, as
-    patient_id, date and ``column``: completed conversations' answers, and the Observations of it
-    (a care focus Observation; a code-status Observation outside a conversation, full or dnr)."""
-    kind = {"care_focus": CARE_FOCUS, "code_status": CODE_STATUS}[column]
-
-    def build() -> pd.DataFrame:
-        conv = conversation_rows(frames)
-        conv = conv[conv[column].notna()]
-        ev = _events(frames, kind)
-        return pd.concat(
-            [
-                pd.DataFrame(
-                    {"patient_id": conv["patient_id"], "date": conv["performed_date"], column: conv[column]}
-                ),
-                pd.DataFrame({"patient_id": ev["patient_id"], "date": ev["start_date"], column: ev["value"]}),
-            ],
-            ignore_index=True,
-        )
-
-    return frames.memo(("eol_documented", column), build)
 
 
 def _later_than(rows: pd.DataFrame, after: pd.Series, death: pd.Series) -> pd.Series:
@@ -317,8 +191,8 @@ def care_table(frames: Frames, patients: pd.DataFrame) -> pd.DataFrame:
     def col(series: pd.Series) -> np.ndarray:
         return series.reindex(idx).to_numpy()
 
-    chemo, cpr = _dated(frames, CHEMOTHERAPY), _dated(frames, CPR)
-    vent, intubation = _dated(frames, VENTILATION), _dated(frames, INTUBATION)
+    chemo, cpr = dated(frames, CHEMOTHERAPY), dated(frames, CPR)
+    vent, intubation = dated(frames, VENTILATION), dated(frames, INTUBATION)
     ed = ed_visits(frames)
     out["chemo_last_14d"] = col(_window_any(chemo, death, 14))
     out["ed_visits_last_30d"] = col(_window_count(ed, death, 30))
@@ -379,7 +253,7 @@ def care_table(frames: Frames, patients: pd.DataFrame) -> pd.DataFrame:
         _later_than(intubation, status_date.where(out["dnr_dni"].to_numpy()), death)
     )
 
-    late = [_after_death(_dated(frames, kind), death) for kind in EVENT_KINDS_AFTER_DEATH]
+    late = [_after_death(dated(frames, kind), death) for kind in EVENT_KINDS_AFTER_DEATH]
     late.append(_after_death(ed, death))
     late.append(_after_death(icu.rename(columns={"start": "date"})[["patient_id", "date"]], death))
     out["events_after_death"] = col(sum(late[1:], late[0]))
@@ -389,10 +263,10 @@ def care_table(frames: Frames, patients: pd.DataFrame) -> pd.DataFrame:
     out["icu_stays_without_location_type"] = col(
         untyped.groupby("patient_id").size().reindex(idx, fill_value=0).astype(int)
     )
-    ev = _events(frames, HOSPICE)
+    ev = events(frames, HOSPICE)
     backwards = ev[ev["end_date"] < ev["start_date"]]
     out["hospice_ends_before_start"] = col(backwards.groupby("patient_id").size().reindex(idx, fill_value=0))
-    bad_focus = _events(frames, CARE_FOCUS_INVALID)
+    bad_focus = events(frames, CARE_FOCUS_INVALID)
     out["care_focus_outside_answer_list"] = col(
         bad_focus.groupby("patient_id").size().reindex(idx, fill_value=0)
     )
@@ -423,65 +297,6 @@ def end_of_life_counts(table: pd.DataFrame, cohort: str) -> dict[str, int | None
 def data_quality_counts(table: pd.DataFrame) -> dict[str, int]:
     """The end-of-life data-quality counts of one cohort's decedents."""
     return {field: int(table[field].sum()) for field in DATA_QUALITY_FIELDS}
-
-
-# ---- documentation quality -------------------------------------------------------------------
-
-
-def scored_conversations(frames: Frames) -> pd.DataFrame:
-    """Every completed conversation with its documentation-quality score: procedure_id, patient_id,
-    performed_date, clinician_id, site, unit, domains (0-4), all_four, source."""
-
-    def build() -> pd.DataFrame:
-        conv = frames.conversations
-        conv = conv[(conv["status"] == CONVERSATION_DONE) & conv["performed_date"].notna()]
-        stored = conv["quality_domains"].astype(object).where(conv["quality_domains"].notna(), "").astype(str)
-        count = stored.map(lambda s: sum(1 for d in s.split(",") if d in DOMAINS)).astype(int)
-        return pd.DataFrame(
-            {
-                "procedure_id": conv["procedure_id"],
-                "patient_id": conv["patient_id"],
-                "performed_date": conv["performed_date"],
-                "clinician_id": conv["clinician_id"],
-                "site": conv["site"],
-                "unit": conv["unit"],
-                "domains": count,
-                "all_four": count == len(DOMAINS),
-                "source": conv["quality_source"].astype(object).where(conv["quality_source"].notna(), "none"),
-            }
-        ).reset_index(drop=True)
-
-    return frames.memo("eol_scored_conversations", build)
-
-
-def documentation_quality(scored: pd.DataFrame) -> dict[str, Any]:
-    """``conversations``, ``conversations_all_four`` and ``mean_domains`` (6 decimals; None when
-    there is no conversation) of some scored conversations."""
-    n = len(scored)
-    return {
-        "conversations": n,
-        "conversations_all_four": int(scored["all_four"].sum()),
-        "mean_domains": round(float(scored["domains"].mean()), 6) if n else None,
-    }
-
-
-def cohort_documentation(frames: Frames, cohort: str, where: Where = EVERYWHERE) -> pd.DataFrame:
-    """The scored conversations of a cohort's members (any date up to the as-of cut), the cohort
-    filtered by the site and unit it is attributed to."""
-    members = cohort_patients(frames, cohort, site=where.site, unit=where.unit)["patient_id"]
-    scored = scored_conversations(frames)
-    return scored[scored["patient_id"].isin(members)]
-
-
-def all_documentation(frames: Frames, where: Where = EVERYWHERE) -> pd.DataFrame:
-    """Every patient's scored conversations, filtered by the conversation's own site and unit."""
-    scored = scored_conversations(frames)
-    keep = pd.Series(True, index=scored.index)
-    if where.site is not None:
-        keep &= scored["site"] == where.site
-    if where.unit is not None:
-        keep &= scored["unit"] == where.unit
-    return scored[keep]
 
 
 # ---- attribution -----------------------------------------------------------------------------

@@ -20,15 +20,13 @@ from typing import Any
 import pandas as pd
 
 from sicdoc.analytics.cohorts import check_cohorts
+from sicdoc.analytics.documentation import all_documentation, cohort_documentation, documentation_quality
 from sicdoc.analytics.end_of_life import (
     CONCORDANCE_FIELDS,
     DENOMINATORS,
     EOL_FIELDS,
-    all_documentation,
-    cohort_documentation,
     data_quality_counts,
     decedent_care,
-    documentation_quality,
     end_of_life_counts,
 )
 from sicdoc.analytics.frames import EVERYWHERE, Frames, Where

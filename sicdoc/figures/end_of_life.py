@@ -23,6 +23,7 @@ from sicdoc.figures.theme import (
     count_text,
     empty_figure,
     is_number,
+    note_hidden,
     percent_text,
     themed,
 )
@@ -33,7 +34,6 @@ EVERYONE_LABEL = "All patients"
 ALL_COLOR = "#333333"
 # Okabe-Ito, in an order where neighbouring years differ most.
 YEAR_COLORS = ("#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#F0E442")
-NOT_SHOWN = "not shown: small numbers (<11)"
 ROW_PX = 46
 
 
@@ -53,20 +53,6 @@ def _whiskers(rows: pd.DataFrame) -> tuple[list[float | None], list[float | None
         up.append(float(high) - float(rate) if ok else None)
         down.append(float(rate) - float(low) if ok else None)
     return up, down
-
-
-def _note_hidden(fig: go.Figure, hidden: int, what: str) -> None:
-    if hidden:
-        fig.add_annotation(
-            text=f"{hidden} {what} {NOT_SHOWN}",
-            x=1,
-            y=-0.16,
-            xref="paper",
-            yref="paper",
-            showarrow=False,
-            xanchor="right",
-            font={"size": 11},
-        )
 
 
 def _share_axis(fig: go.Figure) -> None:
@@ -117,7 +103,7 @@ def eol_indicator_figures(table: pd.DataFrame, title: str) -> list[go.Figure]:
                 )
             )
         fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(labels)), automargin=True)
-        _note_hidden(fig, int((~part["rate"].map(is_number)).sum()), "estimate(s)")
+        note_hidden(fig, int((~part["rate"].map(is_number)).sum()), "estimate(s)", y=-0.16)
         fig = themed(fig, f"{title} — {cohort_label(str(cohort))}", height=120 + ROW_PX * len(labels))
         _share_axis(fig)
         out.append(fig)
@@ -211,7 +197,7 @@ def _bars(rows: pd.DataFrame, title: str, what: str) -> go.Figure:
     fig.update_yaxes(
         categoryorder="array", categoryarray=list(reversed(list(shown["group"]))), automargin=True
     )
-    _note_hidden(fig, len(body) - len(shown), f"{what}(s)")
+    note_hidden(fig, len(body) - len(shown), f"{what}(s)", y=-0.16)
     fig = themed(fig, title, height=120 + 36 * max(len(shown), 2))
     _share_axis(fig)
     return fig

@@ -17,6 +17,7 @@ from sicdoc.figures.theme import (
     empty_figure,
     is_number,
     legend_markers,
+    note_hidden,
     percent_text,
     proportion_texts,
     themed,
@@ -98,18 +99,7 @@ def funnel_figure(table: pd.DataFrame, title: str, *, group_label: str = "unit")
     )
     # What the dot colours mean, for a reader of a printed chart (no data, legend only).
     legend_markers(fig, ((MDC["neutral"], "outside 95% limits"), (MDC["concern"], "outside 99.8% limits")))
-    hidden = len(table) - len(shown)
-    if hidden:
-        fig.add_annotation(
-            text=f"{hidden} {group_label}(s) not shown: small numbers (<11)",
-            x=1,
-            y=-0.18,
-            xref="paper",
-            yref="paper",
-            showarrow=False,
-            xanchor="right",
-            font={"size": 11},
-        )
+    note_hidden(fig, len(table) - len(shown), f"{group_label}(s)")
     fig = themed(fig, f"{title}<br><sup>{dispersion.note(levels)}</sup>", percent_axis=True)
     fig.update_xaxes(title="cases (denominator)")
     return fig

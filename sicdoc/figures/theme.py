@@ -118,6 +118,22 @@ def legend_markers(fig: go.Figure, entries: Iterable[tuple[str, str]]) -> go.Fig
     return fig
 
 
+def note_hidden(fig: go.Figure, hidden: int, what: str, y: float = -0.18) -> go.Figure:
+    """Say under the plot how many groups small-cell suppression left out (nothing when none)."""
+    if hidden:
+        fig.add_annotation(
+            text=f"{hidden} {what} not shown: small numbers (<11)",
+            x=1,
+            y=y,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+            xanchor="right",
+            font={"size": 11},
+        )
+    return fig
+
+
 def colour_key(fig: go.Figure, improvement: str) -> go.Figure:
     """The special-cause colours of a control chart, as legend entries."""
     key = SPECIAL_CAUSE_KEY.get(improvement, SPECIAL_CAUSE_KEY["neutral"])

@@ -129,7 +129,7 @@ class Conversation(Base):
 class CareEvent(Base):
     """A dated record the end-of-life measures read: an ED visit's or a stay's location, hospice
     enrolment, chemotherapy, CPR, ventilation, intubation, a care focus or a code status documented
-    outside a conversation. ``kind`` names it (``sicdoc.analytics.end_of_life.KINDS``)."""
+    outside a conversation. ``kind`` names it (``sicdoc.analytics.care_records.KINDS``)."""
 
     __tablename__ = "care_event"
 

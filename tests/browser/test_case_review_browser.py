@@ -12,7 +12,7 @@ from sicdoc.conversation import ConversationAnswers, build_conversation_bundle
 from tests.browser.conftest import log_in
 from tests.browser.test_forms_browser import activate, scan
 from tests.conftest import bearer_client
-from tests.web.fhir_helpers import patient, send
+from tests.web.fhir_helpers import created, icu_stay, patient, send
 
 pytestmark = pytest.mark.browser
 
@@ -21,19 +21,15 @@ TALK = DEATH - timedelta(days=25)
 ICU_IN = DEATH - timedelta(days=8)
 
 
-def _post(http, resource: dict) -> str:
-    resp = send(http, "POST", f"/fhir/{resource['resourceType']}", resource)
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["id"]
-
-
 @pytest.fixture(scope="module")
 def decedent(live_app) -> str:  # type: ignore[no-untyped-def]
     """A patient whose conversation recorded a comfort focus, then an ICU stay and ventilation."""
     http = bearer_client(live_app, "system/*.*")
     mrn = [{"system": codes.MRN_SYSTEM, "value": "MRN-7701"}]
-    pid = _post(http, patient("MRN-7701", "Castellanos", identifier=mrn, deceasedDateTime=str(DEATH)))
-    doctor = _post(http, {"resourceType": "Practitioner", "name": [{"family": "Farah", "given": ["Leila"]}]})
+    pid = created(http, patient("MRN-7701", "Castellanos", identifier=mrn, deceasedDateTime=str(DEATH)))
+    doctor = created(
+        http, {"resourceType": "Practitioner", "name": [{"family": "Farah", "given": ["Leila"]}]}
+    )
     answers = ConversationAnswers(
         patient=f"Patient/{pid}",
         clinician=f"Practitioner/{doctor}",
@@ -49,28 +45,8 @@ def decedent(live_app) -> str:  # type: ignore[no-untyped-def]
     )
     bundle = build_conversation_bundle(answers, conversation_id="review-1", identifier_system="urn:ehr:sic")
     assert send(http, "POST", "/fhir", bundle).status_code == 200
-    icu = _post(
-        http,
-        {
-            "resourceType": "Location",
-            "name": "Cardiac ICU",
-            "type": [
-                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "CCU"}]}
-            ],
-        },
-    )
-    _post(
-        http,
-        {
-            "resourceType": "Encounter",
-            "status": "finished",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-            "subject": {"reference": f"Patient/{pid}"},
-            "period": {"start": str(ICU_IN), "end": str(DEATH)},
-            "location": [{"location": {"reference": f"Location/{icu}"}, "period": {"start": str(ICU_IN)}}],
-        },
-    )
-    _post(
+    icu_stay(http, pid, "CCU", "Cardiac ICU", str(ICU_IN), str(DEATH), {"start": str(ICU_IN)})
+    created(
         http,
         {
             "resourceType": "Procedure",

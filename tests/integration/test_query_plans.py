@@ -25,15 +25,17 @@ from sicdoc.db import session_scope
 from sicdoc.fhir.search import parse_search
 from sicdoc.fhir.search_params import index_rows
 from sicdoc.migrate import upgrade
-from sicdoc.models import DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
+from sicdoc.models import CareEvent, DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
+from sicdoc.services.chart_header import care_focus_records
 from sicdoc.services.charts import recently_updated
 from sicdoc.services.patient_search import find_patients
 from sicdoc.services.unit import UnitOfWork, system_unit
+from sicdoc.store.conversation_details import notes_of
 from sicdoc.store.search import search
 from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 PATIENTS = 3000
-BIG_TABLES = ("resource", "search_token", "search_reference", "search_date", "search_string")
+BIG_TABLES = ("resource", "search_token", "search_reference", "search_date", "search_string", "care_event")
 _TABLES = "|".join(BIG_TABLES)
 _SCAN = re.compile(rf"^SCAN ({_TABLES})\b")
 # A search on the type alone walks every resource of the type (or every index row of it).
@@ -46,7 +48,8 @@ def _family(rng: random.Random) -> str:
 
 
 def _population(seed: int = 7) -> list[dict[str, Any]]:
-    """Patients born 1930-1999 (about one a day), each with two encounters and two conditions."""
+    """Patients born 1930-1999 (about one a day), each with two encounters, two conditions and a
+    conversation note."""
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
     for n in range(PATIENTS):
@@ -60,6 +63,19 @@ def _population(seed: int = 7) -> list[dict[str, Any]]:
                 "name": [{"family": _family(rng), "given": [_family(rng)]}],
                 "gender": rng.choice(("female", "male")),
                 "birthDate": born.isoformat(),
+            }
+        )
+        out.append(
+            {
+                "resourceType": "Composition",
+                "id": f"{pid}-note",
+                "status": "final",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]},
+                "subject": {"reference": f"Patient/{pid}"},
+                "date": "2024-05-01T10:00:00Z",
+                "author": [{"display": "Dr Note"}],
+                "title": "Conversation note",
+                "event": [{"detail": [{"reference": f"Procedure/{pid}-sic"}]}],
             }
         )
         for k in range(2):
@@ -89,7 +105,7 @@ def _population(seed: int = 7) -> list[dict[str, Any]]:
 def _fill(engine: Engine) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     rows: dict[Any, list[dict[str, Any]]] = {
-        t: [] for t in (Resource, TokenIndex, ReferenceIndex, DateIndex, StringIndex)
+        t: [] for t in (Resource, TokenIndex, ReferenceIndex, DateIndex, StringIndex, CareEvent)
     }
     for i, content in enumerate(_population()):
         key = {"resource_type": content["resourceType"], "resource_id": content["id"]}
@@ -110,6 +126,17 @@ def _fill(engine: Engine) -> None:
         ]
         rows[DateIndex] += [{**key, "param": p, "low": lo, "high": hi} for p, lo, hi in found.dates]
         rows[StringIndex] += [{**key, "param": p, "value": v} for p, v in found.strings]
+        if content["resourceType"] == "Encounter":  # its stay, as the projection writes it
+            rows[CareEvent].append(
+                {
+                    "event_id": f"Encounter/{content['id']}#0",
+                    "source_type": "Encounter",
+                    "source_id": content["id"],
+                    "patient_id": content["subject"]["reference"].split("/")[1],
+                    "kind": "stay",
+                    "start_date": date.fromisoformat(content["period"]["start"][:10]),
+                }
+            )
     with engine.begin() as conn:
         for table, batch in rows.items():
             for start in range(0, len(batch), 2000):
@@ -200,6 +227,12 @@ CASES = {
         _fhir("Encounter", f"patient={PATIENT}&_sort=-date"),
         ("ix_search_reference_lookup", "ix_search_date_resource"),
         per_row_sort_key=True,  # for the patient's few encounters, on the per-resource index
+    ),
+    "patient header: care focus outside conversations": Case(
+        lambda uow: care_focus_records(uow.session, PATIENT), ("ix_care_event_patient",)
+    ),
+    "conversation without a response: its notes": Case(
+        lambda uow: notes_of(uow.session, "proc-1", PATIENT), ("ix_search_reference_lookup",)
     ),
     "Patient?_id&_revinclude": Case(
         _fhir("Patient", f"_id={PATIENT}&_revinclude=Encounter:patient"),

@@ -14,16 +14,13 @@ import pandas as pd
 import pytest
 
 from sicdoc.analytics import Frames
-from sicdoc.analytics.end_of_life import (
+from sicdoc.analytics.documentation import (
     all_documentation,
-    care_table,
     cohort_documentation,
-    data_quality_counts,
-    decedent_care,
     documentation_quality,
-    end_of_life_counts,
     scored_conversations,
 )
+from sicdoc.analytics.end_of_life import care_table, data_quality_counts, decedent_care, end_of_life_counts
 from sicdoc.analytics.frames import Where
 
 DEATH = date(2025, 6, 30)

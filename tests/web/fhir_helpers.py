@@ -63,3 +63,41 @@ def stroke(patient_id, onset="2025-01-10"):
         "onsetDateTime": onset,
         "recordedDate": onset,
     }
+
+
+def created(client, resource) -> str:
+    """POST ``resource`` to the FHIR API (it must be created) and return its id."""
+    resp = send(client, "POST", f"/fhir/{resource['resourceType']}", resource)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["id"]
+
+
+def icu_stay(client, patient_id, role_code, name, start, end, location_period) -> str:
+    """An intensive care Location (v3-RoleCode ``role_code``) and an inpatient stay of the patient
+    that names it for ``location_period``; returns the Location's id."""
+    icu = created(
+        client,
+        {
+            "resourceType": "Location",
+            "name": name,
+            "type": [
+                {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": role_code}
+                    ]
+                }
+            ],
+        },
+    )
+    created(
+        client,
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "period": {"start": start, "end": end},
+            "location": [{"location": {"reference": f"Location/{icu}"}, "period": location_period}],
+        },
+    )
+    return icu

@@ -9,7 +9,7 @@ from sqlalchemy import text as sql
 
 from sicdoc import codes
 from tests.conftest import login
-from tests.web.fhir_helpers import patient, send
+from tests.web.fhir_helpers import created, icu_stay, patient
 from tests.web.forms_helpers import clinician_client, sign  # noqa: F401 - this module's ``client``
 
 # A death in the last complete month, so inside the default period (the last 12 complete months).
@@ -21,14 +21,8 @@ CPR_DAY = DEATH - timedelta(days=3)
 LATE = "Typed up from the paper record"
 
 
-def _post(client, resource):
-    resp = send(client, "POST", f"/fhir/{resource['resourceType']}", resource)
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["id"]
-
-
 def _cpr(client, pid, day):
-    return _post(
+    return created(
         client,
         {
             "resourceType": "Procedure",
@@ -48,7 +42,7 @@ def _decedent(mrn, family, died):
 def decedents(client):
     """Okafor: comfort focus and DNR in a conversation, then an ICU stay and CPR, died in the ICU
     (a case). Lindqvist: DNR and CPR on the same day, died at home (no case)."""
-    case = _post(client, _decedent("MRN-CR-1", "Okafor", f"{DEATH}T22:00:00Z"))
+    case = created(client, _decedent("MRN-CR-1", "Okafor", f"{DEATH}T22:00:00Z"))
     sign(
         client,
         case,
@@ -56,34 +50,17 @@ def decedents(client):
         late_reason=LATE,
         **{"care-focus": codes.COMFORT_FOCUSED, "code-status": "dnr"},
     )
-    icu = _post(
+    icu_stay(
         client,
-        {
-            "resourceType": "Location",
-            "name": "Medical ICU",
-            "type": [
-                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "ICU"}]}
-            ],
-        },
-    )
-    _post(
-        client,
-        {
-            "resourceType": "Encounter",
-            "status": "finished",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-            "subject": {"reference": f"Patient/{case}"},
-            "period": {"start": f"{ICU_IN}T08:00:00Z", "end": f"{DEATH}T22:00:00Z"},
-            "location": [
-                {
-                    "location": {"reference": f"Location/{icu}"},
-                    "period": {"start": f"{ICU_IN}T08:00:00Z", "end": f"{DEATH}T22:00:00Z"},
-                }
-            ],
-        },
+        case,
+        "ICU",
+        "Medical ICU",
+        f"{ICU_IN}T08:00:00Z",
+        f"{DEATH}T22:00:00Z",
+        {"start": f"{ICU_IN}T08:00:00Z", "end": f"{DEATH}T22:00:00Z"},
     )
     _cpr(client, case, CPR_DAY)
-    other = _post(client, _decedent("MRN-CR-2", "Lindqvist", f"{DEATH}T09:00:00Z"))
+    other = created(client, _decedent("MRN-CR-2", "Lindqvist", f"{DEATH}T09:00:00Z"))
     sign(client, other, f"{CPR_DAY}T10:00", late_reason=LATE, **{"code-status": "dnr"})
     _cpr(client, other, CPR_DAY)
     return case, other

@@ -10,12 +10,8 @@ from functools import cached_property
 import pandas as pd
 
 from sicdoc.analytics.clinicians import ClinicianLabels
-from sicdoc.analytics.end_of_life import (
-    all_documentation,
-    cohort_documentation,
-    decedent_care,
-    documentation_quality,
-)
+from sicdoc.analytics.documentation import all_documentation, cohort_documentation, documentation_quality
+from sicdoc.analytics.end_of_life import decedent_care
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.inpatient import INPATIENT_COHORTS, admission_table
 from sicdoc.analytics.intervals import decedents

@@ -28,13 +28,13 @@ from datetime import date
 import pandas as pd
 
 from sicdoc.analytics.cohorts import in_period
+from sicdoc.analytics.documentation import all_documentation
 from sicdoc.analytics.end_of_life import (
     CHEMO_COHORTS,
     COLUMN_OF,
     CONCORDANCE_FIELDS,
     DENOMINATORS,
     EOL_FIELDS,
-    all_documentation,
     last_conversation,
 )
 from sicdoc.analytics.funnels import DEFAULT_OVERDISPERSION
