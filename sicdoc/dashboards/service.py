@@ -45,6 +45,8 @@ from sicdoc.store.frames import (
 )
 
 if TYPE_CHECKING:  # the statistics stack is imported on first use, not when the app starts
+    from sicdoc.analytics.case_review import Case
+    from sicdoc.analytics.frames import Where
     from sicdoc.dashboards.build import BuiltDashboard
 
 
@@ -284,6 +286,18 @@ class AnalyticsService:
         table = self._worklist_table(scope)
         rows = table[table["patient_id"] == patient_id]
         return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}
+
+    def review_cases(self, where: Where, as_of: date) -> list[Case]:
+        """The end-of-life case review's cases of ``where`` as known at the end of ``as_of``, kept
+        per data version like the worklist (a write moves it, so it is never stale)."""
+        from sicdoc.analytics.case_review import review_cases
+
+        version = self.version()
+        return self._results.get(
+            version,
+            ("review", where, as_of),
+            lambda: review_cases(self.frames(version).observed(as_of), where),
+        )
 
     def _worklist_table(self, scope: Scope) -> pd.DataFrame:
         from sicdoc.analytics import worklist

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sicdoc.analytics.case_review import Case, review_cases
+from sicdoc.analytics.case_review import Case
 from sicdoc.analytics.frames import Where
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.services.unit import UnitOfWork
@@ -40,7 +40,7 @@ class Review:
 def end_of_life_cases(uow: UnitOfWork, analytics: AnalyticsService, where: Where, as_of: date) -> Review:
     """The cases of the decedents whose death date is in ``where``'s period (as known at the end of
     ``as_of``), with patient and clinician names; every patient listed is noted for the audit."""
-    found = review_cases(analytics.frames().observed(as_of), where)
+    found = analytics.review_cases(where, as_of)
     cases = found[:SHOWN]
     ids = [case.patient_id for case in cases]
     refs = {

@@ -157,3 +157,18 @@ def test_a_long_list_shows_the_latest_deaths_and_says_how_many_more(client, monk
     assert resp.status_code == 200
     assert "<tr data-patient=" not in body and "Ana Okafor" not in body
     assert "1 case among deaths" in body and "narrow the period or choose a site" in body
+
+
+def test_the_cases_are_computed_once_per_data_version_and_again_after_a_write(client, monkeypatch):
+    import sicdoc.analytics.case_review as analytics_review
+
+    decedents(client)
+    calls = []
+    real = analytics_review.review_cases
+    monkeypatch.setattr(analytics_review, "review_cases", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert "Ana Okafor" in page(client)[1] and "Ana Okafor" in page(client)[1]
+    assert len(calls) == 1
+    later = created(client, _decedent("MRN-CR-3", "Brennan", f"{DEATH}T09:00:00Z"))
+    _cpr(client, later, CPR_DAY)
+    page(client)
+    assert len(calls) == 2  # a write moves the data version: the list is never stale
