@@ -5,7 +5,7 @@ Each run starts from an empty database built by the migrations and loads the sam
 the runs, with the loading process's CPU seconds beside the wall clock (on a shared machine the CPU
 figure says what the loader costs, the wall clock what it got).
 
-    .venv/bin/python bench/load.py [--patients 5000] [--runs 3] [--batch-size 100] [--jobs 1]
+    .venv/bin/python bench/load.py [--patients 5000] [--runs 3] [--batch-size 400] [--jobs 1]
                                    [--backend sqlite|postgresql|both]
 """
 
@@ -14,14 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
 from bench.ingest import _drop, _postgres_url, _sqlite_url
 from sicdoc.app import create_app
 from sicdoc.collector import tune_collector
-from sicdoc.loader import load_paths
+from sicdoc.loader import DEFAULT_BATCH, load_paths
 from sicdoc.migrate import upgrade
 from sicdoc.sample.writer import generate
 
@@ -49,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")

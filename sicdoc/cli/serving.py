@@ -11,6 +11,7 @@ from flask import Flask
 
 from sicdoc.cli import _app, main
 from sicdoc.errors import SicdocError
+from sicdoc.loader import DEFAULT_BATCH
 
 # The exit status of a load stopped by Ctrl-C (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
@@ -35,7 +36,7 @@ def migrate(ctx: click.Context) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--batch-size",
-    default=100,
+    default=DEFAULT_BATCH,
     show_default=True,
     type=click.IntRange(1, 10_000),
     help="Bundles per database transaction (each bundle still loads all or nothing).",

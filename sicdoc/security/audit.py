@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from sicdoc.errors import ConfigurationError, SicdocError
 from sicdoc.fhir.dates import as_utc
 from sicdoc.locking import begin_write
 from sicdoc.models.audit import AuditEvent, AuditEventPatient
+from sicdoc.store.rows import insert_rows
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x51CD0C  # the advisory lock that serialises audit appends on PostgreSQL
@@ -110,7 +111,9 @@ def canonical(fields: dict[str, Any], patients: list[str] | None = None) -> str:
     values["recorded"] = as_utc(values["recorded"]).isoformat(timespec="microseconds")
     if patients is not None:
         values["patients"] = sorted(patients)
-    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # orjson writes the same text as json.dumps(sort_keys=True, separators=(",", ":"),
+    # ensure_ascii=False) for these fields (text, integers, null), several times faster.
+    return orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def chain_hash(key: bytes, prev_hash: str, fields: dict[str, Any], patients: Iterable[str]) -> str:
@@ -179,10 +182,13 @@ def append_many(session: Session, actor: Actor, records: list[dict[str, Any]]) -
         return
     try:
         chained = _chain(session, actor, records)
-        session.execute(insert(EVENT_TABLE), [fields for fields, _ in chained])
-        children = [{"seq": f["seq"], "patient_id": p} for f, names in chained for p in names]
-        if children:
-            session.execute(insert(PATIENT_TABLE), children)
+        # Through the driver (COPY on PostgreSQL): a bulk-load batch leaves thousands of records.
+        insert_rows(session, EVENT_TABLE, [fields for fields, _ in chained])
+        insert_rows(
+            session,
+            PATIENT_TABLE,
+            [{"seq": f["seq"], "patient_id": p} for f, names in chained for p in names],
+        )
     except SQLAlchemyError as exc:
         raise AuditUnavailable() from exc
 

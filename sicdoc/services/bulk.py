@@ -1,10 +1,17 @@
 """Loading many transaction bundles in one database transaction (``sicdoc load``).
 
-Each bundle keeps its all-or-nothing rule under its own savepoint: a bundle that fails rolls back to
-its savepoint and is reported, and the rest of the batch commits. The batch's write records are held
-until its end and appended to the audit chain in one piece, in the order the bundles were applied,
-so the chain is locked and extended once per batch instead of once per bundle; they commit with the
-writes, so no change is ever committed without its record.
+Each bundle keeps its all-or-nothing rule: a bundle that fails is taken back alone and reported, and
+the rest of the batch commits. A plain bundle (creates, conditional ones matched on identifiers) writes
+nothing while it runs: its resource, history, index, compartment and receipt rows are held
+(``sicdoc.store.rows``) and the batch writes them all at its end, one statement per table, then
+projects them; taking a failed bundle back is dropping its held rows. Any other bundle first has the
+held rows written, then runs under its own savepoint. If the held rows cannot be written (a unique
+key taken in the database), the batch runs again with a savepoint per bundle, so the failure is
+reported for its bundle.
+
+The batch's write records are held until its end and appended to the audit chain in one piece, in
+the order the bundles were applied, so the chain is locked and extended once per batch instead of
+once per bundle; they commit with the writes, so no change is ever committed without its record.
 
 A bundle whose savepoint hits a unique key taken by a concurrent writer is tried again on its own,
 through ``process_transaction``, after the batch commits.
@@ -24,11 +31,18 @@ from sqlalchemy.orm import Session
 from sicdoc.errors import DuplicateIdentifier, SicdocError
 from sicdoc.security import audit
 from sicdoc.security.audit import Actor
-from sicdoc.services.bundles import apply_checked, check_transaction, process_transaction
-from sicdoc.services.entries import look_ahead
+from sicdoc.services.bundles import (
+    Passed,
+    apply_checked,
+    bundle_key,
+    check_transaction,
+    process_transaction,
+)
+from sicdoc.services.entries import Criteria, criteria_of, look_ahead
 from sicdoc.services.matching import Pending
 from sicdoc.services.unit import EVERYTHING, UnitOfWork
 from sicdoc.store import Store, Stored
+from sicdoc.store.rows import HeldRows, holding
 
 # Receipts of the command line are kept under the empty client id, as they always were.
 CLI_CLIENT = ""
@@ -54,10 +68,11 @@ class Outcome:
     problem: str | None = None  # why it was rejected
 
 
-def check_raw(data: bytes, max_entries: int) -> str | None:
-    """Why these bytes are not a valid transaction bundle, or None: the work a worker process does."""
+def check_raw(data: bytes, max_entries: int, passed: Passed | None = None) -> str | None:
+    """Why these bytes are not a valid transaction bundle, or None: the work a worker process does
+    (``passed`` as ``check_transaction`` takes it)."""
     try:
-        check_transaction(orjson.loads(data), max_entries)
+        check_transaction(orjson.loads(data), max_entries, passed)
     except orjson.JSONDecodeError:
         return "Body is not valid JSON"
     except SicdocError as exc:
@@ -87,17 +102,19 @@ def load_batch(
     *,
     max_entries: int = 5000,
     actor: Actor = audit.SYSTEM,
+    passed: Passed | None = None,
 ) -> list[Outcome]:
-    """Apply ``bundles`` in order in one transaction, each all or nothing; one outcome per bundle."""
+    """Apply ``bundles`` in order in one transaction, each all or nothing; one outcome per bundle.
+    ``passed`` carries the entries already checked in this load from batch to batch."""
     outcomes: dict[int, Outcome] = {}
-    ready: list[tuple[int, RawBundle, dict[str, Any], list[dict[str, Any]]]] = []
+    ready: list[_Ready] = []
     for n, raw in enumerate(bundles):
         if raw.problem is not None:
             outcomes[n] = Outcome(raw.label, problem=raw.problem)
             continue
         try:
             bundle = orjson.loads(raw.data)
-            entries = bundle["entry"] if raw.checked else check_transaction(bundle, max_entries)
+            entries = bundle["entry"] if raw.checked else check_transaction(bundle, max_entries, passed)
         except orjson.JSONDecodeError:
             outcomes[n] = Outcome(raw.label, problem="Body is not valid JSON")
             continue
@@ -107,30 +124,132 @@ def load_batch(
         ready.append((n, raw, bundle, entries))
     alone: list[tuple[int, RawBundle]] = []
     if ready:
-        unit = _BatchUnit(session, store, actor)
-        kept: list[object] = []
-
-        def keep(_session: Session, instance: object) -> None:
-            kept.append(instance)
-
-        # Rows read in the batch (the Organization every bundle matches) stay in the session's
-        # identity map, which holds them weakly, so they are read once per batch, not once per bundle.
-        event.listen(session, "loaded_as_persistent", keep)
         try:
-            with unit.transaction():
-                known = look_ahead(unit, [entries for _, _, _, entries in ready])
-                for n, raw, bundle, entries in ready:
-                    outcome, known = _apply_one(unit, raw, bundle, entries, known)
-                    if outcome is None:
-                        alone.append((n, raw))
-                    else:
-                        outcomes[n] = outcome
-                unit.release()
-        finally:
-            event.remove(session, "loaded_as_persistent", keep)
+            alone = _write_batch(session, store, actor, ready, outcomes, hold=True)
+        except _Redo:
+            # The held rows could not be written (a key taken in the database, a value it refused):
+            # the batch runs again, each bundle under its own savepoint, so the failure is its bundle's.
+            session.rollback()
+            again: list[_Ready] = []
+            for n, raw, _, _ in ready:
+                bundle = _reread(raw)
+                again.append((n, raw, bundle, bundle["entry"]))
+            alone = _write_batch(session, store, actor, again, outcomes, hold=False)
     for n, raw in alone:
         outcomes[n] = _load_alone(session, store, raw, max_entries, actor)
     return [outcomes[n] for n in sorted(outcomes)]
+
+
+_Ready = tuple[int, RawBundle, dict[str, Any], list[dict[str, Any]]]
+
+
+class _Redo(Exception):
+    """The batch's held rows failed to write; run it again with a savepoint per bundle."""
+
+
+def _write_batch(
+    session: Session,
+    store: Store,
+    actor: Actor,
+    ready: list[_Ready],
+    outcomes: dict[int, Outcome],
+    *,
+    hold: bool,
+) -> list[tuple[int, RawBundle]]:
+    """One transaction for ``ready``; the bundles to try alone after it commits.
+
+    With ``hold``, the creates of plain bundles (conditional creates on identifiers, nothing else) are
+    held and written together at the end (``sicdoc.store.rows``); any other bundle first writes what
+    is held, then runs under its own savepoint.
+    """
+    unit = _BatchUnit(session, store, actor)
+    kept: list[object] = []
+    alone: list[tuple[int, RawBundle]] = []
+    done: dict[int, Outcome] = {}
+
+    def keep(_session: Session, instance: object) -> None:
+        kept.append(instance)
+
+    # Rows read in the batch (the Organization every bundle matches) stay in the session's
+    # identity map, which holds them weakly, so they are read once per batch, not once per bundle.
+    event.listen(session, "loaded_as_persistent", keep)
+    try:
+        with unit.transaction():
+            criteria = {n: criteria_of(entries) for n, _, _, entries in ready}
+            known = look_ahead(unit, list(criteria.values()))
+            held = HeldRows() if hold else None
+            keys: dict[int, tuple[str, str]] = {}
+            if held is not None:
+                keys = {n: bundle_key(bundle) for n, _, bundle, _ in ready}
+                held.read_receipts(session, CLI_CLIENT, [key for key, _ in keys.values()])
+            with holding(session, held):
+                for n, raw, bundle, entries in ready:
+                    if held is not None and criteria[n].plain:
+                        outcome, known = _apply_held(
+                            unit, held, raw, (bundle, entries, criteria[n]), known, keys[n]
+                        )
+                    else:
+                        if held is not None:
+                            _write_held(session, store, held)
+                        with holding(session, None):
+                            outcome, known = _apply_one(unit, raw, bundle, entries, known)
+                    if outcome is None:
+                        alone.append((n, raw))
+                    else:
+                        done[n] = outcome
+                if held is not None:
+                    _write_held(session, store, held)
+            unit.release()
+    finally:
+        event.remove(session, "loaded_as_persistent", keep)
+    outcomes.update(done)
+    return alone
+
+
+def _write_held(session: Session, store: Store, held: HeldRows) -> None:
+    if not held:
+        return
+    try:
+        held.write(session, store.project_held)
+    except (IntegrityError, DataError, DuplicateIdentifier) as exc:
+        raise _Redo() from exc
+
+
+def _apply_held(
+    unit: _BatchUnit,
+    held: HeldRows,
+    raw: RawBundle,
+    parts: tuple[dict[str, Any], list[dict[str, Any]], Criteria],
+    known: Pending,
+    key: tuple[str, str],
+) -> tuple[Outcome | None, Pending]:
+    """One plain bundle whose rows are held: it writes nothing until the batch does, so taking back
+    its held rows and records undoes it (no savepoint needed)."""
+    bundle, entries, criteria = parts
+    mark, records = held.mark(), len(unit.held)
+    trial = dict(known)
+    try:
+        result = apply_checked(
+            unit, bundle, entries, client_id=CLI_CLIENT, known=trial, key=key, criteria=criteria
+        )
+    except DuplicateIdentifier:
+        held.undo(mark)
+        del unit.held[records:]
+        return None, known
+    except SicdocError as exc:
+        held.undo(mark)
+        del unit.held[records:]
+        return Outcome(raw.label, problem=_reason(exc)), known
+    except (IntegrityError, DataError) as exc:  # the database refused a read: give each bundle a savepoint
+        raise _Redo() from exc
+    outcome = Outcome(raw.label, _patients(entries), created=result.created, replayed=result.replayed)
+    return outcome, trial
+
+
+def _reread(raw: RawBundle) -> dict[str, Any]:
+    """The bundle as received (applying it rewrote its entries in place)."""
+    bundle: dict[str, Any] = orjson.loads(raw.data)
+    return bundle
 
 
 def _apply_one(

@@ -28,6 +28,7 @@ from sicdoc.fhir.validation import URN_RE, is_resource_type, valid_id, validate_
 from sicdoc.models import BundleReceipt
 from sicdoc.services import timing
 from sicdoc.services.entries import (
+    Criteria,
     EntryPlan,
     conditional_references,
     plan_entries,
@@ -36,6 +37,7 @@ from sicdoc.services.entries import (
 )
 from sicdoc.services.matching import Pending
 from sicdoc.services.unit import UnitOfWork
+from sicdoc.store.rows import held_rows
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
 logger = logging.getLogger(__name__)
@@ -48,8 +50,10 @@ class BundleResult:
     created: int = 0
 
 
-def validate_bundle(bundle: Any, max_entries: int) -> list[dict[str, Any]]:
-    """Check the envelope and every entry; return the entries, or raise with every issue found."""
+def validate_bundle(bundle: Any, max_entries: int, passed: Passed | None = None) -> list[dict[str, Any]]:
+    """Check the envelope and every entry; return the entries, or raise with every issue found.
+    ``passed`` holds entries that passed before in the same run (bulk loading), checked again for
+    nothing but their ``fullUrl``."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise InvalidInput("The body must be a Bundle", expression="Bundle")
     if bundle.get("type") not in ("transaction", "batch"):
@@ -66,13 +70,49 @@ def validate_bundle(bundle: Any, max_entries: int) -> list[dict[str, Any]]:
     issues: list[Issue] = []
     full_urls: set[str] = set()
     for i, entry in enumerate(entries):
-        issues.extend(_entry_issues(entry, f"Bundle.entry[{i}]", full_urls))
+        issues.extend(_entry_issues(entry, f"Bundle.entry[{i}]", full_urls, passed))
     if issues:
         raise refusal(issues)
     return entries
 
 
-def _entry_issues(entry: Any, where: str, full_urls: set[str]) -> list[Issue]:
+# Bundles of one feed repeat the same shared entries (the Organization, Location and Practitioner of
+# every patient), and checking an entry costs many times more than serialising it: a bulk load keeps
+# the entries that passed, by their JSON text, for its own run. Only ``fullUrl`` uniqueness depends
+# on the rest of the bundle, so that check still runs.
+Passed = dict[bytes, None]
+_PASSED_MAX = 4096
+
+
+def _entry_issues(entry: Any, where: str, full_urls: set[str], passed: Passed | None = None) -> list[Issue]:
+    if passed is None:
+        return _checked_entry_issues(entry, where, full_urls)
+    text = _entry_text(entry)
+    if text is not None and text in passed:
+        full_url = entry.get("fullUrl")
+        if full_url is not None:
+            if full_url in full_urls:
+                return [Issue("duplicate", f"fullUrl {full_url} appears twice", f"{where}.fullUrl")]
+            full_urls.add(full_url)
+        return []
+    issues = _checked_entry_issues(entry, where, full_urls)
+    if text is not None and not issues:
+        if len(passed) >= _PASSED_MAX:
+            passed.clear()
+        passed[text] = None
+    return issues
+
+
+def _entry_text(entry: Any) -> bytes | None:
+    if not isinstance(entry, dict):
+        return None
+    try:
+        return orjson.dumps(entry)
+    except orjson.JSONEncodeError:  # numbers beyond 64 bits: checked each time
+        return None
+
+
+def _checked_entry_issues(entry: Any, where: str, full_urls: set[str]) -> list[Issue]:
     if not isinstance(entry, dict):
         return [Issue("structure", f"{where} must be an object", where)]
     request = entry.get("request")
@@ -152,9 +192,9 @@ def bundle_key(bundle: dict[str, Any]) -> tuple[str, str]:
     return f"sha256:{body_hash}", body_hash
 
 
-def check_transaction(bundle: Any, max_entries: int) -> list[dict[str, Any]]:
+def check_transaction(bundle: Any, max_entries: int, passed: Passed | None = None) -> list[dict[str, Any]]:
     """The entries of a valid transaction bundle, or raise with every issue found (no database work)."""
-    entries = validate_bundle(bundle, max_entries)
+    entries = validate_bundle(bundle, max_entries, passed)
     if bundle["type"] != "transaction":
         raise InvalidInput("Expected a transaction bundle", expression="Bundle.type")
     return entries
@@ -167,11 +207,13 @@ def apply_checked(
     *,
     client_id: str | None = None,
     known: Pending | None = None,
+    key: tuple[str, str] | None = None,
+    criteria: Criteria | None = None,
 ) -> BundleResult:
     """A bundle ``check_transaction`` passed, applied inside the caller's open transaction (bulk
-    loading, one savepoint per bundle, ``known`` as ``plan_entries`` takes it); ``entries`` are
-    rewritten in place, so a retry starts again from the bundle as received."""
-    return _apply(uow, bundle, entries, client_id, False, known)
+    loading, ``known`` and ``criteria`` as ``plan_entries`` takes them, ``key`` as ``bundle_key`` gives
+    it); ``entries`` are rewritten in place, so a retry starts again from the bundle as received."""
+    return _apply(uow, bundle, entries, client_id, False, known, key, criteria)
 
 
 def process_transaction(
@@ -216,19 +258,27 @@ def _apply(
     client_id: str | None,
     representation: bool,
     known: Pending | None = None,
+    keyed: tuple[str, str] | None = None,
+    criteria: Criteria | None = None,
 ) -> BundleResult:
     """Receipts are kept per client (the actor unless the use case names its own)."""
     session, store = uow.session, uow.store
     client_id = uow.actor.id if client_id is None else client_id
-    key, body_hash = bundle_key(bundle)
-    receipt = session.scalar(
-        select(BundleReceipt).where(BundleReceipt.client_id == client_id, BundleReceipt.key == key)
-    )
+    key, body_hash = keyed or bundle_key(bundle)
+    held = held_rows(session)
+    if held is not None and (client_id, key) in held.receipts:
+        row = held.receipts[(client_id, key)]
+        receipt = None if row is None else (row["body_hash"], row["response"])
+    else:
+        found = session.scalar(
+            select(BundleReceipt).where(BundleReceipt.client_id == client_id, BundleReceipt.key == key)
+        )
+        receipt = None if found is None else (found.body_hash, found.response)
     if receipt is not None:
-        if receipt.body_hash != body_hash:
+        if receipt[0] != body_hash:
             raise Conflict(f"A different bundle with the same identifier was already received ({key})")
-        return BundleResult(receipt.response, replayed=True)
-    plans = sorted(plan_entries(uow, work, known), key=lambda p: p.order)
+        return BundleResult(receipt[1], replayed=True)
+    plans = sorted(plan_entries(uow, work, known, criteria), key=lambda p: p.order)
     response_entries: list[dict[str, Any] | None] = [None] * len(work)
     for plan in plans:
         if plan.method == "DELETE":
@@ -254,11 +304,17 @@ def _apply(
         "timestamp": format_instant(utc_now()),
         "entry": response_entries,
     }
-    session.add(
-        BundleReceipt(
-            client_id=client_id, key=key, body_hash=body_hash, received=utc_now(), response=response
-        )
-    )
+    receipt_row = {
+        "client_id": client_id,
+        "key": key,
+        "body_hash": body_hash,
+        "received": utc_now(),
+        "response": response,
+    }
+    if held is not None:
+        held.add_receipt(receipt_row)
+    else:
+        session.add(BundleReceipt(**receipt_row))
     return BundleResult(response, created=created)
 
 
@@ -335,6 +391,7 @@ def _has_placeholder(node: Any) -> bool:
 
 __all__ = [
     "BundleResult",
+    "Passed",
     "apply_checked",
     "apply_transaction",
     "bundle_key",

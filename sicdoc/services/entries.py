@@ -102,17 +102,21 @@ def _if_match(request: dict[str, Any], where: str) -> int | None:
 
 
 def plan_entries(
-    uow: UnitOfWork, entries: list[dict[str, Any]], known: Pending | None = None
+    uow: UnitOfWork,
+    entries: list[dict[str, Any]],
+    known: Pending | None = None,
+    criteria: Criteria | None = None,
 ) -> list[EntryPlan]:
     """Decide every entry's target id, then rewrite placeholders and conditional references.
 
     ``known`` (bulk loading) holds what earlier bundles of the same transaction looked up and
-    created, under locks held until it commits; it is read and extended in place.
+    created, under locks held until it commits; it is read and extended in place. ``criteria`` is
+    ``criteria_of(entries)`` when the caller has it already.
     """
     session = uow.session
     mapping: dict[str, str] = {}
-    wanted = _wanted_identifiers(entries)
-    writes = _conditional_writes(entries)
+    criteria = criteria or criteria_of(entries)
+    wanted, writes = criteria.wanted, criteria.writes
     if known is None:
         # Conditional creates and updates wait here for any other request with the same criteria,
         # before anything is matched (the prefetch included), so ten identical ones leave one resource.
@@ -161,7 +165,8 @@ def plan_entries(
         if plan.resource is not None:
             where = f"Bundle.entry[{plan.index}].resource"
             if fast:
-                plan.resource = _rewrite_text(uow, plan.resource, where, mapping, pending)
+                raw = criteria.texts[plan.index] if plan.index < len(criteria.texts) else None
+                plan.resource = _rewrite_text(uow, plan.resource, where, mapping, pending, raw)
             else:
                 _resolve(uow, plan.resource, where, mapping, pending)
     return plans
@@ -197,15 +202,21 @@ def _find_reference(
 
 
 def _rewrite_text(
-    uow: UnitOfWork, resource: dict[str, Any], where: str, mapping: dict[str, str], pending: Pending
+    uow: UnitOfWork,
+    resource: dict[str, Any],
+    where: str,
+    mapping: dict[str, str],
+    pending: Pending,
+    raw: bytes | None = None,
 ) -> dict[str, Any]:
-    """Rewrite placeholders and conditional references on the serialised resource.
+    """Rewrite placeholders and conditional references on the serialised resource (``raw``, when
+    the caller serialised it already).
 
     Regular-expression passes over the JSON text replace the per-node walk for the common case;
     anything it cannot settle (an unknown placeholder, an odd conditional reference) goes to the
     walk, which knows the element's path for the error message.
     """
-    raw = orjson.dumps(resource)
+    raw = orjson.dumps(resource) if raw is None else raw
     if b"urn:" not in raw and b"?" not in raw:
         return resource
     for match in _CONDITIONAL.finditer(raw) if b"?" in raw else ():
@@ -231,14 +242,58 @@ def _rewrite_text(
     return rewritten
 
 
-def look_ahead(uow: UnitOfWork, bundles: list[list[dict[str, Any]]]) -> Pending:
+@dataclass(frozen=True)
+class Criteria:
+    """What a bundle's entries match on, read once for both the batch's look-up and the bundle's plan."""
+
+    wanted: dict[str, set[tuple[str, str]]]  # identifier criteria by type
+    writes: list[tuple[str, str]]  # (type, criteria) of conditional creates and updates
+    plain: bool  # only creates, every criterion on identifiers: nothing to read back but identifiers
+    texts: tuple[bytes | None, ...] = ()  # each entry's resource serialised, for the rewrite
+
+
+def criteria_of(entries: list[dict[str, Any]]) -> Criteria:
+    """The criteria of a bundle's conditional creates, updates and references."""
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    plain = True
+    texts: list[bytes | None] = []
+    for entry in entries:
+        request = entry["request"]
+        criteria = []
+        if request["method"] == "POST":
+            if request.get("ifNoneExist"):
+                criteria.append((request["url"].split("?", 1)[0], request["ifNoneExist"]))
+                plain = plain and identifier_criteria(request["ifNoneExist"]) is not None
+        else:
+            plain = False
+            if request["method"] in ("PUT", "DELETE") and "?" in request["url"]:
+                criteria.append(tuple(request["url"].split("?", 1)))
+        texts.append(None)
+        if entry.get("resource") is not None:
+            raw = texts[-1] = orjson.dumps(entry["resource"])
+            if b"?" in raw:
+                for match in _CONDITIONAL.finditer(raw):
+                    reference = match.group(1).decode()
+                    criteria.append(tuple(reference.split("?", 1)))
+                    plain = plain and (
+                        not is_resource_type(reference.partition("?")[0])
+                        or identifier_criteria(reference.partition("?")[2]) is not None
+                    )
+        for rtype, query in criteria:
+            pairs = identifier_criteria(query)
+            if pairs:
+                wanted.setdefault(rtype, set()).update(pairs)
+    return Criteria(wanted, _conditional_writes(entries), plain, tuple(texts))
+
+
+def look_ahead(uow: UnitOfWork, bundles: list[Criteria]) -> Pending:
     """Lock the conditional criteria of many bundles' entries and look up their identifiers at
     once: what ``plan_entries`` takes as ``known`` for each of them in turn, in one transaction."""
     wanted: dict[str, set[tuple[str, str]]] = {}
     writes: list[tuple[str, str]] = []
-    for entries in bundles:
-        writes += _conditional_writes(entries)
-        for rtype, pairs in _wanted_identifiers(entries).items():
+    for criteria in bundles:
+        writes += criteria.writes
+        for rtype, pairs in criteria.wanted.items():
             wanted.setdefault(rtype, set()).update(pairs)
     serialise(uow.session, writes)
     return prefetch(uow.session, wanted)
@@ -255,26 +310,6 @@ def _conditional_writes(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
             rtype, _, query = request["url"].partition("?")
             found.append((rtype, query))
     return found
-
-
-def _wanted_identifiers(entries: list[dict[str, Any]]) -> dict[str, set[tuple[str, str]]]:
-    """Identifier criteria of conditional creates, updates and references, by resource type."""
-    wanted: dict[str, set[tuple[str, str]]] = {}
-    for entry in entries:
-        request = entry["request"]
-        criteria = []
-        if request["method"] == "POST" and request.get("ifNoneExist"):
-            criteria.append((request["url"].split("?", 1)[0], request["ifNoneExist"]))
-        elif request["method"] in ("PUT", "DELETE") and "?" in request["url"]:
-            criteria.append(tuple(request["url"].split("?", 1)))
-        if entry.get("resource") is not None:
-            for match in _CONDITIONAL.finditer(orjson.dumps(entry["resource"])):
-                criteria.append(tuple(match.group(1).decode().split("?", 1)))
-        for rtype, query in criteria:
-            pairs = identifier_criteria(query)
-            if pairs:
-                wanted.setdefault(rtype, set()).update(pairs)
-    return wanted
 
 
 def _refuse_overlaps(plans: list[EntryPlan]) -> None:
@@ -353,4 +388,13 @@ def run_read(uow: UnitOfWork, url: str, where: str = "request") -> dict[str, Any
     }
 
 
-__all__ = ["EntryPlan", "PreconditionFailed", "plan_entries", "response_entry", "run_read"]
+__all__ = [
+    "Criteria",
+    "EntryPlan",
+    "PreconditionFailed",
+    "criteria_of",
+    "look_ahead",
+    "plan_entries",
+    "response_entry",
+    "run_read",
+]

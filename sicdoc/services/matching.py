@@ -93,10 +93,7 @@ def match_ids(
     session: Session, rtype: str, query: str, where: str, pending: Pending | None = None
 ) -> list[str]:
     """Ids of the live resources matching the criteria (at most two: enough to tell one from many)."""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not pairs:
-        raise InvalidInput(f"{where}: conditional criteria are empty", expression=where)
-    idents = identifier_criteria(query)
+    idents = _identifier_criteria(query)  # cached: a load matches the same few criteria throughout
     if idents is not None:
         known = pending if pending is not None else {}
         missing = [pair for pair in idents if (rtype, *pair) not in known]
@@ -109,6 +106,9 @@ def match_ids(
             if not common:
                 return []
         return sorted(common or ())[:2]
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs:
+        raise InvalidInput(f"{where}: conditional criteria are empty", expression=where)
     try:
         request = parse_search(rtype, pairs, strict=True)
     except InvalidInput as exc:

@@ -54,22 +54,36 @@ def notes_of(session: Session, procedure_id: str, patient_id: str) -> list[dict]
     return [n for n in notes if procedure_id in noted_procedures(n)]
 
 
-def conversation_details(session: Session, procedure_id: str, patient_id: str) -> Details:
-    """Documented domains, code status and care focus (from the QuestionnaireResponse, else its
-    Observations) and the documentation-quality score of one conversation."""
+def linked_records(session: Session, procedure_ids: list[str]) -> dict[str, list[tuple[str, dict]]]:
+    """(type, content) of the live resources that are part of each conversation, in one query."""
     same = and_(
         ReferenceIndex.resource_type == Resource.resource_type, ReferenceIndex.resource_id == Resource.id
     )
-    linked = session.execute(
-        select(Resource.resource_type, Resource.content)
-        .join(ReferenceIndex, same)
-        .where(
-            ReferenceIndex.param == "part-of",
-            ReferenceIndex.target_type == "Procedure",
-            ReferenceIndex.target_id == procedure_id,
-            Resource.deleted.is_(False),
+    found: dict[str, list[tuple[str, dict]]] = {pid: [] for pid in procedure_ids}
+    for start in range(0, len(procedure_ids), 500):
+        rows = session.execute(
+            select(ReferenceIndex.target_id, Resource.resource_type, Resource.content)
+            .join(ReferenceIndex, same)
+            .where(
+                ReferenceIndex.param == "part-of",
+                ReferenceIndex.target_type == "Procedure",
+                ReferenceIndex.target_id.in_(procedure_ids[start : start + 500]),
+                Resource.deleted.is_(False),
+            )
         )
-    ).all()
+        for target, resource_type, content in rows:
+            found[target].append((resource_type, content))
+    return found
+
+
+def conversation_details(
+    session: Session, procedure_id: str, patient_id: str, linked: list[tuple[str, dict]] | None = None
+) -> Details:
+    """Documented domains, code status and care focus (from the QuestionnaireResponse, else its
+    Observations) and the documentation-quality score of one conversation; ``linked`` is what
+    ``linked_records`` found for it, when the caller read many at once."""
+    if linked is None:
+        linked = linked_records(session, [procedure_id])[procedure_id]
     domains: list[str] = []
     answered = observed = None
     answers: dict[str, Any] | None = None

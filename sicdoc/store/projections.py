@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from sicdoc import codes
@@ -38,8 +38,9 @@ from sicdoc.store.care_events import (
     observation_rows,
     procedure_events,
 )
-from sicdoc.store.conversation_details import conversation_details, noted_procedures
+from sicdoc.store.conversation_details import conversation_details, linked_records, noted_procedures
 from sicdoc.store.resource_fields import Row, has_code, part_of_procedures, ref_id, ref_text
+from sicdoc.store.rows import insert_rows
 from sicdoc.valuesets import ValueSets
 
 US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
@@ -91,7 +92,7 @@ def _insert(session: Session, rows: list[Row]) -> None:
     for table, row in rows:
         by_table[table].append(row)
     for table, batch in by_table.items():
-        session.execute(insert(table.__table__), batch)
+        insert_rows(session, table.__table__, batch)
 
 
 class Projector:
@@ -130,17 +131,22 @@ class Projector:
             session.execute(
                 delete(CareEvent).where(CareEvent.source_type == rtype, CareEvent.source_id.in_(ids))
             )
+        rows = [
+            row
+            for rtype, _, content, _ in changes
+            if content and rtype in self._handlers
+            for row in self._handlers[rtype](content)
+        ]
+        _insert(session, rows)
+        # A conversation takes its unit from its encounter's row, often one written just now.
+        stays = {row["encounter_id"]: row for table, row in rows if table is EncounterFact}
+        procedures = [content for rtype, _, content, _ in changes if rtype == "Procedure" and content]
+        conversations = [r["id"] for r in procedures if codes.is_conversation(r)]
+        parts = linked_records(session, conversations) if conversations else {}
         _insert(
             session,
-            [
-                row
-                for rtype, _, content, _ in changes
-                if content and rtype in self._handlers
-                for row in self._handlers[rtype](content)
-            ],
+            [row for content in procedures for row in self._procedure(session, content, stays, parts)],
         )
-        procedures = [content for rtype, _, content, _ in changes if rtype == "Procedure" and content]
-        _insert(session, [row for content in procedures for row in self._procedure(session, content)])
         _insert(session, [row for content in procedures for row in procedure_events(content)])
         written = {p["id"] for p in procedures}
         linked = {
@@ -268,7 +274,15 @@ class Projector:
         )
         return [(PalliativeReferral, row)]
 
-    def _procedure(self, session: Session, r: dict) -> list[Row]:
+    def _procedure(
+        self,
+        session: Session,
+        r: dict,
+        stays: dict[str, dict] | None = None,
+        linked: dict[str, list[tuple[str, dict]]] | None = None,
+    ) -> list[Row]:
+        """The conversation row of a Procedure; ``stays`` (encounter rows by id) and ``linked``
+        (``linked_records``) when the caller has them."""
         patient_id = ref_id(r.get("subject"), "Patient")
         if patient_id is None or not codes.is_conversation(r):
             return []
@@ -276,11 +290,13 @@ class Projector:
         performer = next((ref_text(p.get("actor")) for p in r.get("performer") or ()), None)
         encounter_id = ref_id(r.get("encounter"), "Encounter")
         unit = site = None
-        if encounter_id:
+        if encounter_id and stays and encounter_id in stays:
+            unit, site = stays[encounter_id]["unit"], stays[encounter_id]["site"]
+        elif encounter_id:
             enc = session.get(EncounterFact, encounter_id)
             if enc is not None:
                 unit, site = enc.unit, enc.site
-        details = conversation_details(session, r["id"], patient_id)
+        details = conversation_details(session, r["id"], patient_id, (linked or {}).get(r["id"]))
         row = dict(
             procedure_id=r["id"],
             patient_id=patient_id,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from sicdoc.models import (
     TokenIndex,
 )
 from sicdoc.store.projections import Projector
+from sicdoc.store.rows import HeldRows, held_rows
 
 # Types that declare no ``identifier`` search parameter still get identifier token rows, so a
 # conditional create (``If-None-Exist: identifier=system|value``) finds them whatever the type.
@@ -37,6 +38,13 @@ _IDENTIFIER_DECLARED = frozenset(t for t, ps in PARAMS.items() if any(p.name == 
 
 # The tables holding rows derived from a resource's current version, keyed by (resource_type, resource_id).
 _ROW_TABLES = (TokenIndex, ReferenceIndex, DateIndex, StringIndex, CompartmentMember, BusinessIdentifier)
+_TOKEN, _REFERENCE, _DATE, _STRING = (
+    TokenIndex.__table__,
+    ReferenceIndex.__table__,
+    DateIndex.__table__,
+    StringIndex.__table__,
+)
+_MEMBER, _IDENTIFIER = CompartmentMember.__table__, BusinessIdentifier.__table__
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,10 @@ class Store:
             _Version(_stored(res["resourceType"], rid, 1, res, now), "POST", existed=False)
             for res, rid in items
         ]
+        held = held_rows(session)
+        if held is not None:
+            self._hold(held, [v.stored for v in versions])
+            return [v.stored for v in versions]
         session.execute(
             insert(Resource.__table__),
             [
@@ -259,47 +271,101 @@ class Store:
             session.execute(delete(table).where(table.resource_type == rtype, table.resource_id.in_(ids)))
 
     def _write_indexes(self, session: Session, items: list[Stored]) -> None:
-        tokens, refs, dates, strings, idents = [], [], [], [], []
-        members: list[dict[str, str]] = []
-        for item in items:
-            key = {"resource_type": item.resource_type, "resource_id": item.id}
-            members += [
-                {**key, "patient_id": pid}
-                for pid in sorted(compartment_patients(item.content or {}, self.local_bases))
-            ]
-            rows = index_rows(item.content or {})
-            tokens += [{**key, "param": p, "system": s, "code": c} for p, s, c in rows.tokens]
-            refs += [{**key, "param": p, "target_type": t, "target_id": i} for p, t, i in rows.references]
-            dates += [{**key, "param": p, "low": lo, "high": hi} for p, lo, hi in rows.dates]
-            strings += [{**key, "param": p, "value": v} for p, v in rows.strings]
-            idents += [
-                {"resource_type": item.resource_type, "system": s, "value": v, "resource_id": item.id}
-                for s, v in business_identifiers(item.content or {}, self.unique_systems)
-            ]
-            if item.resource_type not in _IDENTIFIER_DECLARED:
-                tokens += [
-                    {**key, "param": "identifier", "system": s, "code": v}
-                    for s, v in identifier_pairs(item.content or {})
-                ]
-        for table, batch in (
-            (TokenIndex, tokens),
-            (ReferenceIndex, refs),
-            (DateIndex, dates),
-            (StringIndex, strings),
-            (CompartmentMember, members),
-        ):
+        tables, idents = self._index_rows(items)
+        for table, batch in tables:
             if batch:
-                session.execute(insert(table.__table__), batch)
+                session.execute(insert(table), batch)
         if idents:
             try:
                 with session.begin_nested():
                     session.execute(insert(BusinessIdentifier.__table__), idents)
             except IntegrityError:
-                taken = [f"{i['resource_type']} {i['system']}|{i['value']}" for i in idents]
-                raise DuplicateIdentifier(
-                    "An identifier is already used by another resource of the same type "
-                    f"(one of: {', '.join(taken[:3])})"
-                ) from None
+                raise _taken(idents) from None
+
+    def _index_rows(
+        self, items: list[Stored]
+    ) -> tuple[list[tuple[Table, list[dict[str, Any]]]], list[dict[str, Any]]]:
+        """The search-index and compartment rows of ``items`` by table, and their unique identifiers."""
+        tokens: list[dict[str, Any]] = []
+        refs: list[dict[str, Any]] = []
+        dates: list[dict[str, Any]] = []
+        strings: list[dict[str, Any]] = []
+        idents: list[dict[str, Any]] = []
+        members: list[dict[str, Any]] = []
+        for item in items:
+            content = item.content or {}
+            rtype, rid = item.resource_type, item.id
+            members += [
+                {"resource_type": rtype, "resource_id": rid, "patient_id": pid}
+                for pid in sorted(compartment_patients(content, self.local_bases))
+            ]
+            rows = index_rows(content)
+            tokens += [
+                {"resource_type": rtype, "resource_id": rid, "param": p, "system": s, "code": c}
+                for p, s, c in rows.tokens
+            ]
+            refs += [
+                {"resource_type": rtype, "resource_id": rid, "param": p, "target_type": t, "target_id": i}
+                for p, t, i in rows.references
+            ]
+            dates += [
+                {"resource_type": rtype, "resource_id": rid, "param": p, "low": lo, "high": hi}
+                for p, lo, hi in rows.dates
+            ]
+            strings += [
+                {"resource_type": rtype, "resource_id": rid, "param": p, "value": v} for p, v in rows.strings
+            ]
+            idents += [
+                {"resource_type": rtype, "system": s, "value": v, "resource_id": rid}
+                for s, v in business_identifiers(content, self.unique_systems)
+            ]
+            if rtype not in _IDENTIFIER_DECLARED:
+                tokens += [
+                    {
+                        "resource_type": rtype,
+                        "resource_id": rid,
+                        "param": "identifier",
+                        "system": s,
+                        "code": v,
+                    }
+                    for s, v in identifier_pairs(content)
+                ]
+        tables = [
+            (_TOKEN, tokens),
+            (_REFERENCE, refs),
+            (_DATE, dates),
+            (_STRING, strings),
+            (_MEMBER, members),
+        ]
+        return tables, idents
+
+    def _hold(self, held: HeldRows, items: list[Stored]) -> None:
+        """Creates of a bulk-load batch: their rows wait in ``held`` until the batch writes them.
+
+        A unique identifier taken by an earlier create of the batch is refused here, as the
+        database would refuse it; one taken in the database is refused when the batch is written.
+        """
+        tables, idents = self._index_rows(items)
+        keys = [(i["resource_type"], i["system"], i["value"]) for i in idents]
+        if len(set(keys)) < len(keys) or any(key in held.identifiers for key in keys):
+            raise _taken(idents)
+        for item in items:
+            held.created[(item.resource_type, item.id)] = item
+        for table, batch in tables:
+            held.add(table, batch)
+        held.add(_IDENTIFIER, idents)
+        held.identifiers.update(dict.fromkeys(keys))
+
+    def project_held(self, session: Session, created: list[Stored]) -> None:
+        """Projection rows of the creates a batch held, once they are in the database."""
+        self.projector.apply_many(session, [(s.resource_type, s.id, s.content, False) for s in created])
+
+
+def _taken(idents: list[dict[str, Any]]) -> DuplicateIdentifier:
+    taken = [f"{i['resource_type']} {i['system']}|{i['value']}" for i in idents]
+    return DuplicateIdentifier(
+        f"An identifier is already used by another resource of the same type (one of: {', '.join(taken[:3])})"
+    )
 
 
 def _stored(rtype: str, rid: str, version: int, resource: dict[str, Any], now: datetime) -> Stored:
@@ -325,7 +391,10 @@ _BY_IDENTIFIER_TOKEN = (
     .where(
         TokenIndex.resource_type == bindparam("rtype"),
         TokenIndex.param == "identifier",
-        tuple_(TokenIndex.system, TokenIndex.code).in_(bindparam("pairs", expanding=True)),
+        # By value alone, which the lookup index serves on both databases (a list of (system,
+        # value) pairs was planned as a filter over every identifier row of the type on
+        # PostgreSQL); the systems are checked on the rows found.
+        TokenIndex.code.in_(bindparam("values", expanding=True)),
         Resource.deleted.is_(False),
     )
 )
@@ -351,15 +420,39 @@ def identifier_matches(
     """
     if not idents:
         return {}
-    params = {"rtype": rtype, "pairs": list(dict.fromkeys(idents))}
+    wanted = set(idents)
+    values = sorted({value for _, value in wanted})
+    rows: set[tuple[str, str, str]] = set()
+    for start in range(0, len(values), 1000):
+        params = {"rtype": rtype, "values": values[start : start + 1000]}
+        rows.update(
+            (system, value, rid)
+            for system, value, rid in session.execute(_BY_IDENTIFIER_TOKEN, params)
+            if system is not None and (system, value) in wanted
+        )
     found: dict[tuple[str, str], list[str]] = {}
-    for system, value, rid in sorted(set(session.execute(_BY_IDENTIFIER_TOKEN, params))):
-        assert system is not None  # only the given (system, value) pairs match
+    for system, value, rid in sorted(rows):
         found.setdefault((system, value), []).append(rid)
     return found
 
 
+def _held(session: Session, rtype: str, rid: str) -> Stored | None:
+    """A resource created by the bulk-load batch this session is holding rows for."""
+    held = held_rows(session)
+    return None if held is None else held.created.get((rtype, rid))
+
+
 def read(session: Session, rtype: str, rid: str) -> Stored:
+    held = held_rows(session)
+    if held is not None:
+        found = held.created.get((rtype, rid)) or held.read.get((rtype, rid))
+        if found is None:
+            found = held.read[(rtype, rid)] = _read(session, rtype, rid)
+        return found
+    return _read(session, rtype, rid)
+
+
+def _read(session: Session, rtype: str, rid: str) -> Stored:
     row = session.get(Resource, (rtype, rid))
     if row is None:
         raise NotFound(f"{rtype}/{rid} is not known")
@@ -370,6 +463,8 @@ def read(session: Session, rtype: str, rid: str) -> Stored:
 
 def read_optional(session: Session, rtype: str, rid: str) -> Stored | None:
     """The current live version, or None when the resource is unknown or deleted."""
+    if (found := _held(session, rtype, rid)) is not None:
+        return found
     row = session.get(Resource, (rtype, rid))
     if row is None or row.deleted:
         return None
