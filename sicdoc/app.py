@@ -106,6 +106,16 @@ def _analytics(app: Flask, value_set_version: str) -> AnalyticsService:
     service.set_clinician_labels(
         app.config["QI_CLINICIAN_LABELS"], str(app.config.get("QI_PSEUDONYM_KEY") or app.config["SECRET_KEY"])
     )
+    if app.config["ANALYTICS_MODE"] == "shared":
+        from sicdoc.dashboards.shared import SharedResults
+
+        service.use_shared(
+            SharedResults(
+                service.engine,
+                str(app.config["SECRET_KEY"]),
+                wait_seconds=float(app.config["ANALYTICS_WAIT_SECONDS"]),
+            )
+        )
     return service
 
 

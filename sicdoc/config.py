@@ -5,6 +5,7 @@ This is the only module that reads the environment, and it does so once, from ``
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -83,6 +84,12 @@ class Config:
     CHROMIUM: str | None = None
     # Seconds a cached dashboard may be reused while the data version is unchanged.
     DASHBOARD_CACHE_SECONDS = 300
+    # Where dashboards, metrics reports, worklists and case reviews are computed: "local" (in each
+    # process that serves them) or "shared" (once, by the analytics worker, stored in the database for
+    # every web worker and server to read; ``sicdoc serve`` starts the worker).
+    ANALYTICS_MODE = "local"
+    # Shared mode: longest a request waits for a result the worker has not built yet (then 503).
+    ANALYTICS_WAIT_SECONDS = 20
     # How QI outputs name clinicians: "name" (the stored Practitioner's name) or "pseudonym" (a stable
     # keyed pseudonym such as "Clinician K7Q2MXA4"); never a resource id. Pseudonyms are keyed with
     # QI_PSEUDONYM_KEY, or with a key derived from SECRET_KEY when that is not set.
@@ -134,6 +141,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "ACCESS_TOKEN_SECONDS",
         "DASHBOARD_CACHE_SECONDS",
     )
+    _check_analytics_mode(app)
     _check_time_zone(app)
     _check_date_order(app)
     if app.config.get("QI_CLINICIAN_LABELS") not in ("name", "pseudonym"):
@@ -262,6 +270,56 @@ def _check_date_order(app: Flask) -> None:
     if order not in ("MDY", "DMY"):
         raise RuntimeError(f"SICDOC_DATE_ORDER must be MDY or DMY, not '{app.config.get('DATE_ORDER')}'")
     app.config["DATE_ORDER"] = order
+
+
+def _check_analytics_mode(app: Flask) -> None:
+    mode = str(app.config.get("ANALYTICS_MODE") or "").strip().lower()
+    if mode not in ("local", "shared"):
+        raise RuntimeError(
+            f"SICDOC_ANALYTICS_MODE must be 'local' or 'shared', not '{app.config.get('ANALYTICS_MODE')}'"
+        )
+    app.config["ANALYTICS_MODE"] = mode
+    value = app.config.get("ANALYTICS_WAIT_SECONDS")
+    try:
+        seconds = float(value) if not isinstance(value, bool) else -1.0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise RuntimeError(
+            f"SICDOC_ANALYTICS_WAIT_SECONDS must be a number of seconds from 0 to 3600, not '{value}'"
+        )
+    app.config["ANALYTICS_WAIT_SECONDS"] = seconds
+
+
+# The settings a process started beside the server (the analytics worker) must share with it to build
+# the same results: given as the server resolved them, so demo mode's fresh secret key and settings
+# passed as overrides reach it too.
+_SHARED_WITH_CHILDREN = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "AUDIT_KEY",
+    "BASE_URL",
+    "DEMO",
+    "TESTING",
+    "VALUE_SET_FILE",
+    "DASHBOARDS_DIR",
+    "DASHBOARD_CACHE_SECONDS",
+    "QI_CLINICIAN_LABELS",
+    "QI_PSEUDONYM_KEY",
+    "ANALYTICS_MODE",
+    "ANALYTICS_WAIT_SECONDS",
+)
+
+
+def child_environment(config: Mapping[str, Any]) -> dict[str, str]:
+    """This process's environment plus its resolved settings, for a child process that builds what
+    this one serves. Values are JSON, which ``from_prefixed_env`` reads back unchanged."""
+    env = dict(os.environ)
+    for name in _SHARED_WITH_CHILDREN:
+        value = config.get(name)
+        if value is not None:
+            env[f"SICDOC_{name}"] = json.dumps(value)
+    return env
 
 
 def _check_whole_numbers(app: Flask, *names: str) -> None:

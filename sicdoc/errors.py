@@ -109,3 +109,13 @@ class ConfigurationError(SicdocError):
 
     def __init__(self, message: str):
         super().__init__(message, code="exception")
+
+
+class AnalyticsBusy(SicdocError):
+    """A figure is still being computed by the analytics worker: try again in a few seconds (503)."""
+
+    status = 503
+    retry_after_seconds = 5
+
+    def __init__(self, message: str = "The figures are still being computed; try again in a few seconds."):
+        super().__init__(message, code="transient")

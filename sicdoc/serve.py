@@ -1,13 +1,27 @@
-"""Serving through gunicorn (a production WSGI server), with the app built once by the caller."""
+"""Serving through gunicorn (a production WSGI server), with the app built once by the caller.
+
+In shared analytics mode the analytics worker (``sicdoc analytics-worker``) runs beside gunicorn as a
+child process with the server's settings; it is stopped when gunicorn exits.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from sicdoc.collector import freeze_before_fork, tune_collector
+from sicdoc.config import child_environment
+
+# How the analytics worker is started: the same interpreter and package as the server.
+WORKER_COMMAND = (
+    sys.executable,
+    "-c",
+    "from sicdoc.cli import main; main(['analytics-worker', '--with-parent'])",
+)
 
 
 class _Gunicorn(BaseApplication):
@@ -27,14 +41,44 @@ class _Gunicorn(BaseApplication):
 def run(app: Flask, host: str, port: int, workers: int = 2) -> None:
     use_demo_address(app, host, port)
     tune_collector()
-    warm_dashboards(app)
+    shared = app.config.get("ANALYTICS_MODE") == "shared"
+    if not shared:  # in shared mode the web workers hold no analytics to warm
+        warm_dashboards(app)
     # Engines must not be shared across forked workers: drop pooled connections before forking.
     app.extensions["sicdoc.engine"].dispose()
     freeze_before_fork()
-    _Gunicorn(
-        app,
-        {"bind": f"{host}:{port}", "workers": workers, "threads": 4, "accesslog": "-", "timeout": 120},
-    ).run()
+    worker = start_analytics_worker(app) if shared else None
+    options: dict[str, Any] = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": 4,
+        "accesslog": "-",
+        "timeout": 120,
+    }
+    if worker is not None:
+        options["on_exit"] = lambda _arbiter: stop_analytics_worker(worker)
+    try:
+        _Gunicorn(app, options).run()
+    finally:
+        if worker is not None:
+            stop_analytics_worker(worker)
+
+
+def start_analytics_worker(app: Flask) -> subprocess.Popen:
+    """The analytics worker as a child process with this server's resolved settings (demo mode's
+    secret key included, which signs the results it stores)."""
+    return subprocess.Popen(WORKER_COMMAND, env=child_environment(app.config))  # noqa: S603 - fixed command
+
+
+def stop_analytics_worker(worker: subprocess.Popen, timeout: float = 15.0) -> None:
+    if worker.poll() is not None:
+        return
+    worker.terminate()
+    try:
+        worker.wait(timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 def warm_dashboards(app: Flask) -> None:

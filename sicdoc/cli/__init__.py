@@ -72,6 +72,6 @@ _register_sample_commands()
 
 
 # Imported for their side effect: each module attaches its commands to ``main``.
-from sicdoc.cli import audit, people, qi, report, serving  # noqa: E402
+from sicdoc.cli import analytics, audit, people, qi, report, serving  # noqa: E402
 
-__all__ = ["audit", "main", "people", "qi", "report", "serving"]
+__all__ = ["analytics", "audit", "main", "people", "qi", "report", "serving"]

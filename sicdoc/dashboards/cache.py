@@ -1,6 +1,7 @@
 """In-process cache of loaded frames and built dashboards, keyed on the data version.
 
-Each app process keeps its own (gunicorn workers share nothing), and every lookup checks the
+Each app process keeps its own (gunicorn workers share nothing; in shared analytics mode a web
+worker keeps here only the few results it last read from the database), and every lookup checks the
 data version first, so a write in any process is seen by all of them on their next view. Entries
 also expire after ``max_age`` seconds: a transaction that commits with an older ``last_updated``
 than one already seen would not move the version, and the expiry bounds how long that can go
@@ -67,6 +68,16 @@ class VersionedCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return value
+
+    def put(self, version: str, key: Hashable, value: Any, computed_at: float) -> None:
+        """Keep ``value``, computed elsewhere at ``computed_at`` (``time.time()``), for ``version``:
+        it expires ``max_age`` seconds after it was computed, not after it arrived."""
+        started = time.monotonic() - max(0.0, time.time() - computed_at)
+        with self._lock:
+            self._entries[key] = Entry(version, computed_at, started, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

@@ -10,6 +10,9 @@ After a write, the dashboard pages show the figures they last built for that vie
 their age, while a background thread rebuilds them (reading every projection row again takes
 seconds at a hospital's scale). The metrics API, the CSVs and the CLI always compute from the
 current data.
+
+In shared mode (``use_shared``) nothing is computed here: every result comes from the analytics
+worker through the database (``sicdoc.dashboards.shared``), so a web worker never holds the frames.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from sicdoc.analytics.scope import Scope
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.definitions import Dashboard
+from sicdoc.dashboards.shared import Call, SharedResults
+from sicdoc.errors import ConfigurationError
 from sicdoc.store.frames import (
     changed_tables,
     clinician_departments,
@@ -71,7 +76,18 @@ class AnalyticsService:
         self._results = VersionedCache(max_entries=64)
         self._refreshing: dict[Hashable, threading.Thread] = {}
         self._refresh_lock = threading.Lock()
+        self._shared: SharedResults | None = None
         self.set_clinician_labels("name", None)
+
+    def use_shared(self, shared: SharedResults | None) -> None:
+        """Serve results the analytics worker built and stored (None: compute them here again)."""
+        self._shared = shared
+        if shared is not None:
+            shared.max_age = self._results.max_age
+
+    @property
+    def shared(self) -> bool:
+        return self._shared is not None
 
     def set_clinician_labels(self, mode: str, secret: str | None) -> None:
         """How QI outputs name clinicians ("name" or "pseudonym"); pseudonyms are keyed with a key
@@ -89,6 +105,8 @@ class AnalyticsService:
 
     def set_max_age(self, seconds: float) -> None:
         self._frames.max_age = self._results.max_age = seconds
+        if self._shared is not None:
+            self._shared.max_age = seconds
 
     @property
     def default_board(self) -> Dashboard:
@@ -121,30 +139,40 @@ class AnalyticsService:
         return self._frames.get(version, "frames", load)
 
     def places(self) -> dict[str, list[str]]:
-        version = self.version()
-
-        def load() -> dict[str, list[str]]:
-            with self.engine.connect() as conn:
-                return places(conn)
-
-        return self._results.get(version, ("places",), load)
+        return self._get(Call("places", (), ()))
 
     def dashboard(self, board: Dashboard, scope: Scope, version: str | None = None) -> BuiltDashboard:
         """The dashboard built from the current data (of ``version`` when the caller just probed it)."""
+        return self._get(_dashboard_call(board, scope), version)
+
+    def _get(self, call: Call, version: str | None = None, wait_seconds: float | None = None) -> Any:
+        version = version or self.version()
+        if self._shared is not None:
+            return self._shared.result(call, version, self.version, wait_seconds=wait_seconds)[0]
+        return self.compute(call, version)
+
+    def compute(self, call: Call, version: str) -> Any:
+        """``call``'s result computed in this process from the frames of ``version`` (kept per data
+        version): what local mode serves and what the analytics worker stores."""
+        build = getattr(self, f"_build_{call.method}", None)
+        if build is None:
+            raise ConfigurationError(f"no analytics result is called {call.method!r}")
+        return self._results.get(version, (call.method, call.identity), lambda: build(version, *call.args))
+
+    def _build_places(self, _version: str) -> dict[str, list[str]]:
+        with self.engine.connect() as conn:
+            return places(conn)
+
+    def _build_dashboard(self, version: str, board: Dashboard, scope: Scope) -> BuiltDashboard:
         from sicdoc.dashboards.build import build_dashboard
 
-        version = version or self.version()
-        return self._results.get(
-            version,
-            _dashboard_key(board, scope),
-            lambda: build_dashboard(
-                self.frames(version),
-                scope,
-                board,
-                self.value_set_version,
-                self.clinician_labels(version),
-                self.clinician_departments(version),
-            ),
+        return build_dashboard(
+            self.frames(version),
+            scope,
+            board,
+            self.value_set_version,
+            self.clinician_labels(version),
+            self.clinician_departments(version),
         )
 
     def clinician_labels(self, version: str | None = None) -> ClinicianLabels:
@@ -177,7 +205,13 @@ class AnalyticsService:
     def dashboard_view(self, board: Dashboard, scope: Scope) -> DashboardView:
         """The dashboard for a page: current if it is built, else the last one built for this
         view (up to an hour old) while the current one is built in the background."""
-        key, version = _dashboard_key(board, scope), self.version()
+        if self._shared is not None:
+            built, stale_since = self._shared.result(
+                _dashboard_call(board, scope), self.version(), self.version, stale_limit=STALE_LIMIT_SECONDS
+            )
+            return DashboardView(built, stale_since)
+        call, version = _dashboard_call(board, scope), self.version()
+        key = (call.method, call.identity)
         current = self._results.peek(version, key)
         if current is not None:
             return DashboardView(current.value)
@@ -218,35 +252,38 @@ class AnalyticsService:
 
     def report(self, scope: Scope, *, suppress: bool = True) -> dict:
         """The metrics report of ``scope``, with its time basis (``Scope.describe``) after the period."""
+        return scope.annotate(self._get(Call("report", (scope, suppress), (scope.key(), suppress))))
+
+    def _build_report(self, version: str, scope: Scope, suppress: bool) -> dict:
         from sicdoc.analytics import compute_metrics
 
-        version = self.version()
-        report = self._results.get(
-            version,
-            ("report", scope.key(), suppress),
-            lambda: compute_metrics(
-                self.frames(version),
-                as_of=scope.as_of,
-                period_from=scope.period_from,
-                period_to=scope.period_to,
-                cohorts=list(scope.cohorts),
-                value_set_version=self.value_set_version,
-                suppress=suppress,
-                site=scope.site,
-                unit=scope.unit,
-            ),
+        return compute_metrics(
+            self.frames(version),
+            as_of=scope.as_of,
+            period_from=scope.period_from,
+            period_to=scope.period_to,
+            cohorts=list(scope.cohorts),
+            value_set_version=self.value_set_version,
+            suppress=suppress,
+            site=scope.site,
+            unit=scope.unit,
         )
-        return scope.annotate(report)
 
     def warm(self) -> None:
         """Build the default dashboard for today's default scope (imports the statistics and plotting
         stack on the way), so the first analyst of the day does not wait for it."""
+        version = self.version()
+        for call in self.warm_calls():
+            self.compute(call, version)
+
+    def warm_calls(self) -> list[Call]:
+        """What the first analyst of the day asks for: the filter choices and the default dashboard
+        for today's default scope (the analytics worker builds them as it starts)."""
         from sicdoc.analytics.scope import parse_qi_scope
 
         board = self.default_board
-        self.dashboard(
-            board, parse_qi_scope({}, today=today_utc(), default_months=board.default_period_months)
-        )
+        scope = parse_qi_scope({}, today=today_utc(), default_months=board.default_period_months)
+        return [Call("places", (), ()), _dashboard_call(board, scope)]
 
     def worklist(
         self,
@@ -281,43 +318,42 @@ class AnalyticsService:
         top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
         return top, len(matching)
 
-    def worklist_entry(self, scope: Scope, patient_id: str) -> dict[str, Any] | None:
-        """The patient's worklist row (why they are due), or None when they are not due."""
-        table = self._worklist_table(scope)
+    def worklist_entry(
+        self, scope: Scope, patient_id: str, wait_seconds: float | None = None
+    ) -> dict[str, Any] | None:
+        """The patient's worklist row (why they are due), or None when they are not due. In shared
+        mode ``wait_seconds`` bounds the wait for a worklist not built yet (``AnalyticsBusy``)."""
+        table = self._worklist_table(scope, wait_seconds)
         rows = table[table["patient_id"] == patient_id]
         return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}
 
     def review_cases(self, where: Where, as_of: date) -> list[Case]:
         """The end-of-life case review's cases of ``where`` as known at the end of ``as_of``, kept
         per data version like the worklist (a write moves it, so it is never stale)."""
+        return self._get(Call("review", (where, as_of), (where, as_of)))
+
+    def _build_review(self, version: str, where: Where, as_of: date) -> list[Case]:
         from sicdoc.analytics.case_review import review_cases
 
-        version = self.version()
-        return self._results.get(
-            version,
-            ("review", where, as_of),
-            lambda: review_cases(self.frames(version).observed(as_of), where),
-        )
+        return review_cases(self.frames(version).observed(as_of), where)
 
-    def _worklist_table(self, scope: Scope) -> pd.DataFrame:
+    def _worklist_table(self, scope: Scope, wait_seconds: float | None = None) -> pd.DataFrame:
+        return self._get(Call("worklist", (scope,), scope.key()), wait_seconds=wait_seconds)
+
+    def _build_worklist(self, version: str, scope: Scope) -> pd.DataFrame:
         from sicdoc.analytics import worklist
 
-        version = self.version()
-        return self._results.get(
-            version,
-            ("worklist", scope.key()),
-            lambda: worklist(
-                self.frames(version),
-                as_of=scope.as_of,
-                cohorts=list(scope.cohorts),
-                site=scope.site,
-                unit=scope.unit,
-            ),
+        return worklist(
+            self.frames(version),
+            as_of=scope.as_of,
+            cohorts=list(scope.cohorts),
+            site=scope.site,
+            unit=scope.unit,
         )
 
 
-def _dashboard_key(board: Dashboard, scope: Scope) -> tuple:
-    return ("dashboard", board.id, scope.key())
+def _dashboard_call(board: Dashboard, scope: Scope) -> Call:
+    return Call("dashboard", (board, scope), (board.id, scope.key()))
 
 
 def today_utc() -> date:

@@ -1,5 +1,6 @@
 """ORM tables. Importing this package registers every table on ``Base.metadata``."""
 
+from sicdoc.models.analytics import AnalyticsLease, AnalyticsResult
 from sicdoc.models.audit import AuditEvent, AuditEventPatient, AuditUnkeyedPrefix
 from sicdoc.models.base import Base, JsonDocument
 from sicdoc.models.compartment import CompartmentMember
@@ -30,6 +31,8 @@ from sicdoc.models.worklist import WorklistSnooze
 
 __all__ = [
     "AccessToken",
+    "AnalyticsLease",
+    "AnalyticsResult",
     "AuditEvent",
     "AuditEventPatient",
     "AuditUnkeyedPrefix",

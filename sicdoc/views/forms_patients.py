@@ -9,6 +9,7 @@ from flask import current_app, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from sicdoc.errors import AnalyticsBusy
 from sicdoc.services import accounts, chart_header, charts, patient_search, worklist
 from sicdoc.services.conversations import AnswersRefused, list_drafts
 from sicdoc.services.referrals import URGENCIES, record_referral
@@ -54,6 +55,7 @@ def _patient_page(
     patient = charts.patient_card(work, patient_id)  # 404 for an unknown patient
     _remember(patient_id)
     header = chart_header.header(work, patient_id)
+    due = _due(patient_id)
     context: dict[str, Any] = {
         "patient": patient,
         "header": header,
@@ -67,10 +69,24 @@ def _patient_page(
         "errors": errors or {},
         "local": local,
         "day": _day,
-        "due": service().worklist_entry(default_scope(), patient_id),
+        "due": due,
+        "due_unknown": due is _NOT_KNOWN,
         "snoozed": worklist.active_snoozes(work, local_now().date()).get(patient_id),
     }
     return render_status("forms/patient.html", 422 if errors else 200, **context)
+
+
+# The patient page's code status and goals never wait on the analytics worker: whether a conversation
+# is due is shown as not known yet rather than holding the page (shared analytics mode).
+_DUE_WAIT_SECONDS = 3.0
+_NOT_KNOWN: dict[str, Any] = {}
+
+
+def _due(patient_id: str) -> dict[str, Any] | None:
+    try:
+        return service().worklist_entry(default_scope(), patient_id, wait_seconds=_DUE_WAIT_SECONDS)
+    except AnalyticsBusy:
+        return _NOT_KNOWN
 
 
 def _day(value: datetime | date | None) -> str:

@@ -1,0 +1,403 @@
+"""Analytics built once: results stored in the database by one analytics worker, read by every web
+worker of every server.
+
+    shared = SharedResults(engine, secret_key, wait_seconds=20)
+    service.use_shared(shared)  # a web process: serves stored results, loads no frames
+
+and one process builds them (``sicdoc.dashboards.worker``).
+
+A web worker that needs a result nobody has asked for writes a request row and polls until the
+worker has stored it for the current data version (``AnalyticsBusy`` after ``wait_seconds``). The
+worker holds a lease row, so one worker builds however many servers run one; it rebuilds the
+results asked for within the last day whenever the data version moves (reading the frames once per
+version) and drops results nobody has asked for in a week.
+
+Rows are zlib-compressed pickles with an HMAC keyed from the app's secret key, which is not in the
+database. Loading a pickle can run code, so neither a result nor a request is unpickled unless its
+HMAC verifies: someone who can write the database without holding the key can at most have a
+result rebuilt, never have a process load their bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import pickle
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sicdoc.dashboards.cache import Entry, VersionedCache
+from sicdoc.errors import AnalyticsBusy, ConfigurationError, SicdocError
+from sicdoc.locking import WRITE
+from sicdoc.models import AnalyticsLease, AnalyticsResult
+
+LOG = logging.getLogger(__name__)
+
+LEASE_NAME = "builder"
+# The worker renews its lease between results; one that has not for this long is taken over.
+LEASE_SECONDS = 120.0
+# Results asked for within this window are rebuilt when the data version moves.
+KEEP_CURRENT = timedelta(days=1)
+# A web worker renews a request it serves from after this long, so viewed results stay current.
+REREQUEST = timedelta(hours=1)
+# Results nobody has asked for in this long are deleted.
+DROP_AFTER = timedelta(days=7)
+
+_FORMAT = b"\x01"
+_MAC_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Call:
+    """What to build: a method of the analytics service and its arguments. ``identity`` names the
+    result (calls with the same identity share one row), so it is plain data with a stable repr."""
+
+    method: str
+    args: tuple
+    identity: tuple
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(repr((self.method, self.identity)).encode()).hexdigest()
+
+
+class Builder(Protocol):
+    """What the worker builds with: the analytics service, computing in its own process."""
+
+    def version(self) -> str: ...
+
+    def compute(self, call: Call, version: str) -> Any: ...
+
+
+class _Tampered(Exception):
+    """A signed row whose signature does not verify."""
+
+
+class _Seal:
+    def __init__(self, secret: str):
+        self._key = hashlib.sha256(b"sicdoc analytics results\0" + secret.encode()).digest()
+
+    def _mac(self, context: bytes, body: bytes) -> bytes:
+        return hmac.new(self._key, context + b"\0" + body, hashlib.sha256).digest()
+
+    def seal(self, context: bytes, value: Any) -> bytes:
+        body = zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 3)
+        return _FORMAT + self._mac(context, body) + body
+
+    def open(self, context: bytes, blob: bytes) -> Any:
+        blob = bytes(blob)
+        mac, body = blob[1 : 1 + _MAC_BYTES], blob[1 + _MAC_BYTES :]
+        if blob[:1] != _FORMAT or not hmac.compare_digest(mac, self._mac(context, body)):
+            raise _Tampered
+        return pickle.loads(zlib.decompress(body))  # noqa: S301 - its HMAC verified: written by sicdoc
+
+
+def _call_context(key: str) -> bytes:
+    return b"call\0" + key.encode()
+
+
+def _result_context(key: str, version: str) -> bytes:
+    return b"result\0" + key.encode() + b"\0" + version.encode()
+
+
+class _Row(NamedTuple):
+    key: str
+    method: str
+    requested_at: datetime
+    data_version: str | None
+    computed_at: datetime | None
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back the stored UTC time without its zone.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _row(values: Sequence[Any]) -> _Row:
+    key, method, requested, version, computed = values
+    return _Row(key, method, _utc(requested), version, _utc(computed) if computed else None)
+
+
+_META = (
+    AnalyticsResult.key,
+    AnalyticsResult.method,
+    AnalyticsResult.requested_at,
+    AnalyticsResult.data_version,
+    AnalyticsResult.computed_at,
+)
+
+
+class SharedResults:
+    """Results in the ``analytics_result`` table, with the few a web worker last read kept in memory."""
+
+    def __init__(
+        self, engine: Engine, secret: str, *, wait_seconds: float = 20.0, max_age: float = 300.0
+    ) -> None:
+        self.engine = engine
+        self.wait_seconds = wait_seconds
+        self._seal = _Seal(secret)
+        # Small on purpose: a web worker's memory must not grow with the population or the views.
+        self._served = VersionedCache(max_entries=16, max_age=max_age)
+
+    @property
+    def max_age(self) -> float:
+        """Seconds after which a result is rebuilt when viewed again, though the version has not moved."""
+        return self._served.max_age
+
+    @max_age.setter
+    def max_age(self, seconds: float) -> None:
+        self._served.max_age = seconds
+
+    # -- the web side --------------------------------------------------------------------------
+
+    def result(
+        self,
+        call: Call,
+        version: str,
+        probe: Callable[[], str],
+        *,
+        stale_limit: float | None = None,
+        wait_seconds: float | None = None,
+    ) -> tuple[Any, datetime | None]:
+        """``call``'s result for ``version`` (or a newer one), waiting for the worker if need be.
+
+        With ``stale_limit``, a result built for an older version up to that many seconds ago is
+        returned at once with the time it was built, and the worker is asked for the current one.
+        Raises ``AnalyticsBusy`` when nothing usable arrives within ``wait_seconds`` (the shorter of
+        the argument and the configured wait).
+        """
+        key = call.key
+        hit = self._served.peek(version, key)
+        if hit is not None:
+            return _unwrap(hit.value), None
+        row = self._status(key)
+        entry = self._read(row) if row is not None else None
+        if row is not None and entry is not None:
+            now = now_utc()
+            if self._should_request(row, now):
+                self._request(call, now)
+            if row.data_version == version:
+                return _unwrap(entry.value), None
+            assert row.computed_at is not None  # a row with an entry was computed
+            if stale_limit is not None and (now - row.computed_at).total_seconds() <= stale_limit:
+                return _unwrap(entry.value), row.computed_at
+        wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
+        return self._wait(call, version, probe, wait), None
+
+    def _should_request(self, row: _Row, now: datetime) -> bool:
+        if row.requested_at < now - REREQUEST:
+            return True  # the worker would stop keeping it current
+        # Built long ago for this version and not asked for since: rebuilt, as a local cache expires.
+        return (
+            row.computed_at is not None
+            and row.requested_at <= row.computed_at
+            and (now - row.computed_at).total_seconds() > self.max_age
+        )
+
+    def _wait(self, call: Call, version: str, probe: Callable[[], str], wait: float) -> Any:
+        asked = now_utc()
+        self._request(call, asked)
+        deadline = time.monotonic() + wait
+        pause = 0.05
+        while True:
+            row = self._status(call.key)
+            if row is None:
+                self._request(call, now_utc())  # dropped meanwhile (a request the worker could not verify)
+            elif row.computed_at is not None and row.data_version is not None:
+                if row.data_version != version and row.computed_at >= asked:
+                    version = probe()  # built after we asked: for data newer than we first saw?
+                if row.data_version == version:
+                    entry = self._read(row)
+                    if entry is not None:
+                        return _unwrap(entry.value)
+            if time.monotonic() >= deadline:
+                raise AnalyticsBusy()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    def _status(self, key: str) -> _Row | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(*_META).where(AnalyticsResult.key == key)).first()
+        return _row(found) if found is not None else None
+
+    def _read(self, row: _Row) -> Entry | None:
+        """The row's verified result, from memory when this process already read that build."""
+        if row.data_version is None or row.computed_at is None:
+            return None
+        built = row.computed_at.timestamp()
+        cached = self._served.latest(row.key)
+        if cached is not None and cached.version == row.data_version and cached.computed_at == built:
+            return cached
+        with self.engine.connect() as conn:
+            payload = conn.scalar(
+                select(AnalyticsResult.payload).where(
+                    AnalyticsResult.key == row.key, AnalyticsResult.data_version == row.data_version
+                )
+            )
+        if payload is None:
+            return None
+        try:
+            value = self._seal.open(_result_context(row.key, row.data_version), payload)
+        except _Tampered:
+            LOG.warning(
+                "analytics result %s does not verify with this server's key (altered, or written "
+                "under another secret key); it is built again",
+                row.key,
+            )
+            self._forget(row.key)
+            return None
+        self._served.put(row.data_version, row.key, value, built)
+        return Entry(row.data_version, built, time.monotonic(), value)
+
+    def _forget(self, key: str) -> None:
+        """Clear a result that may not be loaded, so the worker builds it again."""
+        with self._write() as conn:
+            conn.execute(
+                update(AnalyticsResult)
+                .where(AnalyticsResult.key == key)
+                .values(payload=None, data_version=None, computed_at=None, requested_at=now_utc())
+            )
+
+    def request(self, call: Call) -> None:
+        """Ask the worker for ``call``'s result without waiting for it."""
+        self._request(call, now_utc())
+
+    def _request(self, call: Call, now: datetime) -> None:
+        key = call.key
+        try:
+            with self._write() as conn:
+                # Sealed again each time: a request written under an earlier secret key is replaced.
+                sealed = self._seal.seal(_call_context(key), call)
+                asked = (
+                    update(AnalyticsResult)
+                    .where(AnalyticsResult.key == key)
+                    .values(requested_at=now, call=sealed)
+                )
+                if conn.execute(asked).rowcount:
+                    return
+                conn.execute(
+                    insert(AnalyticsResult).values(key=key, method=call.method, call=sealed, requested_at=now)
+                )
+        except IntegrityError:
+            pass  # another web worker asked for it at the same moment
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        # Marked as writing: on SQLite the transaction takes the write lock at BEGIN (sicdoc.locking).
+        with self.engine.connect() as conn:
+            conn.execution_options(**WRITE)
+            with conn.begin():
+                yield conn
+
+    # -- the worker side -----------------------------------------------------------------------
+
+    def acquire(self, holder: str, seconds: float = LEASE_SECONDS) -> bool:
+        """Take or renew the builder's lease for ``seconds``; False while another holder has it."""
+        now = now_utc()
+        lease = AnalyticsLease
+        try:
+            with self._write() as conn:
+                taken = conn.execute(
+                    update(lease)
+                    .where(lease.name == LEASE_NAME, or_(lease.holder == holder, lease.expires_at < now))
+                    .values(holder=holder, expires_at=now + timedelta(seconds=seconds))
+                ).rowcount
+                if taken:
+                    return True
+                if conn.scalar(select(lease.name).where(lease.name == LEASE_NAME)) is not None:
+                    return False
+                conn.execute(
+                    insert(lease).values(
+                        name=LEASE_NAME, holder=holder, expires_at=now + timedelta(seconds=seconds)
+                    )
+                )
+                return True
+        except IntegrityError:
+            return False  # another worker created the lease first
+
+    def release(self, holder: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(AnalyticsLease)
+                .where(AnalyticsLease.name == LEASE_NAME, AnalyticsLease.holder == holder)
+                .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
+            )
+
+    def due(self, version: str, now: datetime) -> list[_Row]:
+        """The results to build for ``version``: first those nobody has been served yet, then the
+        most recently asked for."""
+        with self.engine.connect() as conn:
+            rows = [_row(values) for values in conn.execute(select(*_META))]
+        out = []
+        for row in rows:
+            if row.requested_at < now - KEEP_CURRENT:
+                continue
+            built = row.computed_at
+            if (
+                built is None
+                or row.data_version != version
+                or (row.requested_at > built and (now - built).total_seconds() > self.max_age)
+            ):
+                out.append(row)
+        out.sort(key=lambda r: (r.computed_at is not None, -r.requested_at.timestamp()))
+        return out
+
+    def drop_unrequested(self, now: datetime) -> int:
+        with self._write() as conn:
+            return conn.execute(
+                delete(AnalyticsResult).where(AnalyticsResult.requested_at < now - DROP_AFTER)
+            ).rowcount
+
+    def call_of(self, row: _Row) -> Call | None:
+        """The verified request of ``row``; a request that fails its check is deleted."""
+        with self.engine.connect() as conn:
+            blob = conn.scalar(select(AnalyticsResult.call).where(AnalyticsResult.key == row.key))
+        if blob is None:
+            return None
+        try:
+            call = self._seal.open(_call_context(row.key), blob)
+        except _Tampered:
+            call = None
+        if not isinstance(call, Call) or call.key != row.key:
+            LOG.error("analytics request %s failed its signature check; deleted", row.key)
+            with self._write() as conn:
+                conn.execute(delete(AnalyticsResult).where(AnalyticsResult.key == row.key))
+            return None
+        return call
+
+    def store(self, key: str, version: str, outcome: tuple[str, Any]) -> None:
+        payload = self._seal.seal(_result_context(key, version), outcome)
+        with self._write() as conn:
+            conn.execute(
+                update(AnalyticsResult)
+                .where(AnalyticsResult.key == key)
+                .values(payload=payload, data_version=version, computed_at=now_utc())
+            )
+
+
+def outcome_of_error(error: SicdocError) -> tuple[str, Any]:
+    """A refusal as stored in place of a result: the web worker raises it again."""
+    return "error", (error.status, error.issues[0].code if error.issues else "invalid", str(error))
+
+
+def _unwrap(outcome: tuple[str, Any]) -> Any:
+    kind, value = outcome
+    if kind == "ok":
+        return value
+    status, code, message = value
+    error = ConfigurationError(message) if status >= 500 else SicdocError(message, code=code)
+    error.status = status
+    raise error

@@ -1,0 +1,152 @@
+"""The analytics worker: the one process that builds shared analytics results and keeps them current.
+
+It holds the frames (read once per data version) and builds what web workers asked for through
+``SharedResults``; the lease lets one worker build at a time however many servers run one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from sicdoc.dashboards.shared import (
+    LEASE_SECONDS,
+    Builder,
+    Call,
+    SharedResults,
+    now_utc,
+    outcome_of_error,
+)
+from sicdoc.errors import SicdocError
+
+LOG = logging.getLogger(__name__)
+# How often results nobody has asked for in a long time are looked for and deleted.
+DROP_EVERY_SECONDS = 300.0
+
+
+class AnalyticsWorker:
+    """Builds the results web workers ask for, under the lease, and keeps them current."""
+
+    def __init__(
+        self,
+        builder: Builder,
+        shared: SharedResults,
+        *,
+        poll_seconds: float = 0.5,
+        holder: str | None = None,
+    ) -> None:
+        self.builder = builder
+        self.shared = shared
+        self.poll_seconds = poll_seconds
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # Monotonic times: when the lease next needs renewing, when unrequested results are next dropped.
+        self._renew_at = 0.0
+        self._drop_at = 0.0
+
+    def _hold(self) -> bool:
+        """Whether this worker holds the lease, renewed once half of it has run (one write a minute,
+        not one a round: on SQLite every write takes the database's write lock)."""
+        if time.monotonic() < self._renew_at:
+            return True
+        if self.shared.acquire(self.holder, LEASE_SECONDS):
+            self._renew_at = time.monotonic() + LEASE_SECONDS / 2
+            return True
+        self._renew_at = 0.0
+        return False
+
+    def run(self, stop: threading.Event) -> None:
+        """Build until ``stop`` is set; a failed round is logged and tried again."""
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                except Exception:  # the database may be away for a moment: the next round retries
+                    LOG.exception("analytics worker round failed")
+                stop.wait(self.poll_seconds)
+        finally:
+            try:
+                self.shared.release(self.holder)
+                self._renew_at = 0.0
+            except SQLAlchemyError:
+                LOG.warning("could not release the analytics lease; it lapses by itself")
+
+    def run_once(self) -> int:
+        """One round: build what is due for the current data version. Returns how many were built
+        (0 while another worker holds the lease)."""
+        if not self._hold():
+            return 0
+        now = now_utc()
+        if time.monotonic() >= self._drop_at:
+            self.shared.drop_unrequested(now)
+            self._drop_at = time.monotonic() + DROP_EVERY_SECONDS
+        version = self.builder.version()
+        built = 0
+        for row in self.shared.due(version, now):
+            call = self.shared.call_of(row)
+            if call is None:
+                continue
+            self.shared.store(row.key, version, self._outcome(call, version))
+            built += 1
+            if not self._hold():
+                break  # another worker took over while this one was busy
+        return built
+
+    def _outcome(self, call: Call, version: str) -> tuple[str, Any]:
+        try:
+            return "ok", portable(self.builder.compute(call, version))
+        except SQLAlchemyError:
+            raise  # the database, not the request: the round is tried again
+        except SicdocError as exc:
+            return outcome_of_error(exc)
+        except Exception as exc:
+            LOG.exception("analytics %s could not be built", call.method)
+            return "error", (500, "exception", f"analytics {call.method} could not be built: {exc}")
+
+
+def portable(value: Any) -> Any:
+    """``value`` as stored: a dashboard travels without its plotly figure objects (its figures'
+    JSON is what pages draw), which are made again from that JSON only if something asks for them."""
+    from sicdoc.dashboards.build import BuiltDashboard
+
+    if isinstance(value, BuiltDashboard):
+        # A sequence that stands in for the tuple of figures: the same reads, built on first use.
+        panels = tuple(
+            replace(p, figures=FiguresFromJson(p.figure_json))  # type: ignore[arg-type]
+            for p in value.panels
+        )
+        return replace(value, panels=panels)
+    return value
+
+
+class FiguresFromJson(Sequence[Any]):
+    """A dashboard panel's figures, made from their JSON on first use (an export needs them; a
+    page does not, so a web worker never builds a figure object)."""
+
+    def __init__(self, texts: tuple[str, ...]):
+        self._texts = texts
+        self._figures: tuple | None = None
+
+    def _built(self) -> tuple:
+        if self._figures is None:
+            import plotly.io as pio
+
+            self._figures = tuple(pio.from_json(text) for text in self._texts)
+        return self._figures
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._built()[index]
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __reduce__(self) -> tuple:
+        return (FiguresFromJson, (self._texts,))

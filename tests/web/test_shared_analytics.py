@@ -1,0 +1,393 @@
+"""Shared analytics mode: one worker builds, the web only serves, on both databases.
+
+A web app in shared mode and one in local mode read the same generated population; whatever the
+shared one serves (a dashboard page, /api/metrics, the worklist, the case review) equals what the
+local one computes, before and after a write. The web side never reads the frames: load_frames
+fails outside the worker's thread. A result row whose signature does not verify is never unpickled;
+with no worker, a request gets 503 and Retry-After; the lease lets one worker build; and a real
+``sicdoc serve`` in shared mode starts its worker and serves a dashboard from it.
+"""
+
+import pickle
+import re
+import threading
+import time
+import uuid
+import zlib
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import select, update
+
+from sicdoc.app import create_app
+from sicdoc.dashboards import service as service_module
+from sicdoc.dashboards.shared import SharedResults, _call_context, _result_context, now_utc
+from sicdoc.dashboards.worker import AnalyticsWorker
+from sicdoc.migrate import upgrade
+from sicdoc.models import AnalyticsLease, AnalyticsResult
+from sicdoc.services import accounts
+from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL
+from tests.live_server import live_server
+from tests.web.analytics_population import AS_OF, logged_in, population_app
+from tests.web.fhir_helpers import patient, stroke
+from tests.web.test_dashboards import write_a_patient
+
+WORKER_THREAD = "analytics-worker"
+DASHBOARD = f"/dashboards/?as_of={AS_OF}&from=2024-01-01"
+METRICS = f"/api/metrics?as_of={AS_OF}&from=2024-01-01"
+WORKLIST = f"/worklist?as_of={AS_OF}"
+REVIEW = "/reviews/end-of-life?from=2023-01-01&to=2026-06-30"
+# Set by an unpickled forged payload (it must never be).
+FORGED: list[str] = []
+
+
+class _Forged:
+    def __reduce__(self):
+        return (FORGED.append, ("unpickled",))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def local_app(request, tmp_path_factory):
+    if request.param == "postgresql":
+        request.getfixturevalue("postgresql_url")
+    with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
+        yield app
+
+
+def _shared_app(database_url: str, wait_seconds: float = 30):
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "LOGIN_RATE_LIMIT": "1000/minute",
+            "ANALYTICS_MODE": "shared",
+            "ANALYTICS_WAIT_SECONDS": wait_seconds,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def shared_app(local_app):
+    app = _shared_app(local_app.config["DATABASE_URL"])
+    yield app
+    app.extensions["sicdoc.engine"].dispose()
+
+
+def _results(app) -> SharedResults:
+    service = app.extensions["sicdoc.analytics"]
+    assert service.shared
+    return service._shared
+
+
+@pytest.fixture(scope="module")
+def worker(shared_app):
+    """The analytics worker in a thread of its own (named so the frame guard lets it read)."""
+    service = shared_app.extensions["sicdoc.analytics"]
+    builder = AnalyticsWorker(
+        service, SharedResults(service.engine, "test-only-secret-key"), poll_seconds=0.05
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=builder.run, args=(stop,), name=WORKER_THREAD, daemon=True)
+    thread.start()
+    yield builder
+    stop.set()
+    thread.join(30)
+
+
+_LOCAL = threading.local()
+
+
+@pytest.fixture(autouse=True)
+def frames_read_only_by_the_worker(monkeypatch):
+    """Reading projection rows anywhere but in the worker's thread (or a local-mode request the test
+    makes for comparison) fails the request."""
+    readers: list[str] = []
+
+    def guarded(real):
+        def read(*args, **kwargs):
+            if getattr(_LOCAL, "computing", False):
+                return real(*args, **kwargs)
+            name = threading.current_thread().name
+            readers.append(name)
+            if name != WORKER_THREAD:
+                raise AssertionError(f"frames read outside the analytics worker ({name})")
+            return real(*args, **kwargs)
+
+        return read
+
+    monkeypatch.setattr(service_module, "load_frames", guarded(service_module.load_frames))
+    monkeypatch.setattr(service_module, "load_tables", guarded(service_module.load_tables))
+    return readers
+
+
+def _body(resp) -> str:
+    """The page without its per-session CSRF token (the log-out form's)."""
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    return re.sub(r'(name="csrf_token"[^>]*value=")[^"]+', r"\1", resp.get_data(as_text=True))
+
+
+def _locally(local_app, path: str, role: str) -> str:
+    """What the local-mode app serves (it computes in the test's thread, which may read frames)."""
+    _LOCAL.computing = True
+    try:
+        return _body(logged_in(local_app, role, role).get(path))
+    finally:
+        _LOCAL.computing = False
+
+
+def test_every_view_served_in_shared_mode_equals_local_mode(local_app, shared_app, worker):
+    expected = {path: _locally(local_app, path, role) for path, role in _VIEWS}
+    for path, role in _VIEWS:
+        shared_http = logged_in(shared_app, role, role)
+        assert _body(shared_http.get(path)) == expected[path], path
+    assert "panel-" in expected[DASHBOARD] and "due" in expected[WORKLIST]
+    rows = _stored(shared_app)
+    assert {"dashboard", "report", "worklist", "review", "places"} <= {r.method for r in rows}
+
+
+_VIEWS = ((DASHBOARD, "qi_analyst"), (METRICS, "qi_analyst"), (WORKLIST, "clinician"), (REVIEW, "clinician"))
+
+
+def _stored(app):
+    with app.extensions["sicdoc.engine"].connect() as conn:
+        return conn.execute(select(AnalyticsResult)).all()
+
+
+def _fresh(get, seconds: float = 60) -> str:
+    """The page once it no longer shows figures marked as being recomputed."""
+    deadline = time.monotonic() + seconds
+    while "data-stale" in (page := get()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return page
+
+
+def write_a_stroke(app) -> str:
+    """A new patient in the stroke cohort, inside the period every view here asks for; their id."""
+    from sicdoc.db import session_scope
+    from sicdoc.services.bundles import process_transaction
+    from sicdoc.services.unit import system_unit
+
+    ref = f"urn:uuid:{uuid.uuid4()}"
+    entries = [
+        {
+            "fullUrl": ref,
+            "resource": patient(str(uuid.uuid4())),
+            "request": {"method": "POST", "url": "Patient"},
+        },
+        {"resource": stroke(ref, onset="2025-06-10"), "request": {"method": "POST", "url": "Condition"}},
+    ]
+    entries[1]["resource"]["subject"] = {"reference": ref}
+    with session_scope(app) as session:
+        answer = process_transaction(
+            system_unit(session, app.extensions["sicdoc.store"]),
+            {"resourceType": "Bundle", "type": "transaction", "entry": entries},
+        )
+    return answer.response["entry"][0]["response"]["location"].split("/")[1]
+
+
+def test_a_write_moves_the_served_result_once_the_worker_rebuilds_it(
+    local_app, shared_app, worker, frames_read_only_by_the_worker
+):
+    analyst = logged_in(shared_app, "qi_analyst", "qi_analyst")
+    before = _body(analyst.get(METRICS))
+    write_a_stroke(local_app)
+    after = _body(analyst.get(METRICS))  # waits for the worker's build of the new data version
+    assert after == _locally(local_app, METRICS, "qi_analyst")
+    assert after != before
+    # The pages show the last figures while they are rebuilt, then the new ones.
+    assert _fresh(lambda: _body(analyst.get(DASHBOARD))) == _fresh(
+        lambda: _locally(local_app, DASHBOARD, "qi_analyst")
+    )
+    readers = set(frames_read_only_by_the_worker)
+    assert WORKER_THREAD in readers
+
+
+def test_the_web_side_never_reads_frames(local_app, shared_app, worker, frames_read_only_by_the_worker):
+    clinician = logged_in(shared_app, "clinician", "clinician")
+    write_a_patient(local_app)
+    for path in (WORKLIST, REVIEW):
+        assert clinician.get(path).status_code == 200
+    analyst = logged_in(shared_app, "qi_analyst", "qi_analyst")
+    assert analyst.get(METRICS).status_code == 200
+    assert frames_read_only_by_the_worker  # the worker read the new version
+    assert set(frames_read_only_by_the_worker) == {WORKER_THREAD}
+
+
+def test_a_forged_result_row_is_refused_and_built_again(shared_app, worker):
+    analyst = logged_in(shared_app, "qi_analyst", "qi_analyst")
+    good = _body(analyst.get(METRICS))
+    engine = shared_app.extensions["sicdoc.engine"]
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(AnalyticsResult.key, AnalyticsResult.payload).where(AnalyticsResult.method == "report")
+        ).all()
+        for key, payload in rows:
+            # The old signature with new bytes: what someone with the database but not the key can write.
+            forged = bytes(payload)[:33] + zlib.compress(pickle.dumps(_Forged()))
+            conn.execute(update(AnalyticsResult).where(AnalyticsResult.key == key).values(payload=forged))
+    _results(shared_app)._served.clear()
+    assert _body(analyst.get(METRICS)) == good  # refused, then built again by the worker
+    assert FORGED == []
+
+
+def test_results_written_under_another_secret_key_are_built_again(shared_app, worker):
+    """A changed secret key (or demo mode's new one at each start) makes stored rows unverifiable:
+    they are built again, not loaded and not waited on for ever."""
+    analyst = logged_in(shared_app, "qi_analyst", "qi_analyst")
+    good = _body(analyst.get(METRICS))
+    engine = shared_app.extensions["sicdoc.engine"]
+    current, earlier = _results(shared_app)._seal, SharedResults(engine, "an-earlier-secret-key")._seal
+    columns = (
+        AnalyticsResult.key,
+        AnalyticsResult.data_version,
+        AnalyticsResult.call,
+        AnalyticsResult.payload,
+    )
+    with engine.begin() as conn:
+        for key, version, call, payload in conn.execute(select(*columns)).all():
+            if payload is None:
+                continue
+            asked, built = _call_context(key), _result_context(key, version)
+            conn.execute(
+                update(AnalyticsResult)
+                .where(AnalyticsResult.key == key)
+                .values(
+                    call=earlier.seal(asked, current.open(asked, call)),
+                    payload=earlier.seal(built, current.open(built, payload)),
+                )
+            )
+    _results(shared_app)._served.clear()
+    assert _body(analyst.get(METRICS)) == good
+
+
+def test_a_forged_request_row_is_deleted_unread(shared_app, worker):
+    engine = shared_app.extensions["sicdoc.engine"]
+    with engine.begin() as conn:
+        conn.execute(
+            AnalyticsResult.__table__.insert().values(
+                key="f" * 64,
+                method="report",
+                call=b"\x01" + b"0" * 32 + zlib.compress(pickle.dumps(_Forged())),
+                requested_at=now_utc(),
+            )
+        )
+    deadline = time.monotonic() + 30
+    while any(r.key == "f" * 64 for r in _stored(shared_app)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(r.key != "f" * 64 for r in _stored(shared_app))
+    assert FORGED == []
+
+
+def test_with_no_worker_a_request_gets_503_and_retry_after(database_url):
+    app = _shared_app(database_url, wait_seconds=0.4)
+    try:
+        analyst = logged_in(app, "qi_analyst", "qi_analyst")
+        started = time.monotonic()
+        resp = analyst.get("/api/metrics?as_of=2025-03-31")
+        assert time.monotonic() - started >= 0.4
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+        assert resp.get_json()["error"] == "unavailable"
+        page = analyst.get("/dashboards/?as_of=2025-02-28")
+        assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+        assert "still being computed" in page.get_data(as_text=True)
+    finally:
+        app.extensions["sicdoc.engine"].dispose()
+
+
+def test_the_patient_page_never_waits_on_the_worker(database_url):
+    """A clinician's chart is served without the worker: only whether a conversation is due is
+    marked as not known yet, after a short wait, never the long one of the QI pages."""
+    app = _shared_app(database_url, wait_seconds=60)
+    try:
+        patient_id = write_a_stroke(app)
+        clinician = logged_in(app, "clinician", "clinician")
+        started = time.monotonic()
+        page = clinician.get(f"/patients/{patient_id}")
+        assert time.monotonic() - started < 15
+        body = page.get_data(as_text=True)
+        assert page.status_code == 200, body[:500]
+        assert 'id="conversation-due-unknown"' in body and 'id="conversation-due"' not in body
+    finally:
+        app.extensions["sicdoc.engine"].dispose()
+
+
+def test_the_lease_lets_one_worker_build(database_url):
+    app = _shared_app(database_url)
+    try:
+        service = app.extensions["sicdoc.analytics"]
+        first = AnalyticsWorker(service, SharedResults(service.engine, "test-only-secret-key"), holder="one")
+        second = AnalyticsWorker(service, SharedResults(service.engine, "test-only-secret-key"), holder="two")
+        with service.engine.begin() as conn:
+            conn.execute(AnalyticsLease.__table__.delete())
+        assert first.shared.acquire("one") and first.shared.acquire("one")  # taken, then renewed
+        assert not second.shared.acquire("two")
+        assert second.run_once() == 0  # builds nothing while the other holds the lease
+        first.shared.release("one")
+        assert second.shared.acquire("two") and not first.shared.acquire("one")
+        with service.engine.begin() as conn:  # the holder stopped renewing: its lease lapses
+            conn.execute(update(AnalyticsLease).values(expires_at=now_utc().replace(year=2000)))
+        assert first.shared.acquire("one")
+        first.shared.release("one")
+    finally:
+        app.extensions["sicdoc.engine"].dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sicdoc_serve_in_shared_mode_builds_with_its_own_worker(backend, tmp_path: Path):
+    from bench.population import insert_population
+
+    url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
+    upgrade(url)
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    insert_population(app.extensions["sicdoc.engine"], 300)
+    with app.extensions["sicdoc.sessionmaker"]() as session:
+        accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
+    with live_server(url, {"SICDOC_ANALYTICS_MODE": "shared"}) as base:
+        http = requests.Session()
+        form = http.get(f"{base}/login", timeout=10).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+        http.post(
+            f"{base}/login",
+            data={"username": "analyst", "password": PASSWORD, "csrf_token": token},
+            timeout=10,
+        )
+        page = http.get(f"{base}{DASHBOARD}", timeout=60)
+        assert page.status_code == 200, page.text[:500]
+        assert 'id="panel-' in page.text
+    engine = app.extensions["sicdoc.engine"]
+    with engine.connect() as conn:
+        stored = conn.execute(select(AnalyticsResult.method, AnalyticsResult.data_version)).all()
+        lease = conn.execute(select(AnalyticsLease.holder, AnalyticsLease.expires_at)).one()
+    assert "dashboard" in {method for method, version in stored if version}
+    assert lease.expires_at.year == 1970  # the worker was stopped with the server and let go
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"ANALYTICS_MODE": "everywhere"}, "SICDOC_ANALYTICS_MODE must be 'local' or 'shared'"),
+        ({"ANALYTICS_WAIT_SECONDS": "soon"}, "SICDOC_ANALYTICS_WAIT_SECONDS must be a number"),
+        ({"ANALYTICS_WAIT_SECONDS": -1}, "SICDOC_ANALYTICS_WAIT_SECONDS"),
+        ({"ANALYTICS_WAIT_SECONDS": True}, "SICDOC_ANALYTICS_WAIT_SECONDS"),
+    ],
+)
+def test_a_bad_analytics_setting_stops_the_start(tmp_path, override, named):
+    settings = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **override}
+    with pytest.raises(RuntimeError, match=named):
+        create_app(settings)
+
+
+def test_the_worker_started_by_serve_gets_the_server_settings(tmp_path):
+    from sicdoc.config import child_environment
+
+    app = create_app(
+        {"DEMO": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "ANALYTICS_MODE": "Shared"}
+    )
+    env = child_environment(app.config)
+    # Demo mode's secret key is new at every start: the worker must sign and check with the same one.
+    assert env["SICDOC_SECRET_KEY"] == f'"{app.config["SECRET_KEY"]}"'
+    assert env["SICDOC_ANALYTICS_MODE"] == '"shared"' and env["SICDOC_DEMO"] == "true"
+    app.extensions["sicdoc.engine"].dispose()
