@@ -7,6 +7,7 @@ from tests.conftest import PASSWORD, bearer_client, login
 from tests.web.fhir_helpers import patient, send, stroke
 
 COOKIE = "sicdoc_session"
+POST_PATIENT = {"method": "POST", "url": "Patient"}
 
 
 @pytest.fixture
@@ -35,6 +36,31 @@ def test_a_write_through_one_is_on_the_others_worklist_at_once(servers):
     pid = send(feed, "POST", "/fhir/Patient", patient("MRN-TWO", "Brennan")).get_json()["id"]
     assert send(feed, "POST", "/fhir/Condition", stroke(pid)).status_code == 201
     assert f"/patients/{pid}" in b.get("/worklist").get_data(as_text=True)
+
+
+def test_a_write_through_one_is_in_the_others_dashboard_figures(servers):
+    first, second = servers
+    scope = "as_of=2025-06-30&from=2025-01-01&to=2025-06-30&cohort=stroke"
+    analyst = second.test_client()
+    assert login(analyst, "qi_analyst").status_code == 302
+    before = analyst.get(f"/api/metrics?{scope}").get_json()["cohorts"]["stroke"]["index_patients"]
+    assert analyst.get(f"/dashboards/?{scope}").status_code == 200  # the second's view, built
+    # Eleven: fewer would be suppressed in the figures a QI analyst sees.
+    entries = []
+    for n in range(11):
+        ref = f"urn:uuid:00000000-0000-4000-8000-{n:012d}"
+        entries.append({"fullUrl": ref, "resource": patient(f"MRN-DASH-{n}"), "request": POST_PATIENT})
+        condition = {**stroke("x"), "subject": {"reference": ref}}
+        entries.append({"resource": condition, "request": {"method": "POST", "url": "Condition"}})
+    feed = bearer_client(first, "system/*.*")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    assert send(feed, "POST", "/fhir", bundle).status_code == 200
+    after = analyst.get(f"/api/metrics?{scope}").get_json()["cohorts"]["stroke"]["index_patients"]
+    assert (before, after) == (0, 11)
+    # The page shows its last figures marked as old while it rebuilds, then the new ones.
+    analyst.get(f"/dashboards/?{scope}")
+    second.extensions["sicdoc.analytics"].wait_for_refreshes()
+    assert "data-stale" not in analyst.get(f"/dashboards/?{scope}").get_data(as_text=True)
 
 
 def test_a_logout_on_one_ends_the_session_on_both(servers):
