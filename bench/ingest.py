@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from bench.databases import create_postgres, drop_postgres, sqlite_url
 from sicdoc.app import create_app
 from sicdoc.collector import tune_collector
 from sicdoc.db import session_scope
@@ -31,7 +32,9 @@ from sicdoc.services.unit import system_unit
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNTHEA = ROOT / "tests" / "fixtures" / "synthea"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# The names bench/load.py imports the fresh databases by.
+_sqlite_url, _postgres_url, _drop = sqlite_url, create_postgres, drop_postgres
 
 
 def _bundles() -> list[dict]:
@@ -50,26 +53,6 @@ def _run(url: str, bundles: list[dict]) -> float:
     elapsed = time.perf_counter() - started
     app.extensions["sicdoc.engine"].dispose()
     return entries / elapsed
-
-
-def _sqlite_url(tmp: Path) -> str:
-    return f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.sqlite3'}"
-
-
-def _postgres_url() -> tuple[str, str]:
-    name = f"sicdoc_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", name
-
-
-def _drop(name: str) -> None:
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main() -> None:
@@ -91,13 +74,13 @@ def main() -> None:
         for _ in range(args.runs):
             if backend == "sqlite":
                 with tempfile.TemporaryDirectory() as tmp:
-                    rates.append(_run(_sqlite_url(Path(tmp)), [json.loads(json.dumps(b)) for b in bundles]))
+                    rates.append(_run(sqlite_url(Path(tmp)), [json.loads(json.dumps(b)) for b in bundles]))
             else:
-                url, name = _postgres_url()
+                url, name = create_postgres()
                 try:
                     rates.append(_run(url, [json.loads(json.dumps(b)) for b in bundles]))
                 finally:
-                    _drop(name)
+                    drop_postgres(name)
         print(
             f"ingest {backend:<10} ({'default' if args.default_gc else 'tuned'} gc) {entries} entries in {len(bundles)} transaction bundles: "
             f"median {statistics.median(rates):,.0f} entries/s "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.ingest import _drop, _postgres_url
+from bench.databases import create_postgres, drop_postgres
 from sicdoc.app import create_app
 from sicdoc.collector import tune_collector
 from sicdoc.db import session_scope
@@ -57,11 +57,11 @@ def rates(patients: int, runs: int) -> None:
             rate, resources = _generate(patients, folder)
             gen.append(rate)
             load["sqlite"].append(_load(f"sqlite:///{tmp}/load.sqlite3", folder, patients, resources))
-            url, name = _postgres_url()
+            url, name = create_postgres()
             try:
                 load["postgresql"].append(_load(url, folder, patients, resources))
             finally:
-                _drop(name)
+                drop_postgres(name)
     print(
         f"generate {patients} patients ({resources} resources): median {statistics.median(gen):,.0f} patients/s"
     )

@@ -3,19 +3,18 @@
     .venv/bin/python bench/search.py --patients 5000 [--runs 15] [--backend sqlite|postgresql|both]
     .venv/bin/python bench/search.py --sqlite FILE --postgresql URL     reuse databases already loaded
 
-The population comes from the sample generator and goes in through ``sicdoc load`` (a fresh SQLite
-file and a fresh PostgreSQL database, migrated first). Reused databases are migrated to the head
-before measuring. Each search runs through the service the page or the FHIR API calls, in a session
-of its own, once to warm up and then --runs times over different patients (fewer once a search has
-taken --budget seconds); the figures are the median and 95th percentile in milliseconds.
+The population comes from the sample generator (kept on disk between runs, see bench/sicdoc_cli.py)
+and goes in through ``sicdoc load`` (a fresh SQLite file and a fresh PostgreSQL database, migrated
+first). Reused databases are migrated to the head before measuring. Each search runs through the
+service the page or the FHIR API calls, in a session of its own, once to warm up and then --runs
+times over different patients (fewer once a search has taken --budget seconds); the figures are the
+median and 95th percentile in milliseconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from sqlalchemy import select
 
-from bench.ingest import _drop, _postgres_url
+from bench.databases import create_postgres, drop_postgres, sqlite_url
+from bench.sicdoc_cli import population, sicdoc
 from sicdoc.app import create_app
 from sicdoc.db import session_scope
 from sicdoc.fhir.search import parse_search
@@ -38,13 +38,6 @@ from sicdoc.services.charts import recently_updated
 from sicdoc.services.patient_search import find_patients
 from sicdoc.services.unit import UnitOfWork, system_unit
 from sicdoc.store.search import search
-
-# `sicdoc load` runs outside test mode, which wants these set; the values matter to nothing measured.
-_CLI_ENV = {
-    "SICDOC_SECRET_KEY": "bench-" + "s" * 40,
-    "SICDOC_AUDIT_KEY": "bench-" + "a" * 40,
-    "SICDOC_BASE_URL": "https://sicdoc.example.org",
-}
 
 Search = Callable[[UnitOfWork, dict[str, str]], object]
 
@@ -82,11 +75,9 @@ SEARCHES: dict[str, Search] = {
 
 
 def _load(url: str, folder: Path) -> float:
-    sicdoc = Path(sys.executable).parent / "sicdoc"
-    env = {**os.environ, **_CLI_ENV}
-    subprocess.run([str(sicdoc), "--database-url", url, "migrate"], env=env, check=True, capture_output=True)
+    sicdoc(url, "migrate")
     started = time.perf_counter()
-    subprocess.run([str(sicdoc), "--database-url", url, "load", "--quiet", str(folder)], env=env, check=True)
+    sicdoc(url, "load", "--quiet", str(folder))
     return time.perf_counter() - started
 
 
@@ -159,36 +150,20 @@ def main() -> None:
             measure(args.postgresql, args.runs, args.budget)
         return
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    folder = population(args.patients, 11)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "population"
-        subprocess.run(
-            [
-                str(Path(sys.executable).parent / "sicdoc"),
-                "sample",
-                "generate",
-                "--patients",
-                str(args.patients),
-                "--seed",
-                "11",
-                "--out",
-                str(folder),
-                "--format",
-                "ndjson",
-            ],
-            check=True,
-        )
         for backend in backends:
             if backend == "sqlite":
-                url, name = f"sqlite:///{tmp}/search.sqlite3", None
+                url, name = sqlite_url(Path(tmp)), None
             else:
-                url, name = _postgres_url()
+                url, name = create_postgres()
             try:
                 seconds = _load(url, folder)
                 print(f"{backend}: loaded {args.patients:,} patients in {seconds:,.0f} s")
                 measure(url, args.runs, args.budget)
             finally:
                 if name:
-                    _drop(name)
+                    drop_postgres(name)
 
 
 if __name__ == "__main__":

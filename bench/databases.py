@@ -1,0 +1,47 @@
+"""Fresh databases for the benchmarks: a new SQLite file, or a PostgreSQL database created and dropped.
+
+PostgreSQL is the local server the tests use (127.0.0.1:5432, trust authentication).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def sqlite_url(folder: Path, name: str | None = None) -> str:
+    """The URL of a SQLite file in ``folder``: ``name``, or a new random name."""
+    return f"sqlite:///{folder / (name or f'bench-{uuid.uuid4().hex[:8]}.sqlite3')}"
+
+
+def postgres_url(name: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _admin(statement: str, **params: str) -> list[tuple]:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            result = conn.execute(text(statement), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        admin.dispose()
+
+
+def create_postgres(name: str | None = None) -> tuple[str, str]:
+    """A new empty PostgreSQL database (``name``, or a new random one); returns (URL, name)."""
+    name = name or f"sicdoc_bench_{uuid.uuid4().hex[:8]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    return postgres_url(name), name
+
+
+def drop_postgres(name: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_exists(name: str) -> bool:
+    return bool(_admin("SELECT 1 FROM pg_database WHERE datname = :name", name=name))
