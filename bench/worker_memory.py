@@ -30,6 +30,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.analytics import post_patient
 from bench.population import insert_population
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,19 +67,9 @@ def prepare(folder: Path, patients: int) -> str:
 def write_a_patient(url: str, n: int) -> None:
     """One new Patient through the transaction service, from this process (moves the data version)."""
     from sicdoc.app import create_app
-    from sicdoc.db import session_scope
-    from sicdoc.services.bundles import process_transaction
-    from sicdoc.services.unit import system_unit
 
     app = create_app({"TESTING": True, "DATABASE_URL": url})
-    patient = {"resourceType": "Patient", "identifier": [{"system": "urn:bench", "value": f"m{n}"}]}
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [{"resource": patient, "request": {"method": "POST", "url": "Patient"}}],
-    }
-    with session_scope(app) as session:
-        process_transaction(system_unit(session, app.extensions["sicdoc.store"]), bundle)
+    post_patient(app, n)
     app.extensions["sicdoc.engine"].dispose()
 
 
