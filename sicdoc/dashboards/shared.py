@@ -337,8 +337,8 @@ class SharedResults:
             )
 
     def due(self, version: str, now: datetime) -> list[_Row]:
-        """The results to build for ``version``: first those nobody has been served yet, then the
-        most recently asked for."""
+        """The results to build for ``version``: first those asked for since they were last built
+        (someone may be waiting), then the rest; the most recently asked for first in each."""
         with self.engine.connect() as conn:
             rows = [_row(values) for values in conn.execute(select(*_META))]
         out = []
@@ -352,7 +352,7 @@ class SharedResults:
                 or (row.requested_at > built and (now - built).total_seconds() > self.max_age)
             ):
                 out.append(row)
-        out.sort(key=lambda r: (r.computed_at is not None, -r.requested_at.timestamp()))
+        out.sort(key=lambda r: (not _asked_since_built(r), -r.requested_at.timestamp()))
         return out
 
     def drop_unrequested(self, now: datetime) -> int:
@@ -386,6 +386,10 @@ class SharedResults:
                 .where(AnalyticsResult.key == key)
                 .values(payload=payload, data_version=version, computed_at=now_utc())
             )
+
+
+def _asked_since_built(row: _Row) -> bool:
+    return row.computed_at is None or row.requested_at > row.computed_at
 
 
 def outcome_of_error(error: SicdocError) -> tuple[str, Any]:

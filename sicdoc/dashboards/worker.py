@@ -31,6 +31,8 @@ from sicdoc.errors import SicdocError
 LOG = logging.getLogger(__name__)
 # How often results nobody has asked for in a long time are looked for and deleted.
 DROP_EVERY_SECONDS = 300.0
+# Results built in one round at most, so the lease and the clean-up are looked at between rounds.
+MAX_BUILDS_PER_ROUND = 200
 
 
 class AnalyticsWorker:
@@ -88,13 +90,19 @@ class AnalyticsWorker:
         if time.monotonic() >= self._drop_at:
             self.shared.drop_unrequested(now)
             self._drop_at = time.monotonic() + DROP_EVERY_SECONDS
-        version = self.builder.version()
         built = 0
-        for row in self.shared.due(version, now):
-            call = self.shared.call_of(row)
+        # One result at a time, looking again before each: a request made meanwhile (a clinician's
+        # worklist after a write) goes before older results still to refresh, and a write made
+        # meanwhile moves the build to the new data version instead of finishing the old one.
+        for _ in range(MAX_BUILDS_PER_ROUND):
+            version = self.builder.version()
+            due = self.shared.due(version, now_utc())
+            if not due:
+                break
+            call = self.shared.call_of(due[0])
             if call is None:
-                continue
-            self.shared.store(row.key, version, self._outcome(call, version))
+                continue  # deleted: it failed its check
+            self.shared.store(due[0].key, version, self._outcome(call, version))
             built += 1
             if not self._hold():
                 break  # another worker took over while this one was busy

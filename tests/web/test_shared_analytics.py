@@ -22,8 +22,9 @@ from sqlalchemy import select, update
 
 from sicdoc.app import create_app
 from sicdoc.dashboards import service as service_module
-from sicdoc.dashboards.shared import SharedResults, _call_context, _result_context, now_utc
+from sicdoc.dashboards.shared import Call, SharedResults, _call_context, _result_context, now_utc
 from sicdoc.dashboards.worker import AnalyticsWorker
+from sicdoc.db import make_engine
 from sicdoc.migrate import upgrade
 from sicdoc.models import AnalyticsLease, AnalyticsResult
 from sicdoc.services import accounts
@@ -311,6 +312,48 @@ def test_the_patient_page_never_waits_on_the_worker(database_url):
         assert 'id="conversation-due-unknown"' in body and 'id="conversation-due"' not in body
     finally:
         app.extensions["sicdoc.engine"].dispose()
+
+
+class _Recorder:
+    """A builder that notes what it built at which data version."""
+
+    def __init__(self):
+        self.current = "v1"
+        self.built: list[tuple[str, str]] = []
+        self.after_build = lambda: None
+
+    def version(self) -> str:
+        return self.current
+
+    def compute(self, call, version):
+        self.built.append((call.method, version))
+        self.after_build()
+        return call.method
+
+
+def test_the_worker_builds_what_someone_waits_for_first_and_follows_a_new_version(database_url):
+    """After a write, a clinician's worklist is built before the dashboards still to refresh, and a
+    write during the round moves the rest of the build to the newest data."""
+    engine = make_engine(database_url)
+    try:
+        shared, builder = SharedResults(engine, "test-only-secret-key"), _Recorder()
+        worker = AnalyticsWorker(builder, shared, poll_seconds=0.05)
+        for n in range(4):
+            shared.request(Call("dashboard", (n,), (n,)))
+        assert worker.run_once() == 4
+        builder.current, builder.built = "v2", []  # a write
+        shared.request(Call("worklist", ("scope",), ("scope",)))
+
+        def another_write() -> None:
+            if len(builder.built) == 1:
+                builder.current = "v3"
+
+        builder.after_build = another_write
+        worker.run_once()
+        assert builder.built[0] == ("worklist", "v2")
+        assert sorted(builder.built[1:]) == [("dashboard", "v3")] * 4 + [("worklist", "v3")]
+    finally:
+        engine.dispose()
 
 
 def test_the_lease_lets_one_worker_build(database_url):
