@@ -52,6 +52,27 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+@contextmanager
+def sqlite_page_cache(engine: Engine, kib: int) -> Iterator[None]:
+    """Within the block, SQLite connections of ``engine`` keep up to ``kib`` KiB of pages in memory
+    (SQLite's default is 2 MiB); nothing on PostgreSQL. For one process writing much (``sicdoc
+    load``): web workers keep the default, so their memory does not grow with the database."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+
+    def _cache(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        dbapi_conn.execute(f"PRAGMA cache_size=-{int(kib)}")
+
+    engine.dispose()  # connections opened before the block are opened again, with the cache
+    event.listen(engine, "connect", _cache)
+    try:
+        yield
+    finally:
+        event.remove(engine, "connect", _cache)
+        engine.dispose()
+
+
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["sicdoc.engine"] = engine

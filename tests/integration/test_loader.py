@@ -56,3 +56,32 @@ def test_bad_files_are_reported_by_name_and_the_rest_loads(app, tmp_path, popula
     assert "missing.json: no such file or folder" in result.output
     assert "loaded 3 bundles" in result.output
     assert table_counts(app)["patient_fact"] == 3
+
+
+def test_the_loader_alone_works_with_a_large_sqlite_page_cache(app, tmp_path, population):
+    """SQLite's 2 MiB default cache made a large load re-read and re-write the same index pages;
+    the loader's connections get LOAD_CACHE_KIB, and the server's connections keep the default."""
+    from sicdoc.loader import LOAD_CACHE_KIB, load_paths
+
+    engine = app.extensions["sicdoc.engine"]
+    sqlite = engine.dialect.name == "sqlite"
+    file = tmp_path / "three.ndjson"
+    file.write_text("\n".join(next(population.glob("*.ndjson")).read_text().splitlines()[:3]) + "\n")
+
+    def cache_size() -> int | None:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("PRAGMA cache_size").scalar() if sqlite else None
+
+    before = cache_size()
+    during: list[int | None] = []
+    report = load_paths(
+        app, [file], batch_size=1, progress=lambda _bytes, _patients: during.append(cache_size())
+    )
+    assert report.loaded == 3 and not report.rejected
+    assert len(during) == 3
+    if sqlite:
+        assert before == -2000  # SQLite's default, 2 MiB
+        assert during == [-LOAD_CACHE_KIB] * 3
+        assert cache_size() == before
+    else:
+        assert before is None and set(during) == {None}
