@@ -132,6 +132,9 @@ class _StartsWith(FunctionElement[bool]):
     type = Boolean()
     inherit_cache = True
     name = "starts_with"
+    # A condition in its own right: without this, SQLite (no native boolean) gets ``(...) = 1``,
+    # which hides the range from the planner and reads every value of the parameter.
+    _is_implicitly_boolean = True
 
 
 def starts_with(column: Any, text: str) -> ColumnElement[bool]:

@@ -40,6 +40,11 @@ _TABLES = "|".join(BIG_TABLES)
 _SCAN = re.compile(rf"^SCAN ({_TABLES})\b")
 # A search on the type alone walks every resource of the type (or every index row of it).
 _WHOLE_TYPE = re.compile(rf"^SEARCH ({_TABLES}) USING (COVERING )?INDEX \w+ \(resource_type=\?\)$")
+# A lookup on type and parameter alone reads every value of the parameter (a name search did, when
+# its range reached SQLite as ``(...) = 1``).
+_WHOLE_PARAM = re.compile(
+    rf"^SEARCH ({_TABLES}) USING (COVERING )?INDEX \w+_lookup \(resource_type=\? AND param=\?\)$"
+)
 _SYLLABLES = ("ka", "lo", "mi", "ren", "sa", "tov", "ul", "vin", "yer", "zo", "bek", "dra", "fen", "gu")
 
 
@@ -269,6 +274,7 @@ def _sqlite_problems(conn: Any, statement: str, parameters: Any, case: Case) -> 
         problems += [f"sorts: {d}" for d in details if "TEMP B-TREE" in d]
     if not case.index_order:
         problems += [f"walks the whole type: {d}" for d in details if _WHOLE_TYPE.match(d)]
+    problems += [f"reads every value of the parameter: {d}" for d in details if _WHOLE_PARAM.match(d)]
     return problems, "\n".join(details)
 
 
