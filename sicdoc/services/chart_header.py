@@ -318,6 +318,9 @@ def documented(session: Session, patient_id: str) -> list[Documented]:
             Conversation.patient_id == patient_id,
             Conversation.status.is_distinct_from(ENTERED_IN_ERROR),
             procedure.deleted.is_(False),
+            # Said twice on purpose: SQLite without statistics otherwise starts from every stored
+            # Procedure (a quarter of a second at 100,000 patients) rather than the patient's few.
+            procedure.id.in_(select(Conversation.procedure_id).where(Conversation.patient_id == patient_id)),
         )
         .order_by(
             Conversation.performed_at.desc().nulls_last(),

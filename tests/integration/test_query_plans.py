@@ -26,7 +26,7 @@ from sicdoc.fhir.search import parse_search
 from sicdoc.fhir.search_params import index_rows
 from sicdoc.migrate import upgrade
 from sicdoc.models import CareEvent, DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
-from sicdoc.services.chart_header import care_focus_records
+from sicdoc.services.chart_header import care_focus_records, documented
 from sicdoc.services.charts import recently_updated
 from sicdoc.services.patient_search import find_patients
 from sicdoc.services.unit import UnitOfWork, system_unit
@@ -235,6 +235,11 @@ CASES = {
     ),
     "patient header: care focus outside conversations": Case(
         lambda uow: care_focus_records(uow.session, PATIENT), ("ix_care_event_patient",)
+    ),
+    "patient header: conversations with their answers": Case(
+        lambda uow: documented(uow.session, PATIENT),
+        (),  # the scratch store has no conversations: what counts is that no Procedure index is walked
+        per_row_sort_key=True,  # sorts the patient's few conversations
     ),
     "conversation without a response: its notes": Case(
         lambda uow: notes_of(uow.session, "proc-1", PATIENT), ("ix_search_reference_lookup",)
