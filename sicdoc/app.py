@@ -109,13 +109,7 @@ def _analytics(app: Flask, value_set_version: str) -> AnalyticsService:
     if app.config["ANALYTICS_MODE"] == "shared":
         from sicdoc.dashboards.shared import SharedResults
 
-        service.use_shared(
-            SharedResults(
-                service.engine,
-                str(app.config["SECRET_KEY"]),
-                wait_seconds=float(app.config["ANALYTICS_WAIT_SECONDS"]),
-            )
-        )
+        service.use_shared(SharedResults.from_config(service.engine, app.config))
     return service
 
 

@@ -35,12 +35,7 @@ def analytics_worker(ctx: click.Context, poll: float, once: bool, with_parent: b
     tune_collector()
     app = _app(ctx)
     service = app.extensions["sicdoc.analytics"]
-    shared = SharedResults(
-        service.engine,
-        str(app.config["SECRET_KEY"]),
-        wait_seconds=float(app.config["ANALYTICS_WAIT_SECONDS"]),
-        max_age=float(app.config["DASHBOARD_CACHE_SECONDS"]),
-    )
+    shared = SharedResults.from_config(service.engine, app.config)
     worker = AnalyticsWorker(service, shared, poll_seconds=poll)
     for call in service.warm_calls():  # built first, so the first analyst of the day does not wait
         shared.request(call)

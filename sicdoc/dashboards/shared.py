@@ -21,12 +21,9 @@ result rebuilt, never have a process load their bytes.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
-import pickle
 import time
-import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +33,7 @@ from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sicdoc.dashboards.cache import Entry, VersionedCache
+from sicdoc.dashboards.seal import Seal, Tampered
 from sicdoc.errors import AnalyticsBusy, ConfigurationError, SicdocError
 from sicdoc.locking import WRITE
 from sicdoc.models import AnalyticsLease, AnalyticsResult
@@ -51,9 +49,6 @@ KEEP_CURRENT = timedelta(days=1)
 REREQUEST = timedelta(hours=1)
 # Results nobody has asked for in this long are deleted.
 DROP_AFTER = timedelta(days=7)
-
-_FORMAT = b"\x01"
-_MAC_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -76,29 +71,6 @@ class Builder(Protocol):
     def version(self) -> str: ...
 
     def compute(self, call: Call, version: str) -> Any: ...
-
-
-class _Tampered(Exception):
-    """A signed row whose signature does not verify."""
-
-
-class _Seal:
-    def __init__(self, secret: str):
-        self._key = hashlib.sha256(b"sicdoc analytics results\0" + secret.encode()).digest()
-
-    def _mac(self, context: bytes, body: bytes) -> bytes:
-        return hmac.new(self._key, context + b"\0" + body, hashlib.sha256).digest()
-
-    def seal(self, context: bytes, value: Any) -> bytes:
-        body = zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 3)
-        return _FORMAT + self._mac(context, body) + body
-
-    def open(self, context: bytes, blob: bytes) -> Any:
-        blob = bytes(blob)
-        mac, body = blob[1 : 1 + _MAC_BYTES], blob[1 + _MAC_BYTES :]
-        if blob[:1] != _FORMAT or not hmac.compare_digest(mac, self._mac(context, body)):
-            raise _Tampered
-        return pickle.loads(zlib.decompress(body))  # noqa: S301 - its HMAC verified: written by sicdoc
 
 
 def _call_context(key: str) -> bytes:
@@ -143,12 +115,22 @@ _META = (
 class SharedResults:
     """Results in the ``analytics_result`` table, with the few a web worker last read kept in memory."""
 
+    @classmethod
+    def from_config(cls, engine: Engine, config: Mapping[str, Any]) -> SharedResults:
+        """As the app's settings give them: keyed from its secret key, waiting as long as it says."""
+        return cls(
+            engine,
+            str(config["SECRET_KEY"]),
+            wait_seconds=float(config["ANALYTICS_WAIT_SECONDS"]),
+            max_age=float(config["DASHBOARD_CACHE_SECONDS"]),
+        )
+
     def __init__(
         self, engine: Engine, secret: str, *, wait_seconds: float = 20.0, max_age: float = 300.0
     ) -> None:
         self.engine = engine
         self.wait_seconds = wait_seconds
-        self._seal = _Seal(secret)
+        self._seal = Seal(secret)
         # Small on purpose: a web worker's memory must not grow with the population or the views.
         self._served = VersionedCache(max_entries=16, max_age=max_age)
 
@@ -251,7 +233,7 @@ class SharedResults:
             return None
         try:
             value = self._seal.open(_result_context(row.key, row.data_version), payload)
-        except _Tampered:
+        except Tampered:
             LOG.warning(
                 "analytics result %s does not verify with this server's key (altered, or written "
                 "under another secret key); it is built again",
@@ -369,7 +351,7 @@ class SharedResults:
             return None
         try:
             call = self._seal.open(_call_context(row.key), blob)
-        except _Tampered:
+        except Tampered:
             call = None
         if not isinstance(call, Call) or call.key != row.key:
             LOG.error("analytics request %s failed its signature check; deleted", row.key)

@@ -14,7 +14,6 @@ from sicdoc.errors import ConfigurationError, InvalidInput, SicdocError, Unautho
 # Control flow inside one module, never raised out of it.
 PRIVATE = {
     "sicdoc.fhir.narrative._Refused",
-    "sicdoc.dashboards.shared._Tampered",
     "sicdoc.services.bulk._Redo",
 }
 
