@@ -5,12 +5,12 @@ Nothing here commits: the calling service owns the transaction, so a bundle is a
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import uuid_utils
 from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -67,7 +67,11 @@ class Stored:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A new server-assigned id: a UUIDv7, whose leading bits are the time it was made, so the rows of
+    new resources go to the end of every index keyed by id rather than to a random page of each (a
+    bulk load into a large store then touches a few pages per index, not thousands). The remaining 74
+    bits are random, so ids are no easier to guess."""
+    return str(uuid_utils.uuid7())
 
 
 def business_identifiers(resource: dict[str, Any], systems: frozenset[str]) -> list[tuple[str, str]]:
