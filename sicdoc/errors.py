@@ -24,6 +24,8 @@ class SicdocError(Exception):
     """The root of sicdoc's errors; ``status`` is the HTTP status a web face answers with."""
 
     status = 400
+    # Seconds a client should wait before asking again, for a refusal that passes (sent as Retry-After).
+    retry_after_seconds: int | None = None
 
     def __init__(self, issues: list[Issue] | str, *, code: str = "invalid", expression: str | None = None):
         if isinstance(issues, str):

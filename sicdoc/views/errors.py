@@ -9,7 +9,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from sicdoc.db import get_session
-from sicdoc.errors import AnalyticsBusy, ConfigurationError, SicdocError
+from sicdoc.errors import ConfigurationError, SicdocError
 from sicdoc.schemas.oauth import OAuthErrorSchema
 from sicdoc.security import audit
 from sicdoc.security.audit import AuditUnavailable
@@ -34,10 +34,7 @@ def _refused(error: SicdocError) -> Response:
         return error_response(
             SicdocError("Internal error; the request changed nothing", code="exception"), 500
         )
-    resp = error_response(error)
-    if isinstance(error, AnalyticsBusy):
-        resp.headers["Retry-After"] = str(error.retry_after_seconds)
-    return resp
+    return error_response(error)
 
 
 def _unstorable_value(error: DataError) -> Response:

@@ -30,7 +30,7 @@ from sicdoc.views.fhir_http import (
     resource_headers,
     written_response,
 )
-from sicdoc.views.guard import current_actor, refuse, unit
+from sicdoc.views.guard import current_actor, refuse, retry_after, unit
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 _ID_ARGS = ("resource_id", "patient_id")
@@ -107,7 +107,7 @@ def _sicdoc_error(error: SicdocError) -> Response:
             )
         except audit.AuditUnavailable as unavailable:
             return outcome_response(unavailable)
-    return outcome_response(error)
+    return retry_after(outcome_response(error), error)
 
 
 class _ServerWritten(SicdocError):

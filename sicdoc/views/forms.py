@@ -10,13 +10,14 @@ from datetime import datetime, tzinfo
 from typing import Any, overload
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
 from sicdoc.conversation import Answer
 from sicdoc.conversation.form import OTHER_SUFFIX, form_fields, other_text
 from sicdoc.errors import SicdocError
+from sicdoc.views.guard import retry_after
 
 bp = Blueprint("forms", __name__)
 # Flash category of a confirmed write: the page then tells forms.js to drop its copy of the typed text.
@@ -31,8 +32,9 @@ def init_app(app: Flask) -> None:
 
 
 @bp.errorhandler(SicdocError)
-def _refused(error: SicdocError) -> tuple[str, int]:
-    return render_template("forms/error.html", message=str(error), status=error.status), error.status
+def _refused(error: SicdocError) -> Response:
+    body = render_template("forms/error.html", message=str(error), status=error.status)
+    return retry_after(Response(body, error.status, mimetype="text/html"), error)
 
 
 @bp.errorhandler(CSRFError)

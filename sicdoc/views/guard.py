@@ -200,15 +200,22 @@ def safe_next(value: str | None) -> str | None:
 def error_response(error: SicdocError, status: int | None = None) -> Response:
     status = status or error.status
     if request.blueprint in ("oauth", "api"):
-        return json_error(error, status)
+        return retry_after(json_error(error, status), error)
     if is_fhir():
         from sicdoc.views.fhir_api import outcome_response
 
         resp = outcome_response(error)
         resp.status_code = status
-        return resp
+        return retry_after(resp, error)
     body = render_template("error.html", status=status, message=str(error), user=g.get("user"))
-    return Response(body, status, mimetype="text/html")
+    return retry_after(Response(body, status, mimetype="text/html"), error)
+
+
+def retry_after(resp: Response, error: SicdocError) -> Response:
+    """A refusal that passes (figures still being computed) says when to ask again, on every face."""
+    if error.retry_after_seconds is not None:
+        resp.headers["Retry-After"] = str(error.retry_after_seconds)
+    return resp
 
 
 def json_error(error: SicdocError, status: int) -> Response:

@@ -25,9 +25,11 @@ from sicdoc.dashboards import service as service_module
 from sicdoc.dashboards.shared import Call, SharedResults, _call_context, _result_context, now_utc
 from sicdoc.dashboards.worker import AnalyticsWorker
 from sicdoc.db import make_engine
+from sicdoc.errors import AnalyticsBusy
 from sicdoc.migrate import upgrade
 from sicdoc.models import AnalyticsLease, AnalyticsResult
 from sicdoc.services import accounts
+from sicdoc.views import forms_patients
 from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL
 from tests.live_server import live_server
 from tests.web.analytics_population import AS_OF, logged_in, population_app
@@ -291,6 +293,22 @@ def test_with_no_worker_a_request_gets_503_and_retry_after(database_url):
         assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
         assert resp.get_json()["error"] == "unavailable"
         page = analyst.get("/dashboards/?as_of=2025-02-28")
+        assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+        assert "still being computed" in page.get_data(as_text=True)
+    finally:
+        app.extensions["sicdoc.engine"].dispose()
+
+
+def test_a_clinical_page_refused_while_figures_are_computed_says_when_to_retry(database_url, monkeypatch):
+    """The forms pages answer a refusal that passes as the other faces do: 503 with Retry-After."""
+    app = _shared_app(database_url, wait_seconds=0.2)
+
+    def busy(*_args, **_kwargs):
+        raise AnalyticsBusy()
+
+    monkeypatch.setattr(forms_patients.charts, "recently_updated", busy)
+    try:
+        page = logged_in(app, "clinician", "clinician").get("/patients")
         assert page.status_code == 503 and page.headers["Retry-After"] == "5"
         assert "still being computed" in page.get_data(as_text=True)
     finally:
