@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from sicdoc.questionnaires import load_questionnaire
 from sicdoc.services import transaction
 from sicdoc.store import Store, Stored
-from sicdoc.store.writes import read_optional
+from sicdoc.store.reads import read_optional
 
 
 def publish_questionnaire(session: Session, store: Store) -> Stored:

@@ -30,7 +30,7 @@ from sicdoc.security import audit
 from sicdoc.services.matching import serialise
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, find_by_identifier
-from sicdoc.store.writes import read_optional
+from sicdoc.store.reads import read_optional
 
 CLINICIAN_SYSTEM = f"{codes.CANONICAL_BASE}/sid/clinician"
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"

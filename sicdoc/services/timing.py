@@ -20,7 +20,7 @@ from sicdoc.errors import Issue
 from sicdoc.fhir.dates import calendar_date, format_instant
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored
-from sicdoc.store.writes import read_optional
+from sicdoc.store.reads import read_optional
 
 WHEN = "performed_start"
 ENCOUNTER = "encounter_id"

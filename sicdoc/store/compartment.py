@@ -12,7 +12,8 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from sicdoc.models import CompartmentMember, Resource
-from sicdoc.store.writes import Stored, read
+from sicdoc.store.reads import read
+from sicdoc.store.stored import Stored
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sicdoc.models import BundleReceipt, Resource, ResourceVersion
 
 if TYPE_CHECKING:
-    from sicdoc.store.writes import Stored
+    from sicdoc.store.stored import Stored
 
 _KEY = "sicdoc.held_rows"
 _RESOURCE = Resource.__table__

@@ -31,7 +31,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from sicdoc.fhir.search import Criterion, Include, SearchRequest
 from sicdoc.models import DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
-from sicdoc.store.writes import Stored
+from sicdoc.store.stored import Stored
 
 
 @dataclass

@@ -10,12 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import uuid_utils
-from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, Table, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sicdoc.errors import Conflict, DuplicateIdentifier, Gone, InvalidInput, NotFound, PreconditionFailed
+from sicdoc.errors import Conflict, DuplicateIdentifier, InvalidInput, PreconditionFailed
 from sicdoc.fhir.compartment import compartment_patients
 from sicdoc.fhir.dates import format_instant, utc_now
 from sicdoc.fhir.search_params import PARAMS, index_rows
@@ -29,8 +28,10 @@ from sicdoc.models import (
     StringIndex,
     TokenIndex,
 )
+from sicdoc.store.identifiers import business_identifiers, identifier_pairs
 from sicdoc.store.projections import Projector
 from sicdoc.store.rows import HeldRows, held_rows
+from sicdoc.store.stored import Stored, new_id
 
 # Types that declare no ``identifier`` search parameter still get identifier token rows, so a
 # conditional create (``If-None-Exist: identifier=system|value``) finds them whatever the type.
@@ -45,55 +46,6 @@ _TOKEN, _REFERENCE, _DATE, _STRING = (
     StringIndex.__table__,
 )
 _MEMBER, _IDENTIFIER = CompartmentMember.__table__, BusinessIdentifier.__table__
-
-
-@dataclass(frozen=True)
-class Stored:
-    resource_type: str
-    id: str
-    version_id: int
-    last_updated: datetime
-    deleted: bool
-    content: dict[str, Any] | None
-
-    @property
-    def etag(self) -> str:
-        return f'W/"{self.version_id}"'
-
-    @classmethod
-    def current(cls, row: Resource) -> Stored:
-        """The current version held in a ``resource`` row (a deleted one is never read this way)."""
-        return cls(row.resource_type, row.id, row.version_id, row.last_updated, False, row.content)
-
-
-def new_id() -> str:
-    """A new server-assigned id: a UUIDv7, whose leading bits are the time it was made, so the rows of
-    new resources go to the end of every index keyed by id rather than to a random page of each (a
-    bulk load into a large store then touches a few pages per index, not thousands). The remaining 74
-    bits are random, so ids are no easier to guess."""
-    return str(uuid_utils.uuid7())
-
-
-def business_identifiers(resource: dict[str, Any], systems: frozenset[str]) -> list[tuple[str, str]]:
-    """(system, value) pairs that must be unique for this resource's type: those of the ``systems``
-    a site names (SICDOC_UNIQUE_IDENTIFIER_SYSTEMS). Other identifiers may repeat."""
-    if not systems:
-        return []
-    return [pair for pair in identifier_pairs(resource) if pair[0] in systems]
-
-
-def identifier_pairs(resource: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every (system, value) identifier of a resource."""
-    idents = resource.get("identifier")
-    if isinstance(idents, dict):  # QuestionnaireResponse and Composition have a single identifier
-        idents = [idents]
-    pairs = []
-    for ident in idents or ():
-        if isinstance(ident, dict) and ident.get("system") and ident.get("value"):
-            pair = (ident["system"][:255], str(ident["value"])[:255])
-            if pair not in pairs:
-                pairs.append(pair)
-    return pairs
 
 
 @dataclass(frozen=True)
@@ -379,117 +331,3 @@ def _stored(rtype: str, rid: str, version: int, resource: dict[str, Any], now: d
     content = {"resourceType": rtype, "id": rid, "meta": meta}
     content.update((k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta"))
     return Stored(rtype, rid, version, now, False, content)
-
-
-def find_by_identifier(session: Session, rtype: str, idents: list[tuple[str, str]]) -> str | None:
-    """The id of a live resource with one of these identifiers."""
-    found = find_by_identifiers(session, rtype, idents)
-    return next((found[pair] for pair in idents if pair in found), None)
-
-
-# Built once: a bundle looks identifiers up for every type it mentions, and building the statement
-# each time cost several times more than running it.
-_BY_IDENTIFIER_TOKEN = (
-    select(TokenIndex.system, TokenIndex.code, TokenIndex.resource_id)
-    .join(Resource, (Resource.resource_type == bindparam("rtype")) & (Resource.id == TokenIndex.resource_id))
-    .where(
-        TokenIndex.resource_type == bindparam("rtype"),
-        TokenIndex.param == "identifier",
-        # By value alone, which the lookup index serves on both databases (a list of (system,
-        # value) pairs was planned as a filter over every identifier row of the type on
-        # PostgreSQL); the systems are checked on the rows found.
-        TokenIndex.code.in_(bindparam("values", expanding=True)),
-        Resource.deleted.is_(False),
-    )
-)
-
-
-def find_by_identifiers(
-    session: Session, rtype: str, idents: list[tuple[str, str]]
-) -> dict[tuple[str, str], str]:
-    """(system, value) -> id for every identifier of a live ``rtype`` among ``idents``, in one query.
-
-    When an identifier repeats (only systems not configured unique may), the lowest id answers.
-    """
-    return {pair: ids[0] for pair, ids in identifier_matches(session, rtype, idents).items()}
-
-
-def identifier_matches(
-    session: Session, rtype: str, idents: list[tuple[str, str]]
-) -> dict[tuple[str, str], list[str]]:
-    """(system, value) -> sorted ids of every live ``rtype`` carrying it, for ``idents``, in one query.
-
-    The token index holds every identifier of every type, unique or not, so the answer does not
-    depend on which systems were configured unique when a resource was written.
-    """
-    if not idents:
-        return {}
-    wanted = set(idents)
-    values = sorted({value for _, value in wanted})
-    rows: set[tuple[str, str, str]] = set()
-    for start in range(0, len(values), 1000):
-        params = {"rtype": rtype, "values": values[start : start + 1000]}
-        rows.update(
-            (system, value, rid)
-            for system, value, rid in session.execute(_BY_IDENTIFIER_TOKEN, params)
-            if system is not None and (system, value) in wanted
-        )
-    found: dict[tuple[str, str], list[str]] = {}
-    for system, value, rid in sorted(rows):
-        found.setdefault((system, value), []).append(rid)
-    return found
-
-
-def _held(session: Session, rtype: str, rid: str) -> Stored | None:
-    """A resource created by the bulk-load batch this session is holding rows for."""
-    held = held_rows(session)
-    return None if held is None else held.created.get((rtype, rid))
-
-
-def read(session: Session, rtype: str, rid: str) -> Stored:
-    held = held_rows(session)
-    if held is not None:
-        found = held.created.get((rtype, rid)) or held.read.get((rtype, rid))
-        if found is None:
-            found = held.read[(rtype, rid)] = _read(session, rtype, rid)
-        return found
-    return _read(session, rtype, rid)
-
-
-def _read(session: Session, rtype: str, rid: str) -> Stored:
-    row = session.get(Resource, (rtype, rid))
-    if row is None:
-        raise NotFound(f"{rtype}/{rid} is not known")
-    if row.deleted:
-        raise Gone(f"{rtype}/{rid} was deleted")
-    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
-
-
-def read_optional(session: Session, rtype: str, rid: str) -> Stored | None:
-    """The current live version, or None when the resource is unknown or deleted."""
-    if (found := _held(session, rtype, rid)) is not None:
-        return found
-    row = session.get(Resource, (rtype, rid))
-    if row is None or row.deleted:
-        return None
-    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
-
-
-def vread(session: Session, rtype: str, rid: str, version: int) -> Stored:
-    row = session.get(ResourceVersion, (rtype, rid, version))
-    if row is None:
-        raise NotFound(f"{rtype}/{rid} has no version {version}")
-    if row.deleted:
-        raise Gone(f"Version {version} of {rtype}/{rid} is a deletion")
-    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
-
-
-def history(session: Session, rtype: str, rid: str) -> list[Stored]:
-    rows = session.scalars(
-        select(ResourceVersion)
-        .where(ResourceVersion.resource_type == rtype, ResourceVersion.id == rid)
-        .order_by(ResourceVersion.version_id.desc())
-    ).all()
-    if not rows:
-        raise NotFound(f"{rtype}/{rid} is not known")
-    return [Stored(rtype, rid, r.version_id, r.last_updated, r.deleted, r.content) for r in rows]

@@ -33,8 +33,8 @@ from sicdoc.services.conversations.common import (
 )
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, find_by_identifier, read
+from sicdoc.store.identifiers import identifier_pairs
 from sicdoc.store.search import search
-from sicdoc.store.writes import identifier_pairs
 
 PROGNOSIS_COMMENT = prognosis.PROGNOSIS_COMMENT
 REASON = "reason"

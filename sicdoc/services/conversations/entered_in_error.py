@@ -33,8 +33,8 @@ from sicdoc.services.conversations.history import read_record
 from sicdoc.services.practitioners import author_display
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, find_by_identifier, read
+from sicdoc.store.identifiers import identifier_pairs
 from sicdoc.store.search import search
-from sicdoc.store.writes import identifier_pairs
 
 ENTERED_IN_ERROR = "entered-in-error"
 NULLIFY = "NULLIFY"  # v3 DataOperation: the act is to be treated as though it never happened

@@ -19,8 +19,8 @@ from sicdoc.services.conversations.common import performer
 from sicdoc.services.practitioners import author_display
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, find_by_identifier, history, read
+from sicdoc.store.identifiers import identifier_pairs
 from sicdoc.store.search import search
-from sicdoc.store.writes import identifier_pairs
 
 
 @dataclass(frozen=True)

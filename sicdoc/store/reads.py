@@ -1,0 +1,67 @@
+"""Reading resources: the current version, one version, the history; inside a bulk-load batch the
+resources it holds are answered first."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sicdoc.errors import Gone, NotFound
+from sicdoc.models import Resource, ResourceVersion
+from sicdoc.store.rows import held_rows
+from sicdoc.store.stored import Stored
+
+
+def _held(session: Session, rtype: str, rid: str) -> Stored | None:
+    """A resource created by the bulk-load batch this session is holding rows for."""
+    held = held_rows(session)
+    return None if held is None else held.created.get((rtype, rid))
+
+
+def read(session: Session, rtype: str, rid: str) -> Stored:
+    held = held_rows(session)
+    if held is not None:
+        found = held.created.get((rtype, rid)) or held.read.get((rtype, rid))
+        if found is None:
+            found = held.read[(rtype, rid)] = _read(session, rtype, rid)
+        return found
+    return _read(session, rtype, rid)
+
+
+def _read(session: Session, rtype: str, rid: str) -> Stored:
+    row = session.get(Resource, (rtype, rid))
+    if row is None:
+        raise NotFound(f"{rtype}/{rid} is not known")
+    if row.deleted:
+        raise Gone(f"{rtype}/{rid} was deleted")
+    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+
+
+def read_optional(session: Session, rtype: str, rid: str) -> Stored | None:
+    """The current live version, or None when the resource is unknown or deleted."""
+    if (found := _held(session, rtype, rid)) is not None:
+        return found
+    row = session.get(Resource, (rtype, rid))
+    if row is None or row.deleted:
+        return None
+    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+
+
+def vread(session: Session, rtype: str, rid: str, version: int) -> Stored:
+    row = session.get(ResourceVersion, (rtype, rid, version))
+    if row is None:
+        raise NotFound(f"{rtype}/{rid} has no version {version}")
+    if row.deleted:
+        raise Gone(f"Version {version} of {rtype}/{rid} is a deletion")
+    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+
+
+def history(session: Session, rtype: str, rid: str) -> list[Stored]:
+    rows = session.scalars(
+        select(ResourceVersion)
+        .where(ResourceVersion.resource_type == rtype, ResourceVersion.id == rid)
+        .order_by(ResourceVersion.version_id.desc())
+    ).all()
+    if not rows:
+        raise NotFound(f"{rtype}/{rid} is not known")
+    return [Stored(rtype, rid, r.version_id, r.last_updated, r.deleted, r.content) for r in rows]
