@@ -53,16 +53,18 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 @contextmanager
-def sqlite_page_cache(engine: Engine, kib: int) -> Iterator[None]:
-    """Within the block, SQLite connections of ``engine`` keep up to ``kib`` KiB of pages in memory
-    (SQLite's default is 2 MiB); nothing on PostgreSQL. For one process writing much (``sicdoc
-    load``): web workers keep the default, so their memory does not grow with the database."""
+def sqlite_bulk_writes(engine: Engine, cache_kib: int, checkpoint_pages: int) -> Iterator[None]:
+    """Within the block, SQLite connections of ``engine`` keep up to ``cache_kib`` KiB of pages in
+    memory (SQLite's default is 2 MiB) and copy the write-ahead log into the database once it holds
+    ``checkpoint_pages`` pages (default 1,000); nothing on PostgreSQL. For one process writing much
+    (``sicdoc load``): web workers keep the defaults, so their memory does not grow with the database."""
     if engine.dialect.name != "sqlite":
         yield
         return
 
     def _cache(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
-        dbapi_conn.execute(f"PRAGMA cache_size=-{int(kib)}")
+        dbapi_conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
 
     engine.dispose()  # connections opened before the block are opened again, with the cache
     event.listen(engine, "connect", _cache)

@@ -36,6 +36,10 @@ DEFAULT_BATCH = 400
 # evicting the pages the next batch needs: at 100,000 patients the loader read 200 GB and wrote
 # 150 GB through the operating system for a 6 GB database.
 LOAD_CACHE_KIB = 262_144
+# Pages the write-ahead log may hold before SQLite copies it into the database (default 1,000, which a
+# single batch passes): index pages every batch touches are then copied once per 65,536 pages (256 MiB
+# at 4 KiB pages) rather than after every batch. 20,000 patients: 4.9 GB written -> 4.0 GB.
+LOAD_CHECKPOINT_PAGES = 65_536
 
 
 @dataclass
@@ -163,7 +167,7 @@ def load_paths(
     ``report``, when given, is filled batch by batch: a caller stopped by an interruption (the open
     batch rolls back) still knows what the committed batches held.
     """
-    from sicdoc.db import session_scope, sqlite_page_cache
+    from sicdoc.db import session_scope, sqlite_bulk_writes
     from sicdoc.services.bulk import load_batch
 
     paths = list(paths)
@@ -176,7 +180,7 @@ def load_paths(
     started = time.perf_counter()
     passed: dict[bytes, None] = {}  # entries validated in this load (the shared Organization)
     engine = app.extensions["sicdoc.engine"]
-    with sqlite_page_cache(engine, LOAD_CACHE_KIB), session_scope(app) as session:
+    with sqlite_bulk_writes(engine, LOAD_CACHE_KIB, LOAD_CHECKPOINT_PAGES), session_scope(app) as session:
         for batch, consumed in _checked_batches(files, batch_size, jobs, max_entries):
             patients = 0
             for outcome in load_batch(session, store, batch, max_entries=max_entries, passed=passed):

@@ -59,18 +59,22 @@ def test_bad_files_are_reported_by_name_and_the_rest_loads(app, tmp_path, popula
 
 
 def test_the_loader_alone_works_with_a_large_sqlite_page_cache(app, tmp_path, population):
-    """SQLite's 2 MiB default cache made a large load re-read and re-write the same index pages;
-    the loader's connections get LOAD_CACHE_KIB, and the server's connections keep the default."""
-    from sicdoc.loader import LOAD_CACHE_KIB, load_paths
+    """SQLite's 2 MiB default cache made a large load re-read and re-write the same index pages, and
+    its default checkpoint copied them after every batch; the loader's connections get LOAD_CACHE_KIB
+    and LOAD_CHECKPOINT_PAGES, and the server's connections keep the defaults."""
+    from sicdoc.loader import LOAD_CACHE_KIB, LOAD_CHECKPOINT_PAGES, load_paths
 
     engine = app.extensions["sicdoc.engine"]
     sqlite = engine.dialect.name == "sqlite"
     file = tmp_path / "three.ndjson"
     file.write_text("\n".join(next(population.glob("*.ndjson")).read_text().splitlines()[:3]) + "\n")
 
-    def cache_size() -> int | None:
+    def cache_size() -> tuple[int, int] | None:
+        if not sqlite:
+            return None
         with engine.connect() as conn:
-            return conn.exec_driver_sql("PRAGMA cache_size").scalar() if sqlite else None
+            pragma = conn.exec_driver_sql
+            return pragma("PRAGMA cache_size").scalar(), pragma("PRAGMA wal_autocheckpoint").scalar()
 
     before = cache_size()
     during: list[int | None] = []
@@ -80,8 +84,8 @@ def test_the_loader_alone_works_with_a_large_sqlite_page_cache(app, tmp_path, po
     assert report.loaded == 3 and not report.rejected
     assert len(during) == 3
     if sqlite:
-        assert before == -2000  # SQLite's default, 2 MiB
-        assert during == [-LOAD_CACHE_KIB] * 3
+        assert before == (-2000, 1000)  # SQLite's defaults: 2 MiB, 1,000 pages
+        assert during == [(-LOAD_CACHE_KIB, LOAD_CHECKPOINT_PAGES)] * 3
         assert cache_size() == before
     else:
         assert before is None and set(during) == {None}
