@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scale.py [--patients 100000 | --million] [--backend sqlite|postgresql|both]
                                     [--runs 5] [--jobs 1] [--workers 2] [--analytics local|shared]
-                                    [--keep DIR [--reuse]] [--json FILE]
+                                    [--keep DIR [--reuse]] [--discard-population] [--json FILE]
 
 For each backend: the population (``sicdoc sample``, one patient per NDJSON bundle, generated once per
 (N, seed) and kept, see bench/sicdoc_cli.py) goes through ``sicdoc migrate`` and ``sicdoc load`` into
@@ -29,7 +29,10 @@ dashboard before the workers start; shared: one analytics worker builds them for
 
 ``--keep DIR`` keeps the loaded databases (SQLite ``DIR/sicdoc-N-seedS.sqlite3``, PostgreSQL database
 ``sicdoc_scale_N_S``) with a note of their load figures; with ``--reuse`` a later run measures a kept
-database instead of loading again (each run adds its accounts and written patients to it). The table
+database instead of loading again (each run adds its accounts and written patients to it).
+``--discard-population`` loads the population one NDJSON file at a time and deletes each once loaded,
+for a disk without room for both (a million patients take about 14 GB as NDJSON and about 62 GB in
+SQLite); it is generated again when next needed. The table
 is printed; ``--json FILE`` also writes every figure with the date, the machine and the settings.
 """
 
@@ -234,6 +237,35 @@ def load(store: Store, folder: Path, jobs: int) -> dict[str, Any]:
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "job_peak_rss_mib": [round(mib, 1) for mib in workers],
     }
+
+
+def load_discarding(store: Store, folder: Path, jobs: int) -> dict[str, Any]:
+    """``load`` one NDJSON file of the population at a time, deleting each once it is in: for a disk
+    without room for both the population and the loaded database (a million patients on SQLite). The
+    figures are the sums over the files (rates over the summed seconds; peak RSS the largest); the
+    population is generated again when next asked for."""
+    parts = [load(store, file, jobs) for file in _discarded(sorted(folder.glob("*.ndjson")))]
+    folder.rmdir()
+    total: dict[str, Any] = {key: sum(part[key] for part in parts) for key in _SUMMED}
+    seconds = total["seconds"] = round(total["seconds"], 1)
+    return {
+        **total,
+        "resources_per_s": round(total["resources"] / seconds, 1),
+        "patients_per_s": round(total["patients"] / seconds, 1),
+        "jobs": jobs,
+        "peak_rss_mib": max(part["peak_rss_mib"] for part in parts),
+        "job_peak_rss_mib": max((part["job_peak_rss_mib"] for part in parts), default=[]),
+        "files": len(parts),
+    }
+
+
+_SUMMED = ("seconds", "bundles", "resources", "patients", "rejected")
+
+
+def _discarded(files: list[Path]) -> Iterator[Path]:
+    for file in files:
+        yield file
+        file.unlink()
 
 
 def stored_counts(url: str) -> tuple[int, int]:
@@ -641,7 +673,8 @@ def run_backend(store: Store, args: argparse.Namespace, folder: Path, scratch: P
         started = time.perf_counter()
         sicdoc(store.url, "migrate")
         figures["migrate_s"] = round(time.perf_counter() - started, 1)
-        figures["load"] = load(store, folder, args.jobs)
+        loading = load_discarding if args.discard_population else load
+        figures["load"] = loading(store, folder, args.jobs)
         if store.note:
             store.note.write_text(json.dumps(figures["load"], indent=1))
     else:
@@ -746,11 +779,18 @@ def main() -> None:
     )
     parser.add_argument("--reuse", action="store_true", help="measure the databases --keep kept, if loaded")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where generated populations are kept")
+    parser.add_argument(
+        "--discard-population",
+        action="store_true",
+        help="load the population a file at a time and delete each once loaded (a disk without room for both)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures here as JSON")
     args = parser.parse_args()
     patients = 1_000_000 if args.million else args.patients
     if args.reuse and not args.keep:
         parser.error("--reuse needs --keep DIR")
+    if args.discard_population and args.backend == "both":
+        parser.error("--discard-population loads one backend: name it with --backend")
     if patients < 1 or args.runs < 1:
         parser.error("--patients and --runs must be at least 1")
     if args.keep:
