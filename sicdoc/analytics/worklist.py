@@ -13,6 +13,7 @@ seen first. A ward team works from the top: the patients it can talk to today.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 import pandas as pd
@@ -131,6 +132,22 @@ def worklist(
     out.loc[out["metastatic"], "priority"] = PRIORITY_METASTATIC
     out = _where_and_when(data, out, cut)
     out["patient_id"] = data.patient_ids(out["patient_id"])
+    return _ordered(out)
+
+
+def patched(previous: pd.DataFrame, fresh: pd.DataFrame, patients: Collection[str]) -> pd.DataFrame:
+    """The worklist ``previous`` with the rows of ``patients`` replaced by ``fresh``, their worklist
+    computed again from their own records after a write. Every row depends on its patient's records
+    alone, so this is the table ``worklist`` gives for all the data, at the cost of those patients."""
+    kept = previous[~previous["patient_id"].isin(set(patients))]
+    if fresh.empty:
+        return kept.reset_index(drop=True)
+    if kept.empty:
+        return fresh
+    return _ordered(pd.concat([kept, fresh], ignore_index=True))
+
+
+def _ordered(out: pd.DataFrame) -> pd.DataFrame:
     out = out.sort_values(
         ["recency", "priority", "last_contact", "patient_id"],
         ascending=[True, True, False, True],

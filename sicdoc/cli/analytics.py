@@ -17,7 +17,7 @@ from sicdoc.cli import _app, main
 @main.command("analytics-worker")
 @click.option(
     "--poll",
-    default=0.5,
+    default=0.25,
     show_default=True,
     type=click.FloatRange(0.05, 60),
     help="Seconds between looks for requested or outdated results.",

@@ -25,6 +25,7 @@ import time
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -38,6 +39,7 @@ from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.definitions import Dashboard
 from sicdoc.dashboards.shared import Call, SharedResults
 from sicdoc.errors import ConfigurationError
+from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import (
     changed_tables,
     clinician_departments,
@@ -46,6 +48,7 @@ from sicdoc.store.frames import (
     load_frames,
     load_tables,
     patient_labels,
+    patient_tables,
     places,
 )
 
@@ -77,6 +80,8 @@ class AnalyticsService:
         self._refreshing: dict[Hashable, threading.Thread] = {}
         self._refresh_lock = threading.Lock()
         self._shared: SharedResults | None = None
+        # When each worklist (by scope) was last computed whole rather than patched after a write.
+        self._worklist_whole: dict[Hashable, float] = {}
         self.set_clinician_labels("name", None)
 
     def use_shared(self, shared: SharedResults | None) -> None:
@@ -341,15 +346,33 @@ class AnalyticsService:
         return self._get(Call("worklist", (scope,), scope.key()), wait_seconds=wait_seconds)
 
     def _build_worklist(self, version: str, scope: Scope) -> pd.DataFrame:
-        from sicdoc.analytics import worklist
+        """After a write, the patients it touched are computed again from their own rows, read by
+        patient, and the rest of the last table is kept: seconds become milliseconds at a hospital's
+        size. The whole table is computed when there is none, when a write touched what many
+        patients share or a great many patients, and once ``max_age`` has passed since it last was
+        (as frames are read whole again: a late commit that was missed is then seen)."""
+        from sicdoc.analytics.worklist import patched, worklist
 
-        return worklist(
-            self.frames(version),
-            as_of=scope.as_of,
-            cohorts=list(scope.cohorts),
-            site=scope.site,
-            unit=scope.unit,
+        compute = partial(
+            worklist, as_of=scope.as_of, cohorts=list(scope.cohorts), site=scope.site, unit=scope.unit
         )
+        key = ("worklist", scope.key())
+        previous = self._results.latest(key)
+        whole_at = self._worklist_whole.get(key)
+        if (
+            previous is not None
+            and whole_at is not None
+            and time.monotonic() - whole_at <= self._results.max_age
+        ):
+            with self.engine.connect() as conn:
+                patients = changed_patients(conn, previous.version, version)
+                if patients is not None:
+                    fresh = compute(Frames.of(patient_tables(conn, patients)))
+                    return patched(previous.value, fresh, patients)
+        started = time.monotonic()
+        table = compute(self.frames(version))
+        self._worklist_whole[key] = started
+        return table
 
 
 def _dashboard_call(board: Dashboard, scope: Scope) -> Call:

@@ -208,7 +208,7 @@ class SharedResults:
             if time.monotonic() >= deadline:
                 raise AnalyticsBusy()
             time.sleep(pause)
-            pause = min(pause * 2, 0.5)
+            pause = min(pause * 2, 0.25)
 
     def _status(self, key: str) -> _Row | None:
         with self.engine.connect() as conn:

@@ -43,7 +43,7 @@ class AnalyticsWorker:
         builder: Builder,
         shared: SharedResults,
         *,
-        poll_seconds: float = 0.5,
+        poll_seconds: float = 0.25,
         holder: str | None = None,
     ) -> None:
         self.builder = builder

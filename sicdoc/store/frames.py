@@ -80,17 +80,38 @@ def load_tables(
     connection: Connection, names: Iterable[str], *, as_of: date | None = None
 ) -> dict[str, pd.DataFrame]:
     """Some projection tables as DataFrames (the columns of ``Frames``)."""
+    return {name: _frame(name, _fetch(connection, _query(name, as_of))) for name in names}
+
+
+def patient_tables(connection: Connection, patient_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """Every projection table's rows of these patients (by each table's patient index), and the
+    whole of the tables that belong to no patient (locations, a few hundred rows)."""
+    ids = sorted(set(patient_ids))
     tables = {}
-    for name in names:
-        # Rows straight from the driver's cursor: building a SQLAlchemy Row for each of hundreds of
-        # thousands of rows took longer than the query (the columns need no result processing).
-        result = connection.execute(_query(name, as_of))
-        try:
-            rows = result.cursor.fetchall()
-        finally:
-            result.close()
-        tables[name] = pd.DataFrame.from_records(rows, columns=list(COLUMNS[name]), coerce_float=False)
+    for name, (model, _) in TABLES.items():
+        if "patient_id" not in COLUMNS[name]:
+            tables[name] = _frame(name, _fetch(connection, _query(name, None)))
+            continue
+        rows: list[Any] = []
+        for start in range(0, len(ids), 500):  # stay under every driver's bound-parameter limit
+            chunk = ids[start : start + 500]
+            rows += _fetch(connection, _query(name, None).where(model.patient_id.in_(chunk)))
+        tables[name] = _frame(name, rows)
     return tables
+
+
+def _fetch(connection: Connection, stmt: Select) -> list[Any]:
+    # Rows straight from the driver's cursor: building a SQLAlchemy Row for each of hundreds of
+    # thousands of rows took longer than the query (the columns need no result processing).
+    result = connection.execute(stmt)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def _frame(name: str, rows: list[Any]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows, columns=list(COLUMNS[name]), coerce_float=False)
 
 
 # Types read for labels rather than projected: a change of a clinician's name moves the version too.
