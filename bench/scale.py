@@ -664,7 +664,7 @@ def serving(url: str, workers: int, env: dict[str, str], log: Path) -> Iterator[
 # -- one backend, the whole run ---------------------------------------------------------------
 
 
-def run_backend(store: Store, args: argparse.Namespace, folder: Path, scratch: Path) -> dict[str, Any]:
+def run_backend(store: Store, args: argparse.Namespace, patients: int, scratch: Path) -> dict[str, Any]:
     print(f"{store.backend}: {store.url}", flush=True)
     figures: dict[str, Any] = {"backend": store.backend}
     reused = store.loaded() if args.reuse else None
@@ -674,6 +674,8 @@ def run_backend(store: Store, args: argparse.Namespace, folder: Path, scratch: P
         sicdoc(store.url, "migrate")
         figures["migrate_s"] = round(time.perf_counter() - started, 1)
         loading = load_discarding if args.discard_population else load
+        # Generated (or found in the cache) only when a store is loaded: a kept one needs none.
+        folder = population(patients, args.seed, args.cache)
         figures["load"] = loading(store, folder, args.jobs)
         if store.note:
             store.note.write_text(json.dumps(figures["load"], indent=1))
@@ -797,7 +799,6 @@ def main() -> None:
         args.keep = args.keep.resolve()
         args.keep.mkdir(parents=True, exist_ok=True)
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    folder = population(patients, args.seed, args.cache)
     report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -812,7 +813,7 @@ def main() -> None:
         for backend in backends:
             store = store_for(backend, patients, args.seed, args.keep, Path(tmp))
             try:
-                report["results"].append(run_backend(store, args, folder, Path(tmp)))
+                report["results"].append(run_backend(store, args, patients, Path(tmp)))
             finally:
                 if not args.keep:
                     store.drop()

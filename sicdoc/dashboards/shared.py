@@ -334,7 +334,7 @@ class SharedResults:
                 or (row.requested_at > built and (now - built).total_seconds() > self.max_age)
             ):
                 out.append(row)
-        out.sort(key=lambda r: (not _asked_since_built(r), -r.requested_at.timestamp()))
+        out.sort(key=lambda r: (not asked_since_built(r), -r.requested_at.timestamp()))
         return out
 
     def drop_unrequested(self, now: datetime) -> int:
@@ -370,7 +370,8 @@ class SharedResults:
             )
 
 
-def _asked_since_built(row: _Row) -> bool:
+def asked_since_built(row: _Row) -> bool:
+    """Whether someone asked for the result after it was last built (someone may be waiting)."""
     return row.computed_at is None or row.requested_at > row.computed_at
 
 

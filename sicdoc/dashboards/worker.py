@@ -23,6 +23,7 @@ from sicdoc.dashboards.shared import (
     Builder,
     Call,
     SharedResults,
+    asked_since_built,
     now_utc,
     outcome_of_error,
 )
@@ -33,6 +34,12 @@ LOG = logging.getLogger(__name__)
 DROP_EVERY_SECONDS = 300.0
 # Results built in one round at most, so the lease and the clean-up are looked at between rounds.
 MAX_BUILDS_PER_ROUND = 200
+# Results nobody is waiting for are brought up to date once writes have paused this long: a build
+# cannot be interrupted, and a dashboard refreshed after every write of a busy feed would keep a
+# clinician's worklist waiting behind it. Those views show their figures' age meanwhile.
+QUIET_SECONDS = 10.0
+# ... and at least this often however busy the feed is.
+REFRESH_EVERY_SECONDS = 300.0
 
 
 class AnalyticsWorker:
@@ -53,6 +60,9 @@ class AnalyticsWorker:
         # Monotonic times: when the lease next needs renewing, when unrequested results are next dropped.
         self._renew_at = 0.0
         self._drop_at = 0.0
+        # The data version last seen and when it was first seen (monotonic), for QUIET_SECONDS.
+        self._version = ""
+        self._version_seen = 0.0
 
     def _hold(self) -> bool:
         """Whether this worker holds the lease, renewed once half of it has run (one write a minute,
@@ -96,8 +106,10 @@ class AnalyticsWorker:
         # meanwhile moves the build to the new data version instead of finishing the old one.
         for _ in range(MAX_BUILDS_PER_ROUND):
             version = self.builder.version()
+            if version != self._version:
+                self._version, self._version_seen = version, time.monotonic()
             due = self.shared.due(version, now_utc())
-            if not due:
+            if not due or not self._may_build(due[0]):
                 break
             call = self.shared.call_of(due[0])
             if call is None:
@@ -107,6 +119,15 @@ class AnalyticsWorker:
             if not self._hold():
                 break  # another worker took over while this one was busy
         return built
+
+    def _may_build(self, row: Any) -> bool:
+        """Whether to build ``row`` now: at once when someone asked for it since it was last built,
+        else once writes have paused, or once it is REFRESH_EVERY_SECONDS old."""
+        if asked_since_built(row) or row.computed_at is None:
+            return True
+        if time.monotonic() - self._version_seen >= QUIET_SECONDS:
+            return True
+        return (now_utc() - row.computed_at).total_seconds() >= REFRESH_EVERY_SECONDS
 
     def _outcome(self, call: Call, version: str) -> tuple[str, Any]:
         try:

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 
 from sicdoc.app import create_app
 from sicdoc.dashboards import service as service_module
+from sicdoc.dashboards import worker as worker_module
 from sicdoc.dashboards.shared import Call, SharedResults, _call_context, _result_context, now_utc
 from sicdoc.dashboards.worker import AnalyticsWorker
 from sicdoc.db import make_engine
@@ -349,9 +350,10 @@ class _Recorder:
         return call.method
 
 
-def test_the_worker_builds_what_someone_waits_for_first_and_follows_a_new_version(database_url):
-    """After a write, a clinician's worklist is built before the dashboards still to refresh, and a
-    write during the round moves the rest of the build to the newest data."""
+def test_the_worker_builds_what_someone_waits_for_first_and_follows_a_new_version(database_url, monkeypatch):
+    """After a write, a clinician's worklist is built before the dashboards still to refresh; those
+    wait until writes pause (a dashboard build cannot be interrupted, and the next worklist would
+    wait behind it); a request after another write is built for the newest data."""
     engine = make_engine(database_url)
     try:
         shared, builder = SharedResults(engine, "test-only-secret-key"), _Recorder()
@@ -368,8 +370,29 @@ def test_the_worker_builds_what_someone_waits_for_first_and_follows_a_new_versio
 
         builder.after_build = another_write
         worker.run_once()
-        assert builder.built[0] == ("worklist", "v2")
-        assert sorted(builder.built[1:]) == [("dashboard", "v3")] * 4 + [("worklist", "v3")]
+        assert builder.built == [("worklist", "v2")]  # the dashboards wait: v3 was just written
+        shared.request(Call("worklist", ("scope",), ("scope",)))  # the ward team looks again
+        worker.run_once()
+        assert builder.built[1:] == [("worklist", "v3")]
+        monkeypatch.setattr(worker_module, "QUIET_SECONDS", 0.0)  # the feed has gone quiet
+        worker.run_once()
+        assert sorted(builder.built[2:]) == [("dashboard", "v3")] * 4
+    finally:
+        engine.dispose()
+
+
+def test_a_busy_feed_still_has_its_figures_refreshed(database_url, monkeypatch):
+    """Writes that never pause do not leave a dashboard nobody asks for behind for ever."""
+    engine = make_engine(database_url)
+    try:
+        shared, builder = SharedResults(engine, "test-only-secret-key"), _Recorder()
+        worker = AnalyticsWorker(builder, shared, poll_seconds=0.05)
+        shared.request(Call("dashboard", (1,), (1,)))
+        assert worker.run_once() == 1
+        builder.current, builder.built = "v2", []  # a write
+        assert worker.run_once() == 0
+        monkeypatch.setattr(worker_module, "REFRESH_EVERY_SECONDS", 0.0)  # the figures are old now
+        assert worker.run_once() == 1 and builder.built == [("dashboard", "v2")]
     finally:
         engine.dispose()
 
