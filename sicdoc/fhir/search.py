@@ -103,7 +103,9 @@ class SearchRequest:
     last_updated: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (param, descending)
-    total: str = "accurate"
+    # ``estimate`` (the default): the exact total up to TOTAL_COUNTED_UP_TO matches, none beyond;
+    # ``accurate`` counts every match; ``none`` counts nothing.
+    total: str = "estimate"
     summary_count: bool = False
     includes: list[Include] = field(default_factory=list)
     revincludes: list[Include] = field(default_factory=list)

@@ -18,13 +18,14 @@ from sicdoc.models import Resource, TokenIndex
 from sicdoc.services.charts import PatientCard, card, shown
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored
-from sicdoc.store.search import search
+from sicdoc.store.search import TOTAL_COUNTED_UP_TO, search
 
 MAX_RESULTS = 25
 # A prefix shorter than this would match a large share of all MRNs; it is searched as a whole MRN only.
 MIN_PREFIX = 3
-# Counting further matches stops here: "more than 1,000" is all a person needs to know.
-COUNT_CAP = 1000
+# Counting further matches stops here: "more than 1,000" is all a person needs to know (the FHIR
+# search's own total stops at the same number).
+COUNT_CAP = TOTAL_COUNTED_UP_TO
 DATE_ORDERS = ("MDY", "DMY")
 
 _NUMERIC = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
@@ -80,18 +81,19 @@ def find_patients(uow: UnitOfWork, text: str, date_order: str = "MDY") -> Found:
     born = parse_birth_date(text, date_order)
     if born is not None:
         cards, total = _search(uow, [("birthdate", born.isoformat())])
-        return Found(shown(uow, _ordered(cards)), max(0, total - len(cards)), born)
+        more = max(0, total - len(cards))
+        return Found(shown(uow, _ordered(cards)), more, born, at_least=total >= COUNT_CAP)
     found: dict[str, PatientCard] = {}
     most = 0
     for criteria in ([("identifier", text)], [("name", word) for word in text.split()]):
         cards, total = _search(uow, criteria)
         found.update((c.id, c) for c in cards if c.id not in found)
         most = max(most, total)
-    capped = False
     if " " not in text and len(text) >= MIN_PREFIX:
         cards, total = _mrn_prefix(uow, text)
         found.update((c.id, c) for c in cards if c.id not in found)
-        most, capped = max(most, total), total >= COUNT_CAP
+        most = max(most, total)
+    capped = most >= COUNT_CAP
     ordered = _ordered(list(found.values()))
     kept = ordered[:MAX_RESULTS]
     more = max(0, most - len(kept), len(ordered) - len(kept))
@@ -109,6 +111,8 @@ def _search(uow: UnitOfWork, criteria: list[tuple[str, str]]) -> tuple[list[Pati
     except InvalidInput:
         return [], 0  # a value the search cannot parse (e.g. 2026-13-45) finds nobody
     cards = [card(m) for m in result.matches]
+    if result.more_than_counted:
+        return cards, COUNT_CAP
     return cards, result.total if result.total is not None else len(cards)
 
 

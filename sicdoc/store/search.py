@@ -33,6 +33,11 @@ from sicdoc.fhir.search import Criterion, Include, SearchRequest
 from sicdoc.models import DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
 from sicdoc.store.stored import Stored
 
+# A search that matches more than this leaves out its total unless ``_total=accurate`` asks for it:
+# counting half a million patients for ``Patient?birthdate=ge1950`` took seconds, and a first page
+# with a next link says all a client browsing it needs.
+TOTAL_COUNTED_UP_TO = 1000
+
 
 @dataclass
 class SearchResult:
@@ -40,6 +45,8 @@ class SearchResult:
     matches: list[Stored]
     included: list[Stored]
     next_cursor: dict[str, Any] | None
+    # The total was left out because more than TOTAL_COUNTED_UP_TO matched.
+    more_than_counted: bool = False
 
 
 def _same_resource(table: Any) -> ColumnElement[bool]:
@@ -203,13 +210,17 @@ def _sort_column(req: SearchRequest) -> tuple[Any, bool] | None:
 
 def search(session: Session, req: SearchRequest) -> SearchResult:
     query = _filtered(req)
-    total = None
-    if req.summary_count or (req.total != "none" and req.cursor is None):
-        total = session.scalar(
-            select(func.count()).select_from(query.with_only_columns(Resource.id).subquery())
-        )
+    total, uncounted = None, False
+    matching = query.with_only_columns(Resource.id)
+    if req.summary_count or (req.total == "accurate" and req.cursor is None):
+        total = session.scalar(select(func.count()).select_from(matching.subquery()))
+    elif req.total == "estimate" and req.cursor is None:
+        counted = matching.limit(TOTAL_COUNTED_UP_TO + 1).subquery()
+        total = session.scalar(select(func.count()).select_from(counted))
+        if total is not None and total > TOTAL_COUNTED_UP_TO:
+            total, uncounted = None, True
     if req.summary_count or req.count == 0:
-        return SearchResult(total, [], [], None)
+        return SearchResult(total, [], [], None, uncounted)
     sort = _sort_column(req)
     if sort is None:
         query = query.order_by(Resource.id)
@@ -243,7 +254,7 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
             value = last[1]
             cursor["key"] = value.isoformat() if isinstance(value, datetime) else value
     included = _includes(session, matches, req.includes, req.revincludes)
-    return SearchResult(total, matches, included, cursor)
+    return SearchResult(total, matches, included, cursor, uncounted)
 
 
 def _includes(

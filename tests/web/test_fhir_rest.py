@@ -2,6 +2,7 @@
 
 import pytest
 
+from sicdoc.store import search as store_search
 from tests.web.fhir_helpers import patient, send, table_counts
 
 
@@ -165,3 +166,20 @@ def test_everything_returns_the_patients_compartment(client):
     create(client, condition)
     body = send(client, "GET", f"/fhir/Patient/{pid}/$everything").get_json()
     assert sorted(e["resource"]["resourceType"] for e in body["entry"]) == ["Condition", "Patient"]
+
+
+def test_a_total_past_the_counted_limit_is_left_out_unless_asked_for(client, monkeypatch):
+    """Counting every match of a broad search (half the patients for ``birthdate=ge``) took seconds
+    at a hospital's size: past the limit the total is left out, and ``_total=accurate`` counts."""
+    monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", 2)
+    for i in range(3):
+        create(client, patient(f"T-{i}", family="Counted"))
+    broad = send(client, "GET", "/fhir/Patient?family=Counted").get_json()
+    assert "total" not in broad and len(broad["entry"]) == 3
+    paged = send(client, "GET", "/fhir/Patient?family=Counted&_count=1").get_json()
+    assert "total" not in paged and any(link["relation"] == "next" for link in paged["link"])
+    assert send(client, "GET", "/fhir/Patient?family=Counted&_total=accurate").get_json()["total"] == 3
+    assert send(client, "GET", "/fhir/Patient?family=Counted&_summary=count").get_json()["total"] == 3
+    assert "total" not in send(client, "GET", "/fhir/Patient?family=Counted&_total=none").get_json()
+    monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", 3)  # at the limit it is still counted
+    assert send(client, "GET", "/fhir/Patient?family=Counted").get_json()["total"] == 3

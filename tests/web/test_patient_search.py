@@ -2,6 +2,8 @@
 
 import pytest
 
+from sicdoc.services import patient_search
+from sicdoc.store import search as store_search
 from tests.web.fhir_helpers import patient, send
 from tests.web.forms_helpers import clinician_client  # noqa: F401 - this module's ``client``
 
@@ -66,3 +68,22 @@ def test_a_cut_list_says_how_many_more_match(client):
     assert page.count("/patients/") == 25
     assert "3 more patients match: refine the search" in page
     assert "more patients match" not in _results(client, "MRN-S001")
+
+
+def test_a_name_too_common_to_count_says_so(client, monkeypatch):
+    """The count of a broad name stops where the FHIR search's total does: "or more", not a number
+    that took seconds to count."""
+    monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", 26)
+    monkeypatch.setattr(patient_search, "COUNT_CAP", 26)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": patient(f"MRN-C{i:03d}", "Common"), "request": {"method": "POST", "url": "Patient"}}
+            for i in range(28)
+        ],
+    }
+    assert send(client, "POST", "/fhir", bundle).status_code == 200
+    page = _results(client, "Common")
+    assert page.count("/patients/") == 25
+    assert "At least 1 more patient matches: refine the search" in page
