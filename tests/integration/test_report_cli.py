@@ -12,20 +12,11 @@ from click.testing import CliRunner
 from sicdoc.cli import main
 from sicdoc.db import session_scope
 from sicdoc.security import audit
-from tests.conftest import BACKENDS, PG_ADMIN_URL
-from tests.web.analytics_population import population_app
+from tests.web.analytics_population import population_per_backend  # noqa: F401 - the module's ``app``
 
 TODAY = date(2026, 12, 2)
 MEDIABOX = re.compile(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]")
 A4_POINTS = (595.28, 841.89)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request, tmp_path_factory):
-    if request.param == "postgresql":
-        request.getfixturevalue("postgresql_url")
-    with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
-        yield app
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ and the rest of the last table is kept, which must give the table computed whole
 import uuid
 
 import pandas as pd
-import pytest
 from sqlalchemy import select
 
 from sicdoc.analytics.scope import parse_scope
@@ -17,18 +16,8 @@ from sicdoc.services.bundles import process_transaction
 from sicdoc.services.unit import system_unit
 from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import data_version, load_frames
-from tests.conftest import BACKENDS, PG_ADMIN_URL
-from tests.web.analytics_population import AS_OF, population_app
+from tests.web.analytics_population import AS_OF, population_per_backend  # noqa: F401 - the module's ``app``
 from tests.web.fhir_helpers import patient, stroke
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request, tmp_path_factory):
-    if request.param == "postgresql":
-        request.getfixturevalue("postgresql_url")
-    with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
-        yield app
-
 
 SCOPE = parse_scope({"as_of": AS_OF}, today=today_utc())
 

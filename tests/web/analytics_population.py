@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from sicdoc.errors import Conflict
@@ -20,7 +21,7 @@ from sicdoc.sample.writer import generate, read_output
 from sicdoc.services import accounts
 from sicdoc.services.bundles import process_transaction
 from sicdoc.services.unit import system_unit
-from tests.conftest import PASSWORD, login
+from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login
 
 PATIENTS = 80
 SEED = 7
@@ -103,3 +104,12 @@ def population_app(backend: str, folder: Path, admin_url: str, patients: int = P
             yield app
         finally:
             app.extensions["sicdoc.engine"].dispose()
+
+
+@pytest.fixture(scope="module", params=BACKENDS, name="app")
+def population_per_backend(request, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A module's ``app``: the generated population in a database of its own, once per backend."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgresql_url")
+    with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
+        yield app

@@ -14,6 +14,16 @@ def _add(client, mrn, family="Rivera", **extra):
     return resp.get_json()["id"]
 
 
+def _add_family(client, mrn_prefix, family, count):
+    """``count`` patients of one family in one transaction, MRNs ``mrn_prefix``000 on."""
+    entry = [
+        {"resource": patient(f"{mrn_prefix}{i:03d}", family), "request": {"method": "POST", "url": "Patient"}}
+        for i in range(count)
+    ]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entry}
+    assert send(client, "POST", "/fhir", bundle).status_code == 200
+
+
 def _results(client, q):
     page = client.get("/patients", query_string={"q": q}).get_data(as_text=True)
     return page.split('id="recent-heading"')[0]
@@ -55,15 +65,7 @@ def test_deceased_patients_are_marked_in_results(client):
 
 
 def test_a_cut_list_says_how_many_more_match(client):
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"resource": patient(f"MRN-S{i:03d}", "Sato"), "request": {"method": "POST", "url": "Patient"}}
-            for i in range(28)
-        ],
-    }
-    assert send(client, "POST", "/fhir", bundle).status_code == 200
+    _add_family(client, "MRN-S", "Sato", 28)
     page = _results(client, "Sato")
     assert page.count("/patients/") == 25
     assert "3 more patients match: refine the search" in page
@@ -75,15 +77,7 @@ def test_a_name_too_common_to_count_says_so(client, monkeypatch):
     that took seconds to count."""
     monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", 26)
     monkeypatch.setattr(patient_search, "COUNT_CAP", 26)
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"resource": patient(f"MRN-C{i:03d}", "Common"), "request": {"method": "POST", "url": "Patient"}}
-            for i in range(28)
-        ],
-    }
-    assert send(client, "POST", "/fhir", bundle).status_code == 200
+    _add_family(client, "MRN-C", "Common", 28)
     page = _results(client, "Common")
     assert page.count("/patients/") == 25
     assert "At least 1 more patient matches: refine the search" in page

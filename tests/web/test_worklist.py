@@ -9,19 +9,11 @@ import pytest
 from sicdoc.errors import Conflict
 from sicdoc.services import accounts
 from sicdoc.views import worklist as worklist_view
-from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login
-from tests.web.analytics_population import AS_OF, population_app
+from tests.conftest import PASSWORD, login
+from tests.web.analytics_population import AS_OF, population_per_backend  # noqa: F401 - the module's ``app``
 from tests.web.test_dashboards import post_resources
 
 TOMORROW = (date.today() + timedelta(days=1)).isoformat()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request, tmp_path_factory):
-    if request.param == "postgresql":
-        request.getfixturevalue("postgresql_url")
-    with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
-        yield app
 
 
 @pytest.fixture
