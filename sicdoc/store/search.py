@@ -180,15 +180,43 @@ def _string(rtype: str, c: Criterion) -> ColumnElement[bool]:
 _BUILDERS = {"token": _token, "uri": _token, "reference": _reference, "date": _date, "string": _string}
 
 
-def _filtered(req: SearchRequest) -> Select[Any]:
+def _filtered(req: SearchRequest, *, leave_out: Criterion | None = None) -> Select[Any]:
     query = select(Resource).where(Resource.resource_type == req.resource_type, Resource.deleted.is_(False))
     if req.ids:
         query = query.where(Resource.id.in_(req.ids))
     for prefix, lo, hi in req.last_updated:
         query = query.where(date_condition(prefix, lo, hi, Resource.last_updated, Resource.last_updated))
     for criterion in req.criteria:
-        query = query.where(_BUILDERS[criterion.param.type](req.resource_type, criterion))
+        if criterion is not leave_out:
+            query = query.where(_BUILDERS[criterion.param.type](req.resource_type, criterion))
     return query
+
+
+def _one_code(req: SearchRequest) -> Criterion | None:
+    """A criterion on one code (``code=I63.9``, ``identifier=system|value``): a search in id order
+    can walk its index range, already in id order, and stop after a page."""
+    for c in req.criteria:
+        if c.param.type in ("token", "uri") and c.modifier is None and len(c.values) == 1 and c.values[0][1]:
+            return c
+    return None
+
+
+def _walked(req: SearchRequest, c: Criterion) -> tuple[Select[Any], Any]:
+    """The search joined to ``c``'s index rows, the other criteria filtering as usual; with the id
+    column to order and page by (the index's, so the range is read in order)."""
+    system, code = c.values[0]
+    on = and_(TokenIndex.resource_type == Resource.resource_type, TokenIndex.resource_id == Resource.id)
+    query = _filtered(req, leave_out=c).join(TokenIndex, on)
+    query = query.where(
+        TokenIndex.resource_type == req.resource_type,
+        TokenIndex.param == c.param.name,
+        TokenIndex.code == code,
+    )
+    if system == "":
+        query = query.where(TokenIndex.system.is_(None))
+    elif system is not None:
+        query = query.where(TokenIndex.system == system)
+    return query, TokenIndex.resource_id
 
 
 def _sort_column(req: SearchRequest) -> tuple[Any, bool] | None:
@@ -222,7 +250,14 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
     if req.summary_count or req.count == 0:
         return SearchResult(total, [], [], None, uncounted)
     sort = _sort_column(req)
-    if sort is None:
+    walk = _one_code(req) if sort is None else None
+    if walk is not None:
+        # Two codings of one resource may carry the code: each such resource comes once (below).
+        query, by_id = _walked(req, walk)
+        query = query.order_by(by_id)
+        if req.cursor:
+            query = query.where(by_id > str(req.cursor.get("id", "")))
+    elif sort is None:
         query = query.order_by(Resource.id)
         if req.cursor:
             query = query.where(Resource.id > str(req.cursor.get("id", "")))
@@ -245,6 +280,9 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
     rows = session.execute(query.limit(req.count + 1)).all()
     more = len(rows) > req.count
     rows = rows[: req.count]
+    if walk is not None:
+        # A page may come out short, never wrong: the next one starts after its last id.
+        rows = list({row[0].id: row for row in rows}.values())
     matches = [Stored.current(row[0]) for row in rows]
     cursor = None
     if more and rows:

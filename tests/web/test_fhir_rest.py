@@ -183,3 +183,33 @@ def test_a_total_past_the_counted_limit_is_left_out_unless_asked_for(client, mon
     assert "total" not in send(client, "GET", "/fhir/Patient?family=Counted&_total=none").get_json()
     monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", 3)  # at the limit it is still counted
     assert send(client, "GET", "/fhir/Patient?family=Counted").get_json()["total"] == 3
+
+
+def test_a_search_on_one_code_pages_in_id_order_each_match_once(client):
+    """A one-code search is read along its index in id order; a resource carrying the code twice
+    (two codings) still comes once, and the other criteria still filter."""
+    owner = create(client, patient("C-1")).get_json()["id"]
+    other = create(client, patient("C-2")).get_json()["id"]
+    twice = {
+        "coding": [
+            {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I50.9"},
+            {"system": "urn:example:local-codes", "code": "I50.9"},
+        ]
+    }
+    ids = set()
+    for subject in (owner, owner, other, owner):
+        condition = {"resourceType": "Condition", "code": twice, "subject": {"reference": f"Patient/{subject}"}}
+        ids.add(create(client, condition).get_json()["id"])
+    seen, url = [], "/fhir/Condition?code=I50.9&_count=1"
+    while url:
+        page = send(client, "GET", url).get_json()
+        seen += [e["resource"]["id"] for e in page.get("entry", [])]
+        nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
+        url = nxt[0].split("http://localhost", 1)[-1] if nxt else None
+    assert seen == sorted(ids)
+    whole = send(client, "GET", "/fhir/Condition?code=I50.9").get_json()
+    assert [e["resource"]["id"] for e in whole["entry"]] == sorted(ids)
+    mine = send(client, "GET", f"/fhir/Condition?code=I50.9&subject=Patient/{owner}").get_json()
+    assert mine["total"] == 3 and len(mine["entry"]) == 3
+    by_system = send(client, "GET", "/fhir/Condition?code=urn:example:local-codes|I50.9&_count=2").get_json()
+    assert [e["resource"]["id"] for e in by_system["entry"]] == sorted(ids)[:2]
