@@ -199,6 +199,7 @@ def store_for(backend: str, patients: int, seed: int, keep: Path | None, scratch
 
 # -- loading ----------------------------------------------------------------------------------
 
+_REFUSAL = re.compile(r"^rejected .+$", re.MULTILINE)
 _LOADED = re.compile(r"loaded ([\d,]+) bundles \(([\d,]+) resources\).*?([\d,]+) rejected; ([\d,]+) patients")
 
 
@@ -236,6 +237,8 @@ def load(store: Store, folder: Path, jobs: int) -> dict[str, Any]:
         "jobs": jobs,
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "job_peak_rss_mib": [round(mib, 1) for mib in workers],
+        # What the loader said of the first refused bundles (``rejected file:line: reason``), kept.
+        "rejected_reasons": _REFUSAL.findall(printed)[:50],
     }
 
 
@@ -255,6 +258,7 @@ def load_discarding(store: Store, folder: Path, jobs: int) -> dict[str, Any]:
         "jobs": jobs,
         "peak_rss_mib": max(part["peak_rss_mib"] for part in parts),
         "job_peak_rss_mib": max((part["job_peak_rss_mib"] for part in parts), default=[]),
+        "rejected_reasons": [reason for part in parts for reason in part["rejected_reasons"]][:50],
         "files": len(parts),
     }
 
