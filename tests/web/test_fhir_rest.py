@@ -198,7 +198,11 @@ def test_a_search_on_one_code_pages_in_id_order_each_match_once(client):
     }
     ids = set()
     for subject in (owner, owner, other, owner):
-        condition = {"resourceType": "Condition", "code": twice, "subject": {"reference": f"Patient/{subject}"}}
+        condition = {
+            "resourceType": "Condition",
+            "code": twice,
+            "subject": {"reference": f"Patient/{subject}"},
+        }
         ids.add(create(client, condition).get_json()["id"])
     seen, url = [], "/fhir/Condition?code=I50.9&_count=1"
     while url:
