@@ -150,10 +150,10 @@ class AnalyticsService:
         """The dashboard built from the current data (of ``version`` when the caller just probed it)."""
         return self._get(_dashboard_call(board, scope), version)
 
-    def _get(self, call: Call, version: str | None = None, wait_seconds: float | None = None) -> Any:
+    def _get(self, call: Call, version: str | None = None) -> Any:
         version = version or self.version()
         if self._shared is not None:
-            return self._shared.result(call, version, self.version, wait_seconds=wait_seconds)[0]
+            return self._shared.result(call, version, self.version)[0]
         return self.compute(call, version)
 
     def compute(self, call: Call, version: str) -> Any:
@@ -323,12 +323,20 @@ class AnalyticsService:
         top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
         return top, len(matching)
 
-    def worklist_entry(
-        self, scope: Scope, patient_id: str, wait_seconds: float | None = None
-    ) -> dict[str, Any] | None:
-        """The patient's worklist row (why they are due), or None when they are not due. In shared
-        mode ``wait_seconds`` bounds the wait for a worklist not built yet (``AnalyticsBusy``)."""
-        table = self._worklist_table(scope, wait_seconds)
+    def worklist_entry(self, scope: Scope, patient_id: str) -> dict[str, Any] | None:
+        """The patient's worklist row (why they are due), or None when they are not due.
+
+        Computed from this patient's own rows, read by patient, since each worklist row depends on
+        its patient's records alone: a chart never waits on the analytics worker or the whole
+        worklist, and is never stale.
+        """
+        from sicdoc.analytics.worklist import worklist
+
+        with self.engine.connect() as conn:
+            frames = Frames.of(patient_tables(conn, [patient_id]))
+        table = worklist(
+            frames, as_of=scope.as_of, cohorts=list(scope.cohorts), site=scope.site, unit=scope.unit
+        )
         rows = table[table["patient_id"] == patient_id]
         return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}
 
@@ -342,8 +350,8 @@ class AnalyticsService:
 
         return review_cases(self.frames(version).observed(as_of), where)
 
-    def _worklist_table(self, scope: Scope, wait_seconds: float | None = None) -> pd.DataFrame:
-        return self._get(Call("worklist", (scope,), scope.key()), wait_seconds=wait_seconds)
+    def _worklist_table(self, scope: Scope) -> pd.DataFrame:
+        return self._get(Call("worklist", (scope,), scope.key()))
 
     def _build_worklist(self, version: str, scope: Scope) -> pd.DataFrame:
         """After a write, the patients it touched are computed again from their own rows, read by

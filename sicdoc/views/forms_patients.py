@@ -9,7 +9,6 @@ from flask import current_app, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from sicdoc.errors import AnalyticsBusy
 from sicdoc.services import accounts, chart_header, charts, patient_search, worklist
 from sicdoc.services.conversations import AnswersRefused, list_drafts
 from sicdoc.services.referrals import URGENCIES, record_referral
@@ -70,23 +69,13 @@ def _patient_page(
         "local": local,
         "day": _day,
         "due": due,
-        "due_unknown": due is _NOT_KNOWN,
         "snoozed": worklist.active_snoozes(work, local_now().date()).get(patient_id),
     }
     return render_status("forms/patient.html", 422 if errors else 200, **context)
 
 
-# The patient page's code status and goals never wait on the analytics worker: whether a conversation
-# is due is shown as not known yet rather than holding the page (shared analytics mode).
-_DUE_WAIT_SECONDS = 3.0
-_NOT_KNOWN: dict[str, Any] = {}
-
-
 def _due(patient_id: str) -> dict[str, Any] | None:
-    try:
-        return service().worklist_entry(default_scope(), patient_id, wait_seconds=_DUE_WAIT_SECONDS)
-    except AnalyticsBusy:
-        return _NOT_KNOWN
+    return service().worklist_entry(default_scope(), patient_id)
 
 
 def _day(value: datetime | date | None) -> str:
