@@ -21,6 +21,7 @@ import pandas as pd
 from sicdoc.analytics.cohorts import check_cohorts, cohort_patients, conversation_rows
 from sicdoc.analytics.frames import Frames, days_between, lookup
 from sicdoc.analytics.inpatient import cohort_admissions, inpatient_encounters
+from sicdoc.analytics.scope import Scope
 
 INDEX_WAIT_DAYS = 30
 ADMISSION_DAYS = 30
@@ -133,6 +134,11 @@ def worklist(
     out = _where_and_when(data, out, cut)
     out["patient_id"] = data.patient_ids(out["patient_id"])
     return _ordered(out)
+
+
+def scoped(frames: Frames, scope: Scope) -> pd.DataFrame:
+    """The worklist of a scope's cut-off, cohorts and place."""
+    return worklist(frames, as_of=scope.as_of, cohorts=list(scope.cohorts), site=scope.site, unit=scope.unit)
 
 
 def patched(previous: pd.DataFrame, fresh: pd.DataFrame, patients: Collection[str]) -> pd.DataFrame:

@@ -25,7 +25,6 @@ import time
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -323,23 +322,6 @@ class AnalyticsService:
         top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
         return top, len(matching)
 
-    def worklist_entry(self, scope: Scope, patient_id: str) -> dict[str, Any] | None:
-        """The patient's worklist row (why they are due), or None when they are not due.
-
-        Computed from this patient's own rows, read by patient, since each worklist row depends on
-        its patient's records alone: a chart never waits on the analytics worker or the whole
-        worklist, and is never stale.
-        """
-        from sicdoc.analytics.worklist import worklist
-
-        with self.engine.connect() as conn:
-            frames = Frames.of(patient_tables(conn, [patient_id]))
-        table = worklist(
-            frames, as_of=scope.as_of, cohorts=list(scope.cohorts), site=scope.site, unit=scope.unit
-        )
-        rows = table[table["patient_id"] == patient_id]
-        return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}
-
     def review_cases(self, where: Where, as_of: date) -> list[Case]:
         """The end-of-life case review's cases of ``where`` as known at the end of ``as_of``, kept
         per data version like the worklist (a write moves it, so it is never stale)."""
@@ -359,11 +341,8 @@ class AnalyticsService:
         size. The whole table is computed when there is none, when a write touched what many
         patients share or a great many patients, and once ``max_age`` has passed since it last was
         (as frames are read whole again: a late commit that was missed is then seen)."""
-        from sicdoc.analytics.worklist import patched, worklist
+        from sicdoc.analytics.worklist import patched, scoped
 
-        compute = partial(
-            worklist, as_of=scope.as_of, cohorts=list(scope.cohorts), site=scope.site, unit=scope.unit
-        )
         key = ("worklist", scope.key())
         previous = self._results.latest(key)
         whole_at = self._worklist_whole.get(key)
@@ -375,10 +354,10 @@ class AnalyticsService:
             with self.engine.connect() as conn:
                 patients = changed_patients(conn, previous.version, version)
                 if patients is not None:
-                    fresh = compute(Frames.of(patient_tables(conn, patients)))
+                    fresh = scoped(Frames.of(patient_tables(conn, patients)), scope)
                     return patched(previous.value, fresh, patients)
         started = time.monotonic()
-        table = compute(self.frames(version))
+        table = scoped(self.frames(version), scope)
         self._worklist_whole[key] = started
         return table
 

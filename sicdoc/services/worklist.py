@@ -1,15 +1,21 @@
-"""The worklist's own decisions: snoozing a patient until a date, and which patients count as "mine"."""
+"""The worklist's own decisions: snoozing a patient until a date, which patients count as "mine", and
+whether one patient is due a conversation."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
+from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.scope import Scope
+from sicdoc.analytics.worklist import scoped
 from sicdoc.models import ConversationDraft, WorklistSnooze
 from sicdoc.services.conversations.common import AnswersRefused
 from sicdoc.services.unit import UnitOfWork
+from sicdoc.store.frames import patient_tables
 
 MAX_REASON = 500
 MAX_AHEAD = timedelta(days=366)
@@ -90,3 +96,16 @@ def drafted_by(uow: UnitOfWork, author: str) -> set[str]:
 
 def _snooze(row: WorklistSnooze) -> Snooze:
     return Snooze(row.patient_id, row.until, row.reason, row.author, row.created)
+
+
+def due(uow: UnitOfWork, scope: Scope, patient_id: str) -> dict[str, Any] | None:
+    """The patient's worklist row (why they are due a conversation), or None when they are not due.
+
+    Computed from this patient's own projection rows, read by patient, since each worklist row
+    depends on its patient's records alone: a chart never waits on the analytics worker or the
+    whole worklist, and is never stale.
+    """
+    uow.disclose("read", patients=[patient_id])
+    table = scoped(Frames.of(patient_tables(uow.session.connection(), [patient_id])), scope)
+    rows = table[table["patient_id"] == patient_id]
+    return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}

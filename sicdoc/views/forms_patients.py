@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from sicdoc.services import accounts, chart_header, charts, patient_search, worklist
 from sicdoc.services.conversations import AnswersRefused, list_drafts
 from sicdoc.services.referrals import URGENCIES, record_referral
-from sicdoc.views.analytics_http import default_scope, service
+from sicdoc.views.analytics_http import default_scope
 from sicdoc.views.forms import SAVED, bp, local, local_now, render_status, require_same
 from sicdoc.views.guard import unit
 from sicdoc.views.identity import current_clinician
@@ -54,7 +54,7 @@ def _patient_page(
     patient = charts.patient_card(work, patient_id)  # 404 for an unknown patient
     _remember(patient_id)
     header = chart_header.header(work, patient_id)
-    due = _due(patient_id)
+    due = worklist.due(work, default_scope(), patient_id)
     context: dict[str, Any] = {
         "patient": patient,
         "header": header,
@@ -72,10 +72,6 @@ def _patient_page(
         "snoozed": worklist.active_snoozes(work, local_now().date()).get(patient_id),
     }
     return render_status("forms/patient.html", 422 if errors else 200, **context)
-
-
-def _due(patient_id: str) -> dict[str, Any] | None:
-    return service().worklist_entry(default_scope(), patient_id)
 
 
 def _day(value: datetime | date | None) -> str:

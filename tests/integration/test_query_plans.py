@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, event, insert, text
 
+from sicdoc.analytics.scope import parse_scope
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.db import session_scope
 from sicdoc.fhir.search import parse_search
@@ -30,6 +31,7 @@ from sicdoc.services.chart_header import care_focus_records, documented
 from sicdoc.services.charts import recently_updated
 from sicdoc.services.patient_search import find_patients
 from sicdoc.services.unit import UnitOfWork, system_unit
+from sicdoc.services.worklist import due
 from sicdoc.store.conversation_details import notes_of
 from sicdoc.store.search import search
 from tests.conftest import BACKENDS, PG_ADMIN_URL
@@ -235,6 +237,10 @@ CASES = {
         _fhir("Encounter", f"patient={PATIENT}&_sort=-date"),
         ("ix_search_reference_lookup", "ix_search_date_resource"),
         per_row_sort_key=True,  # for the patient's few encounters, on the per-resource index
+    ),
+    # Whether a patient is due a conversation: their own rows of every projection table, by patient.
+    "patient page: conversation due": Case(
+        lambda uow: due(uow, parse_scope({}, today=date(2026, 6, 30)), PATIENT), ("ix_care_event_patient",)
     ),
     "patient header: care focus outside conversations": Case(
         lambda uow: care_focus_records(uow.session, PATIENT), ("ix_care_event_patient",)
