@@ -81,7 +81,9 @@ def _result_context(key: str, version: str) -> bytes:
     return b"result\0" + key.encode() + b"\0" + version.encode()
 
 
-class _Row(NamedTuple):
+class ResultRow(NamedTuple):
+    """An ``analytics_result`` row without its payload: what the worker and waiting pages look at."""
+
     key: str
     method: str
     requested_at: datetime
@@ -98,9 +100,9 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _row(values: Sequence[Any]) -> _Row:
+def _row(values: Sequence[Any]) -> ResultRow:
     key, method, requested, version, computed = values
-    return _Row(key, method, _utc(requested), version, _utc(computed) if computed else None)
+    return ResultRow(key, method, _utc(requested), version, _utc(computed) if computed else None)
 
 
 _META = (
@@ -179,7 +181,7 @@ class SharedResults:
         wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
         return self._wait(call, version, probe, wait), None
 
-    def _should_request(self, row: _Row, now: datetime) -> bool:
+    def _should_request(self, row: ResultRow, now: datetime) -> bool:
         if row.requested_at < now - REREQUEST:
             return True  # the worker would stop keeping it current
         # Built long ago for this version and not asked for since: rebuilt, as a local cache expires.
@@ -210,12 +212,12 @@ class SharedResults:
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
 
-    def _status(self, key: str) -> _Row | None:
+    def _status(self, key: str) -> ResultRow | None:
         with self.engine.connect() as conn:
             found = conn.execute(select(*_META).where(AnalyticsResult.key == key)).first()
         return _row(found) if found is not None else None
 
-    def _read(self, row: _Row) -> Entry | None:
+    def _read(self, row: ResultRow) -> Entry | None:
         """The row's verified result, from memory when this process already read that build."""
         if row.data_version is None or row.computed_at is None:
             return None
@@ -318,7 +320,7 @@ class SharedResults:
                 .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
             )
 
-    def due(self, version: str, now: datetime) -> list[_Row]:
+    def due(self, version: str, now: datetime) -> list[ResultRow]:
         """The results to build for ``version``: first those asked for since they were last built
         (someone may be waiting), then the rest; the most recently asked for first in each."""
         with self.engine.connect() as conn:
@@ -343,7 +345,7 @@ class SharedResults:
                 delete(AnalyticsResult).where(AnalyticsResult.requested_at < now - DROP_AFTER)
             ).rowcount
 
-    def call_of(self, row: _Row) -> Call | None:
+    def call_of(self, row: ResultRow) -> Call | None:
         """The verified request of ``row``; a request that fails its check is deleted."""
         with self.engine.connect() as conn:
             blob = conn.scalar(select(AnalyticsResult.call).where(AnalyticsResult.key == row.key))
@@ -370,7 +372,7 @@ class SharedResults:
             )
 
 
-def asked_since_built(row: _Row) -> bool:
+def asked_since_built(row: ResultRow) -> bool:
     """Whether someone asked for the result after it was last built (someone may be waiting)."""
     return row.computed_at is None or row.requested_at > row.computed_at
 

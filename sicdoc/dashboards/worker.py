@@ -22,6 +22,7 @@ from sicdoc.dashboards.shared import (
     LEASE_SECONDS,
     Builder,
     Call,
+    ResultRow,
     SharedResults,
     asked_since_built,
     now_utc,
@@ -120,7 +121,7 @@ class AnalyticsWorker:
                 break  # another worker took over while this one was busy
         return built
 
-    def _may_build(self, row: Any) -> bool:
+    def _may_build(self, row: ResultRow) -> bool:
         """Whether to build ``row`` now: at once when someone asked for it since it was last built,
         else once writes have paused, or once it is REFRESH_EVERY_SECONDS old."""
         if asked_since_built(row) or row.computed_at is None:

@@ -1,0 +1,183 @@
+"""A parsed search's criteria as SQL on the index tables: each an ``IN`` over one index range, or, for
+a search on one code in id order, a walk along that code's range (``walked``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, Select, and_, literal, not_, or_, select, true, union_all
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from sicdoc.fhir.search import Criterion, SearchRequest
+from sicdoc.models import DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
+
+
+def same_resource(table: Any) -> ColumnElement[bool]:
+    return and_(table.resource_type == Resource.resource_type, table.resource_id == Resource.id)
+
+
+def _matching(
+    table: Any, rtype: str, c: Criterion, options: list[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """``Resource.id IN`` the ids whose ``c.param`` index rows meet any of ``options``.
+
+    One uncorrelated select per option, each a range of the (type, param, value) index, joined by
+    UNION ALL: a correlated EXISTS made both databases walk every resource of the type and probe the
+    index once per row, and an OR inside one select hides the ranges from the planner.
+    """
+    selects = [
+        select(table.resource_id).where(table.resource_type == rtype, table.param == c.param.name, option)
+        for option in options
+    ]
+    return Resource.id.in_(selects[0] if len(selects) == 1 else union_all(*selects))
+
+
+def _token_value(system: str | None, code: str | None) -> ColumnElement[bool]:
+    """A token index row with this ``system|code`` (system "": none; None: any)."""
+    parts: list[ColumnElement[bool]] = []
+    if system == "":
+        parts.append(TokenIndex.system.is_(None))
+    elif system is not None:
+        parts.append(TokenIndex.system == system)
+    if code is not None:
+        parts.append(TokenIndex.code == code)
+    return and_(true(), *parts)
+
+
+def _token(rtype: str, c: Criterion) -> ColumnElement[bool]:
+    options = [_token_value(system, code) for system, code in c.values]
+    match = _matching(TokenIndex, rtype, c, options)
+    return not_(match) if c.modifier == "not" else match
+
+
+def _reference(rtype: str, c: Criterion) -> ColumnElement[bool]:
+    options = []
+    for target_type, target_id in c.values:
+        cond = ReferenceIndex.target_id == target_id
+        if target_type:
+            cond = and_(cond, ReferenceIndex.target_type == target_type)
+        options.append(cond)
+    return _matching(ReferenceIndex, rtype, c, options)
+
+
+def date_alternatives(
+    prefix: str, lo: datetime, hi: datetime, low: Any, high: Any
+) -> list[ColumnElement[bool]]:
+    """FHIR date comparison of a stored range [low, high) (None = open) against a value range [lo, hi),
+    as conditions of which any one matches, each a range of an index on ``low`` or on ``high``."""
+    if prefix == "eq":
+        # An open end never compares true. ``low <= hi`` follows from low <= high <= hi: it closes the
+        # range read on the low index (a range on high would be open, reading every earlier date).
+        return [and_(low >= lo, low <= hi, high <= hi)]
+    if prefix == "ne":
+        return [not_(and_(low.is_not(None), high.is_not(None), low >= lo, high <= hi))]
+    if prefix == "gt":
+        return [high.is_(None), high > hi]  # an open end is plus infinity
+    if prefix == "ge":
+        return [high.is_(None), high > lo]
+    if prefix == "lt":
+        return [low.is_(None), low < lo]  # an open start is minus infinity
+    if prefix == "le":
+        return [low.is_(None), low < hi]
+    raise ValueError(prefix)
+
+
+def date_condition(prefix: str, lo: datetime, hi: datetime, low: Any, high: Any) -> ColumnElement[bool]:
+    """FHIR date comparison of a stored range [low, high) (None = open) against a value range [lo, hi)."""
+    return or_(*date_alternatives(prefix, lo, hi, low, high))
+
+
+def _date(rtype: str, c: Criterion) -> ColumnElement[bool]:
+    options = [
+        o for p, lo, hi in c.values for o in date_alternatives(p, lo, hi, DateIndex.low, DateIndex.high)
+    ]
+    return _matching(DateIndex, rtype, c, options)
+
+
+class _StartsWith(FunctionElement[bool]):
+    """``column`` begins with a text: LIKE on PostgreSQL, whose index on the value has the pattern
+    operator class; a range on SQLite, where LIKE ignores case and so cannot use a BINARY index.
+
+    Arguments: the column, the LIKE pattern, the range's low and high ends (all bound at build time,
+    so a cached compiled statement takes each new search's values).
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    name = "starts_with"
+    # A condition in its own right: without this, SQLite (no native boolean) gets ``(...) = 1``,
+    # which hides the range from the planner and reads every value of the parameter.
+    _is_implicitly_boolean = True
+
+
+def starts_with(column: Any, text: str) -> ColumnElement[bool]:
+    pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # UTF-8 compares byte-wise under BINARY, and U+10FFFF sorts after every character.
+    return _StartsWith(column, literal(pattern), literal(text), literal(text + "\U0010ffff"))
+
+
+@compiles(_StartsWith)
+def _starts_with_like(element: _StartsWith, compiler: Any, **kw: Any) -> str:
+    column, pattern, _low, _high = element.clauses
+    return str(compiler.process(column.like(pattern, escape="\\"), **kw))
+
+
+@compiles(_StartsWith, "sqlite")
+def _starts_with_range(element: _StartsWith, compiler: Any, **kw: Any) -> str:
+    column, _pattern, low, high = element.clauses
+    return str(compiler.process(and_(column >= low, column < high).self_group(), **kw))
+
+
+def _string(rtype: str, c: Criterion) -> ColumnElement[bool]:
+    from sicdoc.fhir.search_params import fold
+
+    options: list[ColumnElement[bool]] = []
+    for value in c.values:
+        if c.modifier == "exact":
+            options.append(StringIndex.value == fold(value))
+        elif c.modifier == "contains":
+            folded = fold(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            options.append(StringIndex.value.like(f"%{folded}%", escape="\\"))
+        else:
+            options.append(starts_with(StringIndex.value, fold(value)))
+    return _matching(StringIndex, rtype, c, options)
+
+
+_BUILDERS = {"token": _token, "uri": _token, "reference": _reference, "date": _date, "string": _string}
+
+
+def filtered(req: SearchRequest, *, leave_out: Criterion | None = None) -> Select[Any]:
+    query = select(Resource).where(Resource.resource_type == req.resource_type, Resource.deleted.is_(False))
+    if req.ids:
+        query = query.where(Resource.id.in_(req.ids))
+    for prefix, lo, hi in req.last_updated:
+        query = query.where(date_condition(prefix, lo, hi, Resource.last_updated, Resource.last_updated))
+    for criterion in req.criteria:
+        if criterion is not leave_out:
+            query = query.where(_BUILDERS[criterion.param.type](req.resource_type, criterion))
+    return query
+
+
+def one_code(req: SearchRequest) -> Criterion | None:
+    """A criterion on one code (``code=I63.9``, ``identifier=system|value``): a search in id order
+    can walk its index range, already in id order, and stop after a page."""
+    for c in req.criteria:
+        if c.param.type in ("token", "uri") and c.modifier is None and len(c.values) == 1 and c.values[0][1]:
+            return c
+    return None
+
+
+def walked(req: SearchRequest, c: Criterion) -> tuple[Select[Any], Any]:
+    """The search joined to ``c``'s index rows, the other criteria filtering as usual; with the id
+    column to order and page by (the index's, so the range is read in order)."""
+    on = and_(TokenIndex.resource_type == Resource.resource_type, TokenIndex.resource_id == Resource.id)
+    query = filtered(req, leave_out=c).join(TokenIndex, on)
+    query = query.where(
+        TokenIndex.resource_type == req.resource_type,
+        TokenIndex.param == c.param.name,
+        _token_value(*c.values[0]),
+    )
+    return query, TokenIndex.resource_id
