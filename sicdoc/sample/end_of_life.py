@@ -227,7 +227,8 @@ def _hospice(rng: random.Random, p: PatientPlan, group: str, comfort: bool) -> N
         last.disposition = "hosp"
         if rng.random() < P_EPISODE_WITH_DISCHARGE:
             assert last.end is not None
-            p.hospice.append(Hospice(last.end + HOUR, death))
+            # An hour after the discharge, or halfway to a death sooner than that.
+            p.hospice.append(Hospice(last.end + min(HOUR, (death - last.end) / 2), death))
         return
     if rng.random() < HOSPICE_LATE_ENROLMENT[group]:
         start = _day_start(death, rng.randint(0, 2))

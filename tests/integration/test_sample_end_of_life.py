@@ -154,3 +154,12 @@ def test_sicdoc_reads_the_same_end_of_life_from_the_loaded_population(app):
     assert (~early["no_hospice"]).mean() > (~rest["no_hospice"]).mean()
     cancer = decedent_care(frames, "cancer", Where(period_from=date(2023, 1, 1), period_to=DEFAULT_AS_OF))
     assert 0.1 <= cancer["icu_last_30d"].mean() <= 0.4
+
+
+def test_a_hospice_episode_after_a_discharge_in_the_last_hour_still_starts_before_it_ends():
+    # Seed 5, patient 16,577 was discharged to hospice 43 minutes before dying: the episode once
+    # started an hour after the discharge, after the death, and the loader refused the bundle (per-1).
+    plan = plan_patient(5, 16577)[0]
+    assert plan.death is not None
+    assert all(h.end is None or h.start < h.end for h in plan.hospice)
+    assert all(h.start <= plan.death for h in plan.hospice)
