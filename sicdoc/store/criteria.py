@@ -1,5 +1,6 @@
-"""A parsed search's criteria as SQL on the index tables: each an ``IN`` over one index range, or, for
-a search on one code in id order, a walk along that code's range (``walked``).
+"""A parsed search's criteria as SQL on the index tables: each an ``IN`` over one index range; or, to
+read matches in id order and stop after a page, a probe of each resource's own index rows (``each``), or
+for a search on one code a walk along that code's range (``walked``).
 """
 
 from __future__ import annotations
@@ -7,7 +8,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, literal, not_, or_, select, true, union_all
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -19,20 +32,33 @@ def same_resource(table: Any) -> ColumnElement[bool]:
     return and_(table.resource_type == Resource.resource_type, table.resource_id == Resource.id)
 
 
-def _matching(
-    table: Any, rtype: str, c: Criterion, options: list[ColumnElement[bool]]
-) -> ColumnElement[bool]:
-    """``Resource.id IN`` the ids whose ``c.param`` index rows meet any of ``options``.
-
-    One uncorrelated select per option, each a range of the (type, param, value) index, joined by
-    UNION ALL: a correlated EXISTS made both databases walk every resource of the type and probe the
-    index once per row, and an OR inside one select hides the ranges from the planner.
-    """
+def index_rows(rtype: str, c: Criterion) -> Select[Any]:
+    """The ids of ``c``'s matching index rows (not negated): one uncorrelated select per option, each a
+    range of the (type, param, value) index, joined by UNION ALL (an OR inside one select hides the
+    ranges from the planner)."""
+    table, options = _OPTIONS[c.param.type](c)
     selects = [
         select(table.resource_id).where(table.resource_type == rtype, table.param == c.param.name, option)
         for option in options
     ]
-    return Resource.id.in_(selects[0] if len(selects) == 1 else union_all(*selects))
+    return selects[0] if len(selects) == 1 else union_all(*selects)  # type: ignore[return-value]
+
+
+def _condition(rtype: str, c: Criterion, each: bool) -> ColumnElement[bool]:
+    """``Resource.id IN`` the ids of ``c``'s index rows; with ``each``, whether the resource at hand
+    has such a row.
+
+    The IN reads every match before the first page of them, where a correlated EXISTS would make both
+    databases walk every resource of the type. ``each`` is for a window of resources already read in id
+    order (search.py), probing each one's own rows through the (type, id) indexes.
+    """
+    match: ColumnElement[bool]
+    if each:
+        table, options = _OPTIONS[c.param.type](c)
+        match = exists().where(same_resource(table), table.param == c.param.name, or_(*options))
+    else:
+        match = Resource.id.in_(index_rows(rtype, c))
+    return not_(match) if c.modifier == "not" else match
 
 
 def _token_value(system: str | None, code: str | None) -> ColumnElement[bool]:
@@ -47,20 +73,21 @@ def _token_value(system: str | None, code: str | None) -> ColumnElement[bool]:
     return and_(true(), *parts)
 
 
-def _token(rtype: str, c: Criterion) -> ColumnElement[bool]:
-    options = [_token_value(system, code) for system, code in c.values]
-    match = _matching(TokenIndex, rtype, c, options)
-    return not_(match) if c.modifier == "not" else match
+Options = tuple[Any, list[ColumnElement[bool]]]  # an index table, and conditions any one of which matches
 
 
-def _reference(rtype: str, c: Criterion) -> ColumnElement[bool]:
+def _token(c: Criterion) -> Options:
+    return TokenIndex, [_token_value(system, code) for system, code in c.values]
+
+
+def _reference(c: Criterion) -> Options:
     options = []
     for target_type, target_id in c.values:
         cond = ReferenceIndex.target_id == target_id
         if target_type:
             cond = and_(cond, ReferenceIndex.target_type == target_type)
         options.append(cond)
-    return _matching(ReferenceIndex, rtype, c, options)
+    return ReferenceIndex, options
 
 
 def date_alternatives(
@@ -90,11 +117,10 @@ def date_condition(prefix: str, lo: datetime, hi: datetime, low: Any, high: Any)
     return or_(*date_alternatives(prefix, lo, hi, low, high))
 
 
-def _date(rtype: str, c: Criterion) -> ColumnElement[bool]:
-    options = [
+def _date(c: Criterion) -> Options:
+    return DateIndex, [
         o for p, lo, hi in c.values for o in date_alternatives(p, lo, hi, DateIndex.low, DateIndex.high)
     ]
-    return _matching(DateIndex, rtype, c, options)
 
 
 class _StartsWith(FunctionElement[bool]):
@@ -131,7 +157,7 @@ def _starts_with_range(element: _StartsWith, compiler: Any, **kw: Any) -> str:
     return str(compiler.process(and_(column >= low, column < high).self_group(), **kw))
 
 
-def _string(rtype: str, c: Criterion) -> ColumnElement[bool]:
+def _string(c: Criterion) -> Options:
     from sicdoc.fhir.search_params import fold
 
     options: list[ColumnElement[bool]] = []
@@ -143,13 +169,14 @@ def _string(rtype: str, c: Criterion) -> ColumnElement[bool]:
             options.append(StringIndex.value.like(f"%{folded}%", escape="\\"))
         else:
             options.append(starts_with(StringIndex.value, fold(value)))
-    return _matching(StringIndex, rtype, c, options)
+    return StringIndex, options
 
 
-_BUILDERS = {"token": _token, "uri": _token, "reference": _reference, "date": _date, "string": _string}
+_OPTIONS = {"token": _token, "uri": _token, "reference": _reference, "date": _date, "string": _string}
 
 
-def filtered(req: SearchRequest, *, leave_out: Criterion | None = None) -> Select[Any]:
+def filtered(req: SearchRequest, *, leave_out: Criterion | None = None, each: bool = False) -> Select[Any]:
+    """The search's resources; with ``each``, every criterion a probe of the resource's own rows."""
     query = select(Resource).where(Resource.resource_type == req.resource_type, Resource.deleted.is_(False))
     if req.ids:
         query = query.where(Resource.id.in_(req.ids))
@@ -157,7 +184,7 @@ def filtered(req: SearchRequest, *, leave_out: Criterion | None = None) -> Selec
         query = query.where(date_condition(prefix, lo, hi, Resource.last_updated, Resource.last_updated))
     for criterion in req.criteria:
         if criterion is not leave_out:
-            query = query.where(_BUILDERS[criterion.param.type](req.resource_type, criterion))
+            query = query.where(_condition(req.resource_type, criterion, each))
     return query
 
 

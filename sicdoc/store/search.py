@@ -22,15 +22,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from sicdoc.fhir.search import Include, SearchRequest
+from sicdoc.fhir.search import Criterion, Include, SearchRequest
 from sicdoc.models import DateIndex, ReferenceIndex, Resource
-from sicdoc.store.criteria import filtered, one_code, same_resource, walked
+from sicdoc.store.criteria import filtered, index_rows, one_code, same_resource, walked
 from sicdoc.store.stored import Stored
 
 # A search that matches more than this leaves out its total unless ``_total=accurate`` asks for it:
 # counting half a million patients for ``Patient?birthdate=ge1950`` took seconds, and a first page
 # with a next link says all a client browsing it needs.
 TOTAL_COUNTED_UP_TO = 1000
+
+# A search in id order whose every criterion has more than TOTAL_COUNTED_UP_TO index rows reads a window
+# of this many resources of the type (times the rows it wants) in id order, probing each one's own index
+# rows: ``Patient?birthdate=ge1950`` matches every other patient and fills a page from the first hundred,
+# where reading its matches from the date index meant half a million rows before the first. When the
+# window holds too few, the index goes first after all.
+WINDOW_PER_ROW = 10
 
 
 @dataclass
@@ -60,53 +67,114 @@ def _sort_column(req: SearchRequest) -> tuple[Any, bool] | None:
     return column, desc
 
 
-def search(session: Session, req: SearchRequest) -> SearchResult:
-    query = filtered(req)
-    total, uncounted = None, False
-    matching = query.with_only_columns(Resource.id)
+def _many(session: Session, req: SearchRequest) -> bool:
+    """Whether each criterion has more than TOTAL_COUNTED_UP_TO index rows (at most that many read)."""
+    if req.ids or any(c.modifier == "not" for c in req.criteria):
+        return False
+    for c in req.criteria:
+        capped = index_rows(req.resource_type, c).limit(TOTAL_COUNTED_UP_TO + 1).subquery()
+        if (session.scalar(select(func.count()).select_from(capped)) or 0) <= TOTAL_COUNTED_UP_TO:
+            return False
+    return True
+
+
+def _window_end(session: Session, req: SearchRequest, after: str, rows: int) -> str | None:
+    """The id ``rows * WINDOW_PER_ROW`` resources of the type after ``after``; None when fewer remain."""
+    return session.scalar(
+        select(Resource.id)
+        .where(Resource.resource_type == req.resource_type, Resource.id > after)
+        .order_by(Resource.id)
+        .offset(rows * WINDOW_PER_ROW - 1)
+        .limit(1)
+    )
+
+
+def _in_window(
+    session: Session, req: SearchRequest, after: str, rows: int, *columns: Any
+) -> list[Any] | None:
+    """The first ``rows`` matches after ``after`` in id order (``columns`` of them, the resource by
+    default), found in a window of resources read in id order; None when the window held fewer and
+    more resources lie beyond it."""
+    end = _window_end(session, req, after, rows)
+    query = filtered(req, each=True).where(Resource.id > after)
+    if columns:
+        query = query.with_only_columns(*columns)
+    if end is not None:
+        query = query.where(Resource.id <= end)
+    found = list(session.execute(query.order_by(Resource.id).limit(rows)).all())
+    return found if len(found) == rows or end is None else None
+
+
+def _count(session: Session, req: SearchRequest) -> tuple[int | None, bool]:
+    """The total to report, and whether it was left out for being past TOTAL_COUNTED_UP_TO."""
+    matching = filtered(req).with_only_columns(Resource.id)
     if req.summary_count or (req.total == "accurate" and req.cursor is None):
-        total = session.scalar(select(func.count()).select_from(matching.subquery()))
-    elif req.total == "estimate" and req.cursor is None:
-        counted = matching.limit(TOTAL_COUNTED_UP_TO + 1).subquery()
-        total = session.scalar(select(func.count()).select_from(counted))
-        if total is not None and total > TOTAL_COUNTED_UP_TO:
-            total, uncounted = None, True
+        return session.scalar(select(func.count()).select_from(matching.subquery())), False
+    if req.total != "estimate" or req.cursor is not None:
+        return None, False
+    early = (
+        _in_window(session, req, "", TOTAL_COUNTED_UP_TO + 1, Resource.id) if _many(session, req) else None
+    )
+    if early is not None:
+        counted = len(early)
+    else:
+        capped = matching.limit(TOTAL_COUNTED_UP_TO + 1).subquery()
+        counted = session.scalar(select(func.count()).select_from(capped)) or 0
+    return (None, True) if counted > TOTAL_COUNTED_UP_TO else (counted, False)
+
+
+def _page_by_id(session: Session, req: SearchRequest, rows: int) -> list[Any]:
+    after = str((req.cursor or {}).get("id", ""))
+    early = _in_window(session, req, after, rows) if _many(session, req) else None
+    if early is not None:
+        return early
+    query = filtered(req).where(Resource.id > after).order_by(Resource.id)
+    return list(session.execute(query.limit(rows)).all())
+
+
+def _page_along_code(session: Session, req: SearchRequest, c: Criterion, rows: int) -> list[Any]:
+    query, by_id = walked(req, c)
+    query = query.order_by(by_id).where(by_id > str((req.cursor or {}).get("id", "")))
+    # Two codings of one resource may carry the code: the resource then comes twice (made once below).
+    return list(session.execute(query.limit(rows)).all())
+
+
+def _page_sorted(session: Session, req: SearchRequest, sort: tuple[Any, bool], rows: int) -> list[Any]:
+    column, desc = sort
+    # A date parameter may be missing (min is NULL); lastUpdated and id never are, and left bare
+    # they page along an index instead of sorting every match.
+    bare = column is Resource.id or column is Resource.last_updated
+    key = column if bare else func.coalesce(column, datetime(1, 1, 1, tzinfo=UTC))
+    query = filtered(req).add_columns(key.label("sort_key"))
+    query = query.order_by(key.desc() if desc else key, Resource.id.desc() if desc else Resource.id)
+    if req.cursor:
+        last_key = req.cursor.get("key")
+        last_id = str(req.cursor.get("id", ""))
+        if column is not Resource.id:
+            last_key = datetime.fromisoformat(last_key) if last_key else datetime(1, 1, 1, tzinfo=UTC)
+        beyond = key < last_key if desc else key > last_key
+        tie = and_(key == last_key, Resource.id < last_id if desc else Resource.id > last_id)
+        query = query.where(or_(beyond, tie))
+    return list(session.execute(query.limit(rows)).all())
+
+
+def search(session: Session, req: SearchRequest) -> SearchResult:
+    total, uncounted = _count(session, req)
     if req.summary_count or req.count == 0:
         return SearchResult(total, [], [], None, uncounted)
     sort = _sort_column(req)
-    walk = one_code(req) if sort is None else None
-    if walk is not None:
-        # Two codings of one resource may carry the code: each such resource comes once (below).
-        query, by_id = walked(req, walk)
-        query = query.order_by(by_id)
-        if req.cursor:
-            query = query.where(by_id > str(req.cursor.get("id", "")))
-    elif sort is None:
-        query = query.order_by(Resource.id)
-        if req.cursor:
-            query = query.where(Resource.id > str(req.cursor.get("id", "")))
+    code = one_code(req) if sort is None else None
+    wanted = req.count + 1  # one more than a page tells whether there is a next
+    if sort is not None:
+        rows = _page_sorted(session, req, sort, wanted)
+    elif code is not None:
+        rows = _page_along_code(session, req, code, wanted)
     else:
-        column, desc = sort
-        # A date parameter may be missing (min is NULL); lastUpdated and id never are, and left bare
-        # they page along an index instead of sorting every match.
-        bare = column is Resource.id or column is Resource.last_updated
-        key = column if bare else func.coalesce(column, datetime(1, 1, 1, tzinfo=UTC))
-        query = query.add_columns(key.label("sort_key"))
-        query = query.order_by(key.desc() if desc else key, Resource.id.desc() if desc else Resource.id)
-        if req.cursor:
-            last_key = req.cursor.get("key")
-            last_id = str(req.cursor.get("id", ""))
-            if column is not Resource.id:
-                last_key = datetime.fromisoformat(last_key) if last_key else datetime(1, 1, 1, tzinfo=UTC)
-            beyond = key < last_key if desc else key > last_key
-            tie = and_(key == last_key, Resource.id < last_id if desc else Resource.id > last_id)
-            query = query.where(or_(beyond, tie))
-    rows = session.execute(query.limit(req.count + 1)).all()
+        rows = _page_by_id(session, req, wanted)
     more = len(rows) > req.count
-    rows = rows[: req.count]
-    if walk is not None:
-        # A page may come out short, never wrong: the next one starts after its last id.
-        rows = list({row[0].id: row for row in rows}.values())
+    # Each resource once (see _page_along_code). A page may come out short, never wrong: the next one
+    # starts after its last id.
+    rows = list({row[0].id: row for row in rows[: req.count]}.values())
     matches = [Stored.current(row[0]) for row in rows]
     cursor = None
     if more and rows:

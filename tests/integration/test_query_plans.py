@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, insert, text
@@ -32,6 +33,7 @@ from sicdoc.services.charts import recently_updated
 from sicdoc.services.patient_search import find_patients
 from sicdoc.services.unit import UnitOfWork, system_unit
 from sicdoc.services.worklist import due
+from sicdoc.store import search as store_search
 from sicdoc.store.conversation_details import notes_of
 from sicdoc.store.search import search
 from tests.conftest import BACKENDS, PG_ADMIN_URL
@@ -187,6 +189,18 @@ def _fhir(rtype: str, query: str) -> Callable[[UnitOfWork], object]:
     return lambda uow: search(uow.session, parse_search(rtype, [(k, v) for k, v in args]))
 
 
+def _fhir_in_windows(rtype: str, query: str) -> Callable[[UnitOfWork], object]:
+    """As _fhir, with a count limit whose id-order window (ten times as many resources) is well inside
+    the scratch store's 3,000 patients, as it is inside a hospital's million."""
+    run = _fhir(rtype, query)
+
+    def scaled(uow: UnitOfWork) -> object:
+        with mock.patch.object(store_search, "TOTAL_COUNTED_UP_TO", 100):
+            return run(uow)
+
+    return scaled
+
+
 @dataclass(frozen=True)
 class Case:
     run: Callable[[UnitOfWork], object]
@@ -194,6 +208,8 @@ class Case:
     # The page comes off an index in order: no sort, and walking the type's index is how it starts.
     index_order: bool = False
     per_row_sort_key: bool = False  # a correlated subquery reads each match's sort key
+    # Resources read in id order each probe their own index rows (a search matching many).
+    probes_each: bool = False
 
 
 PATIENT = "pat-01234"
@@ -211,6 +227,13 @@ CASES = {
         index_order=True,
     ),
     "Patient?birthdate=ge": Case(_fhir("Patient", "birthdate=ge1999-12-01"), ("ix_search_date_high",)),
+    # Half the patients: the page comes from the first patients in id order, each probing its own date.
+    "Patient?birthdate=ge (half)": Case(
+        _fhir_in_windows("Patient", "birthdate=ge1965-01-01"),
+        # How each probe is served is the planner's choice at this size (PostgreSQL hashes 3,000 dates).
+        ("ix_search_date_high",),
+        probes_each=True,  # may sort a window's few hundred ids, never more
+    ),
     "Patient?birthdate=lt": Case(_fhir("Patient", "birthdate=lt1930-01-20"), ("ix_search_date_lookup",)),
     "Patient?birthdate=a,b": Case(
         _fhir("Patient", "birthdate=1950-03-04,1960-05-06"), ("ix_search_date_lookup",)
@@ -284,7 +307,8 @@ def _sqlite_problems(conn: Any, statement: str, parameters: Any, case: Case) -> 
     details = [str(r[3]) for r in rows]
     problems = [f"full scan: {d}" for d in details if _SCAN.match(d)]
     if not case.per_row_sort_key:  # the matches come in index order, each read once
-        problems += [f"per-row subquery: {d}" for d in details if "CORRELATED" in d]
+        if not case.probes_each:
+            problems += [f"per-row subquery: {d}" for d in details if "CORRELATED" in d]
         problems += [f"sorts: {d}" for d in details if "TEMP B-TREE" in d]
     if not case.index_order:
         problems += [f"walks the whole type: {d}" for d in details if _WHOLE_TYPE.match(d)]

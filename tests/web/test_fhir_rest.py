@@ -185,6 +185,56 @@ def test_a_total_past_the_counted_limit_is_left_out_unless_asked_for(client, mon
     assert send(client, "GET", "/fhir/Patient?family=Counted").get_json()["total"] == 3
 
 
+def _pages(client, url):
+    seen = []
+    while url:
+        page = send(client, "GET", url).get_json()
+        seen += [e["resource"]["id"] for e in page.get("entry", [])]
+        nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
+        url = nxt[0].split("http://localhost", 1)[-1] if nxt else None
+    return seen
+
+
+def test_a_broad_search_pages_from_a_window_in_id_order_and_falls_back_where_matches_thin(
+    client, monkeypatch
+):
+    """A search matching many resources fills its pages by probing the first resources in id order;
+    where matches thin out past the window it reads them from the index. Either way every live match
+    comes once, in id order, deleted ones never."""
+    monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", 3)
+    monkeypatch.setattr(store_search, "WINDOW_PER_ROW", 2)
+    windows = []
+    real = store_search._in_window
+    monkeypatch.setattr(
+        store_search, "_in_window", lambda *a, **k: windows.append(found := real(*a, **k)) or found
+    )
+    # Dense at first (every other patient born after 1960), thin after (one in six), a few deleted.
+    made = []
+    for i in range(40):
+        born = "1970-05-06" if (i % 2 == 0 if i < 16 else i % 6 == 0) else "1940-05-06"
+        sex = "male" if i % 4 < 2 else "female"
+        made.append(
+            (create(client, patient(f"W-{i}", birthDate=born, gender=sex)).get_json()["id"], born, sex)
+        )
+    for pid, _, _ in made[8:40:9]:
+        assert send(client, "DELETE", f"/fhir/Patient/{pid}").status_code in (200, 204)
+    gone = {pid for pid, _, _ in made[8:40:9]}
+    young = sorted(pid for pid, born, _ in made if born > "1960" and pid not in gone)
+    assert _pages(client, "/fhir/Patient?birthdate=ge1960-01-01&_count=2") == young
+    assert None in windows and any(w for w in windows if w is not None)  # both ways were taken
+    first = send(client, "GET", "/fhir/Patient?birthdate=ge1960-01-01&_count=2").get_json()
+    assert "total" not in first
+    accurate = "/fhir/Patient?birthdate=ge1960-01-01&_total=accurate&_count=2"
+    assert send(client, "GET", accurate).get_json()["total"] == len(young)
+    young_men = sorted(pid for pid, born, sex in made if born > "1960" and sex == "male" and pid not in gone)
+    assert _pages(client, "/fhir/Patient?birthdate=ge1960-01-01&gender=male&_count=3") == young_men
+    # A criterion with few index rows goes to the index at once.
+    windows.clear()
+    only = send(client, "GET", "/fhir/Patient?identifier=urn:oid:1.2.3|W-2,urn:oid:1.2.3|W-4").get_json()
+    assert sorted(e["resource"]["id"] for e in only["entry"]) == sorted([made[2][0], made[4][0]])
+    assert windows == [] and only["total"] == 2
+
+
 def test_a_search_on_one_code_pages_in_id_order_each_match_once(client):
     """A one-code search is read along its index in id order; a resource carrying the code twice
     (two codings) still comes once, and the other criteria still filter."""
