@@ -105,27 +105,36 @@ def _in_window(
     return found if len(found) == rows or end is None else None
 
 
-def _count(session: Session, req: SearchRequest) -> tuple[int | None, bool]:
-    """The total to report, and whether it was left out for being past TOTAL_COUNTED_UP_TO."""
+def _count(session: Session, req: SearchRequest, many: bool) -> tuple[int | None, bool, list[Any] | None]:
+    """The total to report; whether it was left out for being past TOTAL_COUNTED_UP_TO; and, when
+    ``many`` and counting found them in a window, the ids of the first matches."""
     matching = filtered(req).with_only_columns(Resource.id)
     if req.summary_count or (req.total == "accurate" and req.cursor is None):
-        return session.scalar(select(func.count()).select_from(matching.subquery())), False
+        return session.scalar(select(func.count()).select_from(matching.subquery())), False, None
     if req.total != "estimate" or req.cursor is not None:
-        return None, False
-    early = (
-        _in_window(session, req, "", TOTAL_COUNTED_UP_TO + 1, Resource.id) if _many(session, req) else None
-    )
+        return None, False, None
+    early = _in_window(session, req, "", TOTAL_COUNTED_UP_TO + 1, Resource.id) if many else None
     if early is not None:
         counted = len(early)
     else:
         capped = matching.limit(TOTAL_COUNTED_UP_TO + 1).subquery()
         counted = session.scalar(select(func.count()).select_from(capped)) or 0
-    return (None, True) if counted > TOTAL_COUNTED_UP_TO else (counted, False)
+    total, uncounted = (None, True) if counted > TOTAL_COUNTED_UP_TO else (counted, False)
+    return total, uncounted, None if early is None else [row[0] for row in early]
 
 
-def _page_by_id(session: Session, req: SearchRequest, rows: int) -> list[Any]:
+def _page_by_id(
+    session: Session, req: SearchRequest, rows: int, window: bool, first: list[Any] | None
+) -> list[Any]:
+    """The page in id order: the first matches already found while counting, or from a window when
+    ``window``, or from the index."""
+    if first is not None:
+        query = select(Resource).where(
+            Resource.resource_type == req.resource_type, Resource.id.in_(first[:rows])
+        )
+        return list(session.execute(query.order_by(Resource.id)).all())
     after = str((req.cursor or {}).get("id", ""))
-    early = _in_window(session, req, after, rows) if _many(session, req) else None
+    early = _in_window(session, req, after, rows) if window else None
     if early is not None:
         return early
     query = filtered(req).where(Resource.id > after).order_by(Resource.id)
@@ -159,18 +168,23 @@ def _page_sorted(session: Session, req: SearchRequest, sort: tuple[Any, bool], r
 
 
 def search(session: Session, req: SearchRequest) -> SearchResult:
-    total, uncounted = _count(session, req)
-    if req.summary_count or req.count == 0:
-        return SearchResult(total, [], [], None, uncounted)
     sort = _sort_column(req)
     code = one_code(req) if sort is None else None
+    by_id = sort is None and code is None
+    counted = req.total == "estimate" and req.cursor is None and not req.summary_count
+    many = (by_id or counted) and _many(session, req)
+    total, uncounted, first = _count(session, req, many)
+    if req.summary_count or req.count == 0:
+        return SearchResult(total, [], [], None, uncounted)
     wanted = req.count + 1  # one more than a page tells whether there is a next
     if sort is not None:
         rows = _page_sorted(session, req, sort, wanted)
     elif code is not None:
         rows = _page_along_code(session, req, code, wanted)
     else:
-        rows = _page_by_id(session, req, wanted)
+        # Where counting searched a window in vain, so would the page: the same share must match.
+        window = many and (first is not None or not counted)
+        rows = _page_by_id(session, req, wanted, window, first)
     more = len(rows) > req.count
     # Each resource once (see _page_along_code). A page may come out short, never wrong: the next one
     # starts after its last id.
