@@ -105,40 +105,43 @@ def _in_window(
     return found if len(found) == rows or end is None else None
 
 
-def _count(session: Session, req: SearchRequest, many: bool) -> tuple[int | None, bool, list[Any] | None]:
-    """The total to report; whether it was left out for being past TOTAL_COUNTED_UP_TO; and, when
-    ``many`` and counting found them in a window, the ids of the first matches."""
+def _count(
+    session: Session, req: SearchRequest, code: Criterion | None, dense: bool
+) -> tuple[int | None, bool]:
+    """The total to report, and whether it was left out for being past TOTAL_COUNTED_UP_TO.
+
+    Up to that many matches are counted along the one code's index range, or, when the page came from
+    a window (``dense``), in a window; else from the index, whose every match is read first.
+    """
     matching = filtered(req).with_only_columns(Resource.id)
     if req.summary_count or (req.total == "accurate" and req.cursor is None):
-        return session.scalar(select(func.count()).select_from(matching.subquery())), False, None
+        return session.scalar(select(func.count()).select_from(matching.subquery())), False
     if req.total != "estimate" or req.cursor is not None:
-        return None, False, None
-    early = _in_window(session, req, "", TOTAL_COUNTED_UP_TO + 1, Resource.id) if many else None
-    if early is not None:
-        counted = len(early)
-    else:
-        capped = matching.limit(TOTAL_COUNTED_UP_TO + 1).subquery()
-        counted = session.scalar(select(func.count()).select_from(capped)) or 0
-    total, uncounted = (None, True) if counted > TOTAL_COUNTED_UP_TO else (counted, False)
-    return total, uncounted, None if early is None else [row[0] for row in early]
+        return None, False
+    cap = TOTAL_COUNTED_UP_TO + 1
+    counted = None
+    if code is not None:
+        query, by_id = walked(req, code)
+        found = session.scalars(query.with_only_columns(by_id).limit(cap)).all()
+        # A resource with the code in two codings comes twice: such a full read counts no further.
+        if len(found) < cap or len(set(found)) == cap:
+            counted = len(set(found))
+    elif dense:
+        early = _in_window(session, req, "", cap, Resource.id)
+        counted = None if early is None else len(early)
+    if counted is None:
+        counted = session.scalar(select(func.count()).select_from(matching.limit(cap).subquery())) or 0
+    return (None, True) if counted > TOTAL_COUNTED_UP_TO else (counted, False)
 
 
-def _page_by_id(
-    session: Session, req: SearchRequest, rows: int, window: bool, first: list[Any] | None
-) -> list[Any]:
-    """The page in id order: the first matches already found while counting, or from a window when
-    ``window``, or from the index."""
-    if first is not None:
-        query = select(Resource).where(
-            Resource.resource_type == req.resource_type, Resource.id.in_(first[:rows])
-        )
-        return list(session.execute(query.order_by(Resource.id)).all())
+def _page_by_id(session: Session, req: SearchRequest, rows: int) -> tuple[list[Any], bool]:
+    """The page in id order, and whether it came from a window (the matches are many and dense)."""
     after = str((req.cursor or {}).get("id", ""))
-    early = _in_window(session, req, after, rows) if window else None
+    early = _in_window(session, req, after, rows) if _many(session, req) else None
     if early is not None:
-        return early
+        return early, True
     query = filtered(req).where(Resource.id > after).order_by(Resource.id)
-    return list(session.execute(query.limit(rows)).all())
+    return list(session.execute(query.limit(rows)).all()), False
 
 
 def _page_along_code(session: Session, req: SearchRequest, c: Criterion, rows: int) -> list[Any]:
@@ -170,21 +173,18 @@ def _page_sorted(session: Session, req: SearchRequest, sort: tuple[Any, bool], r
 def search(session: Session, req: SearchRequest) -> SearchResult:
     sort = _sort_column(req)
     code = one_code(req) if sort is None else None
-    by_id = sort is None and code is None
-    counted = req.total == "estimate" and req.cursor is None and not req.summary_count
-    many = (by_id or counted) and _many(session, req)
-    total, uncounted, first = _count(session, req, many)
     if req.summary_count or req.count == 0:
+        total, uncounted = _count(session, req, code, False)
         return SearchResult(total, [], [], None, uncounted)
     wanted = req.count + 1  # one more than a page tells whether there is a next
+    dense = False
     if sort is not None:
         rows = _page_sorted(session, req, sort, wanted)
     elif code is not None:
         rows = _page_along_code(session, req, code, wanted)
     else:
-        # Where counting searched a window in vain, so would the page: the same share must match.
-        window = many and (first is not None or not counted)
-        rows = _page_by_id(session, req, wanted, window, first)
+        rows, dense = _page_by_id(session, req, wanted)
+    total, uncounted = _count(session, req, code, dense)
     more = len(rows) > req.count
     # Each resource once (see _page_along_code). A page may come out short, never wrong: the next one
     # starts after its last id.

@@ -267,3 +267,23 @@ def test_a_search_on_one_code_pages_in_id_order_each_match_once(client):
     assert mine["total"] == 3 and len(mine["entry"]) == 3
     by_system = send(client, "GET", "/fhir/Condition?code=urn:example:local-codes|I50.9&_count=2").get_json()
     assert [e["resource"]["id"] for e in by_system["entry"]] == sorted(ids)[:2]
+
+
+@pytest.mark.parametrize(("limit", "total"), [(2, None), (3, 3), (10, 3)])
+def test_a_one_code_search_counts_each_resource_once_up_to_the_limit(client, monkeypatch, limit, total):
+    """Counted along the code's index, a resource carrying the code in two codings still counts once,
+    at, below and past the limit."""
+    monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", limit)
+    owner = create(client, patient("D-1")).get_json()["id"]
+    twice = {
+        "coding": [
+            {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C34.90"},
+            {"system": "urn:example:local-codes", "code": "C34.90"},
+        ]
+    }
+    for _ in range(3):
+        create(
+            client, {"resourceType": "Condition", "code": twice, "subject": {"reference": f"Patient/{owner}"}}
+        )
+    found = send(client, "GET", "/fhir/Condition?code=C34.90").get_json()
+    assert found.get("total") == total and len(found["entry"]) == 3
