@@ -89,3 +89,40 @@ def test_the_loader_alone_works_with_a_large_sqlite_page_cache(app, tmp_path, po
         assert cache_size() == before
     else:
         assert before is None and set(during) == {None}
+
+
+def test_the_loader_keeps_postgresql_statistics_up_with_what_it_writes(
+    app, tmp_path, population, monkeypatch
+):
+    """Planned on the statistics of empty tables, PostgreSQL looked identifiers up by reading every one
+    of the type: the loader ANALYZEs as what it wrote doubles, and at the end. SQLite is left without
+    statistics, as a production file is."""
+    from sqlalchemy import event
+
+    from sicdoc import loader
+
+    monkeypatch.setattr(loader, "ANALYZE_AFTER_RESOURCES", 20)
+    engine = app.extensions["sicdoc.engine"]
+    file = tmp_path / "six.ndjson"
+    file.write_text("\n".join(next(population.glob("*.ndjson")).read_text().splitlines()[:6]) + "\n")
+    analyzed: list[int] = []
+    written: list[int] = []
+
+    def seen(_conn, _cursor, statement, _params, _ctx, _many) -> None:
+        if statement.strip().upper() == "ANALYZE":
+            analyzed.append(len(written))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        report = loader.load_paths(app, [file], batch_size=1, progress=lambda _b, _p: written.append(1))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert report.loaded == 6 and report.resources > 40
+    if engine.dialect.name == "sqlite":
+        assert analyzed == []
+        return
+    # After the batch that passed 20 resources, after the one that doubled that, ..., and at the end.
+    assert 2 <= len(analyzed) < 6 and analyzed[-1] == 6
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'search_token'").scalar()
+    assert rows > 0  # -1 until the table is first analyzed
