@@ -46,8 +46,8 @@ LOAD_CHECKPOINT_PAGES = 65_536
 # PostgreSQL plans by table statistics that a load into a new database outgrows at once. Planned for
 # empty tables, looking up 200 identifiers read every identifier row of the type (230 ms at 70,000
 # encounters), and a million-patient load fell from 2,000 to 770 resources/s by half a million. So the
-# loader ANALYZEs when it has written this many resources, again each time that has doubled, and at the
-# end: about twenty times for a million patients, seconds each.
+# loader ANALYZEs when the resource table has grown to twice what the statistics last saw (and to at
+# least this many rows), and at the end: a dozen times for a million patients, seconds each.
 ANALYZE_AFTER_RESOURCES = 10_000
 
 
@@ -189,7 +189,12 @@ def load_paths(
     started = time.perf_counter()
     passed: dict[bytes, None] = {}  # entries validated in this load (the shared Organization)
     engine = app.extensions["sicdoc.engine"]
-    analyze_at = ANALYZE_AFTER_RESOURCES if engine.dialect.name == "postgresql" else None
+    # Resource rows the planner's statistics know of, and the table size at which to ANALYZE.
+    known, analyze_at = 0, None
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            known = max(0, int(conn.scalar(text(_PLANNED_ROWS)) or 0))
+        analyze_at = max(2 * known, ANALYZE_AFTER_RESOURCES)
     with sqlite_bulk_writes(engine, LOAD_CACHE_KIB, LOAD_CHECKPOINT_PAGES), session_scope(app) as session:
         for batch, consumed in _checked_batches(files, batch_size, jobs, max_entries):
             patients = 0
@@ -204,14 +209,17 @@ def load_paths(
                 else:
                     report.unchanged += 1
             report.patients += patients
-            if analyze_at is not None and report.resources >= analyze_at:
+            if analyze_at is not None and known + report.resources >= analyze_at:
                 _analyze(session)
-                analyze_at = 2 * report.resources
+                analyze_at = 2 * (known + report.resources)
             tell(consumed, patients)
         if analyze_at is not None and report.resources:
             _analyze(session)
     report.seconds = time.perf_counter() - started
     return report
+
+
+_PLANNED_ROWS = "SELECT reltuples FROM pg_class WHERE relname = 'resource' AND relkind = 'r'"
 
 
 def _analyze(session: Session) -> None:
