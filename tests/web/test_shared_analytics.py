@@ -476,3 +476,37 @@ def test_the_worker_started_by_serve_gets_the_server_settings(tmp_path):
     assert env["SICDOC_SECRET_KEY"] == f'"{app.config["SECRET_KEY"]}"'
     assert env["SICDOC_ANALYTICS_MODE"] == '"shared"' and env["SICDOC_DEMO"] == "true"
     app.extensions["sicdoc.engine"].dispose()
+
+
+def test_threads_asking_for_a_new_build_at_once_load_it_once(database_url, monkeypatch):
+    """A web worker's threads that all ask for the same new build wait for one of them to read and
+    unpickle it: a million patients' worklist loaded once per thread set a worker's peak memory."""
+    engine = make_engine(database_url)
+    try:
+        shared = SharedResults(engine, "s" * 40)
+        call = Call("worklist", ("scope",), ("scope",))
+        shared.request(call)
+        shared.store(call.key, "v1", ("ok", list(range(1000))))
+        opened = []
+        real_open = shared._seal.open
+
+        def slow_open(context, payload):
+            opened.append(context)
+            time.sleep(0.3)
+            return real_open(context, payload)
+
+        monkeypatch.setattr(shared._seal, "open", slow_open)
+        row = shared._status(call.key)
+        got = []
+        threads = [threading.Thread(target=lambda: got.append(shared._read(row))) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(opened) == 1
+        assert [entry.value for entry in got] == [("ok", list(range(1000)))] * 4
+        shared.store(call.key, "v2", ("ok", [1]))  # a new build is read again, and only it is kept
+        assert shared._read(shared._status(call.key)).value == ("ok", [1]) and len(opened) == 2
+        assert shared._served.latest(call.key).version == "v2"
+    finally:
+        engine.dispose()
