@@ -67,15 +67,16 @@ def _sort_column(req: SearchRequest) -> tuple[Any, bool] | None:
     return column, desc
 
 
-def _many(session: Session, req: SearchRequest) -> bool:
-    """Whether each criterion has more than TOTAL_COUNTED_UP_TO index rows (at most that many read)."""
-    if req.ids or any(c.modifier == "not" for c in req.criteria):
-        return False
-    for c in req.criteria:
-        capped = index_rows(req.resource_type, c).limit(TOTAL_COUNTED_UP_TO + 1).subquery()
-        if (session.scalar(select(func.count()).select_from(capped)) or 0) <= TOTAL_COUNTED_UP_TO:
-            return False
-    return True
+def _broad(session: Session, req: SearchRequest, among: list[Criterion]) -> list[Criterion]:
+    """Those of ``among`` with more than TOTAL_COUNTED_UP_TO index rows (at most that many read of
+    each): probing a resource's own rows for them is cheaper than an IN list of every match."""
+    cap = TOTAL_COUNTED_UP_TO + 1
+    found = []
+    for c in among:
+        capped = index_rows(req.resource_type, c).limit(cap).subquery()
+        if c.modifier != "not" and (session.scalar(select(func.count()).select_from(capped)) or 0) == cap:
+            found.append(c)
+    return found
 
 
 def _window_end(session: Session, req: SearchRequest, after: str, rows: int) -> str | None:
@@ -96,7 +97,7 @@ def _in_window(
     default), found in a window of resources read in id order; None when the window held fewer and
     more resources lie beyond it."""
     end = _window_end(session, req, after, rows)
-    query = filtered(req, each=True).where(Resource.id > after)
+    query = filtered(req, probed=req.criteria).where(Resource.id > after)
     if columns:
         query = query.with_only_columns(*columns)
     if end is not None:
@@ -106,12 +107,13 @@ def _in_window(
 
 
 def _count(
-    session: Session, req: SearchRequest, code: Criterion | None, dense: bool
+    session: Session, req: SearchRequest, code: Criterion | None, probed: list[Criterion], dense: bool
 ) -> tuple[int | None, bool]:
     """The total to report, and whether it was left out for being past TOTAL_COUNTED_UP_TO.
 
-    Up to that many matches are counted along the one code's index range, or, when the page came from
-    a window (``dense``), in a window; else from the index, whose every match is read first.
+    Up to that many matches are counted along the one code's index range (the ``probed`` criteria
+    probed), or, when the page came from a window (``dense``), in a window; else from the index,
+    whose every match is read first.
     """
     matching = filtered(req).with_only_columns(Resource.id)
     if req.summary_count or (req.total == "accurate" and req.cursor is None):
@@ -121,7 +123,7 @@ def _count(
     cap = TOTAL_COUNTED_UP_TO + 1
     counted = None
     if code is not None:
-        query, by_id = walked(req, code)
+        query, by_id = walked(req, code, probed)
         found = session.scalars(query.with_only_columns(by_id).limit(cap)).all()
         # A resource with the code in two codings comes twice: such a full read counts no further.
         if len(found) < cap or len(set(found)) == cap:
@@ -137,15 +139,18 @@ def _count(
 def _page_by_id(session: Session, req: SearchRequest, rows: int) -> tuple[list[Any], bool]:
     """The page in id order, and whether it came from a window (the matches are many and dense)."""
     after = str((req.cursor or {}).get("id", ""))
-    early = _in_window(session, req, after, rows) if _many(session, req) else None
+    many = not req.ids and len(_broad(session, req, req.criteria)) == len(req.criteria)
+    early = _in_window(session, req, after, rows) if many else None
     if early is not None:
         return early, True
     query = filtered(req).where(Resource.id > after).order_by(Resource.id)
     return list(session.execute(query.limit(rows)).all()), False
 
 
-def _page_along_code(session: Session, req: SearchRequest, c: Criterion, rows: int) -> list[Any]:
-    query, by_id = walked(req, c)
+def _page_along_code(
+    session: Session, req: SearchRequest, c: Criterion, probed: list[Criterion], rows: int
+) -> list[Any]:
+    query, by_id = walked(req, c, probed)
     query = query.order_by(by_id).where(by_id > str((req.cursor or {}).get("id", "")))
     # Two codings of one resource may carry the code: the resource then comes twice (made once below).
     return list(session.execute(query.limit(rows)).all())
@@ -173,18 +178,20 @@ def _page_sorted(session: Session, req: SearchRequest, sort: tuple[Any, bool], r
 def search(session: Session, req: SearchRequest) -> SearchResult:
     sort = _sort_column(req)
     code = one_code(req) if sort is None else None
+    # Along a code, the other criteria that match many are probed on each resource the walk meets.
+    probed = [] if code is None else _broad(session, req, [c for c in req.criteria if c is not code])
     if req.summary_count or req.count == 0:
-        total, uncounted = _count(session, req, code, False)
+        total, uncounted = _count(session, req, code, probed, False)
         return SearchResult(total, [], [], None, uncounted)
     wanted = req.count + 1  # one more than a page tells whether there is a next
     dense = False
     if sort is not None:
         rows = _page_sorted(session, req, sort, wanted)
     elif code is not None:
-        rows = _page_along_code(session, req, code, wanted)
+        rows = _page_along_code(session, req, code, probed, wanted)
     else:
         rows, dense = _page_by_id(session, req, wanted)
-    total, uncounted = _count(session, req, code, dense)
+    total, uncounted = _count(session, req, code, probed, dense)
     more = len(rows) > req.count
     # Each resource once (see _page_along_code). A page may come out short, never wrong: the next one
     # starts after its last id.

@@ -230,8 +230,8 @@ CASES = {
     # Half the patients: the page comes from the first patients in id order, each probing its own date.
     "Patient?birthdate=ge (half)": Case(
         _fhir_in_windows("Patient", "birthdate=ge1965-01-01"),
-        # How each probe is served is the planner's choice at this size (PostgreSQL hashes 3,000 dates).
-        ("ix_search_date_high",),
+        # Each patient of the window probes its own birth date (PostgreSQL once hashed every date).
+        ("ix_search_date_high", "ix_search_date_resource"),
         probes_each=True,  # may sort a window's few hundred ids, never more
     ),
     "Patient?birthdate=lt": Case(_fhir("Patient", "birthdate=lt1930-01-20"), ("ix_search_date_lookup",)),
