@@ -139,3 +139,41 @@ def test_a_patient_not_seen_for_over_a_year_goes_last():
     out = worklist(frames(), as_of=date(2027, 6, 1))
     assert set(out["recency"]) == {NOT_SEEN}
     assert out["patient_id"].tolist()[0] == "w1"  # among equals, need decides
+
+
+def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would():
+    """A write's few rows go into the sorted table one by one (sorting a million patients' table again
+    took over a second); ties on every key, missing contacts and a row that moves are all in place."""
+    import random
+
+    from sicdoc.analytics.worklist import _ordered, patched
+
+    rng = random.Random(3)
+
+    def row(pid: str) -> dict:
+        contact = rng.choice([None, "2026-01-01", "2026-02-01", "2026-03-01"])
+        return {
+            "patient_id": pid,
+            "cohorts": "cancer",
+            "reason": "no_sic_after_index",
+            "days_waiting": rng.randrange(40),
+            "priority": rng.randint(1, 3),
+            "days_since_index": 40,
+            "index_date": pd.Timestamp("2025-12-01"),
+            "admit_date": pd.NaT,
+            "in_hospital": False,
+            "site_now": None,
+            "unit_now": None,
+            "last_contact": pd.Timestamp(contact) if contact else pd.NaT,
+            "recency": rng.randint(0, 3),
+        }
+
+    for _ in range(20):
+        ids = [f"p{n:03d}" for n in rng.sample(range(400), 120)]
+        previous = _ordered(pd.DataFrame([row(pid) for pid in ids]))
+        changed = rng.sample(ids, 4) + ["p999"]  # four rows move, one is new, some leave
+        picked = [row(pid) for pid in changed[: rng.randint(0, 5)]]
+        fresh = _ordered(pd.DataFrame(picked, columns=list(WORKLIST_COLUMNS)))
+        kept = previous[~previous["patient_id"].isin(changed)]
+        whole = _ordered(pd.concat([kept, fresh]) if len(fresh) else kept)
+        pd.testing.assert_frame_equal(patched(previous, fresh, changed), whole)
