@@ -36,7 +36,9 @@ class Seal:
         return hmac.new(self._key, context + b"\0" + body, hashlib.sha256).digest()
 
     def seal(self, context: bytes, value: Any) -> bytes:
-        body = zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 3)
+        # Level 1: a million patients' worklist (21 MB pickled) compresses to 9 MB in 0.6 s, where
+        # level 3 took 1.1 s for 8 MB, and that is on the way from a write to the clinician's page.
+        body = zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 1)
         return _FORMAT + self._mac(context, body) + body
 
     def open(self, context: bytes, blob: bytes) -> Any:
