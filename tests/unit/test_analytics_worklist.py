@@ -171,7 +171,7 @@ def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would(
     for _ in range(20):
         ids = [f"p{n:03d}" for n in rng.sample(range(400), 120)]
         previous = _ordered(pd.DataFrame([row(pid) for pid in ids]))
-        changed = rng.sample(ids, 4) + ["p999"]  # four rows move, one is new, some leave
+        changed = [*rng.sample(ids, 4), "p999"]  # four rows move, one is new, some leave
         picked = [row(pid) for pid in changed[: rng.randint(0, 5)]]
         fresh = _ordered(pd.DataFrame(picked, columns=list(WORKLIST_COLUMNS)))
         kept = previous[~previous["patient_id"].isin(changed)]
