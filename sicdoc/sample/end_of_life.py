@@ -30,6 +30,7 @@ from sicdoc.sample import catalog
 from sicdoc.sample.population import CareProcedure, Hospice, PatientPlan, Segment, Stay, lognormal
 from sicdoc.sample.talk_text import COMFORT, make_answers
 
+MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 EARLY_DAYS = 30  # a first conversation more than this many days before death is "early"
@@ -246,7 +247,8 @@ def _hospice(rng: random.Random, p: PatientPlan, group: str, comfort: bool) -> N
 def _day_start(death: datetime, days_before: int) -> datetime:
     """A time ``days_before`` calendar days before the death day, before the death itself."""
     day = datetime.combine(death.date() - timedelta(days=days_before), time(10))
-    return min(day, max(datetime.combine(death.date(), time(0, 5)), death - 2 * HOUR))
+    # A death in the first minutes of its day moves the time before midnight rather than after it.
+    return min(day, max(datetime.combine(death.date(), time(0, 5)), death - 2 * HOUR), death - MINUTE)
 
 
 def _life_support(rng: random.Random, p: PatientPlan, group: str) -> None:

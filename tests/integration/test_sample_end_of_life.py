@@ -163,3 +163,12 @@ def test_a_hospice_episode_after_a_discharge_in_the_last_hour_still_starts_befor
     assert plan.death is not None
     assert all(h.end is None or h.start < h.end for h in plan.hospice)
     assert all(h.start <= plan.death for h in plan.hospice)
+
+
+def test_hospice_in_hospital_for_a_death_just_after_midnight_starts_before_the_death():
+    # Seed 11, patient 57,509 died at 00:03 in hospital: the episode's start of day was 00:05, after the
+    # death, and the loader refused the bundle (per-1).
+    plan = plan_patient(11, 57509)[0]
+    assert plan.death is not None and plan.hospice
+    assert all(h.start < plan.death for h in plan.hospice)
+    assert all(h.end is None or h.start < h.end for h in plan.hospice)
