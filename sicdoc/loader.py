@@ -11,11 +11,12 @@ wait on another loader's open transaction.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -173,8 +174,8 @@ def load_paths(
     A bundle that cannot load is reported in ``rejected`` with its label and the reason, and the rest
     of its batch loads. Loading the same files again stores nothing new.
 
-    ``report``, when given, is filled batch by batch: a caller stopped by an interruption (the open
-    batch rolls back) still knows what the committed batches held.
+    ``report``, when given, is filled batch by batch: a caller stopped by Ctrl-C (raised once the batch
+    in hand has committed) or by an error (the open batch rolls back) knows what the stored batches held.
     """
     from sicdoc.db import session_scope, sqlite_bulk_writes
     from sicdoc.services.bulk import load_batch
@@ -198,17 +199,19 @@ def load_paths(
     with sqlite_bulk_writes(engine, LOAD_CACHE_KIB, LOAD_CHECKPOINT_PAGES), session_scope(app) as session:
         for batch, consumed in _checked_batches(files, batch_size, jobs, max_entries):
             patients = 0
-            for outcome in load_batch(session, store, batch, max_entries=max_entries, passed=passed):
-                if outcome.problem is not None:
-                    report.rejected.append((outcome.label, outcome.problem))
-                    continue
-                patients += outcome.patients
-                report.resources += outcome.created
-                if outcome.created:
-                    report.loaded += 1
-                else:
-                    report.unchanged += 1
-            report.patients += patients
+            # Ctrl-C waits for the batch to commit and be counted, so the report tells what is stored.
+            with _interrupts_after():
+                for outcome in load_batch(session, store, batch, max_entries=max_entries, passed=passed):
+                    if outcome.problem is not None:
+                        report.rejected.append((outcome.label, outcome.problem))
+                        continue
+                    patients += outcome.patients
+                    report.resources += outcome.created
+                    if outcome.created:
+                        report.loaded += 1
+                    else:
+                        report.unchanged += 1
+                report.patients += patients
             if analyze_at is not None and known + report.resources >= analyze_at:
                 _analyze(session)
                 analyze_at = 2 * (known + report.resources)
@@ -217,6 +220,25 @@ def load_paths(
             _analyze(session)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def _interrupts_after() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends, then raise it; elsewhere than the main thread, nothing held."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
+        signal.SIG_IGN,
+        None,
+    ):
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 _PLANNED_ROWS = "SELECT reltuples FROM pg_class WHERE relname = 'resource' AND relkind = 'r'"

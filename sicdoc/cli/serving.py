@@ -75,7 +75,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, jobs: int
         except SicdocError as exc:
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
-            # The open batch rolled back; committed batches hold whole bundles with their receipts.
+            # Raised once the batch in hand committed: the report counts every stored bundle.
             bar.close()
             click.echo(
                 f"interrupted: {report.loaded} bundles loaded, {report.unchanged} unchanged; "
