@@ -154,7 +154,12 @@ def test_ctrl_c_just_after_a_batch_commits_still_counts_that_batch(app, tmp_path
 
     monkeypatch.setattr(bulk, "load_batch", then_interrupted)
     report = loader.LoadReport()
-    with pytest.raises(KeyboardInterrupt):
-        loader.load_paths(app, [file], batch_size=2, report=report)
+    # As at a terminal: a run started in the background inherits Ctrl-C ignored, and the loader leaves it so.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loader.load_paths(app, [file], batch_size=2, report=report)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert batches == [2, 2]
     assert report.loaded == 4 == table_counts(app)["patient_fact"]
