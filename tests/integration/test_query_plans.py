@@ -19,7 +19,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, insert, text
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 
 from sicdoc.analytics.scope import parse_scope
 from sicdoc.codes import MRN_SYSTEM
@@ -56,9 +56,20 @@ def _family(rng: random.Random) -> str:
     return "".join(rng.choice(_SYLLABLES) for _ in range(3)).capitalize()
 
 
+COMMON_CODE = "200000"
+
+
+def _condition_code(rng: random.Random, n: int, k: int) -> str:
+    if k == 0:
+        return str(100000 + n)
+    return COMMON_CODE if rng.random() < 0.4 else str(200001 + rng.randrange(40))
+
+
 def _population(seed: int = 7) -> list[dict[str, Any]]:
     """Patients born 1930-1999 (about one a day), each with two encounters, two conditions and a
-    conversation note."""
+    conversation note. A patient's first condition has a code of their own; the second is drawn from
+    a few codes, the first of them shared by two patients in five (as prostate cancer or a stroke is
+    in a hospital), which PostgreSQL's per-column statistics underestimate a hundredfold."""
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
     for n in range(PATIENTS):
@@ -104,7 +115,9 @@ def _population(seed: int = 7) -> list[dict[str, Any]]:
                     "resourceType": "Condition",
                     "id": f"{pid}-c{k}",
                     "subject": {"reference": f"Patient/{pid}"},
-                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": str(100000 + n)}]},
+                    "code": {
+                        "coding": [{"system": "http://snomed.info/sct", "code": _condition_code(rng, n, k)}]
+                    },
                     "recordedDate": start.date().isoformat(),
                 }
             )
@@ -357,3 +370,26 @@ def test_each_search_reads_its_index(scratch: Any, name: str) -> None:
     missing = [i for i in case.indexes if i not in used]
     assert not report, "\n\n".join(report)
     assert not missing, f"{name}: no statement used {missing} (used {sorted(used)})"
+
+
+@pytest.mark.parametrize("scratch", ["postgresql"], indirect=True)  # SQLite walks the index unaided
+@pytest.mark.parametrize("system", ["http://snomed.info/sct", None], ids=["system|code", "code"])
+def test_postgresql_knows_how_many_share_a_common_code(scratch: Any, system: str | None) -> None:
+    """The planner's estimate for one code of one parameter is near its real count. Taking type,
+    parameter, system and code as independent, it once estimated 110 conditions with a code 38,061
+    shared, and read and sorted every match instead of paging along the index."""
+    app, _backend = scratch
+    lookup = (
+        select(TokenIndex.resource_id)
+        .where(TokenIndex.resource_type == "Condition", TokenIndex.param == "code")
+        .where(TokenIndex.code == COMMON_CODE)
+    )
+    if system is not None:
+        lookup = lookup.where(TokenIndex.system == system)
+    with app.extensions["sicdoc.engine"].connect() as conn:
+        real = conn.scalar(select(func.count()).select_from(lookup.subquery()))
+        statement = lookup.compile(conn, compile_kwargs={"literal_binds": True})
+        raw = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}").scalar()
+    estimated = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]["Plan Rows"]
+    assert real and real > PATIENTS // 4
+    assert real / 2 <= estimated <= real * 2, f"estimated {estimated} rows for {real}"
