@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
+from sicdoc.analytics.worklist import plain
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.definitions import Dashboard
@@ -315,7 +316,7 @@ class AnalyticsService:
         if hide:
             keep &= ~table["patient_id"].isin(set(hide))
         matching = table[keep]
-        top = matching.iloc[offset : offset + limit].copy()
+        top = plain(matching.iloc[offset : offset + limit])
         with self.engine.connect() as conn:
             labels = patient_labels(conn, top["patient_id"], MRN_SYSTEM)
         top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]

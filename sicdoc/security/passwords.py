@@ -15,6 +15,10 @@ from zxcvbn import zxcvbn
 from sicdoc.errors import InvalidInput
 
 _hasher = PasswordHasher()
+# A process hashes one password at a time. Each argon2id hash holds 64 MiB (memory-hard by design)
+# while it runs, so a burst of logins on one web worker's threads multiplied its peak memory, and
+# more hashes at once than the cores that run them only queue inside argon2 instead of here.
+_HASHING = threading.Lock()
 # Verified against when the username is unknown, so both failures take the same time; made with the
 # hasher in use (same parameters as real hashes, so the same cost).
 _dummy: tuple[PasswordHasher, str] | None = (_hasher, _hasher.hash("not a password of anyone"))
@@ -73,17 +77,21 @@ def _weakness(password: str, user_inputs: list[str]) -> str | None:
 def hash_password(password: str) -> str:
     if len(password) < MIN_LENGTH:
         raise ValueError(f"A password needs at least {MIN_LENGTH} characters")
-    return _hasher.hash(password)
+    with _HASHING:
+        return _hasher.hash(password)
 
 
 def rehash(password: str) -> str:
     """A fresh hash with the current parameters for a password that was just verified."""
-    return _hasher.hash(password)
+    with _HASHING:
+        return _hasher.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
+    against = stored_hash or _dummy_hash()
     try:
-        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
+        with _HASHING:
+            return _hasher.verify(against, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -91,7 +99,8 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 def _dummy_hash() -> str:
     global _dummy
     if _dummy is None or _dummy[0] is not _hasher:
-        _dummy = (_hasher, _hasher.hash("not a password of anyone"))
+        with _HASHING:
+            _dummy = (_hasher, _hasher.hash("not a password of anyone"))
     return _dummy[1]
 
 

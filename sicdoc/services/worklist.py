@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
-from sicdoc.analytics.worklist import scoped
+from sicdoc.analytics.worklist import plain, scoped
 from sicdoc.models import ConversationDraft, WorklistSnooze
 from sicdoc.services.conversations.common import AnswersRefused
 from sicdoc.services.unit import UnitOfWork
@@ -107,5 +107,5 @@ def due(uow: UnitOfWork, scope: Scope, patient_id: str) -> dict[str, Any] | None
     """
     uow.disclose("read", patients=[patient_id])
     table = scoped(Frames.of(patient_tables(uow.session.connection(), [patient_id])), scope)
-    rows = table[table["patient_id"] == patient_id]
+    rows = plain(table[table["patient_id"] == patient_id])
     return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}

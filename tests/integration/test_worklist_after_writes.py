@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from sicdoc.analytics.scope import parse_scope
-from sicdoc.analytics.worklist import worklist
+from sicdoc.analytics.worklist import plain, worklist
 from sicdoc.codes import ADVANCE_CARE_PLANNING, SNOMED
 from sicdoc.dashboards.service import today_utc
 from sicdoc.db import session_scope
@@ -44,7 +44,9 @@ def served(app) -> pd.DataFrame:
 def whole(app) -> pd.DataFrame:
     with app.extensions["sicdoc.engine"].connect() as conn:
         frames = load_frames(conn)
-    return worklist(frames, as_of=SCOPE.as_of, cohorts=list(SCOPE.cohorts), site=SCOPE.site, unit=SCOPE.unit)
+    return plain(
+        worklist(frames, as_of=SCOPE.as_of, cohorts=list(SCOPE.cohorts), site=SCOPE.site, unit=SCOPE.unit)
+    )
 
 
 class FramesRead:

@@ -5,7 +5,15 @@ from datetime import UTC, date, datetime
 import pandas as pd
 
 from sicdoc.analytics import Frames, worklist
-from sicdoc.analytics.worklist import IN_HOSPITAL, NOT_SEEN, SEEN_RECENTLY, WORKLIST_COLUMNS, _joined
+from sicdoc.analytics.worklist import (
+    CATEGORICAL,
+    IN_HOSPITAL,
+    NOT_SEEN,
+    SEEN_RECENTLY,
+    WORKLIST_COLUMNS,
+    _joined,
+    plain,
+)
 
 AS_OF = date(2025, 12, 31)
 
@@ -126,7 +134,9 @@ def test_patients_in_hospital_now_come_first_with_their_ward_and_each_reason_its
     by_id = out.set_index("patient_id")
     assert by_id.loc["w8", "in_hospital"] and by_id.loc["w8", "recency"] == IN_HOSPITAL
     assert (by_id.loc["w8", "site_now"], by_id.loc["w8", "unit_now"]) == ("North", "Ward 7B")
-    assert not by_id.loc["w2", "in_hospital"] and by_id.loc["w2", "unit_now"] is None  # discharged in June
+    assert not by_id.loc["w2", "in_hospital"] and pd.isna(by_id.loc["w2", "unit_now"])  # discharged in June
+    shown = plain(out).set_index("patient_id")  # as a page shows it: no place is None, not NaN
+    assert shown.loc["w2", "unit_now"] is None and shown.loc["w8", "unit_now"] == "Ward 7B"
     assert by_id.loc["w3", "recency"] == SEEN_RECENTLY
     assert by_id.loc["w3", "admit_date"] == pd.Timestamp(2025, 12, 20) and pd.isna(
         by_id.loc["w3", "index_date"]
@@ -143,7 +153,8 @@ def test_a_patient_not_seen_for_over_a_year_goes_last():
 
 def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would():
     """A write's few rows go into the sorted table one by one (sorting a million patients' table again
-    took over a second); ties on every key, missing contacts and a row that moves are all in place."""
+    took over a second); ties on every key, missing contacts and a row that moves are all in place, and
+    the columns of few values stay categories, a ward first seen in the write included."""
     import random
 
     from sicdoc.analytics.worklist import _ordered, patched
@@ -154,7 +165,7 @@ def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would(
         contact = rng.choice([None, "2026-01-01", "2026-02-01", "2026-03-01"])
         return {
             "patient_id": pid,
-            "cohorts": "cancer",
+            "cohorts": rng.choice(["cancer", "stroke", "stroke,cancer"]),
             "reason": "no_sic_after_index",
             "days_waiting": rng.randrange(40),
             "priority": rng.randint(1, 3),
@@ -162,8 +173,8 @@ def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would(
             "index_date": pd.Timestamp("2025-12-01"),
             "admit_date": pd.NaT,
             "in_hospital": False,
-            "site_now": None,
-            "unit_now": None,
+            "site_now": rng.choice([None, "North", "South"]),
+            "unit_now": rng.choice([None, "ICU", "Ward 7B"]),
             "last_contact": pd.Timestamp(contact) if contact else pd.NaT,
             "recency": rng.randint(0, 3),
         }
@@ -172,8 +183,11 @@ def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would(
         ids = [f"p{n:03d}" for n in rng.sample(range(400), 120)]
         previous = _ordered(pd.DataFrame([row(pid) for pid in ids]))
         changed = [*rng.sample(ids, 4), "p999"]  # four rows move, one is new, some leave
-        picked = [row(pid) for pid in changed[: rng.randint(0, 5)]]
+        picked = [row(pid) | ({"unit_now": "Ward 9"} if pid == "p999" else {}) for pid in changed]
+        picked = picked[: rng.randint(0, 5)]
         fresh = _ordered(pd.DataFrame(picked, columns=list(WORKLIST_COLUMNS)))
         kept = previous[~previous["patient_id"].isin(changed)]
         whole = _ordered(pd.concat([kept, fresh]) if len(fresh) else kept)
-        pd.testing.assert_frame_equal(patched(previous, fresh, changed), whole)
+        out = patched(previous, fresh, changed)
+        pd.testing.assert_frame_equal(plain(out), plain(whole))
+        assert all(isinstance(out[c].dtype, pd.CategoricalDtype) for c in CATEGORICAL)

@@ -81,3 +81,53 @@ def test_the_admin_page_refuses_a_weak_password(app, users):
     assert resp.status_code == 400 and MESSAGE in resp.get_data(as_text=True)
     with app.extensions["sicdoc.sessionmaker"]() as s:
         assert s.scalar(select(User).where(User.username == "dr.lee")) is None
+
+
+def test_a_process_hashes_one_password_at_a_time(monkeypatch):
+    """Each argon2id hash holds 64 MiB while it runs: a burst of logins on one worker's threads must
+    queue for hashing rather than hold that many times over."""
+    import threading
+    import time
+
+    from sicdoc.security import passwords
+
+    class Watched:
+        running = most = 0
+        lock = threading.Lock()
+
+        def _work(self) -> None:
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            time.sleep(0.02)
+            with self.lock:
+                self.running -= 1
+
+        def hash(self, _password: str) -> str:
+            self._work()
+            return "hashed"
+
+        def verify(self, _stored: str, _password: str) -> bool:
+            self._work()
+            return True
+
+    watched = Watched()
+    monkeypatch.setattr(passwords, "_hasher", watched)
+    calls = [
+        lambda: passwords.verify_password("stored", "a password"),
+        lambda: passwords.verify_password(None, "an unknown user's try"),
+        lambda: passwords.hash_password("a new long password"),
+        lambda: passwords.rehash("a password"),
+    ] * 3
+    start = threading.Barrier(len(calls))
+
+    def run(call):
+        start.wait()
+        call()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert watched.most == 1
