@@ -144,7 +144,13 @@ class AnalyticsService:
         return self._frames.get(version, "frames", load)
 
     def places(self) -> dict[str, list[str]]:
-        return self._get(Call("places", (), ()))
+        """The sites and wards the filters offer. In shared mode a list up to an hour old is shown
+        while the worker brings it up to date: a write must not hold up every page with filters."""
+        call = Call("places", (), ())
+        if self._shared is not None:
+            version = self.version()
+            return self._shared.result(call, version, self.version, stale_limit=STALE_LIMIT_SECONDS)[0]
+        return self._get(call)
 
     def dashboard(self, board: Dashboard, scope: Scope, version: str | None = None) -> BuiltDashboard:
         """The dashboard built from the current data (of ``version`` when the caller just probed it)."""
@@ -334,7 +340,25 @@ class AnalyticsService:
         return review_cases(self.frames(version).observed(as_of), where)
 
     def _worklist_table(self, scope: Scope) -> pd.DataFrame:
-        return self._get(Call("worklist", (scope,), scope.key()))
+        call = Call("worklist", (scope,), scope.key())
+        if self._shared is None:
+            return self._get(call)
+        # A write's patients are put in place here, from the last table the worker stored: a
+        # clinician's worklist after a write waits neither for the worker's poll nor for a
+        # dashboard it is building (seconds at a hospital's size), and stays exactly current.
+        version = self.version()
+        held = self._shared.held(call, version)
+        if held is not None and held[0] != version:
+            version = self.version()  # the stored table may be of a write made since the probe
+        if held is not None:
+            held_version, table = held
+            if held_version == version:
+                return table
+            current = self._patched_worklist(table, held_version, version, scope)
+            if current is not None:
+                self._shared.keep(call, version, current)
+                return current
+        return self._shared.result(call, version, self.version)[0]
 
     def _build_worklist(self, version: str, scope: Scope) -> pd.DataFrame:
         """After a write, the patients it touched are computed again from their own rows, read by
@@ -342,7 +366,7 @@ class AnalyticsService:
         size. The whole table is computed when there is none, when a write touched what many
         patients share or a great many patients, and once ``max_age`` has passed since it last was
         (as frames are read whole again: a late commit that was missed is then seen)."""
-        from sicdoc.analytics.worklist import patched, scoped
+        from sicdoc.analytics.worklist import scoped
 
         key = ("worklist", scope.key())
         previous = self._results.latest(key)
@@ -352,15 +376,27 @@ class AnalyticsService:
             and whole_at is not None
             and time.monotonic() - whole_at <= self._results.max_age
         ):
-            with self.engine.connect() as conn:
-                patients = changed_patients(conn, previous.version, version)
-                if patients is not None:
-                    fresh = scoped(Frames.of(patient_tables(conn, patients)), scope)
-                    return patched(previous.value, fresh, patients)
+            current = self._patched_worklist(previous.value, previous.version, version, scope)
+            if current is not None:
+                return current
         started = time.monotonic()
         table = scoped(self.frames(version), scope)
         self._worklist_whole[key] = started
         return table
+
+    def _patched_worklist(
+        self, table: pd.DataFrame, old_version: str, version: str, scope: Scope
+    ) -> pd.DataFrame | None:
+        """The worklist ``table`` of ``old_version`` brought up to ``version`` by computing again the
+        patients written since, from their own rows; None when they cannot be told cheaply."""
+        from sicdoc.analytics.worklist import patched, scoped
+
+        with self.engine.connect() as conn:
+            patients = changed_patients(conn, old_version, version)
+            if patients is None:
+                return None
+            fresh = scoped(Frames.of(patient_tables(conn, patients)), scope)
+        return patched(table, fresh, patients)
 
 
 def _dashboard_call(board: Dashboard, scope: Scope) -> Call:

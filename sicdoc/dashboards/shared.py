@@ -186,6 +186,26 @@ class SharedResults:
         wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
         return self._wait(call, version, probe, wait), None
 
+    def held(self, call: Call, version: str) -> tuple[str, Any] | None:
+        """The newest result of ``call`` to be had without waiting, with the data version it is for
+        (this process's, or the stored row's), or None when there is none; when it is not for
+        ``version``, the worker is asked for that."""
+        hit = self._served.peek(version, call.key)
+        if hit is not None:
+            return version, _unwrap(hit.value)
+        row = self._status(call.key)
+        entry = self._read(row) if row is not None else None
+        if row is None or entry is None or row.data_version is None:
+            return None
+        now = now_utc()
+        if row.data_version != version or self._should_request(row, now):
+            self._request(call, now)
+        return row.data_version, _unwrap(entry.value)
+
+    def keep(self, call: Call, version: str, value: Any) -> None:
+        """Serve ``value``, brought up to ``version`` in this process, as ``call``'s result for it."""
+        self._served.put(version, call.key, ("ok", value), time.time())
+
     def _should_request(self, row: ResultRow, now: datetime) -> bool:
         if row.requested_at < now - REREQUEST:
             return True  # the worker would stop keeping it current

@@ -334,6 +334,32 @@ def test_the_patient_page_never_waits_on_the_worker(database_url):
         app.extensions["sicdoc.engine"].dispose()
 
 
+def test_the_worklist_after_a_write_is_current_without_waiting_for_the_worker(database_url):
+    """A web worker puts a write's patients into the worklist the analytics worker last stored,
+    computing them from their own rows: the ward team sees the new patient at once however busy the
+    worker is (here, not running at all), and the page equals what local mode computes whole."""
+    app = _shared_app(database_url, wait_seconds=0.5)
+    local = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False})
+    try:
+        first = write_a_stroke(app)
+        clinician = logged_in(app, "clinician", "clinician")
+        builder = AnalyticsWorker(app.extensions["sicdoc.analytics"], _results(app))
+        while (page := clinician.get(WORKLIST)).status_code == 503:  # what the page asked for is built
+            build = threading.Thread(target=builder.run_once, name=WORKER_THREAD)
+            build.start()
+            build.join(60)
+        assert first in _body(page)
+        second = write_a_stroke(app)
+        page = _body(clinician.get(WORKLIST))  # 503 after half a second, when it waited for the worker
+        assert first in page and second in page
+        assert page == _locally(local, WORKLIST, "clinician")
+        stored = {r.method: r.data_version for r in _stored(app)}
+        assert stored["worklist"] != app.extensions["sicdoc.analytics"].version()  # not built by a worker
+    finally:
+        app.extensions["sicdoc.engine"].dispose()
+        local.extensions["sicdoc.engine"].dispose()
+
+
 class _Recorder:
     """A builder that notes what it built at which data version."""
 
