@@ -37,10 +37,16 @@ class ClinicianLabels:
         clean = {ref: " ".join(str(n).split())[:MAX_NAME] for ref, n in (names or {}).items() if n}
         self._names = {ref: n for ref, n in clean.items() if n and n not in RESERVED}
         self._shared = {n for n, count in Counter(self._names.values()).items() if count > 1}
+        # Tables label a clinician once per row they appear on (tens of thousands of conversations
+        # at a hospital's size) among a few hundred clinicians: each is hashed once.
+        self._pseudonyms: dict[str, str] = {}
 
     def pseudonym(self, ref: str) -> str:
-        digest = hmac.new(self._key, f"qi-clinician:{ref}".encode(), hashlib.sha256).digest()
-        return "Clinician " + base64.b32encode(digest[:5]).decode("ascii")
+        found = self._pseudonyms.get(ref)
+        if found is None:
+            digest = hmac.new(self._key, f"qi-clinician:{ref}".encode(), hashlib.sha256).digest()
+            found = self._pseudonyms[ref] = "Clinician " + base64.b32encode(digest[:5]).decode("ascii")
+        return found
 
     def label(self, ref: object) -> str | None:
         """The label of one recorded performer (None stays None: no clinician recorded)."""

@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime
 
+import pandas as pd
 import pytest
 
 from sicdoc.analytics import Frames
@@ -12,6 +13,7 @@ from sicdoc.analytics.lookforward import lookforward_table
 from sicdoc.analytics.series import (
     clinician_table,
     cohort_series,
+    month_of,
     monthly_early_referral,
     monthly_referral_within,
     monthly_sic_before_death,
@@ -212,3 +214,13 @@ def test_cohort_series_from_the_raw_frames():
     )
     assert flags["2025-01"] and not flags["2025-11"] and not flags["2025-12"]
     assert series["referral_gt30d_before_death"]["complete"].all()
+
+
+def test_month_of_labels_each_date_by_its_month_and_leaves_missing_dates_out():
+    days = pd.Series(pd.date_range("1999-12-30", "2026-03-02", freq="37D"))
+    dates = pd.concat([days, pd.Series([pd.NaT, None]), days.iloc[::-1]], ignore_index=True)
+    months = month_of(dates)
+    expected = [None if pd.isna(d) else d.strftime("%Y-%m") for d in dates]
+    assert [None if pd.isna(m) else m for m in months] == expected
+    assert months.index.equals(dates.index)
+    assert pd.isna(months[len(days)]) and months.iloc[0] == "1999-12"
