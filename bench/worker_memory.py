@@ -17,7 +17,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.analytics import post_patient
 from bench.population import insert_population
+from bench.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "sicdoc.cli"]
@@ -71,12 +71,6 @@ def write_a_patient(url: str, n: int) -> None:
     app = create_app({"TESTING": True, "DATABASE_URL": url})
     post_patient(app, n)
     app.extensions["sicdoc.engine"].dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def children(pid: int) -> list[int]:
