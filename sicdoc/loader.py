@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,15 +148,10 @@ _PASSED: dict[bytes, None] = {}
 
 
 def _check_batch(batch: list[RawBundle], max_entries: int) -> list[RawBundle]:
-    """In a worker process: each bundle parsed and validated, its verdict attached."""
+    """In a worker process: each bundle parsed and validated, its verdict and criteria attached."""
     from sicdoc.services.bulk import check_raw
 
-    return [
-        raw
-        if raw.problem is not None
-        else replace(raw, problem=check_raw(raw.data, max_entries, _PASSED), checked=True)
-        for raw in batch
-    ]
+    return [check_raw(raw, max_entries, _PASSED) for raw in batch]
 
 
 def load_paths(

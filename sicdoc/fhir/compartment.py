@@ -17,6 +17,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from sicdoc.fhir.elements import element_values
+
 _FILE = "compartment_patient.json"
 _RESOLVES_TO_PATIENT = ".where(resolve() is Patient)"
 _PATH_RE = re.compile(r"^[A-Za-z]+(\.[A-Za-z]+)*$")
@@ -49,17 +51,6 @@ def compartment_types() -> frozenset[str]:
     return frozenset(definition()) | {"Patient"}
 
 
-def _walk(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _walk(item, path)
-    elif not path:
-        if node is not None:
-            yield node
-    elif isinstance(node, dict):
-        yield from _walk(node.get(path[0]), path[1:])
-
-
 def patient_id(reference: Any, local_bases: Iterable[str] = ()) -> str | None:
     """The id of the Patient of this server a reference names, else None."""
     if not isinstance(reference, str):
@@ -85,7 +76,7 @@ def compartment_patients(resource: Mapping[str, Any], local_bases: Iterable[str]
     bases = tuple(local_bases)
     for paths in params.values():
         for path in paths:
-            for value in _walk(resource, path):
+            for value in element_values(resource, path):
                 pid = patient_id(value.get("reference"), bases) if isinstance(value, dict) else None
                 if pid:
                     found.add(pid)

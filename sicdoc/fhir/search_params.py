@@ -10,9 +10,11 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sicdoc.fhir.dates import parse_range
+from sicdoc.fhir.elements import element_values
 from sicdoc.fhir.validation import reference_parts
 
 
@@ -159,23 +161,17 @@ def params_for(resource_type: str) -> dict[str, SearchParam]:
     return {p.name: p for p in PARAMS.get(resource_type, ())}
 
 
-def _walk(node: Any, parts: list[str]) -> Iterator[Any]:
-    if not parts:
-        if isinstance(node, list):
-            yield from node
-        elif node is not None:
-            yield node
-        return
-    if isinstance(node, list):
-        for item in node:
-            yield from _walk(item, parts)
-    elif isinstance(node, dict):
-        yield from _walk(node.get(parts[0]), parts[1:])
-
-
-def values(resource: dict[str, Any], param: SearchParam) -> Iterator[Any]:
+def values(resource: dict[str, Any], param: SearchParam) -> list[Any]:
+    """The values a parameter indexes in a resource, path after path."""
+    found: list[Any] = []
     for path in param.paths:
-        yield from _walk(resource, path.split("."))
+        found += element_values(resource, _parts(path))
+    return found
+
+
+@lru_cache(maxsize=512)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 def fold(text: str) -> str:

@@ -20,7 +20,7 @@ through ``process_transaction``, after the batch commits.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -57,6 +57,10 @@ class RawBundle:
     data: bytes
     problem: str | None = None
     checked: bool = False  # validated already; ``problem`` holds the verdict
+    # What a worker process read from a valid bundle, so the writing process need not: its
+    # conditional criteria and its receipt key (``criteria_of``, ``bundle_key``).
+    criteria: Criteria | None = None
+    key: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,19 @@ class Outcome:
     problem: str | None = None  # why it was rejected
 
 
-def check_raw(data: bytes, max_entries: int, passed: Passed | None = None) -> str | None:
-    """Why these bytes are not a valid transaction bundle, or None: the work a worker process does
-    (``passed`` as ``check_transaction`` takes it)."""
+def check_raw(raw: RawBundle, max_entries: int, passed: Passed | None = None) -> RawBundle:
+    """The work a worker process does: ``raw`` with its verdict, and for a valid bundle its criteria
+    and receipt key (``passed`` as ``check_transaction`` takes it)."""
+    if raw.problem is not None:
+        return raw
     try:
-        check_transaction(orjson.loads(data), max_entries, passed)
+        bundle = orjson.loads(raw.data)
+        entries = check_transaction(bundle, max_entries, passed)
     except orjson.JSONDecodeError:
-        return "Body is not valid JSON"
+        return replace(raw, problem="Body is not valid JSON", checked=True)
     except SicdocError as exc:
-        return _reason(exc)
-    return None
+        return replace(raw, problem=_reason(exc), checked=True)
+    return replace(raw, checked=True, criteria=criteria_of(entries), key=bundle_key(bundle))
 
 
 class _BatchUnit(UnitOfWork):
@@ -175,12 +182,12 @@ def _write_batch(
     event.listen(session, "loaded_as_persistent", keep)
     try:
         with unit.transaction():
-            criteria = {n: criteria_of(entries) for n, _, _, entries in ready}
+            criteria = {n: raw.criteria or criteria_of(entries) for n, raw, _, entries in ready}
             known = look_ahead(unit, list(criteria.values()))
             held = HeldRows() if hold else None
             keys: dict[int, tuple[str, str]] = {}
             if held is not None:
-                keys = {n: bundle_key(bundle) for n, _, bundle, _ in ready}
+                keys = {n: raw.key or bundle_key(bundle) for n, raw, bundle, _ in ready}
                 held.read_receipts(session, CLI_CLIENT, [key for key, _ in keys.values()])
             with holding(session, held):
                 for n, raw, bundle, entries in ready:

@@ -15,6 +15,7 @@ from sicdoc.loader import load_paths
 from sicdoc.models.audit import AuditEvent
 from sicdoc.sample.writer import generate
 from sicdoc.security import chain
+from sicdoc.services.bundles import bundle_key
 from sicdoc.store.search import search
 from tests.conftest import _empty
 from tests.web.fhir_helpers import table_counts
@@ -148,6 +149,16 @@ def test_two_jobs_leave_the_same_store_as_one(app, population):
     assert _contents(app) == one
     with session_scope(app) as session:
         assert chain.verify(session).intact
+
+
+def test_bundles_loaded_by_two_jobs_are_kept_under_their_own_receipt_keys(app, population):
+    # The worker processes read each bundle's receipt key for the writing process: it must be the
+    # key a later load (or the FHIR endpoint) finds the bundle under.
+    assert load_paths(app, [population], batch_size=4, jobs=2).rejected == []
+    expected = {bundle_key(json.loads(line)) for line in population.read_text().splitlines() if line}
+    with app.extensions["sicdoc.engine"].connect() as conn:
+        stored = set(conn.execute(text("SELECT key, body_hash FROM bundle_receipt")).all())
+    assert stored == expected
 
 
 def test_the_progress_bar_counts_patients_per_second(app, population):
