@@ -96,7 +96,10 @@ class ReferenceIndex(Base):
     target_id: Mapped[str] = mapped_column(String(255))
 
     __table_args__ = (
-        Index("ix_search_reference_lookup", "resource_type", "param", "target_id"),
+        # Ending with the id, it serves a resource probing its own rows for a target many share (a
+        # search matching many, read in id order) with one row; without it such a probe read every
+        # resource with that target.
+        Index("ix_search_reference_lookup", "resource_type", "param", "target_id", "resource_id"),
         Index("ix_search_reference_target", "target_type", "target_id"),
         Index("ix_search_reference_resource", "resource_type", "resource_id"),
     )
@@ -138,12 +141,18 @@ class StringIndex(Base):
 
     __table_args__ = (
         # The pattern operator class lets PostgreSQL serve ``LIKE 'prefix%'`` whatever the collation.
+        # Ending with the id, it covers a search, as the per-resource index below does: SQLite prefers
+        # an index that covers the query, and would otherwise walk that one for a lookup.
         Index(
             "ix_search_string_lookup",
             "resource_type",
             "param",
             "value",
+            "resource_id",
             postgresql_ops={"value": "varchar_pattern_ops"},
         ),
-        Index("ix_search_string_resource", "resource_type", "resource_id"),
+        # Ends with (param, value): a patient probing their own names for a common family name (a
+        # search matching many, read in id order) reads their rows alone, where on the lookup index
+        # it read every row of that name.
+        Index("ix_search_string_resource", "resource_type", "resource_id", "param", "value"),
     )

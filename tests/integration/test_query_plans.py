@@ -57,6 +57,10 @@ def _family(rng: random.Random) -> str:
 
 
 COMMON_CODE = "200000"
+# One patient in ten has this family name, and every inpatient encounter was on this ward: more
+# than the windowed searches' scaled-down count limit, as "Smith" or a big ward is in a hospital.
+COMMON_FAMILY = "Volkov"
+COMMON_WARD = "Location/ward-4"
 
 
 def _condition_code(rng: random.Random, n: int, k: int) -> str:
@@ -80,7 +84,7 @@ def _population(seed: int = 7) -> list[dict[str, Any]]:
                 "resourceType": "Patient",
                 "id": pid,
                 "identifier": [{"system": MRN_SYSTEM, "value": f"11-{n:07d}"}],
-                "name": [{"family": _family(rng), "given": [_family(rng)]}],
+                "name": [{"family": COMMON_FAMILY if n % 10 == 0 else _family(rng), "given": [_family(rng)]}],
                 "gender": rng.choice(("female", "male")),
                 "birthDate": born.isoformat(),
             }
@@ -107,6 +111,7 @@ def _population(seed: int = 7) -> list[dict[str, Any]]:
                     "status": "finished",
                     "class": {"code": "IMP"},
                     "subject": {"reference": f"Patient/{pid}"},
+                    "location": [{"location": {"reference": COMMON_WARD}}],
                     "period": {"start": start.isoformat(), "end": (start + timedelta(days=3)).isoformat()},
                 }
             )
@@ -203,9 +208,13 @@ def _fhir(rtype: str, query: str) -> Callable[[UnitOfWork], object]:
 
 
 def _fhir_in_windows(rtype: str, query: str) -> Callable[[UnitOfWork], object]:
-    """As _fhir, with a count limit whose id-order window (ten times as many resources) is well inside
+    """As _fhir, in windows (``_in_windows``)."""
+    return _in_windows(_fhir(rtype, query))
+
+
+def _in_windows(run: Callable[[UnitOfWork], object]) -> Callable[[UnitOfWork], object]:
+    """``run`` with a count limit whose id-order window (ten times as many resources) is well inside
     the scratch store's 3,000 patients, as it is inside a hospital's million."""
-    run = _fhir(rtype, query)
 
     def scaled(uow: UnitOfWork) -> object:
         with mock.patch.object(store_search, "TOTAL_COUNTED_UP_TO", 100):
@@ -229,6 +238,12 @@ PATIENT = "pat-01234"
 CASES = {
     "find by birth date": Case(lambda uow: find_patients(uow, "12/07/1943"), ("ix_search_date_lookup",)),
     "find by name words": Case(lambda uow: find_patients(uow, "Kaloren Mi"), ("ix_search_string_lookup",)),
+    # A family name one patient in ten has: the first patients in id order each probe their own names.
+    "find by a common name": Case(
+        _in_windows(lambda uow: find_patients(uow, COMMON_FAMILY)),
+        ("ix_search_string_resource",),
+        probes_each=True,
+    ),
     "find by whole MRN": Case(lambda uow: find_patients(uow, "11-0001234"), ("ix_search_token_lookup",)),
     "find by MRN prefix": Case(lambda uow: find_patients(uow, "11-00012"), ("ix_search_token_lookup",)),
     "recently updated patients": Case(
@@ -264,6 +279,12 @@ CASES = {
         _fhir("Condition", "code=http://snomed.info/sct|101234"),
         ("ix_search_token_lookup",),
         index_order=True,
+    ),
+    # Every encounter was on the ward: each encounter of the window probes its own locations.
+    "Encounter?location (many)": Case(
+        _fhir_in_windows("Encounter", f"location={COMMON_WARD}"),
+        (),  # SQLite probes along the lookup index, PostgreSQL along the per-resource one: both by id
+        probes_each=True,
     ),
     "Encounter?patient": Case(_fhir("Encounter", f"patient={PATIENT}"), ("ix_search_reference_lookup",)),
     "Condition?patient&_count=5": Case(
@@ -315,10 +336,28 @@ def _captured(app: Any, case: Case) -> list[tuple[str, Any]]:
     return seen
 
 
+def _probes(rows: list[Any]) -> list[str]:
+    """The index searches of an EXPLAIN QUERY PLAN that run once per row of an outer query."""
+    parent = {r[0]: r[1] for r in rows}
+    detail = {r[0]: str(r[3]) for r in rows}
+
+    def correlated(node: int) -> bool:
+        while node in parent:
+            node = parent[node]
+            if detail.get(node, "").startswith("CORRELATED"):
+                return True
+        return False
+
+    return [detail[r[0]] for r in rows if detail[r[0]].startswith("SEARCH") and correlated(r[0])]
+
+
 def _sqlite_problems(conn: Any, statement: str, parameters: Any, case: Case) -> tuple[list[str], str]:
     rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     details = [str(r[3]) for r in rows]
     problems = [f"full scan: {d}" for d in details if _SCAN.match(d)]
+    # A resource probing its own index rows finds them by its id: read by value, a probe for a name
+    # or target many share read all their rows, once per resource probed.
+    problems += [f"probes by value, not by resource: {d}" for d in _probes(rows) if "resource_id=?" not in d]
     if not case.per_row_sort_key:  # the matches come in index order, each read once
         if not case.probes_each:
             problems += [f"per-row subquery: {d}" for d in details if "CORRELATED" in d]
