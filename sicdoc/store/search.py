@@ -143,7 +143,13 @@ def _page_by_id(session: Session, req: SearchRequest, rows: int) -> tuple[list[A
     early = _in_window(session, req, after, rows) if many else None
     if early is not None:
         return early, True
-    query = filtered(req).where(Resource.id > after).order_by(Resource.id)
+    # The index rows go first: their matches, read in id order, are the page. Past a cursor, the id
+    # is compared as an expression no index serves, or SQLite walks every resource of the type after
+    # the cursor in id order, testing each against the matches (45 ms for a patient's encounters at
+    # 100,000 patients, against 1 ms).
+    query = filtered(req).order_by(Resource.id)
+    if after:
+        query = query.where(func.coalesce(Resource.id, "") > after)
     return list(session.execute(query.limit(rows)).all()), False
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 from sicdoc.analytics.scope import parse_scope
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.db import session_scope
-from sicdoc.fhir.search import parse_search
+from sicdoc.fhir.search import SearchRequest, parse_search
 from sicdoc.fhir.search_params import index_rows
 from sicdoc.migrate import upgrade
 from sicdoc.models import CareEvent, DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
@@ -44,6 +44,8 @@ _TABLES = "|".join(BIG_TABLES)
 _SCAN = re.compile(rf"^SCAN ({_TABLES})\b")
 # A search on the type alone walks every resource of the type (or every index row of it).
 _WHOLE_TYPE = re.compile(rf"^SEARCH ({_TABLES}) USING (COVERING )?INDEX \w+ \(resource_type=\?\)$")
+# So does one on the type and every id after a page's cursor, unless a window's offset bounds it.
+_PAST_CURSOR = re.compile(rf"^SEARCH ({_TABLES}) USING (COVERING )?INDEX \w+ \(resource_type=\? AND id>\?\)$")
 # A lookup on type and parameter alone reads every value of the parameter (a name search did, when
 # its range reached SQLite as ``(...) = 1``).
 _WHOLE_PARAM = re.compile(
@@ -223,6 +225,12 @@ def _in_windows(run: Callable[[UnitOfWork], object]) -> Callable[[UnitOfWork], o
     return scaled
 
 
+def _past(req: SearchRequest) -> SearchRequest:
+    """``req`` continued after a cursor, as a next link asks for it."""
+    req.cursor = {"id": f"{PATIENT}-e0"}
+    return req
+
+
 @dataclass(frozen=True)
 class Case:
     run: Callable[[UnitOfWork], object]
@@ -287,6 +295,13 @@ CASES = {
         probes_each=True,
     ),
     "Encounter?patient": Case(_fhir("Encounter", f"patient={PATIENT}"), ("ix_search_reference_lookup",)),
+    # The second page of a patient's encounters: from the patient's index rows, past the cursor.
+    "Encounter?patient, next page": Case(
+        lambda uow: search(
+            uow.session, _past(parse_search("Encounter", [("patient", PATIENT), ("_count", "1")]))
+        ),
+        ("ix_search_reference_lookup",),
+    ),
     "Condition?patient&_count=5": Case(
         _fhir("Condition", f"patient={PATIENT}&_count=5"), ("ix_search_reference_lookup",)
     ),
@@ -364,6 +379,8 @@ def _sqlite_problems(conn: Any, statement: str, parameters: Any, case: Case) -> 
         problems += [f"sorts: {d}" for d in details if "TEMP B-TREE" in d]
     if not case.index_order:
         problems += [f"walks the whole type: {d}" for d in details if _WHOLE_TYPE.match(d)]
+    if not (case.index_order or case.probes_each):  # a window's end is found a bounded walk away
+        problems += [f"walks every id after the cursor: {d}" for d in details if _PAST_CURSOR.match(d)]
     problems += [f"reads every value of the parameter: {d}" for d in details if _WHOLE_PARAM.match(d)]
     return problems, "\n".join(details)
 

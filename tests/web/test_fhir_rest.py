@@ -125,6 +125,14 @@ def test_search_by_identifier_name_birthdate_and_paging(client):
     assert pages >= 3
     assert len(seen) == len(set(seen))
     assert len(seen) >= 7
+    # Paging a search with a criterion: the matches go first, each page past the last id.
+    ids, url = [], "/fhir/Patient?family=fam1&_count=1"
+    while url:
+        page = send(client, "GET", url).get_json()
+        ids += [e["resource"]["id"] for e in page.get("entry", [])]
+        nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
+        url = nxt[0].split("http://localhost", 1)[-1] if nxt else None
+    assert len(ids) == 3 and ids == sorted(set(ids))
 
 
 def test_search_sort_and_summary_count(client):
