@@ -21,8 +21,13 @@ from sicdoc.store.projections import PROJECTED
 from sicdoc.store.resource_fields import part_of_procedures, ref_id
 
 # A transaction that began before the last write a version saw can commit after it with an older
-# ``last_updated``: writes this long before it are looked at again.
-LATE_COMMIT = timedelta(minutes=5)
+# ``last_updated``: writes this long before it are looked at again. On PostgreSQL writers run side by
+# side, so the window spans the longest write transaction. On SQLite one writer runs at a time, and it
+# stamps its writes after ``BEGIN IMMEDIATE`` has given it the lock, so a later commit never carries an
+# earlier stamp: the window only allows for the clock. (Five minutes there made a write in the five
+# minutes after a bulk load read back the load's last 400,000 resources, and the worklist wait for a
+# whole rebuild.)
+LATE_COMMIT = {"postgresql": timedelta(minutes=5), "sqlite": timedelta(seconds=5)}
 # Beyond this many resources written since, reading the whole tables is the better way (a bulk load).
 MAX_CHANGED = 2000
 # Types whose rows are shared by many patients (a ward): a write of one changes no patient alone.
@@ -44,6 +49,7 @@ def changed_patients(
         return None
     written: dict[str, list[str]] = {}
     count = 0
+    late = LATE_COMMIT.get(connection.dialect.name, max(LATE_COMMIT.values()))
     for rtype, before, after in zip(types, old, new, strict=True):
         if before == after:
             continue
@@ -52,7 +58,7 @@ def changed_patients(
             return None
         stmt = select(Resource.id).where(Resource.resource_type == rtype)
         if since is not None:
-            stmt = stmt.where(Resource.last_updated > since - LATE_COMMIT)
+            stmt = stmt.where(Resource.last_updated > since - late)
         ids = list(connection.scalars(stmt.limit(max_changed + 1 - count)))
         count += len(ids)
         if count > max_changed:
