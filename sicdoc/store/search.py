@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.orm import Session
@@ -123,8 +124,15 @@ def _count(
     cap = TOTAL_COUNTED_UP_TO + 1
     counted = None
     if code is not None:
-        query, by_id = walked(req, code, probed)
-        found = session.scalars(query.with_only_columns(by_id).limit(cap)).all()
+        if req.criteria == [code] and not req.ids and not req.last_updated:
+            # Index rows exist for live resources only (a delete clears them): a search on one code
+            # alone counts its index range without reading a resource (45 to 5 ms for a code 9,449
+            # conditions share, at 100,000 patients on PostgreSQL).
+            counting = index_rows(req.resource_type, code)
+        else:
+            query, by_id = walked(req, code, probed)
+            counting = query.with_only_columns(by_id)
+        found = session.scalars(counting.limit(cap)).all()
         # A resource with the code in two codings comes twice: such a full read counts no further.
         if len(found) < cap or len(set(found)) == cap:
             counted = len(set(found))
@@ -181,7 +189,15 @@ def _page_sorted(session: Session, req: SearchRequest, sort: tuple[Any, bool], r
     return list(session.execute(query.limit(rows)).all())
 
 
+# A search reads a page: PostgreSQL's parallel workers, which it plans for a page of a code thousands
+# share, take longer to start than the page takes to read (Condition?code= 36 to 10 ms at 100,000
+# patients). Set for the search's transaction only; the analytics' whole-table reads keep them.
+_SERIAL = text("SET LOCAL max_parallel_workers_per_gather = 0")
+
+
 def search(session: Session, req: SearchRequest) -> SearchResult:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_SERIAL)
     sort = _sort_column(req)
     code = one_code(req) if sort is None else None
     # Along a code, the other criteria that match many are probed on each resource the walk meets.

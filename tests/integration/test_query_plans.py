@@ -449,3 +449,17 @@ def test_postgresql_knows_how_many_share_a_common_code(scratch: Any, system: str
     estimated = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]["Plan Rows"]
     assert real and real > PATIENTS // 4
     assert real / 2 <= estimated <= real * 2, f"estimated {estimated} rows for {real}"
+
+
+@pytest.mark.parametrize("scratch", ["postgresql"], indirect=True)  # SQLite has no parallel workers
+def test_a_search_runs_without_parallel_workers_and_only_it(scratch: Any) -> None:
+    """A page of a code thousands share was planned with parallel workers, slower to start than the
+    page to read; the search switches them off for its own transaction alone."""
+    app, _backend = scratch
+    with session_scope(app) as session:
+        default = session.scalar(text("SHOW max_parallel_workers_per_gather"))
+        search(session, parse_search("Condition", [("code", f"http://snomed.info/sct|{COMMON_CODE}")]))
+        assert session.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
+        session.commit()
+        assert session.scalar(text("SHOW max_parallel_workers_per_gather")) == default
+    assert default != "0"

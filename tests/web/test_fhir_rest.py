@@ -271,6 +271,14 @@ def test_a_search_on_one_code_pages_in_id_order_each_match_once(client):
     assert _every_page(client, "/fhir/Condition?code=I50.9&_count=1") == sorted(ids)
     whole = send(client, "GET", "/fhir/Condition?code=I50.9").get_json()
     assert [e["resource"]["id"] for e in whole["entry"]] == sorted(ids)
+    assert whole["total"] == len(ids)
+    # Counted from the code's index rows alone: a deleted resource has none left to count.
+    extra = {"resourceType": "Condition", "code": twice, "subject": {"reference": f"Patient/{other}"}}
+    gone = create(client, extra).get_json()["id"]
+    assert send(client, "GET", "/fhir/Condition?code=I50.9").get_json()["total"] == len(ids) + 1
+    assert send(client, "DELETE", f"/fhir/Condition/{gone}").status_code in (200, 204)
+    after = send(client, "GET", "/fhir/Condition?code=I50.9").get_json()
+    assert after["total"] == len(ids) and gone not in [e["resource"]["id"] for e in after["entry"]]
     mine = send(client, "GET", f"/fhir/Condition?code=I50.9&subject=Patient/{owner}").get_json()
     assert mine["total"] == 3 and len(mine["entry"]) == 3
     by_system = send(client, "GET", "/fhir/Condition?code=urn:example:local-codes|I50.9&_count=2").get_json()
