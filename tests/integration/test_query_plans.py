@@ -451,15 +451,17 @@ def test_postgresql_knows_how_many_share_a_common_code(scratch: Any, system: str
     assert real / 2 <= estimated <= real * 2, f"estimated {estimated} rows for {real}"
 
 
-@pytest.mark.parametrize("scratch", ["postgresql"], indirect=True)  # SQLite has no parallel workers
-def test_a_search_runs_without_parallel_workers_and_only_it(scratch: Any) -> None:
+@pytest.mark.parametrize("scratch", ["postgresql"], indirect=True)  # SQLite has neither
+def test_a_search_runs_without_parallel_workers_or_bitmap_scans_and_only_it(scratch: Any) -> None:
     """A page of a code thousands share was planned with parallel workers, slower to start than the
-    page to read; the search switches them off for its own transaction alone."""
+    page to read, and a count of at most 1,001 rows with a bitmap scan, which reads every match
+    first; the search switches both off for its own transaction alone."""
     app, _backend = scratch
+    settings = ("max_parallel_workers_per_gather", "enable_bitmapscan")
     with session_scope(app) as session:
-        default = session.scalar(text("SHOW max_parallel_workers_per_gather"))
+        default = [session.scalar(text(f"SHOW {name}")) for name in settings]
         search(session, parse_search("Condition", [("code", f"http://snomed.info/sct|{COMMON_CODE}")]))
-        assert session.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
+        assert [session.scalar(text(f"SHOW {name}")) for name in settings] == ["0", "off"]
         session.commit()
-        assert session.scalar(text("SHOW max_parallel_workers_per_gather")) == default
-    assert default != "0"
+        assert [session.scalar(text(f"SHOW {name}")) for name in settings] == default
+    assert default != ["0", "off"]
