@@ -163,6 +163,9 @@ def _page_by_id(session: Session, req: SearchRequest, rows: int) -> tuple[list[A
     early = _in_window(session, req, after, rows) if many else None
     if early is not None:
         return early, True
+    alone = _alone(req)
+    if alone is not None and session.get_bind().dialect.name == "postgresql":
+        return _page_of_index_rows(session, req, alone, after, rows), False
     # The index rows go first: their matches, read in id order, are the page. Past a cursor, the id
     # is compared as an expression no index serves, or SQLite walks every resource of the type after
     # the cursor in id order, testing each against the matches (45 ms for a patient's encounters at
@@ -171,6 +174,27 @@ def _page_by_id(session: Session, req: SearchRequest, rows: int) -> tuple[list[A
     if after:
         query = query.where(func.coalesce(Resource.id, "") > after)
     return list(session.execute(query.limit(rows)).all()), False
+
+
+def _page_of_index_rows(
+    session: Session, req: SearchRequest, c: Criterion, after: str, rows: int
+) -> list[Any]:
+    """The page of a search with one criterion alone, on PostgreSQL: the first ids past ``after``
+    among its index rows (only live resources have any), then those resources. Joined at once,
+    PostgreSQL read the resource of every match before keeping the first few (all 1,795 patients of
+    a family name). SQLite reads the matches' ids in order and only the page's resources already, and
+    would walk the per-resource index for this query's order instead."""
+    matched = index_rows(req.resource_type, c).subquery()
+    ids = select(matched.c.resource_id).distinct().order_by(matched.c.resource_id)
+    if after:
+        ids = ids.where(matched.c.resource_id > after)
+    page = list(session.scalars(ids.limit(rows)))
+    if not page:
+        return []
+    found = select(Resource).where(
+        Resource.resource_type == req.resource_type, Resource.id.in_(page), Resource.deleted.is_(False)
+    )
+    return list(session.execute(found.order_by(Resource.id)).all())
 
 
 def _page_along_code(

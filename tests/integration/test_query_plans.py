@@ -465,3 +465,19 @@ def test_a_search_runs_without_parallel_workers_or_bitmap_scans_and_only_it(scra
         session.commit()
         assert [session.scalar(text(f"SHOW {name}")) for name in settings] == default
     assert default != ["0", "off"]
+
+
+@pytest.mark.parametrize("scratch", ["postgresql"], indirect=True)  # SQLite reads only the page already
+def test_a_page_of_one_criterion_reads_the_resources_of_that_page_alone(scratch: Any) -> None:
+    """PostgreSQL joined a criterion's matches to their resources before keeping the first few, so a
+    family name 1,795 patients share read 1,795 patients for a page of 25: the page's ids come from the
+    index rows first, and only those resources are read."""
+    app, _backend = scratch
+    run = _fhir("Patient", f"family={COMMON_FAMILY}&_count=5")
+    statements = [s for s, _ in _captured(app, Case(run, ()))]
+    reading = [s for s in statements if "resource.content" in s]
+    assert reading and all("search_string" not in s for s in reading), reading
+    with session_scope(app) as session:
+        page = run(system_unit(session, app.extensions["sicdoc.store"]))
+    assert isinstance(page, store_search.SearchResult) and len(page.matches) == 5
+    assert [m.id for m in page.matches] == sorted(m.id for m in page.matches)
