@@ -8,8 +8,7 @@ from typing import Any
 def element_values(node: Any, path: tuple[str, ...]) -> list[Any]:
     """Every value at ``path`` below ``node``, arrays flattened on the way and at the end, nulls left out.
 
-    A loop over the levels rather than a recursive generator: search-index and compartment rows are
-    found with it for every resource a load writes, several paths each.
+    The one walk behind search-index and compartment rows, run for every resource written.
     """
     level = node if type(node) is list else [node]
     for name in path:
