@@ -36,8 +36,9 @@ from sicdoc.analytics.scope import Scope
 from sicdoc.analytics.worklist import plain
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.dashboards.cache import VersionedCache
+from sicdoc.dashboards.calls import Call
 from sicdoc.dashboards.definitions import Dashboard
-from sicdoc.dashboards.shared import Call, SharedResults
+from sicdoc.dashboards.shared import SharedResults
 from sicdoc.errors import ConfigurationError
 from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import (

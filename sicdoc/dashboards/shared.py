@@ -20,22 +20,31 @@ result rebuilt, never have a process load their bytes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sicdoc.dashboards.cache import Entry, VersionedCache
+from sicdoc.dashboards.calls import (
+    META,
+    Call,
+    ResultRow,
+    asked_since_built,
+    call_context,
+    now_utc,
+    result_context,
+    result_row,
+    unwrap,
+)
 from sicdoc.dashboards.seal import Seal, Tampered
-from sicdoc.errors import AnalyticsBusy, ConfigurationError, SicdocError
+from sicdoc.errors import AnalyticsBusy
 from sicdoc.locking import WRITE
 from sicdoc.models import AnalyticsLease, AnalyticsResult
 
@@ -50,69 +59,6 @@ KEEP_CURRENT = timedelta(days=1)
 REREQUEST = timedelta(hours=1)
 # Results nobody has asked for in this long are deleted.
 DROP_AFTER = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class Call:
-    """What to build: a method of the analytics service and its arguments. ``identity`` names the
-    result (calls with the same identity share one row), so it is plain data with a stable repr."""
-
-    method: str
-    args: tuple
-    identity: tuple
-
-    @property
-    def key(self) -> str:
-        return hashlib.sha256(repr((self.method, self.identity)).encode()).hexdigest()
-
-
-class Builder(Protocol):
-    """What the worker builds with: the analytics service, computing in its own process."""
-
-    def version(self) -> str: ...
-
-    def compute(self, call: Call, version: str) -> Any: ...
-
-
-def _call_context(key: str) -> bytes:
-    return b"call\0" + key.encode()
-
-
-def _result_context(key: str, version: str) -> bytes:
-    return b"result\0" + key.encode() + b"\0" + version.encode()
-
-
-class ResultRow(NamedTuple):
-    """An ``analytics_result`` row without its payload: what the worker and waiting pages look at."""
-
-    key: str
-    method: str
-    requested_at: datetime
-    data_version: str | None
-    computed_at: datetime | None
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back the stored UTC time without its zone.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _row(values: Sequence[Any]) -> ResultRow:
-    key, method, requested, version, computed = values
-    return ResultRow(key, method, _utc(requested), version, _utc(computed) if computed else None)
-
-
-_META = (
-    AnalyticsResult.key,
-    AnalyticsResult.method,
-    AnalyticsResult.requested_at,
-    AnalyticsResult.data_version,
-    AnalyticsResult.computed_at,
-)
 
 
 class SharedResults:
@@ -171,7 +117,7 @@ class SharedResults:
         key = call.key
         hit = self._served.peek(version, key)
         if hit is not None:
-            return _unwrap(hit.value), None
+            return unwrap(hit.value), None
         row = self._status(key)
         entry = self._read(row) if row is not None else None
         if row is not None and entry is not None:
@@ -179,10 +125,10 @@ class SharedResults:
             if self._should_request(row, now):
                 self._request(call, now)
             if row.data_version == version:
-                return _unwrap(entry.value), None
+                return unwrap(entry.value), None
             assert row.computed_at is not None  # a row with an entry was computed
             if stale_limit is not None and (now - row.computed_at).total_seconds() <= stale_limit:
-                return _unwrap(entry.value), row.computed_at
+                return unwrap(entry.value), row.computed_at
         wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
         return self._wait(call, version, probe, wait), None
 
@@ -192,7 +138,7 @@ class SharedResults:
         ``version``, the worker is asked for that."""
         hit = self._served.peek(version, call.key)
         if hit is not None:
-            return version, _unwrap(hit.value)
+            return version, unwrap(hit.value)
         row = self._status(call.key)
         entry = self._read(row) if row is not None else None
         if row is None or entry is None or row.data_version is None:
@@ -200,7 +146,7 @@ class SharedResults:
         now = now_utc()
         if row.data_version != version or self._should_request(row, now):
             self._request(call, now)
-        return row.data_version, _unwrap(entry.value)
+        return row.data_version, unwrap(entry.value)
 
     def keep(self, call: Call, version: str, value: Any) -> None:
         """Serve ``value``, brought up to ``version`` in this process, as ``call``'s result for it."""
@@ -231,7 +177,7 @@ class SharedResults:
                 if row.data_version == version:
                     entry = self._read(row)
                     if entry is not None:
-                        return _unwrap(entry.value)
+                        return unwrap(entry.value)
             if time.monotonic() >= deadline:
                 raise AnalyticsBusy()
             time.sleep(pause)
@@ -239,8 +185,8 @@ class SharedResults:
 
     def _status(self, key: str) -> ResultRow | None:
         with self.engine.connect() as conn:
-            found = conn.execute(select(*_META).where(AnalyticsResult.key == key)).first()
-        return _row(found) if found is not None else None
+            found = conn.execute(select(*META).where(AnalyticsResult.key == key)).first()
+        return result_row(found) if found is not None else None
 
     def _read(self, row: ResultRow) -> Entry | None:
         """The row's verified result, from memory when this process already read that build."""
@@ -272,7 +218,7 @@ class SharedResults:
         if payload is None:
             return None
         try:
-            value = self._seal.open(_result_context(row.key, row.data_version), payload)
+            value = self._seal.open(result_context(row.key, row.data_version), payload)
         except Tampered:
             LOG.warning(
                 "analytics result %s does not verify with this server's key (altered, or written "
@@ -302,7 +248,7 @@ class SharedResults:
         try:
             with self._write() as conn:
                 # Sealed again each time: a request written under an earlier secret key is replaced.
-                sealed = self._seal.seal(_call_context(key), call)
+                sealed = self._seal.seal(call_context(key), call)
                 asked = (
                     update(AnalyticsResult)
                     .where(AnalyticsResult.key == key)
@@ -362,7 +308,7 @@ class SharedResults:
         """The results to build for ``version``: first those asked for since they were last built
         (someone may be waiting), then the rest; the most recently asked for first in each."""
         with self.engine.connect() as conn:
-            rows = [_row(values) for values in conn.execute(select(*_META))]
+            rows = [result_row(values) for values in conn.execute(select(*META))]
         out = []
         for row in rows:
             if row.requested_at < now - KEEP_CURRENT:
@@ -390,7 +336,7 @@ class SharedResults:
         if blob is None:
             return None
         try:
-            call = self._seal.open(_call_context(row.key), blob)
+            call = self._seal.open(call_context(row.key), blob)
         except Tampered:
             call = None
         if not isinstance(call, Call) or call.key != row.key:
@@ -401,30 +347,10 @@ class SharedResults:
         return call
 
     def store(self, key: str, version: str, outcome: tuple[str, Any]) -> None:
-        payload = self._seal.seal(_result_context(key, version), outcome)
+        payload = self._seal.seal(result_context(key, version), outcome)
         with self._write() as conn:
             conn.execute(
                 update(AnalyticsResult)
                 .where(AnalyticsResult.key == key)
                 .values(payload=payload, data_version=version, computed_at=now_utc())
             )
-
-
-def asked_since_built(row: ResultRow) -> bool:
-    """Whether someone asked for the result after it was last built (someone may be waiting)."""
-    return row.computed_at is None or row.requested_at > row.computed_at
-
-
-def outcome_of_error(error: SicdocError) -> tuple[str, Any]:
-    """A refusal as stored in place of a result: the web worker raises it again."""
-    return "error", (error.status, error.issues[0].code if error.issues else "invalid", str(error))
-
-
-def _unwrap(outcome: tuple[str, Any]) -> Any:
-    kind, value = outcome
-    if kind == "ok":
-        return value
-    status, code, message = value
-    error = ConfigurationError(message) if status >= 500 else SicdocError(message, code=code)
-    error.status = status
-    raise error

@@ -18,16 +18,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from sicdoc.dashboards.shared import (
-    LEASE_SECONDS,
-    Builder,
-    Call,
-    ResultRow,
-    SharedResults,
-    asked_since_built,
-    now_utc,
-    outcome_of_error,
-)
+from sicdoc.dashboards.calls import Builder, Call, ResultRow, asked_since_built, now_utc, outcome_of_error
+from sicdoc.dashboards.shared import LEASE_SECONDS, SharedResults
 from sicdoc.errors import SicdocError
 
 LOG = logging.getLogger(__name__)

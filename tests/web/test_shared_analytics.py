@@ -23,7 +23,8 @@ from sqlalchemy import select, update
 from sicdoc.app import create_app
 from sicdoc.dashboards import service as service_module
 from sicdoc.dashboards import worker as worker_module
-from sicdoc.dashboards.shared import Call, SharedResults, _call_context, _result_context, now_utc
+from sicdoc.dashboards.calls import Call, call_context, now_utc, result_context
+from sicdoc.dashboards.shared import SharedResults
 from sicdoc.dashboards.worker import AnalyticsWorker
 from sicdoc.db import make_engine
 from sicdoc.errors import AnalyticsBusy
@@ -253,7 +254,7 @@ def test_results_written_under_another_secret_key_are_built_again(shared_app, wo
         for key, version, call, payload in conn.execute(select(*columns)).all():
             if payload is None:
                 continue
-            asked, built = _call_context(key), _result_context(key, version)
+            asked, built = call_context(key), result_context(key, version)
             conn.execute(
                 update(AnalyticsResult)
                 .where(AnalyticsResult.key == key)
