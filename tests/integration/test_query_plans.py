@@ -251,3 +251,15 @@ def test_each_search_reads_its_index(scratch: Any, name: str) -> None:
     missing = [i for i in case.indexes if i not in used]
     assert not report, "\n\n".join(report)
     assert not missing, f"{name}: no statement used {missing} (used {sorted(used)})"
+
+
+@pytest.mark.parametrize(
+    "query", [f"family={COMMON_FAMILY}", "birthdate=ge1950-01-01", "identifier=11-0001234"]
+)
+def test_one_criterion_alone_reads_its_capped_index_rows_once(scratch: Any, query: str) -> None:
+    """Whether it matches many and its total come from one read of at most 1,001 index rows."""
+    app, _backend = scratch
+    statements = [s for s, _ in captured(app, fhir_search("Patient", query))]
+    # A capped read: index rows, a LIMIT and no order (a page of index rows is read in id order).
+    capped = [s for s in statements if "LIMIT" in s and "ORDER BY" not in s and "FROM resource" not in s]
+    assert len(capped) == 1, "\n\n".join(statements)
