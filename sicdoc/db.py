@@ -31,7 +31,18 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, pool_pre_ping=True, **json_options)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **json_options)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **json_options)
+    _configure_postgresql(engine)
+    return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    # A transaction marked as writing takes its transaction id at once, so that it shows as a writer in
+    # pg_stat_activity from its start, before it stamps anything (sicdoc.store.writers).
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(WRITE_OPTION, False):
+            conn.exec_driver_sql("SELECT pg_current_xact_id()")
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -140,6 +140,8 @@ class AnalyticsService:
                 if previous is None or time.monotonic() - previous.started > self._frames.max_age:
                     return load_frames(conn).normalised()
                 changed = changed_tables(previous.version, version)
+                if not changed:
+                    return previous.value
                 return previous.value.replaced(**load_tables(conn, sorted(changed)))
 
         return self._frames.get(version, "frames", load)

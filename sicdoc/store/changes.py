@@ -15,19 +15,22 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from sicdoc.fhir.compartment import compartment_patients
+from sicdoc.fhir.dates import as_utc
 from sicdoc.models import CompartmentMember, Conversation, Resource, ResourceVersion
 from sicdoc.store.conversation_details import noted_procedures
 from sicdoc.store.projections import PROJECTED
 from sicdoc.store.resource_fields import part_of_procedures, ref_id
+from sicdoc.store.writers import InFlight, in_flight
 
-# A transaction that began before the last write a version saw can commit after it with an older
-# ``last_updated``: writes this long before it are looked at again. On PostgreSQL writers run side by
-# side, so the window spans the longest write transaction. On SQLite one writer runs at a time, and it
-# stamps its writes after ``BEGIN IMMEDIATE`` has given it the lock, so a later commit never carries an
-# earlier stamp: the window only allows for the clock. (Five minutes there made a write in the five
-# minutes after a bulk load read back the load's last 400,000 resources, and the worklist wait for a
-# whole rebuild.)
-LATE_COMMIT = {"postgresql": timedelta(minutes=5), "sqlite": timedelta(seconds=5)}
+# A write transaction stamps its rows when it makes them and may commit after a version was taken with
+# an older stamp than the version's last: such late commits are read back from the start of the oldest
+# writer still open then (``sicdoc.store.writers``; on SQLite, one writer at a time, none can be), less
+# CLOCK for the app servers' clocks against the database's. When that start could not be seen, from
+# LONGEST_WRITE before the version's last write. (Reading back five minutes every time made a write in
+# the five minutes after a bulk load read back the load's last 400,000 resources, and the worklist wait
+# for a whole rebuild.)
+CLOCK = timedelta(seconds=5)
+LONGEST_WRITE = timedelta(minutes=5)
 # Beyond this many resources written since, reading the whole tables is the better way (a bulk load).
 MAX_CHANGED = 2000
 # Types whose rows are shared by many patients (a ward): a write of one changes no patient alone.
@@ -49,7 +52,7 @@ def changed_patients(
         return None
     written: dict[str, list[str]] = {}
     count = 0
-    late = LATE_COMMIT.get(connection.dialect.name, max(LATE_COMMIT.values()))
+    writers = in_flight(old_version)
     for rtype, before, after in zip(types, old, new, strict=True):
         if before == after:
             continue
@@ -58,7 +61,7 @@ def changed_patients(
             return None
         stmt = select(Resource.id).where(Resource.resource_type == rtype)
         if since is not None:
-            stmt = stmt.where(Resource.last_updated > since - late)
+            stmt = stmt.where(Resource.last_updated > _read_back_from(since, writers))
         ids = list(connection.scalars(stmt.limit(max_changed + 1 - count)))
         count += len(ids)
         if count > max_changed:
@@ -68,6 +71,14 @@ def changed_patients(
     for rtype, ids in written.items():
         patients |= _patients_of(connection, rtype, ids)
     return patients
+
+
+def _read_back_from(last_seen: datetime, writers: InFlight) -> datetime:
+    if writers.unknown:
+        return last_seen - LONGEST_WRITE
+    if writers.since is None:
+        return last_seen - CLOCK
+    return min(as_utc(last_seen), as_utc(writers.since)) - CLOCK
 
 
 def _since(before: str, after: str) -> tuple[bool, datetime | None]:

@@ -29,6 +29,7 @@ from sicdoc.models import (
     Resource,
 )
 from sicdoc.store.projections import PROJECTED
+from sicdoc.store.writers import open_writers
 
 # The resource types whose writes change each table (the projector's handlers, sicdoc/store/projections.py).
 SOURCES: dict[str, frozenset[str]] = {
@@ -125,8 +126,10 @@ def data_version(connection: Connection) -> str:
     The latest ``last_updated`` per type: each is one probe of the (type, last_updated) index, so
     it stays cheap however big the store grows. A type ``sicdoc reindex`` has rebuilt adds the time
     of its last batch, since its projections changed without a write. The projected types come
-    first, then ``#`` and the label types (``changed_tables`` reads the first part).
+    first, then ``#`` and the label types (``changed_tables`` reads the first part); on PostgreSQL,
+    while a write transaction has been open a while, ``@`` and when it began (``sicdoc.store.writers``).
     """
+    writers = open_writers(connection)  # first: see sicdoc.store.writers
     marks = connection.execute(select(ReindexMark.resource_type, ReindexMark.reindexed_at))
     reindexed = {rtype: when for rtype, when in marks}
 
@@ -139,7 +142,7 @@ def data_version(connection: Connection) -> str:
         return token if mark is None else f"{token}~{mark.isoformat()}"
 
     projected = "|".join(latest(t) for t in sorted(PROJECTED))
-    return projected + "#" + "|".join(latest(t) for t in LABEL_TYPES)
+    return projected + "#" + "|".join(latest(t) for t in LABEL_TYPES) + writers
 
 
 def changed_tables(old_version: str, new_version: str) -> set[str]:

@@ -286,6 +286,19 @@ def test_after_a_write_only_the_tables_it_feeds_are_read_again(client, app, monk
         pd.testing.assert_frame_equal(stored_rows(partial, name), stored_rows(full, name))
 
 
+def test_a_version_that_moves_no_projection_table_keeps_the_frames(client, app):
+    """A practitioner's write, or a writer still open when the version was taken, moves the version
+    but no projection table: the frames in hand are kept, not normalised again (seconds at a
+    hospital's size)."""
+    service = app.extensions["sicdoc.analytics"]
+    service._frames.clear()
+    version = service.version()
+    before = service.frames(version)
+    projected, _, labels = version.partition("#")
+    assert service.frames(f"{projected}#{labels}@2026-12-03T09:00:00+00:00") is before
+    assert service.frames(f"{projected}#moved") is before
+
+
 def test_the_default_view_is_built_before_the_workers_start(client, app, monkeypatch):
     import sicdoc.dashboards.build as build
     from sicdoc.serve import warm_dashboards
