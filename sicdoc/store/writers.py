@@ -20,8 +20,8 @@ from sqlalchemy import Connection, text
 # own last write less this and the clock allowance of ``sicdoc.store.changes``. Most write transactions
 # last milliseconds, so the version stays the same while they come and go.
 SETTLED = timedelta(seconds=2)
-# Written into a version when a writer's start cannot be seen (another role's session, a prepared
-# transaction): read back as far as the longest write transaction may last.
+# Written into a version when a writer's start cannot be seen (another role's session or autovacuum's,
+# without pg_read_all_stats; a prepared transaction): read back as far as the longest write may last.
 UNKNOWN = "?"
 
 _OPEN_WRITERS = text(
@@ -32,6 +32,7 @@ _OPEN_WRITERS = text(
     FROM pg_stat_activity
     WHERE backend_xid IS NOT NULL
       AND datname = current_database()
+      AND coalesce(backend_type, 'client backend') = 'client backend'
       AND pid <> pg_backend_pid()
       AND (xact_start IS NULL OR xact_start < clock_timestamp() - make_interval(secs => :settled))
     """
