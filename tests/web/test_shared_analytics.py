@@ -456,7 +456,10 @@ def test_sicdoc_serve_in_shared_mode_builds_with_its_own_worker(backend, tmp_pat
     insert_population(app.extensions["sicdoc.engine"], 300)
     with app.extensions["sicdoc.sessionmaker"]() as session:
         accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
-    with live_server(url, {"SICDOC_ANALYTICS_MODE": "shared"}) as base:
+    # The page waits for the server's own worker to build; a busy machine may take more than the
+    # default 20 s to start it and read the frames.
+    settings = {"SICDOC_ANALYTICS_MODE": "shared", "SICDOC_ANALYTICS_WAIT_SECONDS": "50"}
+    with live_server(url, settings) as base:
         http = requests.Session()
         form = http.get(f"{base}/login", timeout=10).text
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
