@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -317,15 +318,17 @@ class AnalyticsService:
         and MRNs are read from the current Patient resources at every view.
         """
         table = self._worklist_table(scope)
-        keep = pd.Series(True, index=table.index)
+        # Positions, not a filtered copy: at a hospital's size the table is tens of megabytes, and a
+        # copy per view (four at once per worker) is what a worker's memory peak would be made of.
+        keep = np.ones(len(table), dtype=bool)
         if in_hospital:
-            keep &= table["in_hospital"].astype(bool)
+            keep &= table["in_hospital"].to_numpy(dtype=bool)
         if only is not None:
-            keep &= table["patient_id"].isin(set(only))
+            keep &= table["patient_id"].isin(set(only)).to_numpy()
         if hide:
-            keep &= ~table["patient_id"].isin(set(hide))
-        matching = table[keep]
-        top = plain(matching.iloc[offset : offset + limit])
+            keep &= ~table["patient_id"].isin(set(hide)).to_numpy()
+        matching = np.flatnonzero(keep)
+        top = plain(table.iloc[matching[offset : offset + limit]])
         with self.engine.connect() as conn:
             labels = patient_labels(conn, top["patient_id"], MRN_SYSTEM)
         top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]
