@@ -21,7 +21,8 @@ client (client credentials), all new, and the figures are taken over HTTP:
 - after a write (a FHIR transaction: a patient with a stroke), the clinician worklist, and the same
   again, medians of --runs;
 - the peak RSS (VmHWM) of each server process (the gunicorn master, the web workers and, with
-  ``--analytics shared``, the analytics worker) and of the loader (with its --jobs workers).
+  ``--analytics shared``, the analytics worker), the web workers' also after the searches and pages
+  alone, and of the loader (with its --jobs workers).
 
 ``--analytics`` sets SICDOC_ANALYTICS_MODE (local: each web worker builds its own figures, the default
 dashboard before the workers start; shared: one analytics worker builds them for all). A page answered
@@ -222,6 +223,8 @@ def run_backend(store: Store, args: argparse.Namespace, patients: int, scratch: 
         clients = make_clients(server.base, store.url, max(CONCURRENCY))
         print(f"  {'ms':<32} {'1 p50':>9} {'1 p95':>9} {'4 p50':>9} {'4 p95':>9}", flush=True)
         figures["requests"] = measure_probes(clients, people, args.runs)
+        # Taken between the two, so that what the searches and what the QI views cost can be told apart.
+        figures["server_peak_rss_after_searches_mib"] = server.peaks()
         figures["qi"] = measure_qi(clients, args.runs)
         figures["server_peak_rss_mib"] = server.peaks()
     print(f"  server peak RSS MiB: {figures['server_peak_rss_mib']}", flush=True)
@@ -276,11 +279,14 @@ def table(results: list[dict[str, Any]]) -> str:
                 )
             )
     rows += [(label, [f"{r['qi'][key]:,.0f}" for r in results]) for key, label in QI_LABELS.items()]
-    for kind in ("master", "web worker", "analytics worker"):
-        peaks = [
-            [mib for name, mib in r["server_peak_rss_mib"].items() if name.startswith(kind)] for r in results
-        ]
-        rows.append((f"{kind} peak RSS MiB", [", ".join(f"{mib:,.0f}" for mib in p) or "-" for p in peaks]))
+    for kind, key, label in (
+        ("master", "server_peak_rss_mib", "master peak RSS MiB"),
+        ("web worker", "server_peak_rss_after_searches_mib", "web worker peak RSS MiB, searches"),
+        ("web worker", "server_peak_rss_mib", "web worker peak RSS MiB, then QI"),
+        ("analytics worker", "server_peak_rss_mib", "analytics worker peak RSS MiB"),
+    ):
+        peaks = [[mib for name, mib in r.get(key, {}).items() if name.startswith(kind)] for r in results]
+        rows.append((label, [", ".join(f"{mib:,.0f}" for mib in p) or "-" for p in peaks]))
     width = max(len(label) for label, _ in rows)
     lines = [f"{'':<{width}}  " + "  ".join(f"{r['backend']:>16}" for r in results)]
     lines += [f"{label:<{width}}  " + "  ".join(f"{cell:>16}" for cell in cells) for label, cells in rows]
