@@ -241,13 +241,16 @@ def issue(
 
 def bearer(session: Session, raw: str, now: datetime) -> Grant | None:
     """The grant behind a bearer token, or None if it is unknown, expired or its client was revoked."""
-    token = session.get(AccessToken, digest(raw))
-    if token is None:
+    # One statement for the token and its client: every FHIR request pays for this check.
+    found = session.execute(
+        select(AccessToken.expires_at, AccessToken.scopes, IntegrationClient.client_id)
+        .join(IntegrationClient, IntegrationClient.client_id == AccessToken.client_id)
+        .where(AccessToken.token_hash == digest(raw), IntegrationClient.active.is_(True))
+    ).first()
+    if found is None:
         return None
-    expires = token.expires_at if token.expires_at.tzinfo else token.expires_at.replace(tzinfo=UTC)
+    expires_at, scopes, client_id = found
+    expires = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
     if expires <= now:
         return None
-    client = session.get(IntegrationClient, token.client_id)
-    if client is None or not client.active:
-        return None
-    return Grant(client.client_id, frozenset(smart.split(token.scopes)))
+    return Grant(client_id, frozenset(smart.split(scopes)))

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy import event
 
 from sicdoc.db import session_scope
 from sicdoc.services import accounts
@@ -166,6 +167,34 @@ def test_an_expired_access_token_is_refused(app, monkeypatch):
     monkeypatch.setattr(accounts, "_now", lambda: later)
     resp = http.get("/fhir/Patient/p1")
     assert resp.status_code == 401 and resp.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_revoked_clients_token_is_refused_at_once_and_the_check_is_one_statement(app):
+    with session_scope(app) as s:
+        client_id, secret = accounts.create_client(s, "lab feed", "system/*.read", with_secret=True)
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    raw = app.test_client().post("/auth/token", data=form).get_json()["access_token"]
+    engine = app.extensions["sicdoc.engine"]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.extensions["sicdoc.sessionmaker"]() as session:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            grant = accounts.bearer_grant(session, raw)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert grant is not None and grant.client_id == client_id
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    http = app.test_client()
+    http.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
+    assert http.get("/fhir/Patient/p1").status_code == 404  # allowed: there is no such patient
+    with session_scope(app) as s:
+        accounts.revoke_client(s, client_id)
+    refused = http.get("/fhir/Patient/p1")
+    assert refused.status_code == 401 and refused.get_json()["resourceType"] == "OperationOutcome"
 
 
 def test_smart_configuration(client):
