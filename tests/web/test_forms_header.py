@@ -4,12 +4,13 @@ import html
 import re
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from sicdoc import codes
 from sicdoc.models import Conversation
 from sicdoc.services import chart_header
 from sicdoc.store.frames import load_tables
+from tests.sql_statements import selects, sent
 from tests.web.fhir_helpers import send
 from tests.web.forms_helpers import answers, clinician_client, new_patient, sign  # noqa: F401 - this module's ``client``
 from tests.web.test_forms import text
@@ -197,21 +198,12 @@ def test_the_header_reads_all_conversations_in_one_query(app, client):
     pid = new_patient(client)
     for day in ("2026-09-01", "2026-10-02", "2026-11-30"):
         sign(client, pid, f"{day}T09:00", **{"code-status": "dnr"})
-    engine = app.extensions["sicdoc.engine"]
-    statements = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
     with app.extensions["sicdoc.sessionmaker"]() as session:
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with sent(app.extensions["sicdoc.engine"]) as statements:
             found = chart_header.documented(session, pid)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         assert len(session.scalars(select(Conversation).where(Conversation.patient_id == pid)).all()) == 3
     assert [d.answers["code-status"] for d in found] == ["dnr"] * 3
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert selects(statements) == 1
 
 
 def care_focus_box(client, pid):

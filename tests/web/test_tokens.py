@@ -7,11 +7,11 @@ import uuid
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
-from sqlalchemy import event
 
 from sicdoc.db import session_scope
 from sicdoc.services import accounts
 from tests.conftest import PATIENT_JSON, bearer_client, client_token, login
+from tests.sql_statements import selects, sent
 
 TOKEN_URL = "http://localhost/auth/token"
 
@@ -174,20 +174,13 @@ def test_a_revoked_clients_token_is_refused_at_once_and_the_check_is_one_stateme
         client_id, secret = accounts.create_client(s, "lab feed", "system/*.read", with_secret=True)
     form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
     raw = app.test_client().post("/auth/token", data=form).get_json()["access_token"]
-    engine = app.extensions["sicdoc.engine"]
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.extensions["sicdoc.sessionmaker"]() as session:
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            grant = accounts.bearer_grant(session, raw)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
+    with (
+        app.extensions["sicdoc.sessionmaker"]() as session,
+        sent(app.extensions["sicdoc.engine"]) as statements,
+    ):
+        grant = accounts.bearer_grant(session, raw)
     assert grant is not None and grant.client_id == client_id
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert selects(statements) == 1
     http = app.test_client()
     http.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
     assert http.get("/fhir/Patient/p1").status_code == 404  # allowed: there is no such patient
