@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 from sicdoc.conversation import Answer
 from sicdoc.conversation.form import OTHER_SUFFIX, form_fields, other_text
 from sicdoc.errors import SicdocError
-from sicdoc.views.guard import retry_after
+from sicdoc.views.guard import asks_again_in, retry_after
 
 bp = Blueprint("forms", __name__)
 # Flash category of a confirmed write: the page then tells forms.js to drop its copy of the typed text.
@@ -33,7 +33,9 @@ def init_app(app: Flask) -> None:
 
 @bp.errorhandler(SicdocError)
 def _refused(error: SicdocError) -> Response:
-    body = render_template("forms/error.html", message=str(error), status=error.status)
+    body = render_template(
+        "forms/error.html", message=str(error), status=error.status, retry_in=asks_again_in(error)
+    )
     return retry_after(Response(body, error.status, mimetype="text/html"), error)
 
 

@@ -207,7 +207,9 @@ def error_response(error: SicdocError, status: int | None = None) -> Response:
         resp = outcome_response(error)
         resp.status_code = status
         return retry_after(resp, error)
-    body = render_template("error.html", status=status, message=str(error), user=g.get("user"))
+    body = render_template(
+        "error.html", status=status, message=str(error), user=g.get("user"), retry_in=asks_again_in(error)
+    )
     return retry_after(Response(body, status, mimetype="text/html"), error)
 
 
@@ -216,6 +218,12 @@ def retry_after(resp: Response, error: SicdocError) -> Response:
     if error.retry_after_seconds is not None:
         resp.headers["Retry-After"] = str(error.retry_after_seconds)
     return resp
+
+
+def asks_again_in(error: SicdocError) -> int | None:
+    """Seconds after which an error page asks again by itself (forms.js): only for a GET refused for
+    now, so the analyst who opens the dashboards while they are built need not keep reloading."""
+    return error.retry_after_seconds if request.method == "GET" else None
 
 
 def json_error(error: SicdocError, status: int) -> Response:

@@ -296,7 +296,9 @@ def test_with_no_worker_a_request_gets_503_and_retry_after(database_url):
         assert resp.get_json()["error"] == "unavailable"
         page = analyst.get("/dashboards/?as_of=2025-02-28")
         assert page.status_code == 503 and page.headers["Retry-After"] == "5"
-        assert "still being computed" in page.get_data(as_text=True)
+        body = page.get_data(as_text=True)
+        assert "still being computed" in body
+        assert 'data-retry-in="5"' in body  # forms.js asks again (tests/browser/test_retry_browser.py)
     finally:
         app.extensions["sicdoc.engine"].dispose()
 

@@ -9,6 +9,8 @@
  * - An answer carried forward from an earlier note loses its mark once it is changed.
  * - The error summary or conflict box takes focus, so screen readers announce it first.
  * - Buttons marked data-print print the page.
+ * - A page refused only because it was asked too early (figures still being built: data-retry-in,
+ *   in seconds) asks again in the background and shows itself once the answer is no longer a 503.
  */
 (function () {
   "use strict";
@@ -144,8 +146,24 @@
     });
   }
 
+  // Asked again without reloading, so the page does not flash or take focus while it waits.
+  function retryWhenReady(notice) {
+    var seconds = parseInt(notice.getAttribute("data-retry-in"), 10) || 5;
+    notice.hidden = false;
+    function ask() {
+      window.fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (resp) {
+          if (resp.status === 503) { window.setTimeout(ask, seconds * 1000); } else { window.location.reload(); }
+        })
+        .catch(function () { window.setTimeout(ask, seconds * 1000); });
+    }
+    window.setTimeout(ask, seconds * 1000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     settlePending();
+    var retry = document.querySelector("[data-retry-in]");
+    if (retry) { retryWhenReady(retry); }
     Array.prototype.forEach.call(document.querySelectorAll("form[data-autosave]"), function (form) {
       autosave(form);
       shortcuts(form);
