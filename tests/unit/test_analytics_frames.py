@@ -24,6 +24,20 @@ def test_empty_frames_have_the_projection_columns():
     )
 
 
+def test_an_empty_table_normalises_as_the_conversions_would_and_is_the_callers_own():
+    from sicdoc.analytics.frames import _converted, _normalise
+
+    for name in COLUMNS:
+        fast = _normalise(name, pd.DataFrame.from_records([], columns=list(COLUMNS[name])))
+        pd.testing.assert_frame_equal(fast, _converted(name, empty_frame(name)))
+    first = _normalise("patients", empty_frame("patients"))
+    first["patient_id"] = first["patient_id"].astype("int64")  # a caller editing its copy
+    assert _normalise("patients", empty_frame("patients"))["patient_id"].dtype == object
+    # Typed empty tables take the conversions themselves.
+    typed = empty_frame("patients").astype({"patient_id": "int64"})
+    assert _normalise("patients", typed)["patient_id"].dtype == object
+
+
 def test_missing_column_is_an_error():
     bad = Frames(patients=pd.DataFrame({"patient_id": ["p"]}))
     with pytest.raises(ValueError, match="patients frame lacks columns"):
