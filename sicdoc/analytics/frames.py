@@ -185,7 +185,7 @@ def _normalise(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"{name} frame lacks columns {missing}")
     if frame.empty and all(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
         # One patient's tables (a chart's "conversation due") are mostly empty, and pandas' conversions
-        # cost as much on no rows as on a few: a quarter of that check's time. A copy, as callers edit.
+        # cost as much on no rows as on a few: a sixth of that check's time. A copy, as callers edit.
         return _normalised_empty(name).copy()
     return _converted(name, frame)
 
