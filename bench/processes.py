@@ -39,14 +39,19 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def peak_mib(pid: int) -> float | None:
-    """The process's peak resident set size (VmHWM) in MiB; None once it has gone."""
+def status_mib(pid: int, field: str) -> float | None:
+    """A memory figure of the process's /proc status (VmHWM, VmRSS...) in MiB; None once it has gone."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     return int(match.group(1)) / 1024 if match else None
+
+
+def peak_mib(pid: int) -> float | None:
+    """The process's peak resident set size (VmHWM) in MiB; None once it has gone."""
+    return status_mib(pid, "VmHWM")
 
 
 class PeakWatch:

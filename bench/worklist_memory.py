@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -29,17 +30,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.processes import status_mib
+
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = 100_000
 AS_OF = date(2026, 6, 30)  # the sample generator's cut-off
 THREADS = 4
 
 
-def status_mib(key: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    raise KeyError(key)
+def own_mib(field: str) -> float:
+    value = status_mib(os.getpid(), field)
+    assert value is not None
+    return value
 
 
 def worklist_table(patients: int) -> Any:
@@ -78,7 +80,7 @@ def child(patients: int, views: int, arenas: str) -> None:
     ids = table["patient_id"].tolist()
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")  # the peak from here on, not the table's building
-    before = status_mib("VmRSS")
+    before = own_mib("VmRSS")
 
     def work(k: int) -> None:
         for i in range(views // THREADS):
@@ -95,7 +97,7 @@ def child(patients: int, views: int, arenas: str) -> None:
     rows = len(table)
     table_mib = float(table.memory_usage(deep=True).sum()) / 2**20
     figures = {"rows": rows, "table_mib": table_mib, "before": before, "seconds": seconds}
-    print(json.dumps(figures | {"peak": status_mib("VmHWM"), "after": status_mib("VmRSS")}))
+    print(json.dumps(figures | {"peak": own_mib("VmHWM"), "after": own_mib("VmRSS")}))
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from sicdoc.analytics.scope import parse_scope
-from sicdoc.analytics.worklist import worklist
+from sicdoc.analytics.worklist import CATEGORICAL, worklist
 from sicdoc.dashboards import service as service_module
 from sicdoc.dashboards.service import AnalyticsService, today_utc
 from tests.unit.test_analytics_worklist import AS_OF, frames
@@ -21,7 +21,7 @@ def big_table(copies: int) -> pd.DataFrame:
     table = pd.concat([one] * copies, ignore_index=True)
     table["patient_id"] = [f"p{i}" for i in range(len(table))]
     table["in_hospital"] = table.index % 3 == 0
-    return table.astype({c: "category" for c in ("cohorts", "reason", "site_now", "unit_now")})
+    return table.astype({c: "category" for c in CATEGORICAL})
 
 
 @pytest.fixture
