@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/analytics.py                 # 100,000 and 1,000,000 patients, page for 100,000
     .venv/bin/python bench/analytics.py --patients 20000 --runs 2 --no-page
+    .venv/bin/python bench/analytics.py --store sqlite:///DIR/sicdoc-100000-seed11.sqlite3 \
+                                        --patients 1000000 --no-page
 
 For each size: building every dashboard table (all panels and the metrics report, i.e. every
 statistic the dashboard shows) from frames already in memory, median of ``--runs`` runs; the same
@@ -14,7 +16,9 @@ background; the clinician worklist after a write, which reads the changed table 
 foreground; new filter: frames cached, dashboard built for another scope). A new filter is also
 timed on the frames in memory: a cohort and a start month not asked before, after the
 default view has built the frames' derived tables.
-See bench/population.py for how the rows are made without going through FHIR.
+See bench/population.py for how the rows are made without going through FHIR. With ``--store``, the
+projection tables of a loaded database (one ``bench/scale.py --keep`` left) are read instead, and each
+size is made of whole copies of them: records that went through FHIR ingest, as the app reads them.
 """
 
 from __future__ import annotations
@@ -202,6 +206,16 @@ def post_patient(app, n: int) -> None:  # type: ignore[no-untyped-def]
         process_transaction(system_unit(session, app.extensions["sicdoc.store"]), bundle)
 
 
+def stored_tables(url: str) -> dict:
+    from sqlalchemy import create_engine
+
+    from sicdoc.store.frames import TABLES, load_tables
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        return load_tables(conn, TABLES)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -209,17 +223,25 @@ def main() -> None:
     parser.add_argument("--patients", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-page", action="store_true")
+    parser.add_argument("--store", metavar="URL", help="tile the projection tables of this database")
     args = parser.parse_args()
     board = load_definitions(ROOT / "dashboards")["qi-overview"]
-    block = min(BLOCK, min(args.patients))
     start = time.perf_counter()
-    base = frames_from_rows(plan_rows(block))
+    if args.store:
+        base = stored_tables(args.store)
+        block = len(base["patients"])
+    else:
+        block = min(BLOCK, min(args.patients))
+        base = frames_from_rows(plan_rows(block))
     sizes = ", ".join(f"{name} {len(t):,}" for name, t in base.items())
-    print(f"generated {block:,} patients in {time.perf_counter() - start:.0f} s ({sizes})")
+    how = "read" if args.store else "generated"
+    print(f"{how} {block:,} patients in {time.perf_counter() - start:.0f} s ({sizes})")
     for n in args.patients:
-        tables = base if n == block else tile(base, n // block)
+        copies = max(1, n // block)
+        tables = base if copies == 1 else tile(base, copies)
         frames = Frames(**tables).normalised()  # the app keeps frames normalised in its cache
-        print(f"{n:,} patients ({sum(len(t) for t in tables.values()):,} projection rows):")
+        rows = sum(len(t) for t in tables.values())
+        print(f"{copies * block:,} patients ({rows:,} projection rows):")
         bench_compute(frames, board, args.runs)
         if n == args.patients[0] and not args.no_page:
             bench_page(tables, board, max(args.runs, 5))

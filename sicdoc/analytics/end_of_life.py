@@ -53,6 +53,7 @@ from sicdoc.analytics.cohorts import (
     cohort_patients,
     conversation_rows,
     in_period,
+    in_scope,
 )
 from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, days_between, lookup
 
@@ -159,8 +160,16 @@ def decedent_care(frames: Frames, cohort: str, where: Where = EVERYWHERE) -> pd.
     """One row per decedent of ``cohort`` whose death date is in the period, with every end-of-life
     flag (see the module docstring), the last care focus and code status with their dates, the first
     conversation's date, and the data-quality counts."""
-    pts = cohort_patients(frames, cohort, site=where.site, unit=where.unit)
-    pts = pts[in_period(pts["death_date"], where.period_from, where.period_to)]
+    # A decedent's row does not depend on the period or place asked for: every decedent of the
+    # cohort is worked out once per frames, and each filter picks its rows.
+    table = frames.memo(("decedent_care", cohort), lambda: _every_decedent(frames, cohort))
+    table = table[in_period(table["death_date"], where.period_from, where.period_to)]
+    return in_scope(table, site=where.site, unit=where.unit).reset_index(drop=True)
+
+
+def _every_decedent(frames: Frames, cohort: str) -> pd.DataFrame:
+    pts = cohort_patients(frames, cohort)
+    pts = pts[pts["death_date"].notna()]
     return care_table(frames, pts[["patient_id", "death_date", "site", "unit"]])
 
 

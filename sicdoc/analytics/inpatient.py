@@ -124,10 +124,9 @@ def admission_table(
 
     Admissions without an admission instant cannot be timed and are left out.
     """
-    adm = cohort_admissions(frames, cohort)
-    adm = adm[in_period(adm["admit_date"], where.period_from, where.period_to) & adm["admit_at"].notna()]
+    adm = frames.memo(("timed_admissions", cohort), lambda: _timed_admissions(frames, cohort))
+    adm = adm[in_period(adm["admit_date"], where.period_from, where.period_to)]
     adm = in_scope(adm, site=where.site, unit=where.unit).reset_index(drop=True)
-    adm["hours_to_event"] = first_event_hours(frames, adm)
     cut = as_instant_end(as_of)
     for n in hours:
         at_n = adm["admit_at"] + pd.Timedelta(hours=n)
@@ -137,4 +136,13 @@ def admission_table(
         in_hospital = adm["discharge_at"].isna() | (adm["discharge_at"] >= at_n)
         adm[f"done_{n}h"] = done.fillna(False).astype(bool)
         adm[f"eligible_{n}h"] = (done | (alive & in_hospital & (at_n <= cut))).fillna(False).astype(bool)
+    return adm
+
+
+def _timed_admissions(frames: Frames, cohort: str) -> pd.DataFrame:
+    """The cohort's admissions with an admission instant and their ``hours_to_event``, which does
+    not depend on the period or place asked for: built once per frames, each filter picks rows."""
+    adm = cohort_admissions(frames, cohort)
+    adm = adm[adm["admit_at"].notna()].reset_index(drop=True)
+    adm["hours_to_event"] = first_event_hours(frames, adm)
     return adm

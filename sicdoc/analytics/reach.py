@@ -97,13 +97,18 @@ def adult_admissions(frames: Frames) -> pd.DataFrame:
 def reach_admissions(frames: Frames, cohort: str | None = None) -> pd.DataFrame:
     """``adult_admissions`` of everyone (``cohort`` None or "all") or of one cohort's patients."""
     adm = adult_admissions(frames)
+    return adm[_of_cohort(frames, adm, cohort)]
+
+
+def _of_cohort(frames: Frames, adm: pd.DataFrame, cohort: str | None) -> np.ndarray:
+    """Which admissions of ``adm`` are ``cohort``'s (every one for None or "all")."""
     if cohort is None or cohort == ALL:
-        return adm
+        return np.ones(len(adm), dtype=bool)
     index = cohort_patients(frames, cohort).set_index("patient_id")["index_date"]
     first_dx = lookup(adm["patient_id"], index)
     ended = adm["discharge_date"]
     known = first_dx.notna() & (ended.isna() | (first_dx <= ended))
-    return adm[known.fillna(False).astype(bool)]
+    return known.fillna(False).to_numpy(dtype=bool)
 
 
 def reach_table(
@@ -111,11 +116,19 @@ def reach_table(
 ) -> pd.DataFrame:
     """One row per admission in the period and scope (``REACH_COLUMNS``): its month, its initial
     consult (``consult_at`` NaT when none), the hours from admission and from referral to it."""
-    adm = reach_admissions(frames, cohort)
-    adm = adm[in_period(adm["admit_date"], where.period_from, where.period_to)]
-    adm = adm[adm["admit_date"] <= pd.Timestamp(as_of)]
-    out = in_scope(adm, site=where.site, unit=where.unit).reset_index(drop=True)
+    rows = frames.memo("reach_rows", lambda: _reach_rows(frames))
+    keep = _of_cohort(frames, rows, cohort) & (rows["admit_date"] <= pd.Timestamp(as_of)).to_numpy()
+    keep &= in_period(rows["admit_date"], where.period_from, where.period_to).to_numpy()
+    return in_scope(rows[keep], site=where.site, unit=where.unit).reset_index(drop=True)
+
+
+def _reach_rows(frames: Frames) -> pd.DataFrame:
+    """``reach_table``'s columns for every adult admission. What an admission's row holds does not
+    depend on the period or the cohort asked for: built once per frames, each filter picks rows."""
+    out = adult_admissions(frames).reset_index(drop=True)
     out = out.loc[:, [c for c in REACH_COLUMNS if c in out.columns]]
+    # A few hundred places among a million admissions: the panel's breakdowns group by their codes.
+    out[["site", "unit"]] = out[["site", "unit"]].astype("category")
     out["month"] = month_of(out["admit_date"])
     first = _initial_consults(frames, out)
     out["consult_at"] = first["start_at"]

@@ -80,6 +80,13 @@ class PanelContext:
             self._cache[key] = reach_table(self.data, cohort, as_of=self.scope.as_of, where=self.scope.where)
         return self._cache[key]
 
+    def reach_counts(self, cohort: str) -> dict:
+        """``reach.reach_counts`` of ``cohort``'s (or everyone's) table, for the report and the panel."""
+        key = ("reach_counts", cohort)
+        if key not in self._cache:
+            self._cache[key] = reach_counts(self.reach(cohort), self.data_through)
+        return self._cache[key]
+
     def eol(self, cohort: str) -> pd.DataFrame:
         """The ``end_of_life.decedent_care`` table of ``cohort`` (one row per decedent in the period)."""
         key = ("eol", cohort)
@@ -121,7 +128,7 @@ class PanelContext:
             min_cell=self.min_cell,
             where=self.scope.where,
             data_through=self.data_through,
-            reach=lambda: reach_counts(self.reach(ALL), self.data_through),
+            reach=lambda: self.reach_counts(ALL),
             documentation=lambda: documentation_quality(all_documentation(self.data, self.scope.where)),
         )
 
@@ -135,7 +142,7 @@ class PanelContext:
             sic_cif=self.incidence(cohort, "sic"),
             flags=flags,
             where=self.scope.where,
-            reach=reach_counts(self.reach(cohort), self.data_through),
+            reach=self.reach_counts(cohort),
             eol=self.eol(cohort),
             documentation=self.documentation(cohort),
         )

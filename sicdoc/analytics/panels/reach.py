@@ -21,16 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from sicdoc.analytics.panels.context import PanelContext
 from sicdoc.analytics.reach import (
     ALL,
+    HOUR_MEASURES,
     HOURS_KEYS,
     PERIOD_ROW,
     hours_summary,
-    monthly_reach,
-    penetration_counts,
 )
 from sicdoc.analytics.suppression import (
     is_small,
@@ -58,12 +58,13 @@ BREAKDOWNS = ("site", "unit")
 MAX_ROUNDS = 50
 
 
-def _group_rows(table: pd.DataFrame, through: object) -> pd.DataFrame:
-    """One group's months and its period row, unsuppressed, indexed by month."""
-    months = monthly_reach(table, through).set_index("month")  # type: ignore[arg-type]
-    period: dict[str, object] = {**penetration_counts(table), "complete": bool(months["complete"].all())}
+def _group_rows(counts: dict) -> pd.DataFrame:
+    """One group's months and its period row, unsuppressed, indexed by month, from its
+    ``reach_counts`` (the report's, so each cohort's figures are worked out once)."""
+    months = counts["penetration_monthly"].set_index("month")
+    period: dict[str, object] = {**counts["penetration"], "complete": bool(months["complete"].all())}
     for m in MEASURES:
-        period |= {f"{m}_hours_{k}": v for k, v in hours_summary(table[f"{m}_hours"]).items()}
+        period |= {f"{m}_hours_{k}": v for k, v in counts[f"{m}_hours"].items()}
     months.loc[PERIOD_ROW] = pd.Series(period)
     return months
 
@@ -177,17 +178,16 @@ def _months_hidden(frame: pd.DataFrame, group: Hashable, min_cell: int) -> set:
 
 def reach_panel_table(ctx: PanelContext) -> pd.DataFrame:
     """Penetration and hours to consult by month, per cohort (and all), site and unit (suppressed)."""
-    through = ctx.data_through
     rows: list[dict] = []
     everyone = ctx.reach(ALL)
-    all_rows = _group_rows(everyone, through)
+    all_rows = _group_rows(ctx.reach_counts(ALL))
     all_hidden = _months_hidden(all_rows, ALL, ctx.min_cell)
     for cohort in [ALL, *ctx.scope.cohorts]:
-        frame = all_rows if cohort == ALL else _group_rows(ctx.reach(cohort), through)
+        frame = all_rows if cohort == ALL else _group_rows(ctx.reach_counts(cohort))
         hidden = all_hidden if cohort == ALL else _months_hidden(frame, cohort, ctx.min_cell)
         rows += _shown_rows({cohort: frame}, hidden, ctx.min_cell, cohort, "cohort")
     for breakdown in BREAKDOWNS:
-        rows += _breakdown_rows(ctx, everyone, breakdown, all_rows, all_hidden, through)
+        rows += _breakdown_rows(ctx, everyone, breakdown, all_rows, all_hidden)
     out = pd.DataFrame(rows, columns=list(REACH_COLUMNS))
     # Counts stay whole numbers next to "<11" and None (pandas would make the column float).
     for column in COUNT_COLUMNS:
@@ -201,28 +201,105 @@ def _breakdown_rows(
     breakdown: str,
     all_rows: pd.DataFrame,
     all_hidden: set,
-    through: object,
 ) -> list[dict]:
     if everyone.empty:
         return []
-    label = everyone[breakdown].astype(object).where(everyone[breakdown].notna(), "unknown")
-    sizes = label.value_counts().to_frame("admissions")
-    merged = merge_small_groups(sizes, counts=("admissions",), size="admissions", min_cell=ctx.min_cell)
-    # Groups merged away go to the one new label (OTHER, or "<smallest>, other or unknown").
-    new = [g for g in merged.index if g not in sizes.index]
-    names = {g: (g if g in merged.index else new[0]) for g in sizes.index}
-    # Each group's rows picked by an integer code: comparing a million labels per group was slow.
-    codes, labels = pd.factorize(label.map(names))
-    groups = sorted(labels, key=str)
-    raw = {g: _group_rows(everyone[codes == labels.get_loc(g)], through) for g in groups}
-    months = list(all_rows.index)
-    for g in groups:
-        raw[g] = raw[g].reindex(months)
-        raw[g][["consulted_patients", "admissions"]] = raw[g][["consulted_patients", "admissions"]].fillna(0)
-        # One completeness per month for every group: the month's, over all admissions.
-        raw[g]["complete"] = all_rows["complete"]
-        for m in MEASURES:
-            raw[g][f"{m}_hours_n"] = raw[g][f"{m}_hours_n"].fillna(0)
+    codes, groups = breakdown_groups(everyone[breakdown], ctx.min_cell)
+    raw = group_frames(everyone, codes, groups, all_rows)
     values = _values({**raw, ALL: all_rows})
-    hidden = _protect_grid(values, groups, months, all_hidden, ctx.min_cell)
+    hidden = _protect_grid(values, groups, list(all_rows.index), all_hidden, ctx.min_cell)
     return _shown_rows(raw, hidden, ctx.min_cell, ALL, breakdown)
+
+
+def breakdown_groups(column: pd.Series, min_cell: int) -> tuple[np.ndarray, list[Hashable]]:
+    """Each admission's group by a site or unit ``column`` (a position in the labels returned,
+    sorted as text): a missing place is "unknown", and places with 1..min_cell-1 admissions are
+    merged (``merge_small_groups``; equal sizes in order of first appearance, as ``value_counts``)."""
+    place, places = pd.factorize(column)
+    # A missing place (-1) reads the last name, "unknown"; a place so named is the same group.
+    names = np.array([*np.asarray(places, dtype=object), "unknown"], dtype=object)
+    label_of_name, labels = pd.factorize(names)
+    label = label_of_name[place]
+    counts = np.bincount(label, minlength=len(labels))
+    # Labels are numbered in order of first appearance, but for "unknown" (numbered last), which
+    # is merged whenever anything is: equal sizes then go in the order ``value_counts`` gives them.
+    present = np.flatnonzero(counts)
+    texts = np.asarray(labels, dtype=object)
+    sizes = (
+        pd.Series(counts[present], index=pd.Index(texts[present], dtype=object))
+        .sort_values(ascending=False, kind="stable")
+        .to_frame("admissions")
+    )
+    merged = merge_small_groups(sizes, counts=("admissions",), size="admissions", min_cell=min_cell)
+    # Places merged away go to the one new label (OTHER, or "<smallest>, other or unknown").
+    new = [g for g in merged.index if g not in sizes.index]
+    target = {name: (name if name in merged.index else new[0]) for name in sizes.index}
+    groups = sorted(set(target.values()), key=str)
+    position = {g: i for i, g in enumerate(groups)}
+    group_of_label = np.full(len(texts), -1, dtype=np.int64)
+    group_of_label[present] = [position[target[name]] for name in texts[present]]
+    return group_of_label[label], groups
+
+
+def group_frames(
+    table: pd.DataFrame, codes: np.ndarray, groups: list[Hashable], all_rows: pd.DataFrame
+) -> dict[Hashable, pd.DataFrame]:
+    """Each group's rows as ``_group_rows`` gives them for the group's admissions alone, over the
+    months of ``all_rows`` (a month without admissions of the group at 0) with their completeness.
+    One pass over the table for all groups: a subset per group cost a copy of the table each."""
+    months = [m for m in all_rows.index if m != PERIOD_ROW]
+    size = len(groups) * len(months)
+    month = pd.Index(months).get_indexer(table["month"])
+    cell = np.where(month >= 0, codes * len(months) + month, -1)
+    patient, _ = pd.factorize(table["patient_id"])
+    consulted = table["consult_at"].notna().to_numpy() & (patient >= 0)
+    span = max(int(patient.max()) + 1, 1)
+
+    def patients(keys: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+        # Distinct (key, patient) pairs (hashed, not sorted), counted per key.
+        return np.bincount(pd.unique(keys[rows] * span + patient[rows]) // span, minlength=n)
+
+    dated = cell >= 0
+    columns: dict[str, np.ndarray] = {
+        "consulted_patients": _with_period(
+            patients(cell, consulted & dated, size), patients(codes, consulted, len(groups))
+        ),
+        "admissions": _with_period(
+            np.bincount(cell[dated], minlength=size), np.bincount(codes, minlength=len(groups))
+        ),
+    }
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns["rate"] = np.where(
+            columns["admissions"] > 0, columns["consulted_patients"] / columns["admissions"], np.nan
+        )
+    members = [codes == i for i in range(len(groups))]
+    for measure in HOUR_MEASURES:
+        hours = table[measure].reset_index(drop=True)
+        known = dated & hours.notna().to_numpy()
+        stats = {k: np.full(size, np.nan) for k in ("q1", "median", "q3")}
+        if known.any():
+            # pandas' grouped quantile, as ``monthly_reach`` takes it month by month.
+            quartiles = hours[known].groupby(cell[known]).quantile(np.array([0.25, 0.5, 0.75])).unstack()
+            at = quartiles.index.to_numpy()
+            for k, q in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
+                stats[k][at] = quartiles[q].to_numpy()
+        period = [hours_summary(hours[rows]) for rows in members]
+        for k in ("median", "q1", "q3"):
+            whole = np.array([np.nan if p[k] is None else p[k] for p in period], dtype=float)
+            columns[f"{measure}_{k}"] = _with_period(stats[k], whole)
+        columns[f"{measure}_n"] = _with_period(
+            np.bincount(cell[known], minlength=size), np.array([p["n"] for p in period], dtype=np.int64)
+        )
+    index = pd.Index([*months, PERIOD_ROW])
+    complete = all_rows["complete"].to_numpy()
+    return {
+        g: pd.DataFrame(
+            {name: values[i] for name, values in columns.items()} | {"complete": complete}, index=index
+        )
+        for i, g in enumerate(groups)
+    }
+
+
+def _with_period(cells: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """groups x (months + the period): each group's month cells, then its period value."""
+    return np.column_stack([cells.reshape(len(period), -1), period])
