@@ -92,8 +92,9 @@ def reach_rows(admissions: list[tuple]) -> pd.DataFrame:
 @given(st.lists(ADMISSION, min_size=1, max_size=120), st.sampled_from([1, 3, 11]), st.booleans())
 def test_all_groups_at_once_give_what_each_group_gives_alone(admissions, min_cell, coded):
     table = reach_rows(admissions)
-    if coded:  # as ``reach_table`` holds the places
+    if coded:  # as ``reach_table`` of normalised frames holds places and patients
         table[["site", "unit"]] = table[["site", "unit"]].astype("category")
+        table["patient_id"] = table["patient_id"].str[1:].astype("int64")
     all_rows = _group_rows(reach_counts(table, THROUGH))
     all_hidden = _months_hidden(all_rows, ALL, min_cell)
     for breakdown in ("site", "unit"):

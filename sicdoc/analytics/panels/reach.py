@@ -20,6 +20,7 @@ worked out by subtraction).
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -251,7 +252,9 @@ def group_frames(
     size = len(groups) * len(months)
     month = pd.Index(months).get_indexer(table["month"])
     cell = np.where(month >= 0, codes * len(months) + month, -1)
-    patient, _ = pd.factorize(table["patient_id"])
+    patient = table["patient_id"].to_numpy()
+    if patient.dtype.kind != "i":  # ids, not yet the integer keys of normalised frames
+        patient, _ = pd.factorize(table["patient_id"])
     consulted = table["consult_at"].notna().to_numpy() & (patient >= 0)
     span = max(int(patient.max()) + 1, 1)
 
@@ -272,10 +275,10 @@ def group_frames(
         columns["rate"] = np.where(
             columns["admissions"] > 0, columns["consulted_patients"] / columns["admissions"], np.nan
         )
-    members = [codes == i for i in range(len(groups))]
     for measure in HOUR_MEASURES:
         hours = table[measure].reset_index(drop=True)
-        known = dated & hours.notna().to_numpy()
+        timed = hours.notna().to_numpy()
+        known = dated & timed
         stats = {k: np.full(size, np.nan) for k in ("q1", "median", "q3")}
         if known.any():
             # pandas' grouped quantile, as ``monthly_reach`` takes it month by month.
@@ -283,7 +286,11 @@ def group_frames(
             at = quartiles.index.to_numpy()
             for k, q in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
                 stats[k][at] = quartiles[q].to_numpy()
-        period = [hours_summary(hours[rows]) for rows in members]
+        # Each group's timed admissions as one slice of them sorted by group.
+        order = np.argsort(codes[timed], kind="stable")
+        values = hours.to_numpy(dtype=float)[timed][order]
+        bounds = np.searchsorted(codes[timed][order], np.arange(len(groups) + 1))
+        period = [hours_summary(pd.Series(values[a:b])) for a, b in pairwise(bounds)]
         for k in ("median", "q1", "q3"):
             whole = np.array([np.nan if p[k] is None else p[k] for p in period], dtype=float)
             columns[f"{measure}_{k}"] = _with_period(stats[k], whole)
