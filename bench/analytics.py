@@ -237,7 +237,7 @@ def main() -> None:
     how = "read" if args.store else "generated"
     print(f"{how} {block:,} patients in {time.perf_counter() - start:.0f} s ({sizes})")
     for n in args.patients:
-        copies = max(1, n // block)
+        copies = max(1, round(n / block))
         tables = base if copies == 1 else tile(base, copies)
         frames = Frames(**tables).normalised()  # the app keeps frames normalised in its cache
         rows = sum(len(t) for t in tables.values())

@@ -30,7 +30,8 @@ dashboard before the workers start; shared: one analytics worker builds them for
 
 ``--keep DIR`` keeps the loaded databases (SQLite ``DIR/sicdoc-N-seedS.sqlite3``, PostgreSQL database
 ``sicdoc_scale_N_S``) with a note of their load figures; with ``--reuse`` a later run measures a kept
-database instead of loading again (each run adds its accounts and written patients to it).
+database instead of loading again (each run adds its accounts and written patients to it; the analytics
+results earlier runs built are dropped first, so the first view and the new filters are built again).
 ``--discard-population`` loads the population one NDJSON file at a time and deletes each once loaded,
 for a disk without room for both (a million patients take about 14 GB as NDJSON and about 62 GB in
 SQLite); it is generated again when next needed. The table
@@ -57,7 +58,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from bench.http_clients import Client, Clients, concurrent, make_clients, serving, spread
-from bench.scale_store import Store, load, load_discarding, pick_people, store_for
+from bench.scale_store import Store, forget_results, load, load_discarding, pick_people, store_for
 from bench.sicdoc_cli import CACHE, population, sicdoc
 from sicdoc.codes import COHORTS
 from sicdoc.config import Config
@@ -206,6 +207,7 @@ def run_backend(store: Store, args: argparse.Namespace, patients: int, scratch: 
     else:
         sicdoc(store.url, "migrate")  # a kept database is brought up to the current schema
         figures["load"] = {**reused, "reused": True}
+        figures["results_dropped"] = forget_results(store.url)
     loaded = figures["load"]
     print(
         f"  load{' (kept from before)' if reused else ''}: {loaded['patients']:,} patients, "

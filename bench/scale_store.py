@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, delete, func, select
 
 from bench.databases import create_postgres, drop_postgres, postgres_exists, postgres_url, sqlite_url
 from bench.processes import PeakWatch
 from bench.sicdoc_cli import SICDOC, environment
 from sicdoc.codes import COHORTS, MRN_SYSTEM
 from sicdoc.models import Resource
+from sicdoc.models.analytics import AnalyticsResult
 from sicdoc.models.projections import DiagnosisFact
 
 
@@ -154,6 +155,17 @@ def stored_counts(url: str) -> tuple[int, int]:
     finally:
         engine.dispose()
     return resources, patients
+
+
+def forget_results(url: str) -> int:
+    """Drop the analytics results a kept database holds from earlier runs (how many there were), so
+    that a run measures building them, as on a fresh load, not serving what an earlier run built."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            return conn.execute(delete(AnalyticsResult)).rowcount
+    finally:
+        engine.dispose()
 
 
 def pick_people(url: str, count: int) -> list[dict[str, str]]:

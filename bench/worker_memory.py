@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/worker_memory.py --patients 20000 --runs 3
     .venv/bin/python bench/worker_memory.py --patients 100000 --runs 3
+    .venv/bin/python bench/worker_memory.py --patients 1000000 --runs 1 --modes shared
 
 The projection rows of ``--patients`` generated people go into a fresh SQLite file
 (bench/population.py), then for each mode and run a real ``sicdoc serve --workers 2`` answers what
@@ -165,13 +166,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("local", "shared"),
+        default=["local", "shared"],
+        help="local mode at a million patients needs a copy of every frame per web worker",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="sicdoc-memory-"))
     try:
         url = prepare(folder, args.patients)
         figures: dict[str, dict[str, list[float]]] = {}
         for run in range(args.runs):
-            for mode in ("local", "shared"):
+            for mode in args.modes:
                 measured = one_run(url, mode, run * 2 + (mode == "shared"))
                 for name, value in measured.items():
                     figures.setdefault(mode, {}).setdefault(name, []).append(value)

@@ -301,7 +301,7 @@ def group_frames(
     complete = all_rows["complete"].to_numpy()
     return {
         g: pd.DataFrame(
-            {name: values[i] for name, values in columns.items()} | {"complete": complete}, index=index
+            {name: column[i] for name, column in columns.items()} | {"complete": complete}, index=index
         )
         for i, g in enumerate(groups)
     }
