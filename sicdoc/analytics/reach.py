@@ -82,22 +82,13 @@ HOUR_MEASURES = ("admission_to_consult_hours", "referral_to_consult_hours")
 
 def adult_admissions(frames: Frames) -> pd.DataFrame:
     """Inpatient admissions that took place, with an admission instant, that are not a palliative
-    consult encounter, of patients not known to be under 18 on the admission date."""
-
-    def build() -> pd.DataFrame:
-        enc = inpatient_encounters(frames)
-        enc = enc[~enc["palliative"] & enc["admit_at"].notna()]
-        births = lookup(enc["patient_id"], frames.patients_by_id["birth_date"])
-        age = age_years(pd.to_datetime(births), enc["admit_date"])
-        return enc[~(age < ADULT_AGE).fillna(False).astype(bool)].drop_duplicates("encounter_id")
-
-    return frames.memo("reach_admissions", build)
-
-
-def reach_admissions(frames: Frames, cohort: str | None = None) -> pd.DataFrame:
-    """``adult_admissions`` of everyone (``cohort`` None or "all") or of one cohort's patients."""
-    adm = adult_admissions(frames)
-    return adm[_of_cohort(frames, adm, cohort)]
+    consult encounter, of patients not known to be under 18 on the admission date (read once per
+    frames, by ``reach_table``'s rows)."""
+    enc = inpatient_encounters(frames)
+    enc = enc[~enc["palliative"] & enc["admit_at"].notna()]
+    births = lookup(enc["patient_id"], frames.patients_by_id["birth_date"])
+    age = age_years(pd.to_datetime(births), enc["admit_date"])
+    return enc[~(age < ADULT_AGE).fillna(False).astype(bool)].drop_duplicates("encounter_id")
 
 
 def _of_cohort(frames: Frames, adm: pd.DataFrame, cohort: str | None) -> np.ndarray:
