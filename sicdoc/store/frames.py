@@ -8,7 +8,7 @@ and period rules live; pushing them into SQL would duplicate those rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -54,6 +54,11 @@ TABLES: dict[str, tuple[Any, str | None]] = {
 }
 
 
+# Rows read and converted at a time when all of a table is read: small enough that the raw rows
+# never outweigh the frames, large enough that pandas' per-call costs do not show.
+BATCH_ROWS = 100_000
+
+
 def _raw(column: Any) -> Any:
     # Dates and instants come back as the driver gives them: on SQLite that is text, which pandas
     # parses per column far faster than SQLAlchemy's per-value conversion (Frames.normalised()
@@ -73,8 +78,20 @@ def _query(name: str, as_of: date | None) -> Select:
 
 
 def load_frames(connection: Connection, *, as_of: date | None = None) -> Frames:
-    """The projection tables as DataFrames (records dated after ``as_of`` left out when given)."""
-    return Frames.of(load_tables(connection, TABLES, as_of=as_of))
+    """The projection tables as normalised frames (records dated after ``as_of`` left out when
+    given), each read and converted ``BATCH_ROWS`` rows at a time (``Frames.normalised_from``)."""
+    return Frames.normalised_from((name, _batches(connection, name, as_of)) for name in TABLES)
+
+
+def _batches(connection: Connection, name: str, as_of: date | None) -> Iterator[pd.DataFrame]:
+    # SQLite's cursor steps through the rows; PostgreSQL's driver holds the result as received (text,
+    # a fraction of the Python values) and makes Python values of a batch at a time.
+    result = connection.execute(_query(name, as_of))
+    try:
+        while rows := result.cursor.fetchmany(BATCH_ROWS):
+            yield _frame(name, rows)
+    finally:
+        result.close()
 
 
 def load_tables(
@@ -111,7 +128,7 @@ def _fetch(connection: Connection, stmt: Select) -> list[Any]:
         result.close()
 
 
-def _frame(name: str, rows: list[Any]) -> pd.DataFrame:
+def _frame(name: str, rows: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=list(COLUMNS[name]), coerce_float=False)
 
 

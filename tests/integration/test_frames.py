@@ -5,8 +5,14 @@ from datetime import UTC, date, datetime
 import pandas as pd
 from sqlalchemy import insert
 
+import sicdoc.store.frames as frames_module
+from sicdoc.analytics.frames import COLUMNS, Frames
+from sicdoc.db import session_scope
 from sicdoc.models import EncounterFact, PatientFact
-from sicdoc.store.frames import data_version, load_frames, patient_labels, places
+from sicdoc.sample import iter_patients
+from sicdoc.services.bundles import process_transaction
+from sicdoc.services.unit import system_unit
+from sicdoc.store.frames import TABLES, data_version, load_frames, load_tables, patient_labels, places
 
 
 def test_frames_round_trip_dates_instants_and_flags(app):
@@ -59,7 +65,8 @@ def test_frames_round_trip_dates_instants_and_flags(app):
     assert enc.loc["e2", "admit_at"] == pd.Timestamp(2025, 4, 1, 8, 0, 0, 250000, tz="UTC")
     assert enc.loc["e1", "admit_date"] == pd.Timestamp(2025, 1, 1)
     assert bool(enc.loc["e1", "palliative"]) is True and bool(enc.loc["e2", "palliative"]) is False
-    assert list(cut.encounters["encounter_id"]) == ["e1"]  # the April visit is after the cut-off
+    # The April visit is after the cut-off.
+    assert list(cut.encounter_ids(cut.encounters["encounter_id"])) == ["e1"]
 
 
 def test_data_version_moves_with_every_write_and_labels_come_from_the_patient(app, session, store):
@@ -77,3 +84,23 @@ def test_data_version_moves_with_every_write_and_labels_come_from_the_patient(ap
         assert data_version(conn) != before
         labels = patient_labels(conn, [stored.id, "missing"], "urn:oid:2.16.840.1.113883.19.5")
     assert labels == {stored.id: {"name": "Grace A Okafor", "mrn": "MRN-9"}}
+
+
+def test_frames_read_in_batches_are_the_frames_read_whole(app, monkeypatch):
+    """Batches of a few rows give what whole tables give: batch boundaries fall between rows with
+    and without dates, flags and codes, and between batches with different code categories."""
+    store = app.extensions["sicdoc.store"]
+    with session_scope(app) as session:
+        unit = system_unit(session, store)
+        for _, bundle, _ in iter_patients(40, 3):
+            process_transaction(unit, bundle)
+    with app.extensions["sicdoc.engine"].connect() as conn:
+        whole = Frames.of(load_tables(conn, TABLES)).normalised()
+        monkeypatch.setattr(frames_module, "BATCH_ROWS", 3)
+        batched = load_frames(conn)
+    assert batched.is_normalised
+    assert len(batched.care_events) > 30 and len(batched.conversations) > 3
+    for name in COLUMNS:
+        pd.testing.assert_frame_equal(getattr(batched, name), getattr(whole, name), check_exact=True)
+    assert list(batched.patient_keys) == list(whole.patient_keys)
+    assert list(batched.encounter_keys) == list(whole.encounter_keys)

@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -121,6 +122,70 @@ def test_observed_cuts_the_future():
     assert seen.referrals["service_request_id"].tolist() == ["r1"]
     assert seen.patients["deceased_date"].isna().all()  # death on 02-01 not known yet
     assert seen.encounters["discharge_at"].isna().all()  # still in hospital on the 15th
+
+
+def _observed_by_copying(frames: Frames, as_of: date) -> dict[str, pd.DataFrame]:
+    """The cut as first written: every table filtered and copied, then the late values blanked."""
+    cut, end = pd.Timestamp(as_of), pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(days=1)
+    patients = frames.patients.copy()
+    patients["deceased_date"] = patients["deceased_date"].where(patients["deceased_date"] <= cut)
+    encounters = frames.encounters[~(frames.encounters["admit_date"] > cut)].copy()
+    encounters.loc[encounters["discharge_at"] > end, ["discharge_at", "discharge_date"]] = pd.NaT
+    events = frames.care_events[~(frames.care_events["start_date"] > cut)].copy()
+    events["end_date"] = events["end_date"].where(~(events["end_date"] > cut))
+    return {"patients": patients, "encounters": encounters, "care_events": events} | {
+        name: getattr(frames, name)[~(getattr(frames, name)[column] > cut)]
+        for name, column in (
+            ("diagnoses", "diagnosis_date"),
+            ("referrals", "authored_date"),
+            ("consults", "start_date"),
+            ("conversations", "performed_date"),
+        )
+    }
+
+
+day = st.one_of(st.none(), st.dates(date(2025, 1, 1), date(2025, 1, 12)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(st.tuples(day, day, day, st.integers(0, 47)), max_size=8),
+    as_of=st.dates(date(2025, 1, 1), date(2025, 1, 12)),
+)
+def test_the_cut_is_the_copied_cut_and_shares_what_it_does_not_change(rows, as_of):
+    frames = Frames.from_records(
+        patients=[{"patient_id": f"p{i}", "deceased_date": a} for i, (a, _, _, _) in enumerate(rows)],
+        encounters=[
+            {
+                "encounter_id": f"e{i}",
+                "patient_id": f"p{i}",
+                "admit_date": a,
+                "discharge_at": None if b is None else datetime(b.year, b.month, b.day, h % 24, tzinfo=UTC),
+                "discharge_date": b,
+            }
+            for i, (a, b, _, h) in enumerate(rows)
+        ],
+        care_events=[
+            {"event_id": f"v{i}", "patient_id": f"p{i}", "start_date": a, "end_date": c}
+            for i, (a, _, c, _) in enumerate(rows)
+        ],
+        referrals=[
+            {"service_request_id": f"r{i}", "patient_id": f"p{i}", "authored_date": c}
+            for i, (_, _, c, _) in enumerate(rows)
+        ],
+    ).normalised()
+    seen = frames.observed(as_of)
+    for name, expected in _observed_by_copying(frames, as_of).items():
+        pd.testing.assert_frame_equal(getattr(seen, name), expected, check_exact=True)
+        whole = getattr(frames, name)
+        if len(whole) and expected.equals(whole):  # nothing cut: the columns are shared, not copied
+            assert np.shares_memory(
+                getattr(seen, name)["patient_id"].to_numpy(), whole["patient_id"].to_numpy()
+            )
+    # An edit of the cut's tables stays in the cut.
+    before = frames.encounters.copy()
+    seen.encounters.loc[:, "discharge_date"] = pd.NaT
+    pd.testing.assert_frame_equal(frames.encounters, before)
 
 
 def test_lookup_keeps_dates_even_when_empty():
