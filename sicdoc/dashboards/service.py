@@ -27,21 +27,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
-from sicdoc.analytics.worklist import plain
-from sicdoc.codes import MRN_SYSTEM
+from sicdoc.dashboards import worklists
 from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.calls import Call
 from sicdoc.dashboards.definitions import Dashboard
 from sicdoc.dashboards.shared import SharedResults
 from sicdoc.errors import ConfigurationError
-from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import (
     changed_tables,
     clinician_departments,
@@ -49,8 +46,6 @@ from sicdoc.store.frames import (
     data_version,
     load_frames,
     load_tables,
-    patient_labels,
-    patient_tables,
     places,
 )
 
@@ -139,7 +134,7 @@ class AnalyticsService:
             previous = self._frames.latest("frames")
             with self.engine.connect() as conn:
                 if previous is None or time.monotonic() - previous.started > self._frames.max_age:
-                    return load_frames(conn).normalised()
+                    return load_frames(conn)
                 changed = changed_tables(previous.version, version)
                 if not changed:
                     return previous.value
@@ -317,23 +312,15 @@ class AnalyticsService:
         it is never shown stale: the table is kept per data version (any write moves it) and names
         and MRNs are read from the current Patient resources at every view.
         """
-        table = self._worklist_table(scope)
-        # Positions, not a filtered copy: at a hospital's size the table is tens of megabytes, and a
-        # copy per view (four at once per worker) is what a worker's memory peak would be made of.
-        keep = np.ones(len(table), dtype=bool)
-        if in_hospital:
-            keep &= table["in_hospital"].to_numpy(dtype=bool)
-        if only is not None:
-            keep &= table["patient_id"].isin(set(only)).to_numpy()
-        if hide:
-            keep &= ~table["patient_id"].isin(set(hide)).to_numpy()
-        matching = np.flatnonzero(keep)
-        top = plain(table.iloc[matching[offset : offset + limit]])
-        with self.engine.connect() as conn:
-            labels = patient_labels(conn, top["patient_id"], MRN_SYSTEM)
-        top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]
-        top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
-        return top, len(matching)
+        return worklists.page_of(
+            self.engine,
+            self._worklist_table(scope),
+            in_hospital=in_hospital,
+            only=only,
+            hide=hide,
+            offset=offset,
+            limit=limit,
+        )
 
     def review_cases(self, where: Where, as_of: date) -> list[Case]:
         """The end-of-life case review's cases of ``where`` as known at the end of ``as_of``, kept
@@ -360,7 +347,7 @@ class AnalyticsService:
             held_version, table = held
             if held_version == version:
                 return table
-            current = self._patched_worklist(table, held_version, version, scope)
+            current = worklists.updated(self.engine, table, held_version, version, scope)
             if current is not None:
                 self._shared.keep(call, version, current)
                 return current
@@ -382,27 +369,13 @@ class AnalyticsService:
             and whole_at is not None
             and time.monotonic() - whole_at <= self._results.max_age
         ):
-            current = self._patched_worklist(previous.value, previous.version, version, scope)
+            current = worklists.updated(self.engine, previous.value, previous.version, version, scope)
             if current is not None:
                 return current
         started = time.monotonic()
         table = scoped(self.frames(version), scope)
         self._worklist_whole[key] = started
         return table
-
-    def _patched_worklist(
-        self, table: pd.DataFrame, old_version: str, version: str, scope: Scope
-    ) -> pd.DataFrame | None:
-        """The worklist ``table`` of ``old_version`` brought up to ``version`` by computing again the
-        patients written since, from their own rows; None when they cannot be told cheaply."""
-        from sicdoc.analytics.worklist import patched, scoped
-
-        with self.engine.connect() as conn:
-            patients = changed_patients(conn, old_version, version)
-            if patients is None:
-                return None
-            fresh = scoped(Frames.of(patient_tables(conn, patients)), scope)
-        return patched(table, fresh, patients)
 
 
 def _dashboard_call(board: Dashboard, scope: Scope) -> Call:

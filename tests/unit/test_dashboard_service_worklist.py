@@ -1,4 +1,4 @@
-"""The service's page of the worklist: filters, paging and the count, without copying the table."""
+"""The service's worklist pages (sicdoc.dashboards.worklists): filters, paging, the count, no copy."""
 
 import tracemalloc
 
@@ -8,7 +8,7 @@ from sqlalchemy import create_engine
 
 from sicdoc.analytics.scope import parse_scope
 from sicdoc.analytics.worklist import CATEGORICAL, worklist
-from sicdoc.dashboards import service as service_module
+from sicdoc.dashboards import worklists
 from sicdoc.dashboards.service import AnalyticsService, today_utc
 from tests.unit.test_analytics_worklist import AS_OF, frames
 
@@ -30,7 +30,7 @@ def service(monkeypatch):
         analytics = AnalyticsService(create_engine("sqlite://"), {}, "test")
         monkeypatch.setattr(analytics, "_worklist_table", lambda scope: table)
         monkeypatch.setattr(
-            service_module,
+            worklists,
             "patient_labels",
             lambda conn, ids, system: {p: {"name": f"Name {p}", "mrn": f"M{p}"} for p in ids},
         )

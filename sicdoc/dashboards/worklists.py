@@ -1,0 +1,63 @@
+"""The clinician worklist as the analytics service serves it: a page of the table, with names and
+MRNs, and the table brought up to date after a write.
+
+The table itself (``sicdoc.analytics.worklist.scoped``) is computed by the analytics worker or the
+service; nothing here is stale, as clinicians act on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.scope import Scope
+from sicdoc.analytics.worklist import patched, plain, scoped
+from sicdoc.codes import MRN_SYSTEM
+from sicdoc.store.changes import changed_patients
+from sicdoc.store.frames import patient_labels, patient_tables
+
+
+def page_of(
+    engine: Engine,
+    table: pd.DataFrame,
+    *,
+    in_hospital: bool,
+    only: Collection[str] | None,
+    hide: Collection[str],
+    offset: int,
+    limit: int,
+) -> tuple[pd.DataFrame, int]:
+    """One page of ``table`` with each patient's current name and MRN, and how many match in all."""
+    # Positions, not a filtered copy: at a hospital's size the table is tens of megabytes, and a
+    # copy per view (four at once per worker) is what a worker's memory peak would be made of.
+    keep = np.ones(len(table), dtype=bool)
+    if in_hospital:
+        keep &= table["in_hospital"].to_numpy(dtype=bool)
+    if only is not None:
+        keep &= table["patient_id"].isin(set(only)).to_numpy()
+    if hide:
+        keep &= ~table["patient_id"].isin(set(hide)).to_numpy()
+    matching = np.flatnonzero(keep)
+    top = plain(table.iloc[matching[offset : offset + limit]])
+    with engine.connect() as conn:
+        labels = patient_labels(conn, top["patient_id"], MRN_SYSTEM)
+    top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]
+    top["mrn"] = [labels.get(p, {}).get("mrn") for p in top["patient_id"]]
+    return top, len(matching)
+
+
+def updated(
+    engine: Engine, table: pd.DataFrame, old_version: str, version: str, scope: Scope
+) -> pd.DataFrame | None:
+    """The worklist ``table`` of ``old_version`` brought up to ``version`` by computing again the
+    patients written since, from their own rows; None when they cannot be told cheaply."""
+    with engine.connect() as conn:
+        patients = changed_patients(conn, old_version, version)
+        if patients is None:
+            return None
+        fresh = scoped(Frames.of(patient_tables(conn, patients)), scope)
+    return patched(table, fresh, patients)
