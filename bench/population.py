@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, insert
 
-from sicdoc.analytics.frames import COLUMNS, Frames
+from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.tables import COLUMNS
 from sicdoc.conversation.quality import score_answers
 from sicdoc.sample import plan_patient
 from sicdoc.sample.catalog import ICU_UNITS, UNITS

@@ -17,8 +17,9 @@ from datetime import date
 import pandas as pd
 
 from sicdoc.analytics.cohorts import NOT_HAPPENED, consult_rows, conversation_rows, in_period, in_scope
-from sicdoc.analytics.frames import EVERYWHERE, NO_KEY, Frames, Where, as_instant_end, lookup
+from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, as_instant_end, lookup
 from sicdoc.analytics.quality import invalid_consults
+from sicdoc.analytics.tables import NO_KEY
 from sicdoc.codes import INPATIENT_CLASSES
 
 HOURS = (24, 48, 72)

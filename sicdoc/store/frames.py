@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Date, DateTime, Select, String, func, or_, select, type_coerce
 
-from sicdoc.analytics.frames import COLUMNS, Frames
+from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.tables import COLUMNS
 from sicdoc.models import (
     CareEvent,
     Conversation,

@@ -6,7 +6,8 @@ import pandas as pd
 from sqlalchemy import insert
 
 import sicdoc.store.frames as frames_module
-from sicdoc.analytics.frames import COLUMNS, Frames
+from sicdoc.analytics.frames import Frames
+from sicdoc.analytics.tables import COLUMNS
 from sicdoc.db import session_scope
 from sicdoc.models import EncounterFact, PatientFact
 from sicdoc.sample import iter_patients

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sicdoc.analytics.cohorts import age_band, age_years
-from sicdoc.analytics.frames import COLUMNS, NO_KEY, Frames, empty_frame, lookup
+from sicdoc.analytics.frames import Frames, lookup
 from sicdoc.analytics.intervals import band_of, median_days
 from sicdoc.analytics.suppression import is_small, protect
+from sicdoc.analytics.tables import COLUMNS, NO_KEY, empty_frame
 
 
 def test_empty_frames_have_the_projection_columns():
@@ -23,20 +24,6 @@ def test_empty_frames_have_the_projection_columns():
     assert str(normal.encounters["admit_at"].dtype).startswith("datetime64") and "UTC" in str(
         normal.encounters["admit_at"].dtype
     )
-
-
-def test_an_empty_table_normalises_as_the_conversions_would_and_is_the_callers_own():
-    from sicdoc.analytics.frames import _converted, _normalise
-
-    for name in COLUMNS:
-        fast = _normalise(name, pd.DataFrame.from_records([], columns=list(COLUMNS[name])))
-        pd.testing.assert_frame_equal(fast, _converted(name, empty_frame(name)))
-    first = _normalise("patients", empty_frame("patients"))
-    first["patient_id"] = first["patient_id"].astype("int64")  # a caller editing its copy
-    assert _normalise("patients", empty_frame("patients"))["patient_id"].dtype == object
-    # Typed empty tables take the conversions themselves.
-    typed = empty_frame("patients").astype({"patient_id": "int64"})
-    assert _normalise("patients", typed)["patient_id"].dtype == object
 
 
 def test_missing_column_is_an_error():

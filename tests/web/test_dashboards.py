@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sicdoc.analytics.frames import COLUMNS
+from sicdoc.analytics.tables import COLUMNS
 from sicdoc.cli import main
 from sicdoc.security import audit
 from tests.conftest import BACKENDS, PG_ADMIN_URL

@@ -1,0 +1,234 @@
+"""The projection tables as analytics reads them: each table's columns, and how a table's rows are
+made ready once (dates, instants, flags and codes coerced; patients and encounters as integer keys).
+
+``sicdoc.analytics.frames`` holds the tables together; this module knows one table at a time.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+PATIENT_COLUMNS = (
+    "patient_id",
+    "birth_date",
+    "sex",
+    "race",
+    "ethnicity",
+    "language",
+    "deceased_date",
+    "site",
+)
+DIAGNOSIS_COLUMNS = (
+    "condition_id",
+    "cohort",
+    "patient_id",
+    "code_system",
+    "code",
+    "subtype",
+    "metastatic",
+    "hematologic",
+    "diagnosis_date",
+    "encounter_id",
+)
+ENCOUNTER_COLUMNS = (
+    "encounter_id",
+    "patient_id",
+    "class_code",
+    "status",
+    "admit_at",
+    "admit_date",
+    "discharge_at",
+    "discharge_date",
+    "site",
+    "unit",
+    "palliative",
+    "discharge_disposition",
+)
+REFERRAL_COLUMNS = (
+    "service_request_id",
+    "patient_id",
+    "code",
+    "status",
+    "authored_at",
+    "authored_date",
+    "encounter_id",
+    "requester_id",
+    "site",
+    "unit",
+)
+CONSULT_COLUMNS = (
+    "encounter_id",
+    "patient_id",
+    "status",
+    "start_at",
+    "start_date",
+    "referral_id",
+    "site",
+    "unit",
+)
+CONVERSATION_COLUMNS = (
+    "procedure_id",
+    "patient_id",
+    "status",
+    "performed_at",
+    "performed_date",
+    "clinician_id",
+    "encounter_id",
+    "site",
+    "unit",
+    "domains",
+    "code_status",
+    "care_focus",
+    "quality_domains",
+    "quality_source",
+)
+CARE_EVENT_COLUMNS = (
+    "event_id",
+    "patient_id",
+    "kind",
+    "start_date",
+    "end_date",
+    "value",
+    "procedure_id",
+    "encounter_id",
+    "location_id",
+)
+LOCATION_COLUMNS = ("location_id", "name", "typed", "icu")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": PATIENT_COLUMNS,
+    "diagnoses": DIAGNOSIS_COLUMNS,
+    "encounters": ENCOUNTER_COLUMNS,
+    "referrals": REFERRAL_COLUMNS,
+    "consults": CONSULT_COLUMNS,
+    "conversations": CONVERSATION_COLUMNS,
+    "care_events": CARE_EVENT_COLUMNS,
+    "locations": LOCATION_COLUMNS,
+}
+# Calendar dates stay calendar dates (datetime64 at midnight, no time zone): intervals are whole days
+# between the dates as written in the record.
+DATE_COLUMNS = {
+    "patients": ("birth_date", "deceased_date"),
+    "diagnoses": ("diagnosis_date",),
+    "encounters": ("admit_date", "discharge_date"),
+    "referrals": ("authored_date",),
+    "consults": ("start_date",),
+    "conversations": ("performed_date",),
+    "care_events": ("start_date", "end_date"),
+}
+INSTANT_COLUMNS = {
+    "encounters": ("admit_at", "discharge_at"),
+    "referrals": ("authored_at",),
+    "consults": ("start_at",),
+    "conversations": ("performed_at",),
+}
+FLAG_COLUMNS = {
+    "diagnoses": ("metastatic", "hematologic"),
+    "encounters": ("palliative",),
+    "locations": ("typed", "icu"),
+}
+# Code columns the analytics only compares with a few values: as categoricals, every filter copies
+# them as one-byte codes instead of string references (a quarter of a dashboard build's time).
+CODED_COLUMNS = {
+    "diagnoses": ("cohort", "code_system", "code", "subtype"),
+    "encounters": ("class_code", "status"),
+    "referrals": ("code", "status"),
+    "consults": ("status",),
+    "conversations": ("status",),
+    "care_events": ("kind",),
+}
+# The integer key of a missing id (a row that names no encounter).
+NO_KEY = -1
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    """An empty frame with the expected columns of projection ``name``."""
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in COLUMNS[name]})
+
+
+def as_dates(values: pd.Series) -> pd.Series:
+    """Calendar dates as datetime64 (NaT for missing), whatever mix of date/str/None came in."""
+    out = pd.to_datetime(values, errors="coerce")
+    if isinstance(out.dtype, pd.DatetimeTZDtype):
+        out = out.dt.tz_localize(None)
+    return out.dt.normalize()
+
+
+def as_instants(values: pd.Series) -> pd.Series:
+    """UTC instants; naive values are taken to be UTC already (the projections store UTC)."""
+    return pd.to_datetime(values, errors="coerce", utc=True)
+
+
+def normalised_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in COLUMNS[name] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} frame lacks columns {missing}")
+    if frame.empty and all(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
+        # One patient's tables (a chart's "conversation due") are mostly empty, and pandas' conversions
+        # cost as much on no rows as on a few: a sixth of that check's time. A copy, as callers edit.
+        return empty_normalised(name).copy()
+    return _converted(name, frame)
+
+
+@cache
+def empty_normalised(name: str) -> pd.DataFrame:
+    return _converted(name, empty_frame(name))
+
+
+def _converted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.loc[:, list(COLUMNS[name])].copy()
+    for column in DATE_COLUMNS.get(name, ()):
+        out[column] = as_dates(out[column])
+    for column in INSTANT_COLUMNS.get(name, ()):
+        out[column] = as_instants(out[column])
+    for column in FLAG_COLUMNS.get(name, ()):
+        out[column] = out[column].astype(object).where(out[column].notna(), False).astype(bool)
+    for column in CODED_COLUMNS.get(name, ()):
+        out[column] = out[column].astype("category")
+    # Identifiers are compared across frames, so one dtype for all of them.
+    for column in out.columns:
+        if column.endswith("_id"):
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out.reset_index(drop=True)
+
+
+def joined(name: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Converted parts of one table as one frame, as if converted whole."""
+    if not parts:
+        return empty_normalised(name).copy()
+    if len(parts) == 1:
+        return parts[0]
+    out = pd.concat(parts, ignore_index=True)
+    coded = CODED_COLUMNS.get(name, ())
+    for column in out.columns:
+        if column in coded and not isinstance(out[column].dtype, pd.CategoricalDtype):
+            # Parts with different categories concatenate as plain values: one categorical again.
+            out[column] = out[column].astype("category")
+        elif out[column].dtype == object and not column.endswith("_id"):
+            # A text column reads as strings, but as plain objects in a part where it is all empty.
+            out[column] = out[column].infer_objects()
+    return out
+
+
+def assign_keys(tables: dict[str, pd.DataFrame], column: str) -> pd.Index:
+    """Replace ``column`` in every table that has it by integer keys, one factorisation over all of
+    them so a key means the same thing everywhere; returns the id of each key."""
+    names = [name for name, table in tables.items() if column in table.columns]
+    codes, ids = pd.factorize(pd.concat([tables[n][column] for n in names], ignore_index=True))
+    start = 0
+    for name in names:
+        size = len(tables[name])
+        tables[name][column] = codes[start : start + size].astype("int64")
+        start += size
+    return pd.Index(ids, dtype=object)
+
+
+def ids_of(index: pd.Index | None, keys: pd.Series) -> pd.Series:
+    if index is None:
+        raise ValueError("integer keys exist only on normalised frames")
+    codes = keys.to_numpy(dtype="int64")
+    ids = index.take(np.maximum(codes, 0)) if len(index) else np.full(len(codes), None, dtype=object)
+    return pd.Series(ids, index=keys.index, dtype=object).where(codes != NO_KEY, None)
