@@ -341,15 +341,14 @@ class AnalyticsService:
         # dashboard it is building (seconds at a hospital's size), and stays exactly current.
         version = self.version()
         held = self._shared.held(call, version)
-        if held is not None and held[0] != version:
+        if held is not None and held.version != version:
             version = self.version()  # the stored table may be of a write made since the probe
         if held is not None:
-            held_version, table = held
-            if held_version == version:
-                return table
-            current = worklists.updated(self.engine, table, held_version, version, scope)
+            if held.version == version:
+                return held.value
+            current = worklists.updated(self.engine, held.value, held.version, version, scope)
             if current is not None:
-                self._shared.keep(call, version, current)
+                self._shared.keep(call, version, current, held)
                 return current
         return self._shared.result(call, version, self.version)[0]
 

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,16 @@ REREQUEST = timedelta(hours=1)
 DROP_AFTER = timedelta(days=7)
 
 
+@dataclass(frozen=True)
+class Held:
+    """A result to be had without waiting: its value, the data version it is for, and the stored
+    build it is, or was brought up to date from, in this process (None if not known)."""
+
+    version: str
+    value: Any
+    build: tuple[str, float] | None
+
+
 class SharedResults:
     """Results in the ``analytics_result`` table, with the few a web worker last read kept in memory."""
 
@@ -86,6 +97,9 @@ class SharedResults:
         # a million patients' worklist is 9 MB stored and about 50 MB loaded, once, not once a thread.
         self._reading: dict[str, threading.Lock] = {}
         self._reading_lock = threading.Lock()
+        # The stored build (data version, time built) each result ``keep`` holds was brought up to date
+        # from: while that build is still the stored one, the kept result is newer than it.
+        self._kept_from: dict[str, tuple[str, float]] = {}
 
     @property
     def max_age(self) -> float:
@@ -132,25 +146,45 @@ class SharedResults:
         wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
         return self._wait(call, version, probe, wait), None
 
-    def held(self, call: Call, version: str) -> tuple[str, Any] | None:
+    def held(self, call: Call, version: str) -> Held | None:
         """The newest result of ``call`` to be had without waiting, with the data version it is for
         (this process's, or the stored row's), or None when there is none; when it is not for
         ``version``, the worker is asked for that."""
-        hit = self._served.peek(version, call.key)
+        key = call.key
+        hit = self._served.peek(version, key)
         if hit is not None:
-            return version, unwrap(hit.value)
-        row = self._status(call.key)
-        entry = self._read(row) if row is not None else None
-        if row is None or entry is None or row.data_version is None:
+            return Held(version, unwrap(hit.value), self._kept_from.get(key))
+        row = self._status(key)
+        if row is None or row.data_version is None or row.computed_at is None:
+            return None
+        build = (row.data_version, row.computed_at.timestamp())
+        kept = self._served.latest(key)
+        if (
+            kept is not None
+            and self._kept_from.get(key) == build
+            and time.time() - kept.computed_at <= self.max_age
+        ):
+            # Brought up to date here from the build still stored, so newer than it: handed out
+            # instead of reading that build again (two of a large result at once, and a copy made
+            # from it, set a web worker's peak at every write). At most ``max_age`` old, as a build.
+            entry: Entry | None = kept
+        else:
+            entry = self._read(row)
+        if entry is None:
             return None
         now = now_utc()
         if row.data_version != version or self._should_request(row, now):
             self._request(call, now)
-        return row.data_version, unwrap(entry.value)
+        return Held(entry.version, unwrap(entry.value), build)
 
-    def keep(self, call: Call, version: str, value: Any) -> None:
-        """Serve ``value``, brought up to ``version`` in this process, as ``call``'s result for it."""
+    def keep(self, call: Call, version: str, value: Any, held: Held) -> None:
+        """Serve ``value``, brought up to ``version`` in this process from ``held``, as ``call``'s
+        result for it."""
         self._served.put(version, call.key, ("ok", value), time.time())
+        if held.build is None:
+            self._kept_from.pop(call.key, None)
+        else:
+            self._kept_from[call.key] = held.build
 
     def _should_request(self, row: ResultRow, now: datetime) -> bool:
         if row.requested_at < now - REREQUEST:
@@ -228,6 +262,7 @@ class SharedResults:
             self._forget(row.key)
             return None
         self._served.put(row.data_version, row.key, value, built)
+        self._kept_from.pop(row.key, None)  # what this process kept was let go for this build
         return Entry(row.data_version, built, time.monotonic(), value)
 
     def _forget(self, key: str) -> None:
