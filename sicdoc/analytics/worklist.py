@@ -17,6 +17,7 @@ from collections.abc import Collection
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sicdoc.analytics.cohorts import check_cohorts, cohort_patients, conversation_rows
@@ -149,22 +150,28 @@ def patched(previous: pd.DataFrame, fresh: pd.DataFrame, patients: Collection[st
     """The worklist ``previous`` with the rows of ``patients`` replaced by ``fresh``, their worklist
     computed again from their own records after a write. Every row depends on its patient's records
     alone, so this is the table ``worklist`` gives for all the data, at the cost of those patients."""
-    kept = previous[~previous["patient_id"].isin(set(patients))].reset_index(drop=True)
-    if fresh.empty:
-        return kept
-    if kept.empty:
-        return fresh
-    kept, fresh = _same_categories(kept, fresh)
-    if len(fresh) > INSERTED_ONE_BY_ONE:
-        return _ordered(pd.concat([kept, fresh], ignore_index=True))
-    # Sorting a million patients' table again took over a second for the few rows a write changes.
-    rows = [(_position(kept, row), i) for i, row in enumerate(fresh.itertuples(index=False))]
-    parts, start = [], 0
-    for at, i in sorted(rows):
-        parts += [kept.iloc[start:at], fresh.iloc[i : i + 1]]
-        start = at
-    parts.append(kept.iloc[start:])
-    return pd.concat([part for part in parts if not part.empty], ignore_index=True)
+    stays = ~previous["patient_id"].isin(set(patients)).to_numpy()
+    if fresh.empty or not stays.any() or len(fresh) > INSERTED_ONE_BY_ONE:
+        kept = previous[stays].reset_index(drop=True)
+        if fresh.empty or kept.empty:
+            return _compact(fresh if kept.empty else kept)
+        return _ordered(pd.concat(_same_categories(kept, fresh), ignore_index=True))
+    # Sorting a million patients' table again took over a second for the few rows a write changes:
+    # each fresh row is put in place, and the table is then taken a column at a time, so that
+    # beside ``previous`` only the new table and one column are ever held (a web worker's peak).
+    slots = sorted(
+        (_position(previous, stays, row), i) for i, row in enumerate(fresh.itertuples(index=False))
+    )
+    order = np.insert(np.flatnonzero(stays), [at for at, _ in slots], [len(previous) + i for _, i in slots])
+    previous, fresh = _same_categories(previous, fresh)
+    return pd.DataFrame({name: _taken(previous[name], fresh[name], order) for name in previous}, copy=False)
+
+
+def _taken(previous: pd.Series, fresh: pd.Series, order: np.ndarray) -> pd.Series:
+    """Rows ``order`` of ``previous`` then ``fresh`` as one column, of ``previous``'s type (taken from
+    the values, as a Series' own ``take`` also keeps an index of ``order``, a column's size again)."""
+    both = pd.concat([previous, fresh], ignore_index=True)
+    return pd.Series(both.array.take(order), dtype=previous.dtype, copy=False)
 
 
 # Up to this many rows a write changed are each put in place in the sorted table; more, it is sorted.
@@ -207,9 +214,9 @@ def plain(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _position(table: pd.DataFrame, row: Any) -> int:
-    """How many rows of ``table`` (in _ordered's order) come before ``row``: recency and priority
-    ascending, the last contact newest first with none last, then the patient id."""
+def _position(table: pd.DataFrame, stays: np.ndarray, row: Any) -> int:
+    """How many rows of ``table`` where ``stays`` holds come before ``row`` in _ordered's order: recency
+    and priority ascending, the last contact newest first with none last, then the patient id."""
     recency, priority = table["recency"].to_numpy(), table["priority"].to_numpy()
     contact = table["last_contact"]
     if pd.isna(row.last_contact):
@@ -217,12 +224,12 @@ def _position(table: pd.DataFrame, row: Any) -> int:
     else:
         contact_before = (contact > row.last_contact).to_numpy()
         contact_tied = (contact == row.last_contact).to_numpy()
-    tied = (recency == row.recency) & (priority == row.priority) & contact_tied
+    tied = stays & (recency == row.recency) & (priority == row.priority) & contact_tied
     before = (recency < row.recency) | (recency == row.recency) & (
         (priority < row.priority) | (priority == row.priority) & contact_before
     )
     ids = table["patient_id"].to_numpy()[tied]
-    return int(before.sum()) + int((ids < row.patient_id).sum())
+    return int((before & stays).sum()) + int((ids < row.patient_id).sum())
 
 
 def _where_and_when(data: Frames, out: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:

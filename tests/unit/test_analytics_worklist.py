@@ -191,3 +191,52 @@ def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would(
         out = patched(previous, fresh, changed)
         pd.testing.assert_frame_equal(plain(out), plain(whole))
         assert all(isinstance(out[c].dtype, pd.CategoricalDtype) for c in CATEGORICAL)
+
+
+def test_a_write_put_in_place_holds_one_new_table_beside_the_old_one_at_most():
+    """A web worker patches a million patients' worklist at every write; what it holds meanwhile
+    sets its peak: once a kept copy and a joined copy, now the new table and one column."""
+    import tracemalloc
+
+    import numpy as np
+
+    from sicdoc.analytics.worklist import _ordered, patched
+
+    rows = 200_000
+    rng = np.random.default_rng(5)
+    previous = _ordered(
+        pd.DataFrame(
+            {
+                # object, as ``Frames.patient_ids`` gives them
+                "patient_id": pd.Series([f"p{n:09d}" for n in range(rows)], dtype=object),
+                "cohorts": rng.choice(["cancer", "stroke"], rows),
+                "reason": "no_sic_after_index",
+                "days_waiting": rng.integers(30, 900, rows),
+                "priority": rng.integers(1, 4, rows),
+                "days_since_index": rng.integers(30, 900, rows),
+                "index_date": pd.Timestamp("2024-01-01"),
+                "admit_date": pd.NaT,
+                "in_hospital": False,
+                "site_now": None,
+                "unit_now": None,
+                "last_contact": pd.Timestamp("2025-01-01")
+                + pd.to_timedelta(rng.integers(0, 300, rows), unit="D"),
+                "recency": rng.integers(0, 4, rows),
+            }
+        )
+    )
+    fresh = plain(previous.iloc[[7, 70_000]]).reset_index(drop=True)
+    fresh.loc[0, "unit_now"] = "Ward 9"  # a ward the table has not had
+    fresh = _ordered(fresh)
+    changed = [previous["patient_id"].iloc[n] for n in (7, 70_000, 150_000)]
+    shallow = previous.memory_usage(deep=False).sum()
+    tracemalloc.start()
+    try:
+        out = patched(previous, fresh, changed)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    whole = _ordered(pd.concat([previous[~previous["patient_id"].isin(changed)], fresh]))
+    pd.testing.assert_frame_equal(plain(out), plain(whole))
+    assert out["patient_id"].dtype == object
+    assert peak < shallow * 1.3  # the new table and a column; the first way held two tables
