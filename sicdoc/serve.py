@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from sicdoc.allocator import cap_malloc_arenas
+from sicdoc.allocator import cap_malloc_arenas, fix_mmap_threshold
 from sicdoc.collector import freeze_before_fork, tune_collector
 from sicdoc.config import child_environment
 
@@ -42,7 +42,9 @@ class _Gunicorn(BaseApplication):
 def run(app: Flask, host: str, port: int, workers: int = 2) -> None:
     use_demo_address(app, host, port)
     tune_collector()
-    cap_malloc_arenas()  # before any worker thread allocates; the forked workers inherit it
+    # Before any worker thread allocates; the forked workers inherit both.
+    cap_malloc_arenas()
+    fix_mmap_threshold()
     shared = app.config.get("ANALYTICS_MODE") == "shared"
     if not shared:  # in shared mode the web workers hold no analytics to warm
         warm_dashboards(app)

@@ -1,4 +1,4 @@
-"""The malloc arena limit of the web server's processes."""
+"""The malloc settings of the web server's processes: the arena limit and a fixed mmap threshold."""
 
 import os
 import platform
@@ -63,12 +63,54 @@ def test_an_operators_setting_wins(monkeypatch):
     assert cap_malloc_arenas() is False
 
 
-def test_the_server_caps_arenas_before_its_workers_fork(monkeypatch, app):
+# A large block freed, then megabyte blocks held under a small one and freed: with glibc's moving
+# threshold they came from the heap, which keeps them; the process prints how much it kept.
+RETAINED = """
+import sys
+from sicdoc.allocator import fix_mmap_threshold
+if sys.argv[1] == "fixed":
+    assert fix_mmap_threshold()
+def resident():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) // 1024
+before = resident()
+large = bytearray(16 << 20)
+del large
+blocks = [bytearray(2 << 20) for _ in range(24)]
+pin = bytearray(200_000)
+del blocks
+print(resident() - before)
+"""
+
+
+def retained_mib(mode: str) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run(
+        [sys.executable, "-c", RETAINED, mode], env=env, capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
+
+
+@glibc
+def test_freed_megabyte_blocks_go_back_to_the_system_with_a_fixed_threshold():
+    assert retained_mib("moving") >= 40  # 48 MiB of blocks freed and kept by the heap
+    assert retained_mib("fixed") <= 8
+
+
+def test_an_operators_threshold_wins(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    from sicdoc.allocator import fix_mmap_threshold
+
+    assert fix_mmap_threshold() is False
+
+
+def test_the_server_sets_malloc_before_its_workers_fork(monkeypatch, app):
     calls: list[str] = []
     monkeypatch.setattr(serve, "cap_malloc_arenas", lambda: calls.append("arenas"))
+    monkeypatch.setattr(serve, "fix_mmap_threshold", lambda: calls.append("threshold"))
     monkeypatch.setattr(serve, "freeze_before_fork", lambda: calls.append("fork"))
     monkeypatch.setattr(serve._Gunicorn, "run", lambda self: calls.append("serve"))
     app.config["ANALYTICS_MODE"] = "shared"
     monkeypatch.setattr(serve, "start_analytics_worker", lambda app: None)
     serve.run(app, "127.0.0.1", 0)
-    assert calls == ["arenas", "fork", "serve"]
+    assert calls == ["arenas", "threshold", "fork", "serve"]
