@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
 
 from sicdoc.errors import InvalidInput
 
@@ -67,6 +66,9 @@ def check_password(password: str, user_inputs: Iterable[str] = ()) -> None:
 
 def _weakness(password: str, user_inputs: list[str]) -> str | None:
     """None if zxcvbn rates the password strong enough, else its warning (may be empty)."""
+    # Imported here: its word lists are 13 MB in every web worker, for the rare new password.
+    from zxcvbn import zxcvbn
+
     with _ZXCVBN:
         result = zxcvbn(password[:_CHECKED], user_inputs=user_inputs)
     if result["score"] >= MIN_SCORE:
