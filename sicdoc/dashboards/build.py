@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
@@ -20,7 +20,9 @@ from sicdoc.analytics.panels.monthly import PHASE_COLUMN
 from sicdoc.analytics.phases import panel_notes, quarter_of_day
 from sicdoc.analytics.scope import Scope
 from sicdoc.dashboards.definitions import Dashboard
-from sicdoc.figures.panels import panel_figures
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ def build_dashboard(
     clinicians: ClinicianLabels | None = None,
     departments: Mapping[str, str] | None = None,
 ) -> BuiltDashboard:
+    # Here, not at the top: a web worker unpickling a stored dashboard imports this module, and
+    # draws nothing (it sends the figures' JSON), so it never loads plotly's figure classes.
+    from sicdoc.figures.panels import panel_figures
+
     tables, report = build_tables(frames, scope, board, value_set_version, clinicians, departments)
     cohorts = list(scope.cohorts)
     period = period_text(scope)

@@ -12,7 +12,12 @@ from pathlib import Path
 
 def plotly_js_path() -> Path:
     """The plotly.js bundle that ships with the plotly package (same version as the figures)."""
+    return plotly_data("plotly.min.js")
+
+
+def plotly_data(*parts: str) -> Path:
+    """A file of the plotly package's own data (its scripts, its templates), found without importing it."""
     spec = find_spec("plotly")
     if spec is None or spec.origin is None:
         raise RuntimeError("the plotly package is not installed")
-    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+    return Path(spec.origin).parent.joinpath("package_data", *parts)

@@ -18,6 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from sicdoc.figures.look import BASE, BOTTOM_PX, LAYOUT
+
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 COHORT_COLORS = {"stroke": "#0072B2", "heart_failure": "#D55E00", "cancer": "#009E73"}
 COHORT_LABELS = {"stroke": "Stroke", "heart_failure": "Heart failure", "cancer": "Cancer"}
@@ -56,15 +58,11 @@ SPECIAL_CAUSE_KEY = {
     "neutral": (("common", "common cause"), ("neutral", "special cause")),
 }
 SUPPRESSED_COLOR = "#BBBBBB"
-FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 EMPTY_MESSAGE = "No patients in this period and scope: nothing to chart."
 # Titles wrap at this many characters: a 16 px line of it fits the narrowest chart the page draws
 # (480 px on screen, about 680 px on A4 or Letter), so no title is ever cut at the chart's edge.
 TITLE_CHARS = 56
 TITLE_LINE_PX = 22
-# Room under the plot for the x axis and a horizontal legend of up to two rows (heights given to
-# ``themed`` assume the 50 px this used to be, so the plot area keeps its size).
-BOTTOM_PX = 130
 
 
 def cohort_label(cohort: str) -> str:
@@ -231,31 +229,12 @@ def fit_table(fig: go.Figure) -> go.Figure:
 
 @cache
 def template() -> go.layout.Template:
-    """The shared look: plotly's white theme with readable fonts, the legend under the plot and one
-    set of margins. Applied where a figure is drawn rather than stored in each one: setting a template on
-    a figure costs milliseconds of validation and adds ~8 KB to its JSON."""
-    look = go.layout.Template(pio.templates["simple_white"])
-    look.layout.update(
-        font={"family": FONT, "size": 13, "color": "#222222"},
-        margin={"l": 60, "r": 20, "t": 70, "b": BOTTOM_PX},
-        # Under the plot, at the foot of the figure: never over the title or the data.
-        legend={
-            "orientation": "h",
-            "yref": "container",
-            "yanchor": "bottom",
-            "y": 0,
-            "x": 0,
-            "xanchor": "left",
-        },
-        hoverlabel={"font": {"family": FONT}},
-    )
+    """The shared look (``look.LAYOUT`` over plotly's white theme) as plotly's template object.
+    Applied where a figure is drawn rather than stored in each one: setting a template on a figure
+    costs milliseconds of validation and adds ~8 KB to its JSON."""
+    look = go.layout.Template(pio.templates[BASE])
+    look.layout.update(LAYOUT)
     return look
-
-
-@cache
-def template_json() -> str:
-    """``template()`` as plotly JSON, sent once with a page of figures."""
-    return pio.json.to_json_plotly(template().to_plotly_json())
 
 
 def with_template(fig: go.Figure) -> go.Figure:

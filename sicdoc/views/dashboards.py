@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sicdoc.analytics.scope import ScopeError
 from sicdoc.dashboards.definitions import Dashboard
 from sicdoc.dashboards.download import csv_name, table_csv
+from sicdoc.figures.look import template_json
 from sicdoc.valuesets import COHORTS
 from sicdoc.views.analytics_http import qi_request_scope, service
 
@@ -57,7 +58,6 @@ def _render(board: Dashboard) -> tuple[str, int]:
     analytics = service()
     scope = qi_request_scope(board.default_period_months)
     view = analytics.dashboard_view(board, scope)
-    from sicdoc.figures.theme import template_json  # plotly loads with the first dashboard, not the app
 
     query: dict[str, Any] = scope.query()  # url_for's own keywords are not strings
     csv_links = {p["id"]: url_for("dashboards.panel_csv", panel_id=p["id"], **query) for p in board.panels}

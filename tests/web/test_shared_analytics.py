@@ -8,8 +8,11 @@ with no worker, a request gets 503 and Retry-After; the lease lets one worker bu
 ``sicdoc serve`` in shared mode starts its worker and serves a dashboard from it.
 """
 
+import os
 import pickle
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -43,6 +46,20 @@ DASHBOARD = f"/dashboards/?as_of={AS_OF}&from=2024-01-01"
 METRICS = f"/api/metrics?as_of={AS_OF}&from=2024-01-01"
 WORKLIST = f"/worklist?as_of={AS_OF}"
 REVIEW = "/reviews/end-of-life?from=2023-01-01&to=2026-06-30"
+SERVE_KEY = "shared-mode-serve-test-key-" + "k" * 16
+# A web process in shared mode that logs in and asks for a dashboard the worker has stored.
+SERVE_STORED = """
+import sys
+from sicdoc.app import create_app
+url, path, password = sys.argv[1:]
+app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False,
+                  "ANALYTICS_MODE": "shared", "ANALYTICS_WAIT_SECONDS": 5})
+http = app.test_client()
+http.post("/login", data={"username": "analyst", "password": password})
+page = http.get(path)
+print(page.status_code, "panel-" if 'id="panel-' in page.get_data(as_text=True) else "no-panels",
+      "plotly-loaded" if "plotly" in sys.modules else "plotly-not-loaded")
+"""
 # Set by an unpickled forged payload (it must never be).
 FORGED: list[str] = []
 
@@ -476,7 +493,11 @@ def test_sicdoc_serve_in_shared_mode_builds_with_its_own_worker(backend, tmp_pat
         accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
     # The page waits for the server's own worker to build; a busy machine may take more than the
     # default 20 s to start it and read the frames.
-    settings = {"SICDOC_ANALYTICS_MODE": "shared", "SICDOC_ANALYTICS_WAIT_SECONDS": "50"}
+    settings = {
+        "SICDOC_ANALYTICS_MODE": "shared",
+        "SICDOC_ANALYTICS_WAIT_SECONDS": "50",
+        "SICDOC_SECRET_KEY": SERVE_KEY,  # given, so that another process can open what it stores
+    }
     with live_server(url, settings) as base:
         http = requests.Session()
         form = http.get(f"{base}/login", timeout=10).text
@@ -489,6 +510,15 @@ def test_sicdoc_serve_in_shared_mode_builds_with_its_own_worker(backend, tmp_pat
         page = http.get(f"{base}{DASHBOARD}", timeout=60)
         assert page.status_code == 200, page.text[:500]
         assert 'id="panel-' in page.text
+    # Another web process serves the stored dashboard without loading plotly (about 80 MB a worker).
+    served = subprocess.run(
+        [sys.executable, "-c", SERVE_STORED, url, DASHBOARD, PASSWORD],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SICDOC_SECRET_KEY": SERVE_KEY},
+    )
+    assert served.stdout.split() == ["200", "panel-", "plotly-not-loaded"], served.stderr[-2000:]
     engine = app.extensions["sicdoc.engine"]
     with engine.connect() as conn:
         stored = conn.execute(select(AnalyticsResult.method, AnalyticsResult.data_version)).all()
