@@ -69,3 +69,25 @@ def test_reference_parts():
     assert reference_parts("Patient/123") == ("Patient", "123")
     assert reference_parts("https://ehr.example/fhir/Patient/a-1/_history/2") == ("Patient", "a-1")
     assert reference_parts("urn:uuid:0b2e8c1e-4b8f-4e7e-9b57-3d6f0c9a1f00") is None
+
+
+def test_validating_builds_no_pydantic_validator_for_the_models_it_reads():
+    """The validator reads the models' fields; a model's pydantic validator (about half of what the
+    model classes hold in memory) is built only if the model itself validates something."""
+    import subprocess
+    import sys
+
+    probe = """
+from sicdoc.fhir.validation import validate_resource, validate_with_models
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.patient import Patient
+patient = {"resourceType": "Patient", "id": "a", "birthDate": "1950-01-01", "name": [{"family": "Ng"}]}
+validate_resource(patient)
+validate_resource({"resourceType": "Encounter", "id": "e", "status": "finished", "class": {"code": "IMP"},
+                   "subject": {"reference": "Patient/a"}})
+print(Patient.__pydantic_complete__, Encounter.__pydantic_complete__)
+validate_with_models(patient)
+print(Patient.__pydantic_complete__)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False", "True"]
