@@ -19,8 +19,10 @@ _hasher = PasswordHasher()
 # more hashes at once than the cores that run them only queue inside argon2 instead of here.
 _HASHING = threading.Lock()
 # Verified against when the username is unknown, so both failures take the same time; made with the
-# hasher in use (same parameters as real hashes, so the same cost).
-_dummy: tuple[PasswordHasher, str] | None = (_hasher, _hasher.hash("not a password of anyone"))
+# hasher in use (same parameters as real hashes, so the same cost), at the first check of either
+# kind: not at import, where it held 64 MiB in every process, logins or not (the CLI, the analytics
+# worker, the server's master).
+_dummy: tuple[PasswordHasher, str] | None = None
 
 MIN_LENGTH = 12
 # zxcvbn scores 0-4; 3 is "safely unguessable: moderate protection from offline slow-hash scenario".
@@ -90,7 +92,8 @@ def rehash(password: str) -> str:
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
-    against = stored_hash or _dummy_hash()
+    dummy = _dummy_hash()  # whoever asks first, the first check costs the same
+    against = stored_hash or dummy
     try:
         with _HASHING:
             return _hasher.verify(against, password) and stored_hash is not None
