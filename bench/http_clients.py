@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from bench.processes import free_port, peak_mib, process_tree
+from bench.processes import free_port, process_tree, status_mib
 from bench.sicdoc_cli import SICDOC, environment, sicdoc
 
 TIMEOUT = 900  # seconds one request may take before the run stops
@@ -180,16 +180,24 @@ class Server:
     started_s: float
 
     def peaks(self) -> dict[str, float]:
-        """VmHWM of the master and each process under it: forked web workers run the master's command
-        line, the shared analytics worker its own."""
+        """VmHWM of the master and each process under it."""
+        return self._memory("VmHWM")
+
+    def resident(self) -> dict[str, float]:
+        """VmRSS of the master and each process under it: what each holds now, its peaks aside (an
+        argon2 hash at a login holds 64 MiB while it runs)."""
+        return self._memory("VmRSS")
+
+    def _memory(self, field: str) -> dict[str, float]:
+        # Forked web workers run the master's command line, the shared analytics worker its own.
         names, web = {}, 0
         for n, pid in enumerate(process_tree(self.pid)):
-            peak = peak_mib(pid)
+            mib = status_mib(pid, field)
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if peak is None:
+            if mib is None:
                 continue
             if n == 0:
                 label = "master"
@@ -200,7 +208,7 @@ class Server:
                 label = f"web worker {web}"
             else:
                 label = command[:60]
-            names[label] = round(peak, 1)
+            names[label] = round(mib, 1)
         return names
 
 

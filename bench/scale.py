@@ -22,7 +22,8 @@ client (client credentials), all new, and the figures are taken over HTTP:
   again, medians of --runs;
 - the peak RSS (VmHWM) of each server process (the gunicorn master, the web workers and, with
   ``--analytics shared``, the analytics worker), the web workers' also after the searches and pages
-  alone, and of the loader (with its --jobs workers).
+  alone, and their RSS at the end (what they hold, without a peak's transients), and of the loader
+  (with its --jobs workers).
 
 ``--analytics`` sets SICDOC_ANALYTICS_MODE (local: each web worker builds its own figures, the default
 dashboard before the workers start; shared: one analytics worker builds them for all). A page answered
@@ -229,7 +230,9 @@ def run_backend(store: Store, args: argparse.Namespace, patients: int, scratch: 
         figures["server_peak_rss_after_searches_mib"] = server.peaks()
         figures["qi"] = measure_qi(clients, args.runs)
         figures["server_peak_rss_mib"] = server.peaks()
+        figures["server_rss_at_end_mib"] = server.resident()
     print(f"  server peak RSS MiB: {figures['server_peak_rss_mib']}", flush=True)
+    print(f"  server RSS at the end MiB: {figures['server_rss_at_end_mib']}", flush=True)
     return figures
 
 
@@ -285,6 +288,7 @@ def table(results: list[dict[str, Any]]) -> str:
         ("master", "server_peak_rss_mib", "master peak RSS MiB"),
         ("web worker", "server_peak_rss_after_searches_mib", "web worker peak RSS MiB, searches"),
         ("web worker", "server_peak_rss_mib", "web worker peak RSS MiB, then QI"),
+        ("web worker", "server_rss_at_end_mib", "web worker RSS MiB at the end"),
         ("analytics worker", "server_peak_rss_mib", "analytics worker peak RSS MiB"),
     ):
         peaks = [[mib for name, mib in r.get(key, {}).items() if name.startswith(kind)] for r in results]
