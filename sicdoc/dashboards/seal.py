@@ -95,15 +95,16 @@ class _Inflating(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while True:
-            if self._inflater.unconsumed_tail:
-                piece: bytes | memoryview = self._inflater.unconsumed_tail
-            elif self._at < len(self._body):
+        # Read until zlib reports the end of its stream, not until the input runs out.
+        while not self._inflater.eof:
+            piece: bytes | memoryview = self._inflater.unconsumed_tail
+            if not piece:
                 piece = self._body[self._at : self._at + _PIECE]
                 self._at += len(piece)
-            else:
-                return 0
             out = self._inflater.decompress(piece, len(buffer))
             if out:
                 buffer[: len(out)] = out
                 return len(out)
+            if not piece:
+                raise EOFError("the compressed body ends before its stream does")
+        return 0

@@ -10,7 +10,10 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from sicdoc.dashboards import seal as seal_module
 from sicdoc.dashboards.seal import Seal, Tampered
 
 SECRET = "s" * 40
@@ -79,3 +82,19 @@ def test_opening_holds_the_value_and_pieces_of_the_pickle_never_the_whole_pickle
         tracemalloc.stop()
     np.testing.assert_array_equal(opened, value)
     assert peak < value.nbytes * 1.2  # whole, it was the pickle and the array: twice the value
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    runs=st.lists(st.tuples(st.binary(min_size=1, max_size=40), st.integers(1, 3000)), max_size=30),
+    piece=st.integers(1, 300),
+)
+def test_any_value_opens_whatever_the_pieces_it_is_inflated_in(runs, piece):
+    """Runs of repeats and noise, so that a piece of input inflates to anything from nothing to far
+    more than a read asks for; opened in pieces of a few bytes, the value is whole."""
+    value = [chunk * times for chunk, times in runs]
+    seal = Seal(SECRET)
+    blob = seal.seal(b"k", value)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(seal_module, "_PIECE", piece)
+        assert seal.open(b"k", blob) == value
