@@ -29,7 +29,7 @@ from sicdoc.analytics.tables import (
     empty_frame,
     empty_normalised,
     ids_of,
-    joined,
+    normalised_parts,
     normalised_table,
 )
 
@@ -152,38 +152,45 @@ class Frames:
         once (at a million patients they took about three times the memory of the frames)."""
         converted = {name: empty_normalised(name).copy() for name in COLUMNS}
         for name, parts in tables:
-            converted[name] = joined(name, [normalised_table(name, part) for part in parts])
+            converted[name] = normalised_parts(name, parts)
         return Frames._keyed(converted)
 
     @staticmethod
     def _keyed(tables: dict[str, pd.DataFrame]) -> Frames:
         patient_keys = assign_keys(tables, "patient_id")
-        encounter_keys = assign_keys(tables, "encounter_id")
         for name, table in tables.items():
             if "patient_id" in table.columns:  # (locations belong to no patient)
-                tables[name] = table[table["patient_id"] != NO_KEY].reset_index(drop=True)
+                orphans = table["patient_id"].to_numpy() == NO_KEY
+                if orphans.any():  # a copy of the table, only when there is a row to leave out
+                    tables[name] = table[~orphans].reset_index(drop=True)
+        # Encounters are keyed over the rows kept, so frames keyed again after a write (``replaced``,
+        # whose kept tables no longer have the rows without a patient) get the keys a whole read gets.
+        encounter_keys = assign_keys(tables, "encounter_id")
         return Frames.of(tables, normalised=True, patient_keys=patient_keys, encounter_keys=encounter_keys)
 
     def replaced(self, **fresh: pd.DataFrame) -> Frames:
-        """Normalised frames with the named tables replaced by freshly read ones, the others kept
-        (for a reload after a write that touched only some tables)."""
+        """Normalised frames with the named tables replaced by freshly read ones, converted but not
+        keyed (``tables.normalised_table``'s or ``joined``'s), the others kept (for a reload after a
+        write that touched only some tables). Only the keys are assigned again, over every table as a
+        whole read assigns them; the kept tables' other columns are shared, not converted again."""
         if not self.is_normalised:
             raise ValueError("replaced() works on normalised frames")
         unknown = set(fresh) - set(COLUMNS)
         if unknown:
             raise ValueError(f"unknown frames {sorted(unknown)}")
-        kept = {}
+        tables = {}
         for name in COLUMNS:
             if name in fresh:
+                tables[name] = fresh[name]
                 continue
-            # Back to stored ids: keys are assigned afresh over all tables, old and new together.
+            # Back to stored ids, so that keys are assigned afresh over all tables, old and new together.
             table = getattr(self, name).copy(deep=False)
             if "patient_id" in table.columns:
                 table["patient_id"] = self.patient_ids(table["patient_id"])
             if "encounter_id" in table.columns:
                 table["encounter_id"] = self.encounter_ids(table["encounter_id"])
-            kept[name] = table
-        return Frames.of(kept | fresh).normalised()
+            tables[name] = table
+        return Frames._keyed(tables)
 
     def patient_ids(self, keys: pd.Series) -> pd.Series:
         """The stored patient ids of integer patient keys (of these normalised frames)."""

@@ -6,6 +6,7 @@ made ready once (dates, instants, flags and codes coerced; patients and encounte
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 
 import numpy as np
@@ -193,6 +194,12 @@ def _converted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         if column.endswith("_id"):
             out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out.reset_index(drop=True)
+
+
+def normalised_parts(name: str, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """A table that arrives in parts (a cursor's batches of rows), each converted as it comes, as one
+    frame converted as a whole would be; not keyed."""
+    return joined(name, [normalised_table(name, part) for part in parts])
 
 
 def joined(name: str, parts: list[pd.DataFrame]) -> pd.DataFrame:

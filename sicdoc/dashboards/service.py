@@ -45,7 +45,7 @@ from sicdoc.store.frames import (
     clinician_names,
     data_version,
     load_frames,
-    load_tables,
+    load_normalised_tables,
     places,
 )
 
@@ -138,7 +138,7 @@ class AnalyticsService:
                 changed = changed_tables(previous.version, version)
                 if not changed:
                     return previous.value
-                return previous.value.replaced(**load_tables(conn, sorted(changed)))
+                return previous.value.replaced(**load_normalised_tables(conn, sorted(changed)))
 
         return self._frames.get(version, "frames", load)
 

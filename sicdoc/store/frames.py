@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Date, DateTime, Select, String, func, or_, select, type_coerce
 
 from sicdoc.analytics.frames import Frames
-from sicdoc.analytics.tables import COLUMNS
+from sicdoc.analytics.tables import COLUMNS, normalised_parts
 from sicdoc.models import (
     CareEvent,
     Conversation,
@@ -82,6 +82,12 @@ def load_frames(connection: Connection, *, as_of: date | None = None) -> Frames:
     """The projection tables as normalised frames (records dated after ``as_of`` left out when
     given), each read and converted ``BATCH_ROWS`` rows at a time (``Frames.normalised_from``)."""
     return Frames.normalised_from((name, _batches(connection, name, as_of)) for name in TABLES)
+
+
+def load_normalised_tables(connection: Connection, names: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """Some projection tables, each read and converted ``BATCH_ROWS`` rows at a time but not keyed:
+    what ``Frames.replaced`` takes after a write."""
+    return {name: normalised_parts(name, _batches(connection, name, None)) for name in names}
 
 
 def _batches(connection: Connection, name: str, as_of: date | None) -> Iterator[pd.DataFrame]:

@@ -12,7 +12,7 @@ from sicdoc.analytics.cohorts import age_band, age_years
 from sicdoc.analytics.frames import Frames, lookup
 from sicdoc.analytics.intervals import band_of, median_days
 from sicdoc.analytics.suppression import is_small, protect
-from sicdoc.analytics.tables import COLUMNS, NO_KEY, empty_frame
+from sicdoc.analytics.tables import COLUMNS, NO_KEY, empty_frame, normalised_table
 
 
 def test_empty_frames_have_the_projection_columns():
@@ -224,17 +224,20 @@ def test_replacing_tables_keeps_the_others_and_keys_everything_afresh():
         encounters=[{"encounter_id": "e1", "patient_id": "p2", "status": "finished"}],
         referrals=[{"service_request_id": "r1", "patient_id": "p1", "authored_date": "2025-01-01"}],
     ).normalised()
-    fresh = Frames.from_records(
-        referrals=[
-            {"service_request_id": "r1", "patient_id": "p1", "authored_date": "2025-01-01"},
-            {
-                "service_request_id": "r2",
-                "patient_id": "p3",
-                "encounter_id": "e1",
-                "authored_date": "2025-02-01",
-            },
-        ]
-    ).referrals
+    fresh = normalised_table(
+        "referrals",
+        Frames.from_records(
+            referrals=[
+                {"service_request_id": "r1", "patient_id": "p1", "authored_date": "2025-01-01"},
+                {
+                    "service_request_id": "r2",
+                    "patient_id": "p3",
+                    "encounter_id": "e1",
+                    "authored_date": "2025-02-01",
+                },
+            ]
+        ).referrals,
+    )
     new = old.replaced(referrals=fresh)
     assert new.is_normalised and new.patients_by_id is not old.patients_by_id
     assert new.patient_ids(new.patients["patient_id"]).tolist() == ["p1", "p2"]
@@ -242,6 +245,9 @@ def test_replacing_tables_keeps_the_others_and_keys_everything_afresh():
     # The kept encounter and the new referral that names it share one key.
     assert new.referrals["encounter_id"].iloc[1] == new.encounters["encounter_id"].iloc[0]
     assert new.encounters["status"].tolist() == ["finished"]
+    # A kept table is keyed again, not converted again: its other columns are the old frames' own.
+    kept, before = new.encounters["admit_date"].to_numpy(), old.encounters["admit_date"].to_numpy()
+    assert np.shares_memory(kept, before)
     with pytest.raises(ValueError, match="unknown"):
         old.replaced(visits=fresh)
     with pytest.raises(ValueError, match="normalised"):

@@ -140,7 +140,9 @@ def frames_read_only_by_the_worker(monkeypatch):
         return read
 
     monkeypatch.setattr(service_module, "load_frames", guarded(service_module.load_frames))
-    monkeypatch.setattr(service_module, "load_tables", guarded(service_module.load_tables))
+    monkeypatch.setattr(
+        service_module, "load_normalised_tables", guarded(service_module.load_normalised_tables)
+    )
     return readers
 
 
