@@ -54,6 +54,7 @@ from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, lookup
 from sicdoc.analytics.inpatient import inpatient_encounters
 from sicdoc.analytics.series import month_of
 from sicdoc.analytics.suppression import is_small, suppress_count, suppress_proportions
+from sicdoc.analytics.tables import STAY_COLUMNS
 
 ADULT_AGE = 18
 HOUR_DECIMALS = 2
@@ -64,12 +65,7 @@ ALL = "all"
 REACH_COLUMNS = (
     "encounter_id",
     "patient_id",
-    "admit_at",
-    "admit_date",
-    "discharge_at",
-    "discharge_date",
-    "site",
-    "unit",
+    *STAY_COLUMNS,
     "month",
     "consult_at",
     "admission_to_consult_hours",

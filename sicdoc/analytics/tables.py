@@ -34,17 +34,14 @@ DIAGNOSIS_COLUMNS = (
     "diagnosis_date",
     "encounter_id",
 )
+# When and where a stay was: the encounter's own, and carried by every table made of stays (reach).
+STAY_COLUMNS = ("admit_at", "admit_date", "discharge_at", "discharge_date", "site", "unit")
 ENCOUNTER_COLUMNS = (
     "encounter_id",
     "patient_id",
     "class_code",
     "status",
-    "admit_at",
-    "admit_date",
-    "discharge_at",
-    "discharge_date",
-    "site",
-    "unit",
+    *STAY_COLUMNS,
     "palliative",
     "discharge_disposition",
 )
