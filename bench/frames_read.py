@@ -10,8 +10,10 @@ projection row read and normalised (``load_frames(...).normalised()``), then cut
 left, or any sicdoc database.
 
 ``--after-write`` then does what the worker does after a write of a patient with a stroke (a Patient,
-a Condition, an Encounter): those tables read again and the frames keyed again with them
-(``Frames.replaced``), timed, with the peak RSS of that step alone (the peak is reset before it).
+a Condition, an Encounter), both ways, each timed with the peak RSS of that step alone (the peak is
+reset before it): as after a bulk load, those tables read whole again and the frames keyed again with
+them (``Frames.replaced``); and as after a write of a few patients, that patient's rows read and put
+in place of theirs (``Frames.patched``).
 """
 
 from __future__ import annotations
@@ -57,11 +59,11 @@ def one_read(url: str, after_write: bool) -> dict[str, float]:
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if after_write:
-        figures |= replace(engine, frames)
+        figures |= write_steps(engine, frames)
     return figures
 
 
-def replace(engine: Any, frames: Any) -> dict[str, float]:
+def write_steps(engine: Any, frames: Any) -> dict[str, float]:
     try:
         from sicdoc.store.frames import load_normalised_tables as read
     except ImportError:  # the code of a store kept from before 2026-12-04 (night), for comparison
@@ -70,7 +72,25 @@ def replace(engine: Any, frames: Any) -> dict[str, float]:
     started = time.perf_counter()
     with engine.connect() as conn:
         frames.replaced(**read(conn, WRITTEN))
-    return {"replace_s": time.perf_counter() - started, "replace_peak_mib": status_mib(os.getpid(), "VmHWM")}
+    figures = {
+        "replace_s": time.perf_counter() - started,
+        "replace_peak_mib": status_mib(os.getpid(), "VmHWM"),
+    }
+    if not hasattr(frames, "patched"):  # code from before 2026-12-04 (late)
+        return figures
+    from sicdoc.store.frames import patient_tables
+
+    # The written patient's rows put in place of theirs (the patient with the most encounters, so
+    # that every table it names has rows to replace).
+    written = {str(frames.patient_ids(frames.encounters["patient_id"].mode().head(1)).iloc[0])}
+    Path("/proc/self/clear_refs").write_text("5")
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        frames.patched(written, patient_tables(conn, written, WRITTEN))
+    return figures | {
+        "patch_s": time.perf_counter() - started,
+        "patch_peak_mib": status_mib(os.getpid(), "VmHWM"),
+    }
 
 
 def main() -> None:
@@ -107,17 +127,27 @@ def main() -> None:
                 f"; after a write, keyed again in {r['replace_s']:.1f} s, peak RSS {r['replace_peak_mib']:,.0f} MiB"
                 if "replace_s" in r
                 else ""
+            )
+            + (
+                f"; put in place in {r['patch_s']:.2f} s, peak RSS {r['patch_peak_mib']:,.0f} MiB"
+                if "patch_s" in r
+                else ""
             ),
             flush=True,
         )
-    keys = ("read_s", "cut_s", "peak_mib", *(("replace_s", "replace_peak_mib") if args.after_write else ()))
+    keys = [key for key in runs[0] if key != "rows"]
     med = {key: statistics.median(r[key] for r in runs) for key in keys}
     print(
         f"median of {len(runs)}: read {med['read_s']:.1f} s, cut {med['cut_s']:.2f} s, "
         f"peak RSS {med['peak_mib']:,.0f} MiB"
         + (
             f"; after a write {med['replace_s']:.1f} s, peak RSS {med['replace_peak_mib']:,.0f} MiB"
-            if args.after_write
+            if "replace_s" in med
+            else ""
+        )
+        + (
+            f"; put in place {med['patch_s']:.2f} s, peak RSS {med['patch_peak_mib']:,.0f} MiB"
+            if "patch_s" in med
             else ""
         )
     )

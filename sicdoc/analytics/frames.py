@@ -14,7 +14,7 @@ ids for the few outputs that name or order by them (the worklist, the data-quali
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -25,12 +25,15 @@ import pandas as pd
 from sicdoc.analytics.tables import (
     COLUMNS,
     NO_KEY,
+    appended,
     assign_keys,
+    assign_keys_under,
     empty_frame,
     empty_normalised,
     ids_of,
     normalised_parts,
     normalised_table,
+    positions_in,
 )
 
 T = TypeVar("T")
@@ -173,11 +176,7 @@ class Frames:
         keyed (``tables.normalised_table``'s or ``joined``'s), the others kept (for a reload after a
         write that touched only some tables). Only the keys are assigned again, over every table as a
         whole read assigns them; the kept tables' other columns are shared, not converted again."""
-        if not self.is_normalised:
-            raise ValueError("replaced() works on normalised frames")
-        unknown = set(fresh) - set(COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown frames {sorted(unknown)}")
+        self._check_replacing("replaced", fresh)
         tables = {}
         for name in COLUMNS:
             if name in fresh:
@@ -191,6 +190,38 @@ class Frames:
                 table["encounter_id"] = self.encounter_ids(table["encounter_id"])
             tables[name] = table
         return Frames._keyed(tables)
+
+    def patched(self, patient_ids: Collection[str], fresh: Mapping[str, pd.DataFrame]) -> Frames:
+        """Normalised frames with the rows of ``patient_ids`` in the tables of ``fresh`` replaced by
+        ``fresh``'s: those patients' rows as read (``store.frames.patient_tables``), not yet converted.
+        The other rows and tables are kept, and so are the keys: an id not seen before is given a key
+        after the last. The frames a whole read gives, but for the keys' numbering and the rows' order,
+        for a write of a few patients without reading whole tables again (25 s at a million patients)."""
+        self._check_replacing("patched", fresh)
+        patient_keys, encounter_keys = self.patient_keys, self.encounter_keys
+        assert patient_keys is not None and encounter_keys is not None  # normalised frames have both
+        gone = positions_in(patient_keys, np.array(list(patient_ids), dtype=object))
+        gone = gone[gone >= 0]
+        new = {name: normalised_table(name, table) for name, table in fresh.items()}
+        patient_keys = assign_keys_under(new, "patient_id", patient_keys)
+        encounter_keys = assign_keys_under(new, "encounter_id", encounter_keys)
+        tables = {}
+        for name in COLUMNS:
+            table = getattr(self, name)
+            if name not in new or "patient_id" not in table.columns:
+                # Not written, or a table of no patient (locations), which comes whole.
+                tables[name] = new.get(name, table)
+                continue
+            stale = np.isin(table["patient_id"].to_numpy(), gone)
+            tables[name] = appended(name, table[~stale] if stale.any() else table, new[name])
+        return Frames.of(tables, normalised=True, patient_keys=patient_keys, encounter_keys=encounter_keys)
+
+    def _check_replacing(self, method: str, fresh: Mapping[str, pd.DataFrame]) -> None:
+        if not self.is_normalised:
+            raise ValueError(f"{method}() works on normalised frames")
+        unknown = set(fresh) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown frames {sorted(unknown)}")
 
     def patient_ids(self, keys: pd.Series) -> pd.Series:
         """The stored patient ids of integer patient keys (of these normalised frames)."""

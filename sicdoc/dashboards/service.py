@@ -39,6 +39,7 @@ from sicdoc.dashboards.calls import Call
 from sicdoc.dashboards.definitions import Dashboard
 from sicdoc.dashboards.shared import SharedResults
 from sicdoc.errors import ConfigurationError
+from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import (
     changed_tables,
     clinician_departments,
@@ -46,6 +47,7 @@ from sicdoc.store.frames import (
     data_version,
     load_frames,
     load_normalised_tables,
+    patient_tables,
     places,
 )
 
@@ -79,6 +81,8 @@ class AnalyticsService:
         self._shared: SharedResults | None = None
         # When each worklist (by scope) was last computed whole rather than patched after a write.
         self._worklist_whole: dict[Hashable, float] = {}
+        # When the frames were last read whole (monotonic), for their ``max_age``.
+        self._frames_whole_at = 0.0
         self.set_clinician_labels("name", None)
 
     def use_shared(self, shared: SharedResults | None) -> None:
@@ -124,20 +128,28 @@ class AnalyticsService:
     def frames(self, version: str | None = None) -> Frames:
         """All projection rows, normalised once per data version.
 
-        After a write only the tables its resource types feed are read again; the rest are kept.
-        Frames older than the cache's ``max_age`` are read whole, which bounds how long a commit
-        that did not move the version (see ``VersionedCache``) can go unseen.
+        After a write the rows of the patients it touched are read again, in the tables its resource
+        types feed, and the rest are kept; when those patients cannot be told cheaply (a ward, a bulk
+        load), the tables it feeds are read whole. Every ``max_age`` seconds since they last were, the
+        frames are read whole however busy the writes, which bounds how long a commit that did not move
+        the version (see ``VersionedCache``) can go unseen.
         """
         version = version or self.version()
 
         def load() -> Frames:
             previous = self._frames.latest("frames")
+            started = time.monotonic()
             with self.engine.connect() as conn:
-                if previous is None or time.monotonic() - previous.started > self._frames.max_age:
-                    return load_frames(conn)
+                if previous is None or started - self._frames_whole_at > self._frames.max_age:
+                    frames = load_frames(conn)
+                    self._frames_whole_at = started
+                    return frames
                 changed = changed_tables(previous.version, version)
                 if not changed:
                     return previous.value
+                patients = changed_patients(conn, previous.version, version)
+                if patients is not None:
+                    return previous.value.patched(patients, patient_tables(conn, patients, sorted(changed)))
                 return previous.value.replaced(**load_normalised_tables(conn, sorted(changed)))
 
         return self._frames.get(version, "frames", load)

@@ -123,12 +123,16 @@ def load_tables(
     return {name: _frame(name, _fetch(connection, _query(name, as_of))) for name in names}
 
 
-def patient_tables(connection: Connection, patient_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
-    """Every projection table's rows of these patients (by each table's patient index), and the
-    whole of the tables that belong to no patient (locations, a few hundred rows)."""
+def patient_tables(
+    connection: Connection, patient_ids: Iterable[str], names: Iterable[str] = TABLES
+) -> dict[str, pd.DataFrame]:
+    """The projection tables ``names`` (by default all): their rows of these patients (by each
+    table's patient index), and the whole of those that belong to no patient (locations, a few
+    hundred rows)."""
     ids = sorted(set(patient_ids))
     tables = {}
-    for name, (model, _) in TABLES.items():
+    for name in names:
+        model = TABLES[name][0]
         if "patient_id" not in COLUMNS[name]:
             tables[name] = _frame(name, _fetch(connection, _query(name, None)))
             continue

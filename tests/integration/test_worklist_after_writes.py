@@ -1,39 +1,26 @@
 """The worklist after a write: the patients the write touched are computed again from their own rows
 and the rest of the last table is kept, which must give the table computed whole from all the data."""
 
-import uuid
-
 import pandas as pd
 from sqlalchemy import select
 
 from sicdoc.analytics.scope import parse_scope
 from sicdoc.analytics.worklist import plain, worklist
-from sicdoc.codes import ADVANCE_CARE_PLANNING, SNOMED
 from sicdoc.dashboards.service import today_utc
-from sicdoc.db import session_scope
-from sicdoc.models import DiagnosisFact, Resource
-from sicdoc.services.bundles import process_transaction
-from sicdoc.services.unit import system_unit
+from sicdoc.models import Resource
 from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import data_version, load_frames
+from tests.integration.writes import (
+    conversation,
+    living_patients_not_due,
+    patient_with_stroke,
+    transact,
+    ward,
+)
 from tests.web.analytics_population import AS_OF, population_per_backend  # noqa: F401 - the module's ``app``
-from tests.web.fhir_helpers import patient, stroke
+from tests.web.fhir_helpers import stroke
 
 SCOPE = parse_scope({"as_of": AS_OF}, today=today_utc())
-
-
-def transact(app, *entries: tuple) -> None:
-    """Apply a transaction of ``(method, url, resource)`` entries."""
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"request": {"method": method, "url": url}, **({"resource": body} if body else {})}
-            for method, url, body in entries
-        ],
-    }
-    with session_scope(app) as session:
-        process_transaction(system_unit(session, app.extensions["sicdoc.store"]), bundle)
 
 
 def served(app) -> pd.DataFrame:
@@ -63,16 +50,6 @@ class FramesRead:
         monkeypatch.setattr(service, "frames", counted)
 
 
-def conversation(patient_id: str, day: str) -> dict:
-    return {
-        "resourceType": "Procedure",
-        "status": "completed",
-        "code": {"coding": [{"system": SNOMED, "code": ADVANCE_CARE_PLANNING}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "performedDateTime": day,
-    }
-
-
 def test_each_write_patches_the_worklist_to_what_computing_it_whole_gives(app, monkeypatch):
     service = app.extensions["sicdoc.analytics"]
     reads = FramesRead(service, monkeypatch)
@@ -81,7 +58,7 @@ def test_each_write_patches_the_worklist_to_what_computing_it_whole_gives(app, m
     due = list(before["patient_id"])
 
     # A new patient in the stroke cohort, diagnosed long enough ago to be due.
-    new_patient, new_stroke = _patient_with_stroke(app)
+    new_patient, new_stroke = patient_with_stroke(app)
     after = served(app)
     pd.testing.assert_frame_equal(after, whole(app))
     assert new_patient in set(after["patient_id"])
@@ -93,7 +70,7 @@ def test_each_write_patches_the_worklist_to_what_computing_it_whole_gives(app, m
     assert due[0] not in set(after["patient_id"])
 
     # A corrected subject moves the diagnosis, and the patient's place on the list, to another patient.
-    others = _living_patients_not_due(app, after)
+    others = living_patients_not_due(app, after)
     moved = stroke(others[0], onset="2025-06-10")
     transact(app, ("PUT", new_stroke, moved))
     after = served(app)
@@ -114,75 +91,16 @@ def test_each_write_patches_the_worklist_to_what_computing_it_whole_gives(app, m
     assert reads.count == 1  # every write above was patched in, none read the frames
 
     # A ward (Location) belongs to no one patient: the table is computed whole again.
-    transact(
-        app,
-        (
-            "POST",
-            "Location",
-            {
-                "resourceType": "Location",
-                "name": "Ward 9",
-                "status": "active",
-                "type": [
-                    {
-                        "coding": [
-                            {"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "HU"}
-                        ]
-                    }
-                ],
-            },
-        ),
-    )
+    transact(app, ("POST", "Location", ward("Ward 9")))
     pd.testing.assert_frame_equal(served(app), whole(app))
     assert reads.count == 2
-
-
-def _patient_with_stroke(app) -> tuple[str, str]:
-    ref = f"urn:uuid:{uuid.uuid4()}"
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {
-                "fullUrl": ref,
-                "resource": patient(str(uuid.uuid4())),
-                "request": {"method": "POST", "url": "Patient"},
-            },
-            {
-                "resource": {**stroke("x", onset="2025-06-10"), "subject": {"reference": ref}},
-                "request": {"method": "POST", "url": "Condition"},
-            },
-        ],
-    }
-    with session_scope(app) as session:
-        answer = process_transaction(system_unit(session, app.extensions["sicdoc.store"]), bundle)
-    patient_ref, condition_ref = (
-        e["response"]["location"].split("/_history")[0] for e in answer.response["entry"]
-    )
-    return patient_ref.split("/")[1], condition_ref
-
-
-def _living_patients_not_due(app, table: pd.DataFrame) -> list[str]:
-    with app.extensions["sicdoc.engine"].connect() as conn:
-        with_diagnoses = set(conn.scalars(select(DiagnosisFact.patient_id)))
-        patients = conn.execute(
-            select(Resource.id, Resource.content).where(
-                Resource.resource_type == "Patient", Resource.deleted.is_(False)
-            )
-        ).all()
-    listed = set(table["patient_id"])
-    return sorted(
-        pid
-        for pid, content in patients
-        if pid not in listed and pid not in with_diagnoses and "deceasedDateTime" not in content
-    )
 
 
 def test_changed_patients_names_the_written_ones_and_gives_up_on_a_bulk_load(app):
     engine = app.extensions["sicdoc.engine"]
     with engine.connect() as conn:
         old = data_version(conn)
-    new_patient, _ = _patient_with_stroke(app)
+    new_patient, _ = patient_with_stroke(app)
     with engine.connect() as conn:
         new = data_version(conn)
         assert new_patient in changed_patients(conn, old, new)

@@ -252,3 +252,64 @@ def test_replacing_tables_keeps_the_others_and_keys_everything_afresh():
         old.replaced(visits=fresh)
     with pytest.raises(ValueError, match="normalised"):
         Frames().replaced(referrals=fresh)
+
+
+def test_putting_patients_rows_in_place_keeps_the_keys_and_adds_new_ids_after_them():
+    old = Frames.from_records(
+        patients=[{"patient_id": "p1"}, {"patient_id": "p2"}, {"patient_id": "p3"}],
+        encounters=[
+            {"encounter_id": "e1", "patient_id": "p2", "class_code": "IMP", "status": "finished"},
+            {"encounter_id": "e2", "patient_id": "p3", "class_code": "AMB", "status": "finished"},
+        ],
+        referrals=[{"service_request_id": "r1", "patient_id": "p1", "authored_date": "2025-01-01"}],
+    ).normalised()
+    # p2's stay is now over and p4 is new with a stay of a new class; p3's was deleted.
+    fresh = Frames.from_records(
+        encounters=[
+            {"encounter_id": "e1", "patient_id": "p2", "class_code": "IMP", "status": "cancelled"},
+            {"encounter_id": "e3", "patient_id": "p4", "class_code": "EMER", "status": "finished"},
+        ]
+    )
+    new = old.patched({"p2", "p3", "p4"}, {"encounters": fresh.encounters})
+    assert new.is_normalised and new.patients is old.patients and new.referrals is old.referrals
+    assert list(new.patient_keys) == ["p1", "p2", "p3", "p4"]
+    assert list(new.encounter_keys) == ["e1", "e2", "e3"]
+    assert new.patient_ids(new.encounters["patient_id"]).tolist() == ["p2", "p4"]
+    assert new.encounter_ids(new.encounters["encounter_id"]).tolist() == ["e1", "e3"]
+    assert new.encounters["status"].tolist() == ["cancelled", "finished"]
+    assert new.encounters.index.tolist() == [0, 1]
+    # Code columns are categorical over the values present, sorted, as a whole read makes them.
+    assert list(new.encounters["class_code"].cat.categories) == ["EMER", "IMP"]
+    assert list(new.encounters["status"].cat.categories) == ["cancelled", "finished"]
+    with pytest.raises(ValueError, match="unknown"):
+        old.patched({"p2"}, {"visits": fresh.encounters})
+    with pytest.raises(ValueError, match="normalised"):
+        Frames().patched({"p2"}, {"encounters": fresh.encounters})
+
+
+def test_keys_under_an_index_are_one_look_up_over_all_tables_and_extend_it_in_order_of_first_appearance():
+    from sicdoc.analytics.tables import assign_keys_under
+
+    index = pd.Index(["a", "b"], dtype=object)
+    tables = {
+        "one": pd.DataFrame({"patient_id": pd.Series(["b", None, "d"], dtype=object)}),
+        "none": pd.DataFrame({"other": [1]}),
+        "two": pd.DataFrame({"patient_id": pd.Series(["c", "d", "a"], dtype=object)}),
+    }
+    extended = assign_keys_under(tables, "patient_id", index)
+    assert tables["one"]["patient_id"].tolist() == [1, NO_KEY, 2]
+    assert tables["two"]["patient_id"].tolist() == [3, 2, 0]
+    assert list(extended) == ["a", "b", "d", "c"] and list(index) == ["a", "b"]
+    assert assign_keys_under({"none": tables["none"]}, "patient_id", extended) is extended
+    first = assign_keys_under({"t": pd.DataFrame({"patient_id": ["x", "x"]})}, "patient_id", pd.Index([]))
+    assert list(first) == ["x"]
+
+
+def test_positions_in_a_large_index_of_a_few_ids():
+    from sicdoc.analytics.tables import positions_in
+
+    index = pd.Index([f"id{k}" for k in range(1000)], dtype=object)
+    ids = np.array(["id7", None, "nope", "id999", "id7"], dtype=object)
+    assert positions_in(index, ids).tolist() == [7, -1, -1, 999, 7]
+    assert positions_in(pd.Index([], dtype=object), ids).tolist() == [-1] * 5
+    assert positions_in(index, np.array([], dtype=object)).tolist() == []

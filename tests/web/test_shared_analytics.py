@@ -140,9 +140,8 @@ def frames_read_only_by_the_worker(monkeypatch):
         return read
 
     monkeypatch.setattr(service_module, "load_frames", guarded(service_module.load_frames))
-    monkeypatch.setattr(
-        service_module, "load_normalised_tables", guarded(service_module.load_normalised_tables)
-    )
+    for name in ("load_normalised_tables", "patient_tables"):  # after a write: tables, or patients' rows
+        monkeypatch.setattr(service_module, name, guarded(getattr(service_module, name)))
     return readers
 
 
