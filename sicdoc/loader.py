@@ -29,6 +29,7 @@ from sicdoc.fhir import jsonio
 
 if TYPE_CHECKING:
     from flask import Flask
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from sicdoc.services.bulk import RawBundle
@@ -211,8 +212,8 @@ def load_paths(
                 _analyze(session)
                 analyze_at = 2 * (known + report.resources)
             tell(consumed, patients)
-        if analyze_at is not None and report.resources:
-            _analyze(session)
+    if analyze_at is not None and report.resources:
+        _vacuum(engine)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -243,6 +244,16 @@ def _analyze(session: Session) -> None:
     """Fresh planner statistics for every table (ANALYZE reads a sample of each; writers go on)."""
     session.execute(text("ANALYZE"))
     session.commit()
+
+
+def _vacuum(engine: Engine) -> None:
+    """At the end of a load, VACUUM (ANALYZE) every table: fresh statistics, and the loaded pages
+    marked all-visible, so that index-only scans answer from the index alone. Before autovacuum came
+    round, a ``Patient?birthdate=ge`` page fetched the table page of each of the 510 resources its
+    window reads (429 pages at 3,000 patients; cold pages, tens of milliseconds, at a million). It also
+    sets the rows' hint bits once, which each page's first reader would otherwise write."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
 
 
 def _checked_batches(
