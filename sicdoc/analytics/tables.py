@@ -221,14 +221,23 @@ def joined(name: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
 def assign_keys(tables: dict[str, pd.DataFrame], column: str) -> pd.Index:
     """Replace ``column`` in every table that has it by integer keys, one factorisation over all of
     them so a key means the same thing everywhere; returns the id of each key."""
-    names = [name for name, table in tables.items() if column in table.columns]
+    names = _having(tables, column)
     codes, ids = pd.factorize(pd.concat([tables[n][column] for n in names], ignore_index=True))
+    _put_keys(tables, names, column, codes.astype("int64"))
+    return pd.Index(ids, dtype=object)
+
+
+def _having(tables: dict[str, pd.DataFrame], column: str) -> list[str]:
+    return [name for name, table in tables.items() if column in table.columns]
+
+
+def _put_keys(tables: dict[str, pd.DataFrame], names: list[str], column: str, codes: np.ndarray) -> None:
+    """``codes``, the keys of ``column`` over the tables ``names`` one after another, put back in each."""
     start = 0
     for name in names:
         size = len(tables[name])
-        tables[name][column] = codes[start : start + size].astype("int64")
+        tables[name][column] = codes[start : start + size]
         start += size
-    return pd.Index(ids, dtype=object)
 
 
 def positions_in(index: pd.Index, ids: np.ndarray) -> np.ndarray:
@@ -252,7 +261,7 @@ def assign_keys_under(tables: dict[str, pd.DataFrame], column: str, index: pd.In
     integer keys under ``index`` (the id of each key, by position), ids not in it given new keys after
     its last in order of first appearance; returns the index with those ids added. One look-up over
     all the tables: each new index would hash its millions of ids again."""
-    names = [name for name, table in tables.items() if column in table.columns]
+    names = _having(tables, column)
     if not names:
         return index
     values = pd.concat([tables[n][column] for n in names], ignore_index=True).to_numpy(dtype=object)
@@ -263,12 +272,7 @@ def assign_keys_under(tables: dict[str, pd.DataFrame], column: str, index: pd.In
         added, new_ids = pd.factorize(values[unseen])
         codes[unseen] = added + len(index)
         index = index.append(pd.Index(new_ids, dtype=object))
-    codes = np.where(present, codes, NO_KEY).astype("int64")
-    start = 0
-    for name in names:
-        size = len(tables[name])
-        tables[name][column] = codes[start : start + size]
-        start += size
+    _put_keys(tables, names, column, np.where(present, codes, NO_KEY).astype("int64"))
     return index
 
 
