@@ -94,12 +94,16 @@ def _lockout() -> accounts.Lockout:
 
 
 def _clock(when: datetime) -> str:
-    """HH:MM in the site's time zone (with the date if not today), rounded up to the minute."""
-    zone = ZoneInfo(str(current_app.config["TIME_ZONE"]))
+    return clock_time(when, ZoneInfo(str(current_app.config["TIME_ZONE"])))
+
+
+def clock_time(when: datetime, zone: ZoneInfo, now: datetime | None = None) -> str:
+    """``when`` as the site's wall clock shows it: HH:MM today, with the date on any other day
+    (a lock taken at 23:55 ends tomorrow), rounded up so nobody is told a minute already past."""
     local = when.astimezone(zone)
     if local.second or local.microsecond:
         local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    today = datetime.now(zone).date()
+    today = (now or datetime.now(zone)).astimezone(zone).date()
     return local.strftime("%H:%M" if local.date() == today else "%Y-%m-%d %H:%M")
 
 

@@ -2,12 +2,14 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from sicdoc.db import session_scope
 from sicdoc.models import AuditEvent, User, UserSession
 from sicdoc.services import accounts
+from sicdoc.views.auth import clock_time
 from tests.conftest import PASSWORD, login
 
 COOKIE = "sicdoc_session"  # the name when cookies are not Secure (tests and demo); "__Host-sicdoc" otherwise
@@ -193,7 +195,9 @@ def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_one(ap
     assert fifth.status_code == 401 and LOCKED.encode() in fifth.data
     right = login(client, "clinician", PASSWORD)
     assert right.status_code == 401 and LOCKED.encode() in right.data
-    assert re.search(r"try again after \d\d:\d\d or ask an administrator", right.get_data(as_text=True))
+    # HH:MM, with the date in front when the lock ends on another day (a test run just before midnight)
+    until = r"(\d{4}-\d\d-\d\d )?\d\d:\d\d"
+    assert re.search(rf"try again after {until} or ask an administrator", right.get_data(as_text=True))
     assert _cookie(client) is None
     assert [e.detail for e in _audit(app, action="login", outcome="failure")][-1] == "locked"
     [lock] = _audit(app, action="lockout")
@@ -300,3 +304,15 @@ def test_the_recent_list_keeps_the_newest_eight_without_repeats(app, users):
         assert accounts.recent_patient_ids(s, None) == []
         accounts.forget_session(s, raw)
         assert accounts.recent_patient_ids(s, raw) == []
+
+
+def test_the_lock_end_is_shown_as_a_wall_clock_time_with_the_date_when_it_is_not_today():
+    zone = ZoneInfo("Europe/London")
+    now = datetime(2026, 12, 4, 23, 50, tzinfo=zone)
+    assert clock_time(datetime(2026, 12, 4, 23, 55, 0, tzinfo=zone), zone, now) == "23:55"
+    assert clock_time(datetime(2026, 12, 4, 23, 55, 1, tzinfo=zone), zone, now) == "23:56"  # rounded up
+    assert clock_time(datetime(2026, 12, 4, 23, 59, 30, tzinfo=zone), zone, now) == "2026-12-05 00:00"
+    assert clock_time(datetime(2026, 12, 5, 0, 5, tzinfo=UTC), zone, now) == "2026-12-05 00:05"
+    # an instant given in UTC is shown on the site's clock, and "today" is the site's day
+    new_york = ZoneInfo("America/New_York")
+    assert clock_time(datetime(2026, 12, 5, 3, 0, tzinfo=UTC), new_york, now) == "22:00"
