@@ -12,7 +12,9 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -188,6 +190,12 @@ def users(app):  # type: ignore[no-untyped-def]
 
 def login(client, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
     return client.post("/login", data={"username": username, "password": password})
+
+
+def site_day(app, days: int = 0) -> str:  # type: ignore[no-untyped-def]
+    """The ISO date ``days`` from today on the site's clock, taken when asked: a date fixed when the
+    module was imported is yesterday's for a test that runs after midnight."""
+    return (datetime.now(ZoneInfo(app.config["TIME_ZONE"])).date() + timedelta(days=days)).isoformat()
 
 
 def client_token(app, scopes: str) -> str:  # type: ignore[no-untyped-def]

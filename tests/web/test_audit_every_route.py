@@ -13,11 +13,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import bearer_client, login
+from tests.conftest import bearer_client, login, site_day
 from tests.web.fhir_helpers import patient, send, stroke
 from tests.web.forms_helpers import answers, new_patient
-
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 
 # Routes that return and change no patient data, and why.
 NO_PATIENT_DATA = {
@@ -246,7 +244,11 @@ CASES: dict[str, list[Case]] = {
             "POST",
             lambda w: w.clinician.post(
                 "/worklist/snooze",
-                data={"patient_id": w.other, "until": TOMORROW, "reason": "Family meeting on Friday"},
+                data={
+                    "patient_id": w.other,
+                    "until": site_day(w.app, 1),
+                    "reason": "Family meeting on Friday",
+                },
             ),
             lambda w: {w.other},
         )

@@ -2,18 +2,15 @@
 
 import contextlib
 import re
-from datetime import date, timedelta
 
 import pytest
 
 from sicdoc.errors import Conflict
 from sicdoc.services import accounts
 from sicdoc.views import worklist as worklist_view
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, login, site_day
 from tests.web.analytics_population import AS_OF, population_per_backend  # noqa: F401 - the module's ``app``
 from tests.web.test_dashboards import post_resources
-
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 
 
 @pytest.fixture
@@ -85,28 +82,28 @@ def test_a_snooze_needs_a_future_date_and_a_reason_and_ends_on_request(clinician
     everyone, _ = listed(clinician)
     patient = everyone[1]
     url = f"/worklist/snooze?as_of={AS_OF}"
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    yesterday, tomorrow = site_day(app, -1), site_day(app, 1)
     bad = clinician.post(url, data={"patient_id": patient, "until": yesterday, "reason": "Seen by team"})
     assert bad.status_code == 400 and "The date must be after today." in bad.get_data(as_text=True)
     assert 'value="Seen by team"' in bad.get_data(as_text=True)  # what was typed is kept
-    bad = clinician.post(url, data={"patient_id": patient, "until": TOMORROW, "reason": "  "})
+    bad = clinician.post(url, data={"patient_id": patient, "until": tomorrow, "reason": "  "})
     assert bad.status_code == 400 and "Say why the conversation can wait" in bad.get_data(as_text=True)
     assert patient in listed(clinician)[0]  # nothing stored
 
     ok = clinician.post(
-        url, data={"patient_id": patient, "until": TOMORROW, "reason": "Family meeting Friday"}
+        url, data={"patient_id": patient, "until": tomorrow, "reason": "Family meeting Friday"}
     )
     assert ok.status_code == 302 and ok.headers["Location"] == f"/worklist?as_of={AS_OF}"
     assert patient not in listed(clinician)[0]
     snoozed, body = listed(clinician, "snoozed=1")
     assert snoozed == [patient] and "Family meeting Friday" in body
     page = clinician.get(f"/patients/{patient}").get_data(as_text=True)
-    assert f"snoozed until {TOMORROW}" in page
+    assert f"snoozed until {tomorrow}" in page
 
     assert clinician.post(f"/worklist/wake?as_of={AS_OF}", data={"patient_id": patient}).status_code == 302
     assert patient in listed(clinician)[0]
     assert (
-        clinician.post(url, data={"patient_id": "no-such", "until": TOMORROW, "reason": "x"}).status_code
+        clinician.post(url, data={"patient_id": "no-such", "until": tomorrow, "reason": "x"}).status_code
         == 404
     )
 
