@@ -9,6 +9,9 @@ execution option, which the engine's ``begin`` hook in ``sicdoc.db`` reads; Post
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy.orm import Session, SessionTransaction
 
 WRITE_OPTION = "sicdoc_write"
@@ -22,3 +25,35 @@ def begin_write(session: Session) -> SessionTransaction:
     tx = session.begin()
     session.connection(execution_options=WRITE)  # procures the connection now, with the marker
     return tx
+
+
+@contextmanager
+def appending(session: Session) -> Iterator[None]:
+    """A transaction for rows appended under their own lock (audit records), committed on leaving.
+
+    On PostgreSQL they go into the transaction the request's reads left open: at READ COMMITTED each
+    statement sees the latest commits (the chain's head is read after its lock), and the request saves a
+    ROLLBACK, a pool check-out with its ping and a BEGIN. Such rows stamp nothing the change feed reads,
+    so the transaction need not show as a writer from its start. SQLite begins again with the write
+    lock, and so does anything else (a writer's open transaction, changes waiting in the session).
+    """
+    if not _reads_only(session):
+        with begin_write(session):
+            yield
+        return
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
+def _reads_only(session: Session) -> bool:
+    """An open PostgreSQL transaction that has only read: no writer's, and no change waiting in the
+    session (``begin_write`` rolls those back, as ever)."""
+    if not session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return False
+    if session.new or session.dirty or session.deleted:
+        return False
+    return not session.connection().get_execution_options().get(WRITE_OPTION, False)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from sicdoc.errors import ConfigurationError, SicdocError
 from sicdoc.fhir.dates import as_utc
-from sicdoc.locking import begin_write
+from sicdoc.locking import appending
 from sicdoc.models.audit import AuditEvent, AuditEventPatient
 from sicdoc.store.rows import insert_rows
 
@@ -243,7 +243,7 @@ def record(
     Takes the keyword fields of ``append`` (resource_type, resource_id, patient_id, patients, detail).
     """
     try:
-        with begin_write(session):
+        with appending(session):
             append(session, actor, action, outcome, **fields)
     except SQLAlchemyError as exc:
         session.rollback()

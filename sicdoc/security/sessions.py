@@ -29,16 +29,32 @@ def start(session: Session, user: User, now: datetime) -> str:
     return raw
 
 
+# ``last_seen`` is written at most this often per login, so most requests only read their session
+# (on SQLite a write would wait behind any other writer); an idle login may end up to this much early.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def look_up(session: Session, raw: str, now: datetime, lifetime: Lifetime) -> tuple[User | None, bool]:
+    """The active user behind a cookie (None if unknown, revoked, idle or too old), and whether
+    ``resolve`` must write: to end the session, or to move a ``last_seen`` older than TOUCH_EVERY."""
+    row = session.get(UserSession, digest(raw))
+    if row is None or row.revoked:
+        return None, False
+    if now - as_utc(row.last_seen) > lifetime.idle or now - as_utc(row.created) > lifetime.absolute:
+        return None, True
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None, True
+    return user, now - as_utc(row.last_seen) >= TOUCH_EVERY
+
+
 def resolve(session: Session, raw: str, now: datetime, lifetime: Lifetime) -> User | None:
-    """The active user behind a cookie, touching ``last_seen``; None if unknown, revoked, idle or too old."""
+    """``look_up``, ending the session it finds idle, too old or its user gone, and touching ``last_seen``."""
+    user, _ = look_up(session, raw, now, lifetime)
     row = session.get(UserSession, digest(raw))
     if row is None or row.revoked:
         return None
-    if now - as_utc(row.last_seen) > lifetime.idle or now - as_utc(row.created) > lifetime.absolute:
-        row.revoked, row.recent_patients = True, None
-        return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    if user is None:
         row.revoked, row.recent_patients = True, None
         return None
     row.last_seen = now

@@ -230,9 +230,14 @@ def logout(session: Session, raw: str, actor: Actor) -> None:
 def current_user(
     session: Session, raw: str, lifetime: sessions.Lifetime, now: datetime | None = None
 ) -> User | None:
-    """The person behind a session cookie (touching its last-seen time), or None."""
+    """The person behind a session cookie, or None: read in the request's own transaction, and written
+    (its last-seen time, or its end) in one of its own only when that is due."""
+    now = now or _now()
+    user, due = sessions.look_up(session, raw, now, lifetime)
+    if not due:
+        return user
     with transaction(session):
-        return sessions.resolve(session, raw, now or _now(), lifetime)
+        return sessions.resolve(session, raw, now, lifetime)
 
 
 def create_client(
@@ -318,9 +323,8 @@ def issue_token(
 
 
 def bearer_grant(session: Session, raw: str) -> tokens.Grant | None:
-    grant = tokens.bearer(session, raw, _now())
-    session.rollback()
-    return grant
+    """The grant behind a bearer token, read in the transaction the request's own reads go on in."""
+    return tokens.bearer(session, raw, _now())
 
 
 def forget_session(session: Session, raw: str) -> None:
@@ -331,6 +335,8 @@ def forget_session(session: Session, raw: str) -> None:
 
 def remember_patient(session: Session, raw_cookie: str, patient_id: str) -> None:
     """Note a patient this login viewed (server-side: the list ends with the session)."""
+    if sessions.recent_patients(session, raw_cookie)[:1] == [patient_id]:
+        return  # the same chart again: nothing to write
     with transaction(session):
         sessions.remember_patient(session, raw_cookie, patient_id, RECENT_MAX)
 

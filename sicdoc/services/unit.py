@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sicdoc.errors import Forbidden
 from sicdoc.fhir.compartment import compartment_types
 from sicdoc.fhir.search import DEFAULT_COUNT, SearchRequest
-from sicdoc.locking import begin_write
+from sicdoc.locking import appending
 from sicdoc.security import audit
 from sicdoc.security import scopes as smart
 from sicdoc.security.audit import Actor
@@ -279,7 +279,7 @@ class UnitOfWork:
             )
         self._pending.clear()
         try:
-            with begin_write(self.session):
+            with appending(self.session):
                 audit.append_many(self.session, self.actor, records)
         except audit.AuditUnavailable:
             self.session.rollback()

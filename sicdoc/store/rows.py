@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import JSON, Dialect, Table, bindparam, insert, select
+from sqlalchemy import JSON, Dialect, Table, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
@@ -31,6 +31,7 @@ _KEY = "sicdoc.held_rows"
 _RESOURCE = Resource.__table__
 _VERSION = ResourceVersion.__table__
 _RECEIPT = BundleReceipt.__table__
+FEW_ROWS = 20  # up to this many rows are inserted by executemany on PostgreSQL, more by COPY
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Serialised(str):
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` with one statement through the driver: PostgreSQL's COPY, SQLite's executemany.
+    """Insert ``rows`` through the driver: PostgreSQL's COPY (executemany for a few), SQLite's executemany.
 
     Values are converted as the columns' types convert them for SQLAlchemy, so the rows are those an
     ``insert(table)`` would write; a refusal is raised as SQLAlchemy's error for it.
@@ -165,14 +166,16 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     quote = dialect.identifier_preparer.quote
     driver = connection.connection.driver_connection
     assert driver is not None
-    if dialect.name == "postgresql":
+    # COPY costs two round trips however few the rows; a pipelined executemany of a few is one.
+    copying = dialect.name == "postgresql" and len(values) > FEW_ROWS
+    if copying:
         statement = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
     else:
         statement = _insert_text(table, tuple(names), dialect)
     try:
         cursor = driver.cursor()
         try:
-            if dialect.name == "postgresql":
+            if copying:
                 with cursor.copy(statement) as copy:
                     for row in values:
                         copy.write_row(row)
@@ -186,8 +189,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
 
 @lru_cache(maxsize=256)
 def _insert_text(table: Table, names: tuple[str, ...], dialect: Dialect) -> str:
-    """``INSERT INTO table (names) VALUES (?, ...)`` as the dialect writes it."""
-    return str(insert(table).values({name: bindparam(name) for name in names}).compile(dialect=dialect))
+    """``INSERT INTO table (names) VALUES (?, ...)`` with the driver's positional markers."""
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    columns, markers = ", ".join(map(quote, names)), ", ".join([marker] * len(names))
+    return f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({markers})"  # noqa: S608 - the model's names
 
 
 def _tuples(rows: list[dict[str, Any]], order: list[str]) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -179,6 +179,9 @@ def _page_by_id(
     early = _in_window(session, req, after, rows) if many else None
     if early is not None:
         return early, True
+    if capped is not None and not many:
+        # Every match's index row is in hand: the page is their first ids past the cursor.
+        return _resources(session, req, sorted({i for i in capped if i > after})[:rows]), False
     alone = _alone(req)
     if alone is not None and session.get_bind().dialect.name == "postgresql":
         return _page_of_index_rows(session, req, alone, after, rows), False
@@ -204,11 +207,15 @@ def _page_of_index_rows(
     ids = select(matched.c.resource_id).distinct().order_by(matched.c.resource_id)
     if after:
         ids = ids.where(matched.c.resource_id > after)
-    page = list(session.scalars(ids.limit(rows)))
-    if not page:
+    return _resources(session, req, list(session.scalars(ids.limit(rows))))
+
+
+def _resources(session: Session, req: SearchRequest, ids: list[str]) -> list[Any]:
+    """The live resources of the searched type with these ids, in id order."""
+    if not ids:
         return []
     found = select(Resource).where(
-        Resource.resource_type == req.resource_type, Resource.id.in_(page), Resource.deleted.is_(False)
+        Resource.resource_type == req.resource_type, Resource.id.in_(ids), Resource.deleted.is_(False)
     )
     return list(session.execute(found.order_by(Resource.id)).all())
 

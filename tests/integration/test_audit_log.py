@@ -7,7 +7,9 @@ from sqlalchemy.orm import Session
 
 from sicdoc.db import make_engine
 from sicdoc.fhir.audit_event import to_audit_event
-from sicdoc.models import AuditEvent, AuditEventPatient
+from sicdoc.fhir.dates import utc_now
+from sicdoc.locking import begin_write
+from sicdoc.models import AuditEvent, AuditEventPatient, ReindexMark
 from sicdoc.security import audit, chain
 from sicdoc.security.audit import Actor, AuditKeyMissing
 from tests.conftest import audit_triggers_off
@@ -203,13 +205,18 @@ def test_removing_one_of_150_patient_rows_is_found(database_url, session):
     assert _problem(session).startswith("broken at seq 2: the record or its patients do not match its hash")
 
 
-def test_concurrent_appends_keep_one_unbroken_chain(app):
+@pytest.mark.parametrize("read_first", [False, True], ids=["alone", "after-a-read"])
+def test_concurrent_appends_keep_one_unbroken_chain(app, read_first):
+    """Also when each record goes into the transaction its request's reads left open (PostgreSQL):
+    the chain's head is read after the lock, at READ COMMITTED, so no two records take one seq."""
     from concurrent.futures import ThreadPoolExecutor
 
     maker = app.extensions["sicdoc.sessionmaker"]
 
     def append(i):
         with maker() as s:
+            if read_first:
+                s.scalar(select(func.max(AuditEvent.seq)))
             audit.record(s, Actor(f"worker-{i}", "client"), "read", "success", patients=[f"p{i}", "p-all"])
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -217,4 +224,22 @@ def test_concurrent_appends_keep_one_unbroken_chain(app):
     with maker() as s:
         assert audit.count(s) == 40
         assert len(audit.search(s, patient="p-all")) == 40
+        assert chain.verify(s).intact
+
+
+def test_a_record_never_commits_a_change_left_open_before_it(app):
+    """A record in its own transaction drops what a writer left uncommitted, as it always has; only
+    a transaction that has read and nothing more is carried on into the record (on PostgreSQL)."""
+    maker = app.extensions["sicdoc.sessionmaker"]
+    with maker() as s:
+        begin_write(s)
+        s.add(ReindexMark(resource_type="Patient", reindexed_at=utc_now()))
+        s.flush()
+        audit.record(s, ALICE, "read", "success", patient_id="p1")
+        s.scalar(select(func.count()).select_from(AuditEvent))
+        s.add(ReindexMark(resource_type="Condition", reindexed_at=utc_now()))  # pending, not flushed
+        audit.record(s, ALICE, "read", "success", patient_id="p2")
+    with maker() as s:
+        assert s.scalar(select(func.count()).select_from(ReindexMark)) == 0
+        assert [e.patient_id for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))] == ["p1", "p2"]
         assert chain.verify(s).intact

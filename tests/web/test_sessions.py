@@ -4,9 +4,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from sicdoc.db import session_scope
+from sicdoc.fhir.dates import as_utc
+from sicdoc.locking import WRITE_OPTION
 from sicdoc.models import AuditEvent, User, UserSession
 from sicdoc.services import accounts
 from sicdoc.views.auth import clock_time
@@ -105,6 +107,38 @@ def test_idle_timeout_and_absolute_lifetime(app, users, client, monkeypatch):
     assert client.get("/").status_code == 200
     monkeypatch.setattr(accounts, "_now", lambda: start + timedelta(hours=12, minutes=1))
     assert client.get("/").status_code == 302  # absolute lifetime
+
+
+def test_a_page_only_reads_its_login_and_touches_it_at_most_once_a_minute(app, users, client, monkeypatch):
+    """On SQLite a write waits behind any other writer: a page that reads no patient data must not
+    take the write lock just to note that its login is still in use."""
+    login(client, "admin")
+    engine = app.extensions["sicdoc.engine"]
+    begins: list[bool] = []
+
+    def on_begin(conn):
+        begins.append(bool(conn.get_execution_options().get(WRITE_OPTION, False)))
+
+    def seen():
+        with session_scope(app) as s:
+            return s.scalar(select(UserSession.last_seen).where(UserSession.revoked.is_(False)))
+
+    start, first = datetime.now(UTC), seen()
+    event.listen(engine, "begin", on_begin)
+    try:
+        assert client.get("/admin/users").status_code == 200
+        assert begins == [False] and seen() == first
+        begins.clear()
+        monkeypatch.setattr(accounts, "_now", lambda: start + timedelta(minutes=2))
+        assert client.get("/admin/users").status_code == 200
+        assert begins == [False, True, False]  # the login read, last_seen moved, the page read
+        assert as_utc(seen()) == start + timedelta(minutes=2)
+        begins.clear()
+        monkeypatch.setattr(accounts, "_now", lambda: start + timedelta(minutes=2, seconds=50))
+        assert client.get("/admin/users").status_code == 200
+        assert begins == [False]
+    finally:
+        event.remove(engine, "begin", on_begin)
 
 
 def test_role_change_and_disable_end_sessions(app, users, client):
@@ -302,6 +336,20 @@ def test_the_recent_list_keeps_the_newest_eight_without_repeats(app, users):
             accounts.remember_patient(s, raw, f"p{i}")
         assert accounts.recent_patient_ids(s, raw) == ["p3", "p9", "p8", "p7", "p6", "p5", "p4", "p2"]
         assert accounts.recent_patient_ids(s, None) == []
+        # The chart already first in the list is not written again (on SQLite a write waits for the lock).
+        s.rollback()
+        writes: list[bool] = []
+
+        def on_begin(conn):
+            writes.append(bool(conn.get_execution_options().get(WRITE_OPTION)))
+
+        event.listen(app.extensions["sicdoc.engine"], "begin", on_begin)
+        accounts.remember_patient(s, raw, "p3")
+        assert writes == [False]
+        accounts.remember_patient(s, raw, "p9")
+        assert writes == [False, True]
+        event.remove(app.extensions["sicdoc.engine"], "begin", on_begin)
+        assert accounts.recent_patient_ids(s, raw)[:2] == ["p9", "p3"]
         accounts.forget_session(s, raw)
         assert accounts.recent_patient_ids(s, raw) == []
 

@@ -1,0 +1,41 @@
+"""How many transactions a FHIR read costs: on PostgreSQL one, in which the token is checked, the data
+read and its audit record appended and committed before the response leaves; on SQLite the record
+needs a transaction of its own that takes the write lock at BEGIN."""
+
+from sqlalchemy import event, select
+
+from sicdoc.db import session_scope
+from sicdoc.locking import WRITE_OPTION
+from sicdoc.models import AuditEvent
+from tests.web.fhir_helpers import patient, send, stroke
+
+
+def test_a_fhir_read_is_one_transaction_on_postgresql_and_two_on_sqlite(app, fhir_client, database_url):
+    created = send(fhir_client, "POST", "/fhir/Patient", patient("MRN-TX-1"))
+    pid = created.get_json()["id"]
+    assert send(fhir_client, "POST", "/fhir/Condition", stroke(pid)).status_code == 201
+    fhir_client.get(f"/fhir/Condition?patient={pid}")  # the pool and the caches are warm
+    engine = app.extensions["sicdoc.engine"]
+    begins: list[bool] = []
+    checkouts: list[object] = []
+
+    def on_begin(conn):
+        begins.append(bool(conn.get_execution_options().get(WRITE_OPTION, False)))
+
+    def on_checkout(*_args):
+        checkouts.append(1)
+
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine.pool, "checkout", on_checkout)
+    try:
+        resp = fhir_client.get(f"/fhir/Condition?patient={pid}")
+    finally:
+        event.remove(engine, "begin", on_begin)
+        event.remove(engine.pool, "checkout", on_checkout)
+    assert resp.status_code == 200 and resp.get_json()["total"] == 1
+    # PostgreSQL: one read transaction carries the record; SQLite: a read, then BEGIN IMMEDIATE.
+    expected = [False] if database_url.startswith("postgresql") else [False, True]
+    assert begins == expected and len(checkouts) == len(expected)
+    with session_scope(app) as s:
+        last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert last.request_id == resp.headers["X-Request-ID"] and last.patient_id == pid
