@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy.orm import Session, SessionTransaction
 
 WRITE_OPTION = "sicdoc_write"
 WRITE = {WRITE_OPTION: True}
+INTRANS = TransactionStatus.INTRANS  # psycopg: idle inside a transaction that has not failed
 
 
 def begin_write(session: Session) -> SessionTransaction:
@@ -50,10 +52,15 @@ def appending(session: Session) -> Iterator[None]:
 
 
 def _reads_only(session: Session) -> bool:
-    """An open PostgreSQL transaction that has only read: no writer's, and no change waiting in the
-    session (``begin_write`` rolls those back, as ever)."""
+    """An open PostgreSQL transaction that has only read and is still usable: no writer's, no change
+    waiting in the session (``begin_write`` rolls those back, as ever), no failed statement."""
     if not session.in_transaction() or session.get_bind().dialect.name != "postgresql":
         return False
     if session.new or session.dirty or session.deleted:
         return False
-    return not session.connection().get_execution_options().get(WRITE_OPTION, False)
+    connection = session.connection()
+    if connection.get_execution_options().get(WRITE_OPTION, False):
+        return False
+    # A statement that failed (a value PostgreSQL cannot compare) aborts the transaction: begin again.
+    info = getattr(connection.connection.driver_connection, "info", None)
+    return info is not None and info.transaction_status == INTRANS

@@ -239,7 +239,15 @@ def test_a_record_never_commits_a_change_left_open_before_it(app):
         s.scalar(select(func.count()).select_from(AuditEvent))
         s.add(ReindexMark(resource_type="Condition", reindexed_at=utc_now()))  # pending, not flushed
         audit.record(s, ALICE, "read", "success", patient_id="p2")
+        # a read whose statement failed: PostgreSQL refuses anything more in its transaction
+        with pytest.raises(DBAPIError):
+            s.execute(text("SELECT * FROM no_such_table"))
+        audit.record(s, ALICE, "read", "success", patient_id="p3")
     with maker() as s:
         assert s.scalar(select(func.count()).select_from(ReindexMark)) == 0
-        assert [e.patient_id for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))] == ["p1", "p2"]
+        assert [e.patient_id for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))] == [
+            "p1",
+            "p2",
+            "p3",
+        ]
         assert chain.verify(s).intact
