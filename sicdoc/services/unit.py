@@ -32,7 +32,8 @@ from sicdoc.store import history as store_history
 from sicdoc.store import read as store_read
 from sicdoc.store import vread as store_vread
 from sicdoc.store.compartment import CompartmentPage, compartment
-from sicdoc.store.search import SearchResult, history_page, search
+from sicdoc.store.reads import history_page
+from sicdoc.store.search import SearchResult, search
 
 T = TypeVar("T")
 

@@ -3,10 +3,13 @@ resources it holds are answered first."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from sicdoc.errors import Gone, NotFound
+from sicdoc.errors import Gone, InvalidInput, NotFound
 from sicdoc.models import Resource, ResourceVersion
 from sicdoc.store.rows import held_rows
 from sicdoc.store.stored import Stored
@@ -65,3 +68,59 @@ def history(session: Session, rtype: str, rid: str) -> list[Stored]:
     if not rows:
         raise NotFound(f"{rtype}/{rid} is not known")
     return [Stored(rtype, rid, r.version_id, r.last_updated, r.deleted, r.content) for r in rows]
+
+
+def history_page(
+    session: Session,
+    rtype: str | None,
+    rid: str | None,
+    *,
+    since: datetime | None,
+    count: int,
+    cursor: dict[str, Any] | None,
+) -> tuple[list[Stored], dict[str, Any] | None]:
+    """Versions newest first, keyset-paged on (lastUpdated, type, id, version)."""
+    V = ResourceVersion
+    query = select(V)
+    if rtype:
+        query = query.where(V.resource_type == rtype)
+    if rid:
+        query = query.where(V.id == rid)
+    if since is not None:
+        query = query.where(V.last_updated >= since)
+    order = (V.last_updated.desc(), V.resource_type.desc(), V.id.desc(), V.version_id.desc())
+    if cursor:
+        try:
+            at = datetime.fromisoformat(str(cursor["at"]))
+            key = (str(cursor["type"]), str(cursor["id"]), int(cursor["v"]))
+        except (KeyError, ValueError):
+            raise InvalidInput("The paging cursor is not valid", code="value") from None
+        query = query.where(
+            or_(
+                V.last_updated < at,
+                and_(
+                    V.last_updated == at,
+                    or_(
+                        V.resource_type < key[0],
+                        and_(
+                            V.resource_type == key[0],
+                            or_(V.id < key[1], and_(V.id == key[1], V.version_id < key[2])),
+                        ),
+                    ),
+                ),
+            )
+        )
+    rows = session.scalars(query.order_by(*order).limit(count + 1)).all()
+    more = len(rows) > count
+    rows = rows[:count]
+    items = [Stored(r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content) for r in rows]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = {
+            "at": last.last_updated.isoformat(),
+            "type": last.resource_type,
+            "id": last.id,
+            "v": last.version_id,
+        }
+    return items, next_cursor
