@@ -49,15 +49,16 @@ def look_up(session: Session, raw: str, now: datetime, lifetime: Lifetime) -> tu
 
 
 def resolve(session: Session, raw: str, now: datetime, lifetime: Lifetime) -> User | None:
-    """``look_up``, ending the session it finds idle, too old or its user gone, and touching ``last_seen``."""
-    user, _ = look_up(session, raw, now, lifetime)
-    row = session.get(UserSession, digest(raw))
-    if row is None or row.revoked:
-        return None
-    if user is None:
-        row.revoked, row.recent_patients = True, None
-        return None
-    row.last_seen = now
+    """``look_up``, and the write it says is due: the session ended (idle, too old, its user gone) or
+    ``last_seen`` moved."""
+    user, due = look_up(session, raw, now, lifetime)
+    if due:
+        row = session.get(UserSession, digest(raw))  # found by look_up: only a live row is ever due
+        assert row is not None
+        if user is None:
+            row.revoked, row.recent_patients = True, None
+        else:
+            row.last_seen = now
     return user
 
 
