@@ -18,10 +18,11 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Dialect, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from sicdoc.errors import ConfigurationError, SicdocError
 from sicdoc.fhir.dates import as_utc
 from sicdoc.locking import appending
 from sicdoc.models.audit import AuditEvent, AuditEventPatient
-from sicdoc.store.rows import insert_rows
+from sicdoc.store.rows import driver_errors, insert_tables
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x51CD0C  # the advisory lock that serialises audit appends on PostgreSQL
@@ -183,12 +184,8 @@ def append_many(session: Session, actor: Actor, records: list[dict[str, Any]]) -
     try:
         chained = _chain(session, actor, records)
         # Through the driver (COPY on PostgreSQL): a bulk-load batch leaves thousands of records.
-        insert_rows(session, EVENT_TABLE, [fields for fields, _ in chained])
-        insert_rows(
-            session,
-            PATIENT_TABLE,
-            [{"seq": f["seq"], "patient_id": p} for f, names in chained for p in names],
-        )
+        patients = [{"seq": f["seq"], "patient_id": p} for f, names in chained for p in names]
+        insert_tables(session, [(EVENT_TABLE, [fields for fields, _ in chained]), (PATIENT_TABLE, patients)])
     except SQLAlchemyError as exc:
         raise AuditUnavailable() from exc
 
@@ -198,12 +195,7 @@ def _chain(
 ) -> list[tuple[dict[str, Any], list[str]]]:
     """Lock the chain, read its head and return each record's row (hashes included) and its patients."""
     key = chain_key(session)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+    seq, prev = _locked_head(session) or (0, GENESIS)
     # Microseconds survive on both databases, so the hash can be recomputed from what is read back.
     now = datetime.now(UTC)
     out = []
@@ -229,6 +221,37 @@ def _chain(
         out.append(({**fields, "prev_hash": prev, "hash": digest}, names))
         prev = digest
     return out
+
+
+_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+
+
+def _locked_head(session: Session) -> tuple[int, str] | None:
+    """The chain's last (seq, hash), read once the chain is locked; None while it is empty.
+
+    On PostgreSQL the lock and the read go to the server in one round trip (a pipeline), still as two
+    statements: at READ COMMITTED the read takes its snapshot when it starts, after the lock is
+    granted, so it sees the record of whoever held the lock before. On SQLite the writer's
+    ``BEGIN IMMEDIATE`` has serialised appends already.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        last = connection.execute(_HEAD).first()
+        return None if last is None else (last.seq, last.hash)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    head = _head_text(connection.dialect)
+    with driver_errors(connection.dialect, head), driver.pipeline():
+        driver.execute(_LOCK, (_LOCK_KEY,))
+        found = driver.execute(head)
+    row = found.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+@cache
+def _head_text(dialect: Dialect) -> str:
+    return str(_HEAD.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def record(

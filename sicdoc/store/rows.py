@@ -10,7 +10,7 @@ begin, so a bundle that fails takes back only its own rows (``undo``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -148,10 +148,36 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     Values are converted as the columns' types convert them for SQLAlchemy, so the rows are those an
     ``insert(table)`` would write; a refusal is raised as SQLAlchemy's error for it.
     """
-    if not rows:
-        return
+    insert_tables(session, [(table, rows)])
+
+
+def insert_tables(session: Session, parts: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """``insert_rows`` for each (table, rows) in turn. On PostgreSQL, when every part is a few rows,
+    all of them go to the server in one round trip (a pipeline) rather than one per table."""
     connection = session.connection()
     dialect = connection.dialect
+    inserts = [_prepared(table, rows, dialect) for table, rows in parts if rows]
+    if not inserts:
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    together = dialect.name == "postgresql" and len(inserts) > 1 and not any(c for _, _, c in inserts)
+    with driver_errors(dialect, inserts[0][0]), driver.pipeline() if together else nullcontext():
+        for statement, values, copying in inserts:
+            cursor = driver.cursor()
+            try:
+                if copying:
+                    with cursor.copy(statement) as copy:
+                        for row in values:
+                            copy.write_row(row)
+                else:
+                    cursor.executemany(statement, values)
+            finally:
+                cursor.close()
+
+
+def _prepared(table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> tuple[str, list[Any], bool]:
+    """The statement, the driver's values and whether it is a COPY, for inserting ``rows``."""
     columns, values = _tuples(rows, [c.name for c in table.columns])
     defaults = {
         c.name: c.default.arg
@@ -163,26 +189,19 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if defaults:
         fixed = tuple(defaults.values())
         values = [row + fixed for row in values]
-    quote = dialect.identifier_preparer.quote
-    driver = connection.connection.driver_connection
-    assert driver is not None
     # COPY costs two round trips however few the rows; a pipelined executemany of a few is one.
-    copying = dialect.name == "postgresql" and len(values) > FEW_ROWS
-    if copying:
-        statement = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
-    else:
-        statement = _insert_text(table, tuple(names), dialect)
+    if dialect.name == "postgresql" and len(values) > FEW_ROWS:
+        quote = dialect.identifier_preparer.quote
+        return f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN", values, True
+    return _insert_text(table, tuple(names), dialect), values, False
+
+
+@contextmanager
+def driver_errors(dialect: Dialect, statement: str) -> Iterator[None]:
+    """Within the block, an error of the driver is raised as SQLAlchemy's error for it, which is what
+    callers of the store catch (``statement`` names what was being run)."""
     try:
-        cursor = driver.cursor()
-        try:
-            if copying:
-                with cursor.copy(statement) as copy:
-                    for row in values:
-                        copy.write_row(row)
-            else:
-                cursor.executemany(statement, values)
-        finally:
-            cursor.close()
+        yield
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from None
 

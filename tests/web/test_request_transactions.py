@@ -2,11 +2,13 @@
 read and its audit record appended and committed before the response leaves; on SQLite the record
 needs a transaction of its own that takes the write lock at BEGIN."""
 
+import pytest
 from sqlalchemy import event, select
 
 from sicdoc.db import session_scope
 from sicdoc.locking import WRITE_OPTION
 from sicdoc.models import AuditEvent
+from tests.sql_statements import round_trips
 from tests.web.fhir_helpers import patient, send, stroke
 
 
@@ -39,3 +41,21 @@ def test_a_fhir_read_is_one_transaction_on_postgresql_and_two_on_sqlite(app, fhi
     with session_scope(app) as s:
         last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
     assert last.request_id == resp.headers["X-Request-ID"] and last.patient_id == pid
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_fhir_read_goes_to_postgresql_in_eight_round_trips(app, fhir_client):
+    """BEGIN, the token, the search's planner settings, the index rows, the resources, the audit chain's
+    lock with its head (one pipeline), the record's two inserts (one pipeline) and COMMIT: no ping for
+    a connection used a moment ago."""
+    created = send(fhir_client, "POST", "/fhir/Patient", patient("MRN-TX-2"))
+    pid = created.get_json()["id"]
+    assert send(fhir_client, "POST", "/fhir/Condition", stroke(pid)).status_code == 201
+    fhir_client.get(f"/fhir/Condition?patient={pid}")
+    with round_trips(app.extensions["sicdoc.engine"]) as trips:
+        resp = fhir_client.get(f"/fhir/Condition?patient={pid}")
+    assert resp.status_code == 200 and resp.get_json()["total"] == 1
+    assert len(trips) == 8, trips
+    assert ['Query ";"'] not in trips  # the pool's ping
+    [chain] = [trip for trip in trips if any("pg_advisory_xact_lock" in m for m in trip)]
+    assert any("audit_event.seq" in message for message in chain)
