@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import orjson
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -31,12 +34,35 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, pool_pre_ping=True, **json_options)
         _configure_sqlite(engine)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **json_options)
+    engine = create_engine(url, pool_size=10, max_overflow=10, **json_options)
     _configure_postgresql(engine)
     return engine
 
 
+# A PostgreSQL connection back from the pool is pinged before use when it has lain idle this many
+# seconds: one that served a request a moment ago is taken as alive, which saves a busy server a
+# round trip per request. One found dead is replaced before the request sees it; one that died in
+# the last second (the server restarted) fails its request (503) and SQLAlchemy then replaces every
+# connection the pool held.
+PING_AFTER_IDLE = 1.0
+_IDLE_SINCE = "sicdoc.idle_since"
+
+
 def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)  # none: opened for this check-out
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError() from exc  # the pool connects again and checks that out
+
     # A transaction marked as writing takes its transaction id at once, so that it shows as a writer in
     # pg_stat_activity from its start, before it stamps anything (sicdoc.store.writers).
     @event.listens_for(engine, "begin")
