@@ -15,9 +15,10 @@ from sicdoc.analytics.worklist import plain, scoped
 from sicdoc.models import ConversationDraft, WorklistSnooze
 from sicdoc.services.conversations.common import AnswersRefused
 from sicdoc.services.unit import UnitOfWork
-from sicdoc.store.frames import patient_tables
+from sicdoc.store.frames import TABLES, patient_tables
 
 MAX_REASON = 500
+DIAGNOSES = "diagnoses"
 MAX_AHEAD = timedelta(days=366)
 
 
@@ -106,6 +107,13 @@ def due(uow: UnitOfWork, scope: Scope, patient_id: str) -> dict[str, Any] | None
     whole worklist, and is never stale.
     """
     uow.disclose("read", patients=[patient_id])
-    table = scoped(Frames.of(patient_tables(uow.session.connection(), [patient_id])), scope)
+    connection = uow.session.connection()
+    tables = patient_tables(connection, [patient_id], [DIAGNOSES])
+    if not tables[DIAGNOSES]["cohort"].isin(scope.cohorts).any():
+        # No diagnosis of the scope's cohorts, so no cohort and never on the worklist: most of a
+        # hospital's charts are answered without reading the other tables or building frames.
+        return None
+    tables |= patient_tables(connection, [patient_id], [name for name in TABLES if name != DIAGNOSES])
+    table = scoped(Frames.of(tables), scope)
     rows = plain(table[table["patient_id"] == patient_id])
     return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}

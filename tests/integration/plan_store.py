@@ -1,5 +1,5 @@
 """A scratch store for the query-plan tests: a few thousand synthetic patients per backend, with
-encounters, conditions and conversation notes, their index rows built by the same ``index_rows`` the
+encounters, conditions (every other patient's first one a stroke) and conversation notes, their index rows built by the same ``index_rows`` the
 store writes with; and the SELECTs a search sends, captured with their parameters. SQLite is left
 without statistics, as a production file is; PostgreSQL is ANALYZEd.
 """
@@ -20,13 +20,29 @@ from sicdoc.db import session_scope
 from sicdoc.fhir.search import parse_search
 from sicdoc.fhir.search_params import index_rows
 from sicdoc.migrate import upgrade
-from sicdoc.models import CareEvent, DateIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
+from sicdoc.models import (
+    CareEvent,
+    DateIndex,
+    DiagnosisFact,
+    ReferenceIndex,
+    Resource,
+    StringIndex,
+    TokenIndex,
+)
 from sicdoc.services.unit import UnitOfWork, system_unit
 from sicdoc.store.search import search
 from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 PATIENTS = 3000
-BIG_TABLES = ("resource", "search_token", "search_reference", "search_date", "search_string", "care_event")
+BIG_TABLES = (
+    "resource",
+    "search_token",
+    "search_reference",
+    "search_date",
+    "search_string",
+    "care_event",
+    "diagnosis_fact",
+)
 _SYLLABLES = ("ka", "lo", "mi", "ren", "sa", "tov", "ul", "vin", "yer", "zo", "bek", "dra", "fen", "gu")
 
 
@@ -107,10 +123,16 @@ def _population(seed: int = 7) -> list[dict[str, Any]]:
     return out
 
 
+def _in_cohort(condition: dict[str, Any]) -> bool:
+    """Every other patient has a stroke (as the diagnosis projection would write it), the rest none."""
+    return int(condition["subject"]["reference"].rsplit("-", 1)[1]) % 2 == 0
+
+
 def _fill(engine: Engine) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     rows: dict[Any, list[dict[str, Any]]] = {
-        t: [] for t in (Resource, TokenIndex, ReferenceIndex, DateIndex, StringIndex, CareEvent)
+        t: []
+        for t in (Resource, TokenIndex, ReferenceIndex, DateIndex, StringIndex, CareEvent, DiagnosisFact)
     }
     for i, content in enumerate(_population()):
         key = {"resource_type": content["resourceType"], "resource_id": content["id"]}
@@ -131,6 +153,17 @@ def _fill(engine: Engine) -> None:
         ]
         rows[DateIndex] += [{**key, "param": p, "low": lo, "high": hi} for p, lo, hi in found.dates]
         rows[StringIndex] += [{**key, "param": p, "value": v} for p, v in found.strings]
+        if content["resourceType"] == "Condition" and content["id"].endswith("-c0") and _in_cohort(content):
+            rows[DiagnosisFact].append(
+                {
+                    "condition_id": content["id"],
+                    "cohort": "stroke",
+                    "patient_id": content["subject"]["reference"].split("/")[1],
+                    "code_system": "http://hl7.org/fhir/sid/icd-10-cm",
+                    "code": "I63.9",
+                    "diagnosis_date": date.fromisoformat(content["recordedDate"]),
+                }
+            )
         if content["resourceType"] == "Encounter":  # its stay, as the projection writes it
             rows[CareEvent].append(
                 {

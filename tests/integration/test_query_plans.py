@@ -82,7 +82,8 @@ class Case:
     probes_each: bool = False
 
 
-PATIENT = "pat-01234"
+PATIENT = "pat-01234"  # a stroke patient (plan_store gives every other patient one)
+OUTSIDE_COHORTS = "pat-01235"
 CASES = {
     "find by birth date": Case(lambda uow: find_patients(uow, "12/07/1943"), ("ix_search_date_lookup",)),
     "find by name words": Case(lambda uow: find_patients(uow, "Kaloren Mi"), ("ix_search_string_lookup",)),
@@ -156,7 +157,13 @@ CASES = {
     ),
     # Whether a patient is due a conversation: their own rows of every projection table, by patient.
     "patient page: conversation due": Case(
-        lambda uow: due(uow, parse_scope({}, today=date(2026, 6, 30)), PATIENT), ("ix_care_event_patient",)
+        lambda uow: due(uow, parse_scope({}, today=date(2026, 6, 30)), PATIENT),
+        ("ix_diagnosis_fact_patient", "ix_care_event_patient"),
+    ),
+    # Outside every cohort: their diagnoses alone.
+    "patient page: nothing due outside every cohort": Case(
+        lambda uow: due(uow, parse_scope({}, today=date(2026, 6, 30)), OUTSIDE_COHORTS),
+        ("ix_diagnosis_fact_patient",),
     ),
     "patient header: care focus outside conversations": Case(
         lambda uow: care_focus_records(uow.session, PATIENT), ("ix_care_event_patient",)

@@ -2,14 +2,21 @@
 
 import contextlib
 import re
+from datetime import date
 
 import pytest
 
+from sicdoc.analytics.scope import parse_scope
+from sicdoc.db import session_scope
 from sicdoc.errors import Conflict
-from sicdoc.services import accounts
+from sicdoc.services import accounts, worklist
+from sicdoc.services.unit import system_unit
+from sicdoc.store.frames import TABLES
 from sicdoc.views import worklist as worklist_view
-from tests.conftest import PASSWORD, login, site_day
+from tests.conftest import PASSWORD, bearer_client, login, site_day
+from tests.sql_statements import sent
 from tests.web.analytics_population import AS_OF, population_per_backend  # noqa: F401 - the module's ``app``
+from tests.web.fhir_helpers import patient, send, stroke
 from tests.web.test_dashboards import post_resources
 
 
@@ -113,3 +120,26 @@ def test_the_patient_page_says_a_conversation_is_due_and_why(clinician):
     page = clinician.get(f"/patients/{everyone[0]}").get_data(as_text=True)
     banner = page.split('id="conversation-due"')[1].split("</div>")[0]
     assert "Conversation due" in banner and re.search(r"(Diagnosed|Admitted) \d{4}-\d{2}-\d{2}", banner)
+
+
+def test_a_chart_outside_every_cohort_says_nothing_is_due_after_reading_only_its_diagnoses(clinician, app):
+    """Most of a hospital's patients have no stroke, heart failure or cancer diagnosis: their chart's
+    "conversation due" check reads their diagnoses and stops there."""
+    feed = bearer_client(app, "system/*.*")
+    pid = send(feed, "POST", "/fhir/Patient", patient("MRN-NO-COHORT", "Okafor")).get_json()["id"]
+    hypertension = stroke(pid)
+    hypertension["code"] = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I10"}]}
+    assert send(feed, "POST", "/fhir/Condition", hypertension).status_code == 201
+    page = clinician.get(f"/patients/{pid}").get_data(as_text=True)
+    assert "Okafor" in page and 'id="conversation-due"' not in page
+    projections = [model.__tablename__ for model, _ in TABLES.values()]
+    with session_scope(app) as session, sent(app.extensions["sicdoc.engine"]) as statements:
+        unit = system_unit(session, app.extensions["sicdoc.store"])
+        assert worklist.due(unit, parse_scope({}, today=date.today()), pid) is None
+    read = [name for statement in statements for name in projections if f"FROM {name}" in statement]
+    assert read == ["diagnosis_fact"]
+    # A patient in a cohort is still worked out in full (and the page's banner says why).
+    everyone, _ = listed(clinician)
+    with session_scope(app) as session:
+        unit = system_unit(session, app.extensions["sicdoc.store"])
+        assert worklist.due(unit, parse_scope({"as_of": AS_OF}, today=date.today()), everyone[0]) is not None
