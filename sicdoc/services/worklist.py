@@ -18,8 +18,8 @@ from sicdoc.services.unit import UnitOfWork
 from sicdoc.store.frames import TABLES, patient_tables
 
 MAX_REASON = 500
-DIAGNOSES = "diagnoses"
 MAX_AHEAD = timedelta(days=366)
+DIAGNOSES = "diagnoses"  # the projection table read first for "conversation due"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ begin, so a bundle that fails takes back only its own rows (``undo``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -161,19 +161,27 @@ def insert_tables(session: Session, parts: list[tuple[Table, list[dict[str, Any]
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    together = dialect.name == "postgresql" and len(inserts) > 1 and not any(c for _, _, c in inserts)
-    with driver_errors(dialect, inserts[0][0]), driver.pipeline() if together else nullcontext():
-        for statement, values, copying in inserts:
-            cursor = driver.cursor()
-            try:
-                if copying:
-                    with cursor.copy(statement) as copy:
-                        for row in values:
-                            copy.write_row(row)
-                else:
-                    cursor.executemany(statement, values)
-            finally:
-                cursor.close()
+    if dialect.name == "postgresql" and len(inserts) > 1 and not any(c for _, _, c in inserts):
+        with driver_errors(dialect, "; ".join(s for s, _, _ in inserts)), driver.pipeline():
+            for statement, values, _ in inserts:
+                _insert(driver, statement, values, copying=False)
+        return
+    for statement, values, copying in inserts:
+        with driver_errors(dialect, statement):
+            _insert(driver, statement, values, copying=copying)
+
+
+def _insert(driver: Any, statement: str, values: list[Any], *, copying: bool) -> None:
+    cursor = driver.cursor()
+    try:
+        if copying:
+            with cursor.copy(statement) as copy:
+                for row in values:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(statement, values)
+    finally:
+        cursor.close()
 
 
 def _prepared(table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> tuple[str, list[Any], bool]:
