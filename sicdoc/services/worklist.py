@@ -3,7 +3,7 @@ whether one patient is due a conversation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -109,11 +109,14 @@ def due(uow: UnitOfWork, scope: Scope, patient_id: str) -> dict[str, Any] | None
     uow.disclose("read", patients=[patient_id])
     connection = uow.session.connection()
     tables = patient_tables(connection, [patient_id], [DIAGNOSES])
-    if not tables[DIAGNOSES]["cohort"].isin(scope.cohorts).any():
+    present = set(tables[DIAGNOSES]["cohort"].dropna())
+    cohorts = tuple(cohort for cohort in scope.cohorts if cohort in present)
+    if not cohorts:
         # No diagnosis of the scope's cohorts, so no cohort and never on the worklist: most of a
         # hospital's charts are answered without reading the other tables or building frames.
         return None
     tables |= patient_tables(connection, [patient_id], [name for name in TABLES if name != DIAGNOSES])
-    table = scoped(Frames.of(tables), scope)
+    # Only the cohorts the patient has a diagnosis of can list them: the others are not worked out.
+    table = scoped(Frames.of(tables), replace(scope, cohorts=cohorts))
     rows = plain(table[table["patient_id"] == patient_id])
     return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}

@@ -4,14 +4,19 @@ import contextlib
 import re
 from datetime import date
 
+import pandas as pd
 import pytest
+from sqlalchemy import select
 
+from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import parse_scope
+from sicdoc.analytics.worklist import plain, scoped
 from sicdoc.db import session_scope
 from sicdoc.errors import Conflict
+from sicdoc.models import PatientFact
 from sicdoc.services import accounts, worklist
 from sicdoc.services.unit import system_unit
-from sicdoc.store.frames import TABLES
+from sicdoc.store.frames import TABLES, patient_tables
 from sicdoc.views import worklist as worklist_view
 from tests.conftest import PASSWORD, bearer_client, login, site_day
 from tests.sql_statements import sent
@@ -143,3 +148,26 @@ def test_a_chart_outside_every_cohort_says_nothing_is_due_after_reading_only_its
     with session_scope(app) as session:
         unit = system_unit(session, app.extensions["sicdoc.store"])
         assert worklist.due(unit, parse_scope({"as_of": AS_OF}, today=date.today()), everyone[0]) is not None
+
+
+def test_every_chart_says_what_the_worklist_says_of_its_patient(app):
+    """The chart's "conversation due" is worked out from the patient's own rows and the cohorts they
+    have diagnoses of; for every patient it is the worklist's row, or nothing when they are not listed."""
+    scope = parse_scope({"as_of": AS_OF}, today=date.today())
+    with session_scope(app) as session:
+        connection = session.connection()
+        ids = sorted(session.scalars(select(PatientFact.patient_id)))
+        listed_rows = plain(scoped(Frames.of(patient_tables(connection, ids)), scope))
+        by_patient = {row["patient_id"]: row for row in listed_rows.to_dict("records")}
+        unit = system_unit(session, app.extensions["sicdoc.store"])
+        charts = {pid: worklist.due(unit, scope, pid) for pid in ids}
+    assert len(ids) > 50 and 6 < len(by_patient) < len(ids)
+    for pid, chart in charts.items():
+        expected = by_patient.get(pid)
+        assert (chart is None) == (expected is None), pid
+        if chart is not None:
+            assert chart.keys() == expected.keys()
+            same = [
+                k for k in chart if chart[k] == expected[k] or (pd.isna(chart[k]) and pd.isna(expected[k]))
+            ]
+            assert same == list(chart), (pid, chart, expected)
