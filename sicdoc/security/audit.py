@@ -30,7 +30,7 @@ from sicdoc.errors import ConfigurationError, SicdocError
 from sicdoc.fhir.dates import as_utc
 from sicdoc.locking import appending
 from sicdoc.models.audit import AuditEvent, AuditEventPatient
-from sicdoc.store.rows import driver_errors, insert_tables
+from sicdoc.store.rows import driver_errors, insert_tables, one_round_trip
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x51CD0C  # the advisory lock that serialises audit appends on PostgreSQL
@@ -242,7 +242,7 @@ def _locked_head(session: Session) -> tuple[int, str] | None:
     driver = connection.connection.driver_connection
     assert driver is not None
     head = _head_text(connection.dialect)
-    with driver_errors(connection.dialect, head), driver.pipeline():
+    with driver_errors(connection.dialect, head), one_round_trip(driver):
         driver.execute(_LOCK, (_LOCK_KEY,))
         found = driver.execute(head)
     row = found.fetchone()

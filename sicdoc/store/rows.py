@@ -10,13 +10,14 @@ begin, so a bundle that fails takes back only its own rows (``undo``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from psycopg import Pipeline
 from sqlalchemy import JSON, Dialect, Table, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -162,7 +163,7 @@ def insert_tables(session: Session, parts: list[tuple[Table, list[dict[str, Any]
     driver = connection.connection.driver_connection
     assert driver is not None
     if dialect.name == "postgresql" and len(inserts) > 1 and not any(c for _, _, c in inserts):
-        with driver_errors(dialect, "; ".join(s for s, _, _ in inserts)), driver.pipeline():
+        with driver_errors(dialect, "; ".join(s for s, _, _ in inserts)), one_round_trip(driver):
             for statement, values, _ in inserts:
                 _insert(driver, statement, values, copying=False)
         return
@@ -202,6 +203,13 @@ def _prepared(table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> tup
         quote = dialect.identifier_preparer.quote
         return f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN", values, True
     return _insert_text(table, tuple(names), dialect), values, False
+
+
+def one_round_trip(driver: Any) -> AbstractContextManager[object]:
+    """Statements sent through PostgreSQL's driver within the block go to the server together and
+    their results come back together (a pipeline, libpq 14 and later); with an older libpq they go
+    one by one, as ever."""
+    return driver.pipeline() if Pipeline.is_supported() else nullcontext()
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 read and its audit record appended and committed before the response leaves; on SQLite the record
 needs a transaction of its own that takes the write lock at BEGIN."""
 
+import psycopg
 import pytest
 from sqlalchemy import event, select
 
@@ -59,3 +60,19 @@ def test_a_fhir_read_goes_to_postgresql_in_eight_round_trips(app, fhir_client):
     assert ['Query ";"'] not in trips  # the pool's ping
     [chain] = [trip for trip in trips if any("pg_advisory_xact_lock" in m for m in trip)]
     assert any("audit_event.seq" in message for message in chain)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_without_pipelines_in_libpq_a_read_is_recorded_one_statement_at_a_time(app, fhir_client, monkeypatch):
+    """An older libpq (before 14) has no pipeline mode: the record's statements then go one by one."""
+    pid = send(fhir_client, "POST", "/fhir/Patient", patient("MRN-TX-3")).get_json()["id"]
+    assert send(fhir_client, "POST", "/fhir/Condition", stroke(pid)).status_code == 201
+    fhir_client.get(f"/fhir/Condition?patient={pid}")
+    monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
+    with round_trips(app.extensions["sicdoc.engine"]) as trips:
+        resp = fhir_client.get(f"/fhir/Condition?patient={pid}")
+    assert resp.status_code == 200 and resp.get_json()["total"] == 1
+    assert len(trips) == 10, trips  # the lock, the head and each insert apart
+    with session_scope(app) as s:
+        last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert last.request_id == resp.headers["X-Request-ID"] and last.patient_id == pid
