@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from sqlalchemy import event, select
 
+from sicdoc import db
 from sicdoc.db import session_scope
 from sicdoc.locking import WRITE_OPTION
 from sicdoc.models import AuditEvent
@@ -45,10 +46,11 @@ def test_a_fhir_read_is_one_transaction_on_postgresql_and_two_on_sqlite(app, fhi
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_fhir_read_goes_to_postgresql_in_eight_round_trips(app, fhir_client):
+def test_a_fhir_read_goes_to_postgresql_in_eight_round_trips(app, fhir_client, monkeypatch):
     """BEGIN, the token, the search's planner settings, the index rows, the resources, the audit chain's
     lock with its head (one pipeline), the record's two inserts (one pipeline) and COMMIT: no ping for
     a connection used a moment ago."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", 60.0)  # "a moment ago" however slow the machine
     created = send(fhir_client, "POST", "/fhir/Patient", patient("MRN-TX-2"))
     pid = created.get_json()["id"]
     assert send(fhir_client, "POST", "/fhir/Condition", stroke(pid)).status_code == 201
@@ -65,6 +67,7 @@ def test_a_fhir_read_goes_to_postgresql_in_eight_round_trips(app, fhir_client):
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_without_pipelines_in_libpq_a_read_is_recorded_one_statement_at_a_time(app, fhir_client, monkeypatch):
     """An older libpq (before 14) has no pipeline mode: the record's statements then go one by one."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", 60.0)
     pid = send(fhir_client, "POST", "/fhir/Patient", patient("MRN-TX-3")).get_json()["id"]
     assert send(fhir_client, "POST", "/fhir/Condition", stroke(pid)).status_code == 201
     fhir_client.get(f"/fhir/Condition?patient={pid}")
