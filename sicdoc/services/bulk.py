@@ -15,6 +15,10 @@ once per bundle; they commit with the writes, so no change is ever committed wit
 
 A bundle whose savepoint hits a unique key taken by a concurrent writer is tried again on its own,
 through ``process_transaction``, after the batch commits.
+
+On PostgreSQL every conditional create holds an advisory lock until its transaction commits, and the
+server's lock table is small and shared by all sessions; a batch whose bundles need more than
+``LOCKS_PER_TRANSACTION`` of them commits in consecutive parts that each stay within it.
 """
 
 from __future__ import annotations
@@ -39,13 +43,18 @@ from sicdoc.services.bundles import (
     process_transaction,
 )
 from sicdoc.services.entries import Criteria, criteria_of, look_ahead
-from sicdoc.services.matching import Pending
+from sicdoc.services.matching import Pending, lock_keys
 from sicdoc.services.unit import EVERYTHING, UnitOfWork
 from sicdoc.store import Store, Stored
 from sicdoc.store.rows import HeldRows, holding
 
 # Receipts of the command line are kept under the empty client id, as they always were.
 CLI_CLIENT = ""
+# Advisory locks one loading transaction may hold on PostgreSQL. The lock table holds 64 per
+# connection by default (6,400 with 100 connections, and some slack), for every session at once: a
+# default server refused one transaction 16,000 and granted two transactions 4,000 each at once.
+# A batch of 400 generated one-patient bundles needs about 3,400, so it still commits whole.
+LOCKS_PER_TRANSACTION = 4_000
 
 
 @dataclass(frozen=True)
@@ -128,20 +137,12 @@ def load_batch(
         except SicdocError as exc:
             outcomes[n] = Outcome(raw.label, problem=_reason(exc))
             continue
+        if raw.criteria is None:
+            raw = replace(raw, criteria=criteria_of(entries))
         ready.append((n, raw, bundle, entries))
     alone: list[tuple[int, RawBundle]] = []
-    if ready:
-        try:
-            alone = _write_batch(session, store, actor, ready, outcomes, hold=True)
-        except _Redo:
-            # The held rows could not be written (a key taken in the database, a value it refused):
-            # the batch runs again, each bundle under its own savepoint, so the failure is its bundle's.
-            session.rollback()
-            again: list[_Ready] = []
-            for n, raw, _, _ in ready:
-                bundle = _reread(raw)
-                again.append((n, raw, bundle, bundle["entry"]))
-            alone = _write_batch(session, store, actor, again, outcomes, hold=False)
+    for part, locks in _within_locks(session, ready):
+        alone += _write_part(session, store, actor, (part, locks), outcomes)
     for n, raw in alone:
         outcomes[n] = _load_alone(session, store, raw, max_entries, actor)
     return [outcomes[n] for n in sorted(outcomes)]
@@ -154,6 +155,46 @@ class _Redo(Exception):
     """The batch's held rows failed to write; run it again with a savepoint per bundle."""
 
 
+# Bundles to write in one transaction, and on PostgreSQL the advisory locks their criteria take.
+_Part = tuple[list[_Ready], set[int] | None]
+
+
+def _within_locks(session: Session, ready: list[_Ready]) -> list[_Part]:
+    """``ready`` in consecutive parts whose conditional creates need at most ``LOCKS_PER_TRANSACTION``
+    advisory locks together (one part on SQLite, which takes none); a bundle that alone needs more
+    is a part of its own."""
+    if session.get_bind().dialect.name != "postgresql":
+        return [(ready, None)] if ready else []
+    parts: list[tuple[list[_Ready], set[int]]] = []
+    for item in ready:
+        criteria = item[1].criteria
+        keys = lock_keys(criteria.writes) if criteria is not None else set()
+        if parts and len(parts[-1][1]) + len(keys - parts[-1][1]) <= LOCKS_PER_TRANSACTION:
+            parts[-1][0].append(item)
+            parts[-1][1].update(keys)
+        else:
+            parts.append(([item], keys))
+    return list(parts)
+
+
+def _write_part(
+    session: Session, store: Store, actor: Actor, part: _Part, outcomes: dict[int, Outcome]
+) -> list[tuple[int, RawBundle]]:
+    """One transaction for a part, its rows held; the bundles to try alone after it commits."""
+    ready, locks = part
+    try:
+        return _write_batch(session, store, actor, ready, outcomes, hold=True, locks=locks)
+    except _Redo:
+        # The held rows could not be written (a key taken in the database, a value it refused): the
+        # part runs again, each bundle under its own savepoint, so the failure is its bundle's.
+        session.rollback()
+        again: list[_Ready] = []
+        for n, raw, _, _ in ready:
+            bundle = _reread(raw)
+            again.append((n, raw, bundle, bundle["entry"]))
+        return _write_batch(session, store, actor, again, outcomes, hold=False, locks=locks)
+
+
 def _write_batch(
     session: Session,
     store: Store,
@@ -162,6 +203,7 @@ def _write_batch(
     outcomes: dict[int, Outcome],
     *,
     hold: bool,
+    locks: set[int] | None = None,
 ) -> list[tuple[int, RawBundle]]:
     """One transaction for ``ready``; the bundles to try alone after it commits.
 
@@ -183,7 +225,7 @@ def _write_batch(
     try:
         with unit.transaction():
             criteria = {n: raw.criteria or criteria_of(entries) for n, raw, _, entries in ready}
-            known = look_ahead(unit, list(criteria.values()))
+            known = look_ahead(unit, list(criteria.values()), locks)
             held = HeldRows() if hold else None
             keys: dict[int, tuple[str, str]] = {}
             if held is not None:

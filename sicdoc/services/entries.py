@@ -13,7 +13,14 @@ from sicdoc.errors import Forbidden, InvalidInput, PreconditionFailed
 from sicdoc.fhir.dates import format_instant
 from sicdoc.fhir.search import parse_etag, parse_search, parse_version
 from sicdoc.fhir.validation import is_resource_type
-from sicdoc.services.matching import Pending, identifier_criteria, match_one, prefetch, serialise
+from sicdoc.services.matching import (
+    Pending,
+    identifier_criteria,
+    match_one,
+    prefetch,
+    serialise,
+    take_locks,
+)
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored, identifier_pairs, new_id
 from sicdoc.store import read as store_read
@@ -286,16 +293,20 @@ def criteria_of(entries: list[dict[str, Any]]) -> Criteria:
     return Criteria(wanted, _conditional_writes(entries), plain, tuple(texts))
 
 
-def look_ahead(uow: UnitOfWork, bundles: list[Criteria]) -> Pending:
+def look_ahead(uow: UnitOfWork, bundles: list[Criteria], locks: set[int] | None = None) -> Pending:
     """Lock the conditional criteria of many bundles' entries and look up their identifiers at
-    once: what ``plan_entries`` takes as ``known`` for each of them in turn, in one transaction."""
+    once: what ``plan_entries`` takes as ``known`` for each of them in turn, in one transaction.
+    ``locks``: the criteria's ``lock_keys`` on PostgreSQL, when the caller has them already."""
     wanted: dict[str, set[tuple[str, str]]] = {}
     writes: list[tuple[str, str]] = []
     for criteria in bundles:
         writes += criteria.writes
         for rtype, pairs in criteria.wanted.items():
             wanted.setdefault(rtype, set()).update(pairs)
-    serialise(uow.session, writes)
+    if locks is None:
+        serialise(uow.session, writes)
+    else:
+        take_locks(uow.session, locks)
     return prefetch(uow.session, wanted)
 
 

@@ -74,9 +74,21 @@ def serialise(session: Session, criteria: Iterable[tuple[str, str]]) -> None:
     transaction begins IMMEDIATE (``sicdoc.db``) and so already holds the database's only write lock
     from its first statement, before it matches.
     """
-    keys = sorted({lock_id(key) for rtype, query in criteria for key in criteria_keys(rtype, query)})
-    if keys and session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK, {"keys": keys})
+    if session.get_bind().dialect.name == "postgresql":
+        take_locks(session, lock_keys(criteria))
+
+
+def lock_keys(criteria: Iterable[tuple[str, str]]) -> set[int]:
+    """The advisory locks ``serialise`` takes on PostgreSQL for these (type, criteria)."""
+    return {lock_id(key) for rtype, query in criteria for key in criteria_keys(rtype, query)}
+
+
+def take_locks(session: Session, keys: Iterable[int]) -> None:
+    """Take ``lock_keys``' advisory locks until the transaction ends, in one statement, in a fixed
+    order (so two writers cannot deadlock). PostgreSQL only."""
+    ordered = sorted(keys)
+    if ordered:
+        session.execute(_LOCK, {"keys": ordered})
 
 
 def prefetch(session: Session, wanted: dict[str, set[tuple[str, str]]]) -> Pending:

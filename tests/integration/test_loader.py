@@ -169,3 +169,58 @@ def test_ctrl_c_just_after_a_batch_commits_still_counts_that_batch(app, tmp_path
         signal.signal(signal.SIGINT, previous)
     assert batches == [2, 2]
     assert report.loaded == 4 == table_counts(app)["patient_fact"]
+
+
+def test_bundles_of_many_conditional_creates_load_within_postgresql_lock_table(app, tmp_path):
+    """A batch of 40 bundles of 500 conditional creates each stopped the load on PostgreSQL with 'out of
+    shared memory': each create is serialised by an advisory lock held to the commit, and 20,000 in one
+    transaction overflow the server's lock table (64 per connection by default, shared by all). The
+    batch now commits in parts that stay within ``bulk.LOCKS_PER_TRANSACTION``, and every bundle loads."""
+    from sqlalchemy import event
+
+    from sicdoc.services import bulk
+
+    def bundle(b: int) -> str:
+        entries = [
+            {
+                "fullUrl": f"urn:uuid:00000000-0000-4000-8000-{b:06d}{i:06d}",
+                "request": {
+                    "method": "POST",
+                    "url": "Organization",
+                    "ifNoneExist": f"identifier=urn:example:org|{b}-{i}",
+                },
+                "resource": {
+                    "resourceType": "Organization",
+                    "identifier": [{"system": "urn:example:org", "value": f"{b}-{i}"}],
+                    "name": f"Practice {b}-{i}",
+                },
+            }
+            for i in range(500)
+        ]
+        return json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+
+    file = tmp_path / "organisations.ndjson"
+    file.write_text("".join(bundle(b) + "\n" for b in range(40)))
+    engine = app.extensions["sicdoc.engine"]
+    locked: list[int] = [0]  # advisory locks taken in each transaction, in order
+
+    def seen(_conn, _cursor, statement, params, _ctx, _many) -> None:
+        if "pg_advisory_xact_lock" in statement:
+            locked[-1] += len(params["keys"])
+
+    def committed(_conn) -> None:
+        locked.append(0)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine, "commit", committed)
+    try:
+        result = run_load(app, file)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(engine, "commit", committed)
+    assert result.exit_code == 0, result.output
+    assert "loaded 40 bundles" in result.output and "0 rejected" in result.output
+    assert table_counts(app)["resource"] == 20_000
+    if engine.dialect.name == "postgresql":
+        assert sum(locked) == 20_000
+        assert 0 < max(locked) <= bulk.LOCKS_PER_TRANSACTION
