@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from sicdoc.errors import SicdocError
 
@@ -38,6 +39,11 @@ class SicdocGroup(click.Group):
             return super().invoke(ctx)
         except SicdocError as exc:
             raise click.ClickException(str(exc)) from None
+        except OperationalError as exc:
+            # The server is not there, refused the work, or the schema is missing: what the database
+            # said is the message (its first line; psycopg adds hints on the next).
+            said = str(exc.orig).strip().splitlines() or [type(exc.orig).__name__]
+            raise click.ClickException(f"database: {said[0]}") from None
 
 
 @click.group(cls=SicdocGroup)
