@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from sicdoc.cli import _app, main
 from sicdoc.errors import SicdocError
@@ -74,6 +75,16 @@ def load(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, jobs: int
             load_paths(app, paths, batch_size=batch_size, jobs=jobs, progress=advance, report=report)
         except SicdocError as exc:
             raise click.ClickException(str(exc)) from None
+        except OperationalError:
+            # The open batch rolled back; what committed before it is whole and counted. The group
+            # then names the database's reason in one line.
+            bar.close()
+            click.echo(
+                f"stopped: {report.loaded} bundles loaded, {report.unchanged} unchanged; "
+                "run the same command again to continue",
+                err=True,
+            )
+            raise
         except KeyboardInterrupt:
             # Raised once the batch in hand committed: the report counts every stored bundle.
             bar.close()

@@ -224,3 +224,39 @@ def test_bundles_of_many_conditional_creates_load_within_postgresql_lock_table(a
     if engine.dialect.name == "postgresql":
         assert sum(locked) == 20_000
         assert 0 < max(locked) <= bulk.LOCKS_PER_TRANSACTION
+
+
+def test_a_load_stopped_by_the_database_says_what_it_stored_and_resumes(
+    app, tmp_path, population, monkeypatch
+):
+    """A database lost in the middle of a load once ended it in a traceback, with no word of what the
+    batches before had stored or that running it again continues."""
+    from sqlalchemy.exc import OperationalError
+
+    from sicdoc.services import bulk
+
+    file = tmp_path / "six.ndjson"
+    file.write_text("\n".join(next(population.glob("*.ndjson")).read_text().splitlines()[:6]) + "\n")
+    writes = bulk.load_batch
+    calls: list[int] = []
+
+    def lost_at_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection unexpectedly"))
+        return writes(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "load_batch", lost_at_the_third)
+    runner = CliRunner()
+    args = ["load", "--quiet", "--batch-size", "2", str(file)]
+    stopped = runner.invoke(main, args, obj={"app": app, "overrides": {}})
+    assert stopped.exit_code == 1
+    assert "stopped: 4 bundles loaded, 0 unchanged; run the same command again to continue" in stopped.output
+    assert "Error: database: server closed the connection unexpectedly" in stopped.output
+    assert "Traceback" not in stopped.output
+    assert table_counts(app)["patient_fact"] == 4
+    monkeypatch.setattr(bulk, "load_batch", writes)
+    again = runner.invoke(main, args, obj={"app": app, "overrides": {}})
+    assert again.exit_code == 0, again.output
+    assert "loaded 2 bundles" in again.output and "4 unchanged" in again.output
+    assert table_counts(app)["patient_fact"] == 6
