@@ -77,13 +77,14 @@ def load(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, jobs: int
             raise click.ClickException(str(exc)) from None
         except OperationalError:
             # The open batch rolled back; what committed before it is whole and counted. The group
-            # then names the database's reason in one line.
+            # then names the database's reason in one line (alone, when nothing was stored).
             bar.close()
-            click.echo(
-                f"stopped: {report.loaded} bundles loaded, {report.unchanged} unchanged; "
-                "run the same command again to continue",
-                err=True,
-            )
+            if report.loaded or report.unchanged:
+                click.echo(
+                    f"stopped: {report.loaded} bundles loaded, {report.unchanged} unchanged; "
+                    "run the same command again to continue",
+                    err=True,
+                )
             raise
         except KeyboardInterrupt:
             # Raised once the batch in hand committed: the report counts every stored bundle.
