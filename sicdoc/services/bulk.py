@@ -23,7 +23,7 @@ server's lock table is small and shared by all sessions; a batch whose bundles n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -159,7 +159,7 @@ class _Redo(Exception):
 _Part = tuple[list[_Ready], set[int] | None]
 
 
-def _within_locks(session: Session, ready: list[_Ready]) -> list[_Part]:
+def _within_locks(session: Session, ready: list[_Ready]) -> Sequence[_Part]:
     """``ready`` in consecutive parts whose conditional creates need at most ``LOCKS_PER_TRANSACTION``
     advisory locks together (one part on SQLite, which takes none); a bundle that alone needs more
     is a part of its own."""
@@ -174,7 +174,7 @@ def _within_locks(session: Session, ready: list[_Ready]) -> list[_Part]:
             parts[-1][1].update(keys)
         else:
             parts.append(([item], keys))
-    return list(parts)
+    return parts
 
 
 def _write_part(
