@@ -46,6 +46,7 @@ from sicdoc.services.entries import Criteria, criteria_of, look_ahead
 from sicdoc.services.matching import Pending, lock_keys
 from sicdoc.services.unit import EVERYTHING, UnitOfWork
 from sicdoc.store import Store, Stored
+from sicdoc.store.reads import read_many
 from sicdoc.store.rows import HeldRows, holding
 
 # Receipts of the command line are kept under the empty client id, as they always were.
@@ -231,6 +232,7 @@ def _write_batch(
             if held is not None:
                 keys = {n: raw.key or bundle_key(bundle) for n, raw, bundle, _ in ready}
                 held.read_receipts(session, CLI_CLIENT, [key for key, _ in keys.values()])
+                held.read.update(read_many(session, _matched(held, criteria, keys, known)))
             with holding(session, held):
                 for n, raw, bundle, entries in ready:
                     if held is not None and criteria[n].plain:
@@ -253,6 +255,22 @@ def _write_batch(
         event.remove(session, "loaded_as_persistent", keep)
     outcomes.update(done)
     return alone
+
+
+def _matched(
+    held: HeldRows, criteria: dict[int, Criteria], keys: dict[int, tuple[str, str]], known: Pending
+) -> set[tuple[str, str]]:
+    """The resources that the criteria of bundles not loaded before match: a conditional create that
+    matches answers with the version it found, so these (the Practitioners, Locations and the
+    Organization many bundles share) are read for the batch at once rather than one by one."""
+    found: set[tuple[str, str]] = set()
+    for n, (key, _) in keys.items():
+        if held.receipts.get((CLI_CLIENT, key)) is None:
+            for rtype, pairs in criteria[n].wanted.items():
+                found.update(
+                    (rtype, rid) for system, value in pairs for rid in known.get((rtype, system, value), ())
+                )
+    return found
 
 
 def _write_held(session: Session, store: Store, held: HeldRows) -> None:

@@ -3,6 +3,7 @@ resources it holds are answered first."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,29 @@ def read(session: Session, rtype: str, rid: str) -> Stored:
             found = held.read[(rtype, rid)] = _read(session, rtype, rid)
         return found
     return _read(session, rtype, rid)
+
+
+def read_many(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Stored]:
+    """The current versions of the (type, id) ``keys`` that exist and are not deleted, a few
+    statements for all of them rather than one per resource."""
+    ids: dict[str, list[str]] = {}
+    for rtype, rid in sorted(set(keys)):
+        ids.setdefault(rtype, []).append(rid)
+    found: dict[tuple[str, str], Stored] = {}
+    for rtype, wanted in ids.items():
+        for start in range(0, len(wanted), 500):
+            rows = session.scalars(
+                select(Resource).where(
+                    Resource.resource_type == rtype,
+                    Resource.id.in_(wanted[start : start + 500]),
+                    Resource.deleted.is_(False),
+                )
+            )
+            for row in rows:
+                found[(rtype, row.id)] = Stored(
+                    rtype, row.id, row.version_id, row.last_updated, False, row.content
+                )
+    return found
 
 
 def _read(session: Session, rtype: str, rid: str) -> Stored:

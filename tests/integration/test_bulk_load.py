@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from sicdoc.cli import main
 from sicdoc.db import session_scope
@@ -198,3 +198,30 @@ def test_a_bundle_refused_by_a_unique_identifier_is_tried_alone_then_reported(ap
     assert table_counts(app)["patient_fact"] == 3
     with session_scope(app) as session:
         assert chain.verify(session).intact
+
+
+def test_a_batch_reads_the_resources_its_conditional_creates_match_together(app, population, tmp_path):
+    # The second half's bundles conditionally create the Practitioners, Locations and Organization
+    # the first half stored: each answers with the version it matched, read for its batch at once.
+    lines = population.read_text().splitlines()
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    second.write_text("\n".join(lines[len(lines) // 2 :]) + "\n")
+    assert load_paths(app, [first], batch_size=100).rejected == []
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT resource."):
+            reads.append(statement)
+
+    engine = app.extensions["sicdoc.engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        report = load_paths(app, [second], batch_size=100)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert report.rejected == [] and report.loaded == len(lines) - len(lines) // 2
+    # One statement for each type matched (Practitioner, PractitionerRole, Location, Organization),
+    # not one for each resource (25 here).
+    assert len(reads) <= 4
+    assert table_counts(app)["patient_fact"] == PATIENTS

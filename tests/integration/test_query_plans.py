@@ -26,6 +26,7 @@ from sicdoc.services.unit import UnitOfWork
 from sicdoc.services.worklist import due
 from sicdoc.store import search as store_search
 from sicdoc.store.conversation_details import notes_of
+from sicdoc.store.reads import read_many
 from sicdoc.store.search import search
 from tests.integration.plan_store import (
     BIG_TABLES,
@@ -176,6 +177,10 @@ CASES = {
     "conversation without a response: its notes": Case(
         lambda uow: notes_of(uow.session, "proc-1", PATIENT), ("ix_search_reference_lookup",)
     ),
+    "bulk load: the resources a batch's conditional creates match": Case(
+        lambda uow: read_many(uow.session, [("Patient", PATIENT), ("Patient", OUTSIDE_COHORTS)]),
+        ("pk_resource",),
+    ),
     "Patient?_id&_revinclude": Case(
         fhir_search("Patient", f"_id={PATIENT}&_revinclude=Encounter:patient"),
         ("ix_search_reference_lookup",),
@@ -238,8 +243,12 @@ def _postgresql_problems(conn: Any, statement: str, parameters: Any, case: Case)
 
 
 def _index_names(plan_text: str, backend: str) -> set[str]:
-    pattern = r"USING (?:COVERING )?INDEX (\w+)" if backend == "sqlite" else r'"Index Name": "(\w+)"'
-    return set(re.findall(pattern, plan_text))
+    """The indexes a plan reads, a primary key's under its PostgreSQL name (``pk_<table>``), which
+    SQLite calls ``sqlite_autoindex_<table>_1``."""
+    if backend == "postgresql":
+        return set(re.findall(r'"Index Name": "(\w+)"', plan_text))
+    names = set(re.findall(r"USING (?:COVERING )?INDEX (\w+)", plan_text))
+    return {re.sub(r"^sqlite_autoindex_(\w+)_1$", r"pk_\1", name) for name in names}
 
 
 @pytest.mark.parametrize("name", list(CASES))
