@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from sicdoc.cli import _app, main
 from sicdoc.errors import SicdocError
-from sicdoc.loader import DEFAULT_BATCH
+from sicdoc.loader import DEFAULT_BATCH, LoadReport
 
 # The exit status of a load stopped by Ctrl-C (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
@@ -56,7 +56,7 @@ def load(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, jobs: int
     from tqdm import tqdm
 
     from sicdoc.collector import tune_collector
-    from sicdoc.loader import LoadReport, bundle_files, load_paths, total_bytes
+    from sicdoc.loader import bundle_files, load_paths, total_bytes
 
     tune_collector()
     app = _app(ctx)
@@ -79,31 +79,38 @@ def load(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, jobs: int
             # The open batch rolled back; what committed before it is whole and counted. The group
             # then names the database's reason in one line (alone, when nothing was stored).
             bar.close()
+            _list_rejected(report)
             if report.loaded or report.unchanged:
-                click.echo(
-                    f"stopped: {report.loaded} bundles loaded, {report.unchanged} unchanged; "
-                    "run the same command again to continue",
-                    err=True,
-                )
+                _resume_hint("stopped", report)
             raise
         except KeyboardInterrupt:
             # Raised once the batch in hand committed: the report counts every stored bundle.
             bar.close()
-            click.echo(
-                f"interrupted: {report.loaded} bundles loaded, {report.unchanged} unchanged; "
-                "run the same command again to continue",
-                err=True,
-            )
+            _list_rejected(report)
+            _resume_hint("interrupted", report)
             sys.exit(INTERRUPTED)
     click.echo(
         f"loaded {report.loaded} bundles ({report.resources} resources), {report.unchanged} unchanged, "
         f"{len(report.rejected)} rejected; {report.patients:,} patients in {report.seconds:,.1f} s "
         f"({report.patients_per_second:,.0f} patients/s)"
     )
-    for label, reason in report.rejected:
-        click.echo(f"rejected {label}: {reason}", err=True)
+    _list_rejected(report)
     if report.rejected:
         sys.exit(1)
+
+
+def _list_rejected(report: LoadReport) -> None:
+    """The bundles a load rejected, each with its reason (a load stopped early: those of the batches
+    it stored, which running it again rejects again unless they are mended)."""
+    for label, reason in report.rejected:
+        click.echo(f"rejected {label}: {reason}", err=True)
+
+
+def _resume_hint(how: str, report: LoadReport) -> None:
+    click.echo(
+        f"{how}: {report.loaded} bundles loaded, {report.unchanged} unchanged; run the same command again to continue",
+        err=True,
+    )
 
 
 @main.command()

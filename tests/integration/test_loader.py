@@ -260,3 +260,40 @@ def test_a_load_stopped_by_the_database_says_what_it_stored_and_resumes(
     assert again.exit_code == 0, again.output
     assert "loaded 2 bundles" in again.output and "4 unchanged" in again.output
     assert table_counts(app)["patient_fact"] == 6
+
+
+@pytest.mark.parametrize("stop", ["database", "ctrl-c"])
+def test_a_load_stopped_early_lists_what_it_rejected_before_the_stop(
+    app, tmp_path, population, monkeypatch, stop
+):
+    """A stopped load once printed only what it had stored: a bundle rejected in a stored batch went
+    unmentioned, though running the command again cannot load it until it is mended."""
+    from sqlalchemy.exc import OperationalError
+
+    from sicdoc.services import bulk
+
+    lines = next(population.glob("*.ndjson")).read_text().splitlines()[:6]
+    lines[1] = "{not json"
+    file = tmp_path / "six.ndjson"
+    file.write_text("\n".join(lines) + "\n")
+    writes = bulk.load_batch
+    calls: list[int] = []
+
+    def stops_at_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            if stop == "ctrl-c":
+                raise KeyboardInterrupt
+            raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection unexpectedly"))
+        return writes(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "load_batch", stops_at_the_third)
+    args = ["load", "--quiet", "--batch-size", "2", str(file)]
+    result = CliRunner().invoke(main, args, obj={"app": app, "overrides": {}})
+    assert result.exit_code == (130 if stop == "ctrl-c" else 1)
+    word = "interrupted" if stop == "ctrl-c" else "stopped"
+    rejected = f"rejected {file}:2: Body is not valid JSON"
+    summary = f"{word}: 3 bundles loaded, 0 unchanged; run the same command again to continue"
+    assert rejected in result.output and summary in result.output
+    assert result.output.index(rejected) < result.output.index(summary)
+    assert table_counts(app)["patient_fact"] == 3
