@@ -49,10 +49,13 @@ def read_many(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[s
                 )
             )
             for row in rows:
-                found[(rtype, row.id)] = Stored(
-                    rtype, row.id, row.version_id, row.last_updated, False, row.content
-                )
+                found[(rtype, row.id)] = _stored(row)
     return found
+
+
+def _stored(row: Resource | ResourceVersion) -> Stored:
+    """A current or past version as the store hands it out."""
+    return Stored(row.resource_type, row.id, row.version_id, row.last_updated, row.deleted, row.content)
 
 
 def _read(session: Session, rtype: str, rid: str) -> Stored:
@@ -61,7 +64,7 @@ def _read(session: Session, rtype: str, rid: str) -> Stored:
         raise NotFound(f"{rtype}/{rid} is not known")
     if row.deleted:
         raise Gone(f"{rtype}/{rid} was deleted")
-    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+    return _stored(row)
 
 
 def read_optional(session: Session, rtype: str, rid: str) -> Stored | None:
@@ -71,7 +74,7 @@ def read_optional(session: Session, rtype: str, rid: str) -> Stored | None:
     row = session.get(Resource, (rtype, rid))
     if row is None or row.deleted:
         return None
-    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+    return _stored(row)
 
 
 def vread(session: Session, rtype: str, rid: str, version: int) -> Stored:
@@ -80,7 +83,7 @@ def vread(session: Session, rtype: str, rid: str, version: int) -> Stored:
         raise NotFound(f"{rtype}/{rid} has no version {version}")
     if row.deleted:
         raise Gone(f"Version {version} of {rtype}/{rid} is a deletion")
-    return Stored(rtype, rid, row.version_id, row.last_updated, False, row.content)
+    return _stored(row)
 
 
 def history(session: Session, rtype: str, rid: str) -> list[Stored]:
@@ -91,7 +94,7 @@ def history(session: Session, rtype: str, rid: str) -> list[Stored]:
     ).all()
     if not rows:
         raise NotFound(f"{rtype}/{rid} is not known")
-    return [Stored(rtype, rid, r.version_id, r.last_updated, r.deleted, r.content) for r in rows]
+    return [_stored(r) for r in rows]
 
 
 def history_page(
@@ -137,7 +140,7 @@ def history_page(
     rows = session.scalars(query.order_by(*order).limit(count + 1)).all()
     more = len(rows) > count
     rows = rows[:count]
-    items = [Stored(r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content) for r in rows]
+    items = [_stored(r) for r in rows]
     next_cursor = None
     if more and rows:
         last = rows[-1]
