@@ -168,14 +168,19 @@ def _within_locks(session: Session, ready: list[_Ready]) -> Sequence[_Part]:
         return [(ready, None)] if ready else []
     parts: list[tuple[list[_Ready], set[int]]] = []
     for item in ready:
-        criteria = item[1].criteria
-        keys = lock_keys(criteria.writes) if criteria is not None else set()
+        keys = lock_keys(_criteria(item[1]).writes)
         if parts and len(parts[-1][1]) + len(keys - parts[-1][1]) <= LOCKS_PER_TRANSACTION:
             parts[-1][0].append(item)
             parts[-1][1].update(keys)
         else:
             parts.append(([item], keys))
     return parts
+
+
+def _criteria(raw: RawBundle) -> Criteria:
+    """A ready bundle's criteria, which ``load_batch`` has read (or a worker process) before any write."""
+    assert raw.criteria is not None
+    return raw.criteria
 
 
 def _write_part(
@@ -225,7 +230,7 @@ def _write_batch(
     event.listen(session, "loaded_as_persistent", keep)
     try:
         with unit.transaction():
-            criteria = {n: raw.criteria or criteria_of(entries) for n, raw, _, entries in ready}
+            criteria = {n: _criteria(raw) for n, raw, _, _ in ready}
             known = look_ahead(unit, list(criteria.values()), locks)
             held = HeldRows() if hold else None
             keys: dict[int, tuple[str, str]] = {}
