@@ -181,9 +181,11 @@ def plan_entries(
 
 _CONDITIONAL = re.compile(rb'"reference":"([A-Z][A-Za-z]+\?[^"\\]+)"')
 _LEFTOVER = re.compile(rb'"reference":"(urn:uuid:|[A-Z][A-Za-z]+\?)')
-# A placeholder as a whole JSON string value, also inside narrative (where quotes are escaped).
-# Kept apart from _CONDITIONAL: one pattern with both alternatives scans nearly three times slower.
-_URN_TOKEN = re.compile(rb'(?<=")urn:(?:uuid|oid):[0-9A-Za-z.\-]+(?=\\?")')
+# A placeholder as a whole JSON string value, also inside narrative (where quotes are escaped),
+# with its opening quote: a pattern that starts with a literal is searched for as one, four times
+# faster than with the quote as a look-behind. Kept apart from _CONDITIONAL: one pattern with both
+# alternatives scans nearly three times slower.
+_URN_TOKEN = re.compile(rb'"(urn:(?:uuid|oid):[0-9A-Za-z.\-]+)(?=\\?")')
 
 
 def conditional_references(resource: dict[str, Any]) -> list[str]:
@@ -240,7 +242,7 @@ def _rewrite_text(
         return token if found is None else found.encode()
 
     if b"urn:" in raw:
-        raw = _URN_TOKEN.sub(lambda m: swap(m.group(0)), raw)
+        raw = _URN_TOKEN.sub(lambda m: b'"' + swap(m.group(1)), raw)
     if b"?" in raw:
         raw = _CONDITIONAL.sub(lambda m: b'"reference":"' + swap(m.group(1)) + b'"', raw)
     rewritten = orjson.loads(raw)
