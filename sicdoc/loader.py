@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,10 +149,12 @@ _PASSED: dict[bytes, None] = {}
 
 
 def _check_batch(batch: list[RawBundle], max_entries: int) -> list[RawBundle]:
-    """In a worker process: each bundle parsed and validated, its verdict and criteria attached."""
+    """In a worker process: each bundle parsed and validated, its verdict and criteria attached. The
+    bytes are not sent back (the writing process has them): half of what would cross between the
+    processes."""
     from sicdoc.services.bulk import check_raw
 
-    return [check_raw(raw, max_entries, _PASSED) for raw in batch]
+    return [replace(check_raw(raw, max_entries, _PASSED), data=b"") for raw in batch]
 
 
 def load_paths(
@@ -268,18 +270,25 @@ def _checked_batches(
         max_workers=jobs, mp_context=get_context("spawn"), initializer=_leave_interrupts
     )
     try:
-        ahead: deque[tuple[Future[list[RawBundle]], int]] = deque()
+        ahead: deque[tuple[Future[list[RawBundle]], list[RawBundle], int]] = deque()
         for batch, consumed in _batches(files, size):
-            ahead.append((pool.submit(_check_batch, batch, max_entries), consumed))
+            ahead.append((pool.submit(_check_batch, batch, max_entries), batch, consumed))
             if len(ahead) > 2 * jobs:  # enough queued to keep every worker busy, no more in memory
-                future, done = ahead.popleft()
-                yield future.result(), done
+                yield _rejoined(*ahead.popleft())
         while ahead:
-            future, done = ahead.popleft()
-            yield future.result(), done
+            yield _rejoined(*ahead.popleft())
     finally:
         # Stopped early (Ctrl-C, an error): the batches queued ahead are not worth checking.
         pool.shutdown(cancel_futures=True)
+
+
+def _rejoined(
+    future: Future[list[RawBundle]], batch: list[RawBundle], consumed: int
+) -> tuple[list[RawBundle], int]:
+    """A worker's verdicts on ``batch`` with the bundles' bytes put back."""
+    return [
+        replace(checked, data=raw.data) for raw, checked in zip(batch, future.result(), strict=True)
+    ], consumed
 
 
 def _leave_interrupts() -> None:
