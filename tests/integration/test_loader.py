@@ -1,6 +1,7 @@
 """``sicdoc load``: generated populations load idempotently; bad files are reported and change nothing."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def test_the_loader_alone_works_with_a_large_sqlite_page_cache(app, tmp_path, po
         assert before is None and set(during) == {None}
 
 
-def test_the_loader_keeps_postgresql_statistics_up_with_what_it_writes_and_vacuums_at_the_end(
+def test_the_loader_keeps_postgresql_statistics_up_with_what_it_looks_up_and_vacuums_at_the_end(
     app, tmp_path, population, monkeypatch
 ):
     """Planned on the statistics of empty tables, PostgreSQL looked identifiers up by reading every one
@@ -107,13 +108,18 @@ def test_the_loader_keeps_postgresql_statistics_up_with_what_it_writes_and_vacuu
     file.write_text("\n".join(next(population.glob("*.ndjson")).read_text().splitlines()[:6]) + "\n")
     analyzed: list[int] = []
     written: list[int] = []
+    looked_up: set[str] = set()  # the tables the load's statements read
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:  # statistics of the emptied tables: none to plan by
             conn.exec_driver_sql("ANALYZE")
 
     def seen(_conn, _cursor, statement, _params, _ctx, _many) -> None:
-        if statement.strip().upper() in ("ANALYZE", "VACUUM (ANALYZE)"):
+        if statement.strip().upper().startswith(("ANALYZE", "VACUUM (ANALYZE)")):
             analyzed.append(len(written))
+            if statement.strip().upper() != "VACUUM (ANALYZE)":
+                assert statement.strip() == f"ANALYZE {', '.join(loader.LOAD_PLANNED_TABLES)}"
+        elif statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            looked_up.update(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_]+)\b", statement, flags=re.IGNORECASE))
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
@@ -126,6 +132,9 @@ def test_the_loader_keeps_postgresql_statistics_up_with_what_it_writes_and_vacuu
         return
     # After the batch that passed 20 resources, after the one that doubled that, ..., and at the end.
     assert 2 <= len(analyzed) < 6 and analyzed[-1] == 6
+    # Only the tables the load looks up are analysed while it runs: a statement reading another
+    # would be planned on the statistics of an empty table.
+    assert looked_up - {"pg_class", "unnest"} <= set(loader.LOAD_PLANNED_TABLES), looked_up
     with engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'search_token'").scalar()
         # The end's is a VACUUM: every page the load wrote is marked all-visible, so that index-only
