@@ -1,8 +1,9 @@
-"""Processes of a benchmark run: a free port to serve on, a process tree, and peak resident memory
-(VmHWM) read from /proc, once or polled while a command runs."""
+"""Processes of a benchmark run: a free port to serve on, a process tree, peak resident memory
+(VmHWM) read from /proc, once or polled while a command runs, and the CPU time of a named program."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -37,6 +38,22 @@ def process_tree(root: int) -> list[int]:
     for pid in tree:
         tree.extend(sorted(children.get(pid, [])))
     return tree
+
+
+def cpu_seconds(program: str) -> float:
+    """CPU seconds used so far by every process of ``program`` on this machine (PostgreSQL's server
+    processes, say), with their finished children; a process that ended meanwhile is not counted."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name, _, rest = (entry / "stat").read_text().partition(" (")[2].rpartition(")")
+            except OSError:
+                continue
+            if name == program:
+                fields = rest.split()
+                total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def status_mib(pid: int, field: str) -> float | None:
