@@ -30,12 +30,12 @@ from sicdoc.services import timing
 from sicdoc.services.entries import (
     Criteria,
     EntryPlan,
-    conditional_references,
     plan_entries,
     response_entry,
     run_read,
 )
 from sicdoc.services.matching import Pending
+from sicdoc.services.references import conditional_references
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store.rows import held_rows
 

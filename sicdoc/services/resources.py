@@ -8,8 +8,8 @@ from typing import Any
 from sicdoc.errors import DuplicateIdentifier, InvalidInput, Issue
 from sicdoc.fhir.profile import validate_write
 from sicdoc.services import timing
-from sicdoc.services.entries import conditional_references
 from sicdoc.services.matching import match_one, serialise
+from sicdoc.services.references import conditional_references
 from sicdoc.services.unit import UnitOfWork
 from sicdoc.store import Stored
 from sicdoc.store import read as store_read
