@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 _DATE_RE = re.compile(
     r"^(?P<y>\d{4})(-(?P<m>\d{2})(-(?P<d>\d{2})(T(?P<H>\d{2}):(?P<M>\d{2})(:(?P<S>\d{2})(?P<f>\.\d+)?)?"
@@ -93,6 +94,9 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# A write stamps each of its resources and their response entries with the same instant, and a
+# load formats it twice per resource: one formatting per instant instead.
+@lru_cache(maxsize=256)
 def format_instant(moment: datetime) -> str:
     """An R4 ``instant`` with millisecond precision in UTC."""
     return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")

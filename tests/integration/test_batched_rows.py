@@ -121,9 +121,13 @@ def test_a_batch_with_an_update_between_plain_bundles_writes_the_same_rows(app, 
     assert _snapshot(app) == one_by_one
 
 
-def test_a_held_row_refused_when_the_batch_is_written_is_reported_for_its_bundle(app, population, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_held_row_refused_when_the_batch_is_written_is_reported_for_its_bundle(
+    app, population, tmp_path, jobs
+):
     """A unique identifier taken in an earlier load is only refused by the database, when the batch
-    writes its held rows: the batch runs again bundle by bundle and reports the one that broke it."""
+    writes its held rows: the batch runs again bundle by bundle and reports the one that broke it
+    (with workers too, from the bundles as received)."""
     lines = population.read_bytes().splitlines()
     assert load_paths(app, [_write(tmp_path / "first.ndjson", lines[:1])]).rejected == []
     patient = next(e for e in orjson.loads(lines[0])["entry"] if e["request"]["url"] == "Patient")
@@ -133,7 +137,7 @@ def test_a_held_row_refused_when_the_batch_is_written_is_reported_for_its_bundle
         "entry": [{"resource": patient["resource"], "request": {"method": "POST", "url": "Patient"}}],
     }
     source = _write(tmp_path / "second.ndjson", [lines[1], orjson.dumps(again), lines[2]])
-    report = load_paths(app, [source], batch_size=10)
+    report = load_paths(app, [source], batch_size=10, jobs=jobs)
     assert [label for label, _ in report.rejected] == [f"{source}:2"]
     assert "identifier is already used" in report.rejected[0][1]
     assert report.loaded == 2
