@@ -129,6 +129,9 @@ def load_batch(
         if raw.problem is not None:
             outcomes[n] = Outcome(raw.label, problem=raw.problem)
             continue
+        if raw.checked and raw.criteria is not None and raw.key is not None:
+            ready.append(_Ready(n, raw))  # a worker read it: parsed when it is applied
+            continue
         try:
             bundle = orjson.loads(raw.data)
             entries = bundle["entry"] if raw.checked else check_transaction(bundle, max_entries, passed)
@@ -140,7 +143,7 @@ def load_batch(
             continue
         if raw.criteria is None:
             raw = replace(raw, criteria=criteria_of(entries))
-        ready.append((n, raw, bundle, entries))
+        ready.append(_Ready(n, raw, (bundle, entries)))
     alone: list[tuple[int, RawBundle]] = []
     for part, locks in _within_locks(session, ready):
         alone += _write_part(session, store, actor, (part, locks), outcomes)
@@ -149,7 +152,25 @@ def load_batch(
     return [outcomes[n] for n in sorted(outcomes)]
 
 
-_Ready = tuple[int, RawBundle, dict[str, Any], list[dict[str, Any]]]
+@dataclass(frozen=True)
+class _Ready:
+    """A bundle to apply. One a worker process checked is parsed only when it is applied, so a batch
+    never holds all its bundles parsed at once: parsing 400 and keeping them took 89 µs a bundle
+    against 37 µs for parsing each and letting it go (fresh memory, and the collector walking it),
+    and the loader's writing process used 6% less CPU at a million patients."""
+
+    n: int
+    raw: RawBundle
+    parsed: tuple[dict[str, Any], list[dict[str, Any]]] | None = None  # (bundle, its entries)
+
+    def parts(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        if self.parsed is not None:
+            return self.parsed
+        bundle = _reread(self.raw)
+        return bundle, bundle["entry"]
+
+    def key(self) -> tuple[str, str]:
+        return self.raw.key or bundle_key(self.parts()[0])
 
 
 class _Redo(Exception):
@@ -168,7 +189,7 @@ def _within_locks(session: Session, ready: list[_Ready]) -> Sequence[_Part]:
         return [(ready, None)] if ready else []
     parts: list[tuple[list[_Ready], set[int]]] = []
     for item in ready:
-        keys = lock_keys(_criteria(item[1]).writes)
+        keys = lock_keys(_criteria(item.raw).writes)
         if parts and len(parts[-1][1]) + len(keys - parts[-1][1]) <= LOCKS_PER_TRANSACTION:
             parts[-1][0].append(item)
             parts[-1][1].update(keys)
@@ -194,10 +215,7 @@ def _write_part(
         # The held rows could not be written (a key taken in the database, a value it refused): the
         # part runs again, each bundle under its own savepoint, so the failure is its bundle's.
         session.rollback()
-        again: list[_Ready] = []
-        for n, raw, _, _ in ready:
-            bundle = _reread(raw)
-            again.append((n, raw, bundle, bundle["entry"]))
+        again = [_Ready(item.n, item.raw) for item in ready]
         return _write_batch(session, store, actor, again, outcomes, hold=False, locks=locks)
 
 
@@ -230,16 +248,17 @@ def _write_batch(
     event.listen(session, "loaded_as_persistent", keep)
     try:
         with unit.transaction():
-            criteria = {n: _criteria(raw) for n, raw, _, _ in ready}
+            criteria = {item.n: _criteria(item.raw) for item in ready}
             known = look_ahead(unit, list(criteria.values()), locks)
             held = HeldRows() if hold else None
             keys: dict[int, tuple[str, str]] = {}
             if held is not None:
-                keys = {n: raw.key or bundle_key(bundle) for n, raw, bundle, _ in ready}
+                keys = {item.n: item.key() for item in ready}
                 held.read_receipts(session, CLI_CLIENT, [key for key, _ in keys.values()])
                 held.read.update(read_many(session, _matched(held, criteria, keys, known)))
             with holding(session, held):
-                for n, raw, bundle, entries in ready:
+                for item in ready:
+                    n, raw, (bundle, entries) = item.n, item.raw, item.parts()
                     if held is not None and criteria[n].plain:
                         outcome, known = _apply_held(
                             unit, held, raw, (bundle, entries, criteria[n]), known, keys[n]
