@@ -338,7 +338,8 @@ def _apply_held(
 
 
 def _reread(raw: RawBundle) -> dict[str, Any]:
-    """The bundle as received (applying it rewrote its entries in place)."""
+    """The bundle as received, parsed from its bytes: for applying it, or again (applying it rewrote
+    its entries in place)."""
     bundle: dict[str, Any] = orjson.loads(raw.data)
     return bundle
 
@@ -373,7 +374,7 @@ def _apply_one(
 
 
 def _load_alone(session: Session, store: Store, raw: RawBundle, max_entries: int, actor: Actor) -> Outcome:
-    bundle = orjson.loads(raw.data)
+    bundle = _reread(raw)
     try:
         result = process_transaction(
             UnitOfWork(session, store, actor, EVERYTHING, "cli"),
