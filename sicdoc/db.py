@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,26 +92,60 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 @contextmanager
-def sqlite_bulk_writes(engine: Engine, cache_kib: int, checkpoint_pages: int) -> Iterator[None]:
+def sqlite_bulk_writes(
+    engine: Engine, cache_kib: int, checkpoint_pages: int, checkpoint_seconds: float | None = None
+) -> Iterator[None]:
     """Within the block, SQLite connections of ``engine`` keep up to ``cache_kib`` KiB of pages in
     memory (SQLite's default is 2 MiB) and copy the write-ahead log into the database once it holds
     ``checkpoint_pages`` pages (default 1,000); nothing on PostgreSQL. For one process writing much
-    (``sicdoc load``): web workers keep the defaults, so their memory does not grow with the database."""
+    (``sicdoc load``): web workers keep the defaults, so their memory does not grow with the database.
+
+    With ``checkpoint_seconds``, a thread of its own copies the log into the database that often, and
+    the writers' own copy waits for four times ``checkpoint_pages``: the copy and its disk flushes then
+    overlap the writer's work instead of stopping it at a commit."""
     if engine.dialect.name != "sqlite":
         yield
         return
+    pages = checkpoint_pages if checkpoint_seconds is None else 4 * checkpoint_pages
 
     def _cache(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         dbapi_conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
-        dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
+        dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
 
     engine.dispose()  # connections opened before the block are opened again, with the cache
     event.listen(engine, "connect", _cache)
     try:
-        yield
+        if checkpoint_seconds is None:
+            yield
+        else:
+            with _checkpointing(engine, checkpoint_seconds):
+                yield
     finally:
         event.remove(engine, "connect", _cache)
         engine.dispose()
+
+
+@contextmanager
+def _checkpointing(engine: Engine, seconds: float) -> Iterator[None]:
+    """A thread running a passive checkpoint every ``seconds`` on a connection of its own (SQLite runs
+    it without the interpreter lock, and it never waits for nor blocks the writer)."""
+    stop = threading.Event()
+    connection = sqlite3.connect(engine.url.database or "", timeout=0, check_same_thread=False)
+
+    def _run() -> None:
+        while not stop.wait(seconds):
+            # Busy with the writer's own checkpoint: the next turn copies what is left.
+            with contextlib.suppress(sqlite3.OperationalError):
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    thread = threading.Thread(target=_run, name="sqlite-checkpoint", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        connection.close()
 
 
 def init_app(app: Flask) -> None:

@@ -45,6 +45,10 @@ LOAD_CACHE_KIB = 262_144
 # single batch passes): index pages every batch touches are then copied once per 65,536 pages (256 MiB
 # at 4 KiB pages) rather than after every batch. 20,000 patients: 4.9 GB written -> 4.0 GB.
 LOAD_CHECKPOINT_PAGES = 65_536
+# How often a thread of the loader copies the write-ahead log into the database, so that the writer
+# does not stop at a commit for the copy and its disk flushes (then a fifth of its time at a million
+# patients, the file much larger than memory).
+LOAD_CHECKPOINT_SECONDS = 2.0
 # PostgreSQL plans by table statistics that a load into a new database outgrows at once. Planned for
 # empty tables, looking up 200 identifiers read every identifier row of the type (230 ms at 70,000
 # encounters), and a million-patient load fell from 2,000 to 770 resources/s by half a million. So the
@@ -199,7 +203,8 @@ def load_paths(
         with engine.connect() as conn:
             known = max(0, int(conn.scalar(text(_PLANNED_ROWS)) or 0))
         analyze_at = max(2 * known, ANALYZE_AFTER_RESOURCES)
-    with sqlite_bulk_writes(engine, LOAD_CACHE_KIB, LOAD_CHECKPOINT_PAGES), session_scope(app) as session:
+    bulk = sqlite_bulk_writes(engine, LOAD_CACHE_KIB, LOAD_CHECKPOINT_PAGES, LOAD_CHECKPOINT_SECONDS)
+    with bulk, session_scope(app) as session:
         for batch, consumed in _checked_batches(files, batch_size, jobs, max_entries):
             patients = 0
             # Ctrl-C waits for the batch to commit and be counted, so the report tells what is stored.
