@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
-    from sicdoc.services.bulk import RawBundle
+    from sicdoc.services.raw_bundles import RawBundle
 
 # Rows are held for a whole batch and written with one statement per table: 400 bundles a batch
 # was the fastest on both databases (200 and 1,000 were slower).
@@ -134,7 +134,7 @@ def iter_bundles(
 
 def _batches(paths: list[Path], size: int) -> Iterator[tuple[list[RawBundle], int]]:
     """Batches of ``size`` bundles as read, with the bytes behind each batch."""
-    from sicdoc.services.bulk import RawBundle
+    from sicdoc.services.raw_bundles import RawBundle
 
     batch: list[RawBundle] = []
     consumed = 0
@@ -161,7 +161,7 @@ def _check_batch(batch: list[RawBundle], max_entries: int) -> list[RawBundle]:
     """In a worker process: each bundle parsed and validated, its verdict and criteria attached. The
     bytes are not sent back (the writing process has them): half of what would cross between the
     processes."""
-    from sicdoc.services.bulk import check_raw
+    from sicdoc.services.raw_bundles import check_raw
 
     return [replace(check_raw(raw, max_entries, _PASSED), data=b"") for raw in batch]
 

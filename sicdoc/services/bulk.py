@@ -44,6 +44,7 @@ from sicdoc.services.bundles import (
 )
 from sicdoc.services.entries import Criteria, criteria_of, look_ahead
 from sicdoc.services.matching import Pending, lock_keys
+from sicdoc.services.raw_bundles import Outcome, RawBundle, patients_in, reason, reread
 from sicdoc.services.unit import EVERYTHING, UnitOfWork
 from sicdoc.store import Store, Stored
 from sicdoc.store.reads import read_many
@@ -56,45 +57,6 @@ CLI_CLIENT = ""
 # default server refused one transaction 16,000 and granted two transactions 4,000 each at once.
 # A batch of 400 generated one-patient bundles needs about 3,400, so it still commits whole.
 LOCKS_PER_TRANSACTION = 4_000
-
-
-@dataclass(frozen=True)
-class RawBundle:
-    """One bundle as read: where it came from, its bytes, and why it cannot load when that is known
-    before any database work (unreadable, not JSON, or invalid when a worker process checked it)."""
-
-    label: str
-    data: bytes
-    problem: str | None = None
-    checked: bool = False  # validated already; ``problem`` holds the verdict
-    # What a worker process read from a valid bundle, so the writing process need not: its
-    # conditional criteria and its receipt key (``criteria_of``, ``bundle_key``).
-    criteria: Criteria | None = None
-    key: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    label: str
-    patients: int = 0  # Patient resources the bundle carries (what the progress bar counts)
-    created: int = 0  # resources created
-    replayed: bool = False  # an earlier load stored this bundle already
-    problem: str | None = None  # why it was rejected
-
-
-def check_raw(raw: RawBundle, max_entries: int, passed: Passed | None = None) -> RawBundle:
-    """The work a worker process does: ``raw`` with its verdict, and for a valid bundle its criteria
-    and receipt key (``passed`` as ``check_transaction`` takes it)."""
-    if raw.problem is not None:
-        return raw
-    try:
-        bundle = orjson.loads(raw.data)
-        entries = check_transaction(bundle, max_entries, passed)
-    except orjson.JSONDecodeError:
-        return replace(raw, problem="Body is not valid JSON", checked=True)
-    except SicdocError as exc:
-        return replace(raw, problem=_reason(exc), checked=True)
-    return replace(raw, checked=True, criteria=criteria_of(entries), key=bundle_key(bundle))
 
 
 class _BatchUnit(UnitOfWork):
@@ -139,7 +101,7 @@ def load_batch(
             outcomes[n] = Outcome(raw.label, problem="Body is not valid JSON")
             continue
         except SicdocError as exc:
-            outcomes[n] = Outcome(raw.label, problem=_reason(exc))
+            outcomes[n] = Outcome(raw.label, problem=reason(exc))
             continue
         if raw.criteria is None:
             raw = replace(raw, criteria=criteria_of(entries))
@@ -166,7 +128,7 @@ class _Ready:
     def parts(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if self.parsed is not None:
             return self.parsed
-        bundle = _reread(self.raw)
+        bundle = reread(self.raw)
         return bundle, bundle["entry"]
 
     def key(self) -> tuple[str, str]:
@@ -330,18 +292,11 @@ def _apply_held(
     except SicdocError as exc:
         held.undo(mark)
         del unit.held[records:]
-        return Outcome(raw.label, problem=_reason(exc)), known
+        return Outcome(raw.label, problem=reason(exc)), known
     except (IntegrityError, DataError) as exc:  # the database refused a read: give each bundle a savepoint
         raise _Redo() from exc
-    outcome = Outcome(raw.label, _patients(entries), created=result.created, replayed=result.replayed)
+    outcome = Outcome(raw.label, patients_in(entries), created=result.created, replayed=result.replayed)
     return outcome, trial
-
-
-def _reread(raw: RawBundle) -> dict[str, Any]:
-    """The bundle as received, parsed from its bytes: for applying it, or again (applying it rewrote
-    its entries in place)."""
-    bundle: dict[str, Any] = orjson.loads(raw.data)
-    return bundle
 
 
 def _apply_one(
@@ -363,18 +318,18 @@ def _apply_one(
         return None, known
     except SicdocError as exc:
         del unit.held[mark:]
-        return Outcome(raw.label, problem=_reason(exc)), known
+        return Outcome(raw.label, problem=reason(exc)), known
     except DataError:  # a value the database refused: this bundle's input, not the server
         del unit.held[mark:]
         return Outcome(raw.label, problem="holds a value that cannot be stored or compared"), known
     if changed:  # an update or delete may have moved identifiers: look those types up again
         trial = {key: ids for key, ids in trial.items() if key[0] not in changed}
-    outcome = Outcome(raw.label, _patients(entries), created=result.created, replayed=result.replayed)
+    outcome = Outcome(raw.label, patients_in(entries), created=result.created, replayed=result.replayed)
     return outcome, trial
 
 
 def _load_alone(session: Session, store: Store, raw: RawBundle, max_entries: int, actor: Actor) -> Outcome:
-    bundle = _reread(raw)
+    bundle = reread(raw)
     try:
         result = process_transaction(
             UnitOfWork(session, store, actor, EVERYTHING, "cli"),
@@ -384,17 +339,9 @@ def _load_alone(session: Session, store: Store, raw: RawBundle, max_entries: int
         )
     except SicdocError as exc:
         session.rollback()
-        return Outcome(raw.label, problem=_reason(exc))
-    patients = _patients(bundle["entry"])
+        return Outcome(raw.label, problem=reason(exc))
+    patients = patients_in(bundle["entry"])
     return Outcome(raw.label, patients, created=result.created, replayed=result.replayed)
 
 
-def _patients(entries: list[dict[str, Any]]) -> int:
-    return sum(1 for e in entries if (e.get("resource") or {}).get("resourceType") == "Patient")
-
-
-def _reason(exc: SicdocError) -> str:
-    return str(exc)[:500]
-
-
-__all__ = ["Outcome", "RawBundle", "check_raw", "load_batch"]
+__all__ = ["load_batch"]
