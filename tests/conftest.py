@@ -55,12 +55,20 @@ def postgresql_url() -> Iterator[str]:
             "SICDOC_TEST_POSTGRES_URL.",
             pytrace=False,
         )
-    name = f"sicdoc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin.dispose()
+    with scratch_postgresql(f"sicdoc_test_{os.getpid()}") as url:
+        yield url
+
+
+@contextmanager
+def scratch_postgresql(prefix: str, admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
+    """The URL of a new PostgreSQL database, dropped when the block ends."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        yield url
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -76,6 +84,16 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def migrated(request: pytest.FixtureRequest) -> dict[str, str]:
     """Backend name -> URL of a database built by the migrations (once per run)."""
     return {}
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the test's own, for a test that walks the migrations back and forth."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    with scratch_postgresql("sicdoc_empty") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,13 +7,13 @@ without statistics, as a production file is; PostgreSQL is ANALYZEd.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, insert, text
+from sqlalchemy import Engine, event, insert, text
 
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.db import session_scope
@@ -31,7 +31,7 @@ from sicdoc.models import (
 )
 from sicdoc.services.unit import UnitOfWork, system_unit
 from sicdoc.store.search import search
-from tests.conftest import BACKENDS, PG_ADMIN_URL
+from tests.conftest import BACKENDS, scratch_postgresql
 
 PATIENTS = 3000
 BIG_TABLES = (
@@ -190,26 +190,16 @@ def scratch_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     from sicdoc.app import create_app
 
     backend = request.param
-    admin = None
-    name = f"sicdoc_plans_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('plans') / 'plans.sqlite3'}"
-    else:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('plans') / 'plans.sqlite3'}"
+        else:
+            url = stack.enter_context(scratch_postgresql("sicdoc_plans"))
         upgrade(url)
         app = create_app({"TESTING": True, "DATABASE_URL": url})
         _fill(app.extensions["sicdoc.engine"])
         yield app, backend
         app.extensions["sicdoc.engine"].dispose()
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def fhir_search(rtype: str, query: str) -> Callable[[UnitOfWork], object]:

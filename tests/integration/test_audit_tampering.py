@@ -7,13 +7,11 @@ and runs the command line, which exits 1 with one line naming what broke.
 import hashlib
 import hmac
 import json
-import os
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
@@ -23,7 +21,7 @@ from sicdoc.migrate import upgrade
 from sicdoc.models import AuditEvent, AuditEventPatient
 from sicdoc.security import audit, chain
 from sicdoc.security.audit import Actor
-from tests.conftest import PG_ADMIN_URL, audit_triggers_off
+from tests.conftest import audit_triggers_off, scratch_postgresql
 
 ALICE = Actor("alice", "clinician", "10.0.0.7", "req-1")
 EVENT = AuditEvent.__table__
@@ -220,16 +218,8 @@ def fresh_url(database_url, tmp_path):
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'legacy.sqlite3'}"
         return
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sicdoc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}_legacy"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgresql("sicdoc_legacy") as url:
+        yield url
 
 
 def _legacy_records(url, count):

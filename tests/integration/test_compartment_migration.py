@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from sicdoc.db import make_engine
 from sicdoc.migrate import alembic_config, upgrade
-from tests.conftest import PG_ADMIN_URL
 
 RESOURCE = sa.table(
     "resource",
@@ -23,24 +19,6 @@ RESOURCE = sa.table(
     sa.column("deleted", sa.Boolean),
     sa.column("content", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A database of its own, since the test walks the migrations back and forth."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'backfill.sqlite3'}"
-        return
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sicdoc_backfill_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _row(rtype: str, rid: str, content: dict, deleted: bool = False) -> dict:

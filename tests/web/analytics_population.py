@@ -7,13 +7,11 @@ per-test emptying of the shared databases cannot touch.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from sicdoc.errors import Conflict
 from sicdoc.migrate import upgrade
@@ -21,7 +19,7 @@ from sicdoc.sample.writer import generate, read_output
 from sicdoc.services import accounts
 from sicdoc.services.bundles import process_transaction
 from sicdoc.services.unit import system_unit
-from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login
+from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login, scratch_postgresql
 
 PATIENTS = 80
 SEED = 7
@@ -33,16 +31,8 @@ def scratch_url(backend: str, folder: Path, admin_url: str) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{folder / 'analytics.sqlite3'}"
         return
-    name = f"sicdoc_analytics_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgresql("sicdoc_analytics", admin_url) as url:
+        yield url
 
 
 def logged_in(app, username: str, role: str):  # type: ignore[no-untyped-def]
