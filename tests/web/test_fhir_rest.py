@@ -1,5 +1,7 @@
 """Instance and type interactions: update with If-Match, delete, history, conditional writes, search."""
 
+import itertools
+
 import pytest
 
 from sicdoc.store import search as store_search
@@ -209,19 +211,37 @@ def _pages(client, url):
     return seen
 
 
+def _ways(windows: list[tuple[int, tuple[list, bool]]]) -> set[str]:
+    """How each page of a broad search was read, from its windows in turn (how widened, what came
+    back): a first window whole, one widened after it whole, or else the index."""
+    ways = set()
+    for n, (widened, (_, whole)) in enumerate(windows):
+        if widened > 1:
+            ways.add("widened window" if whole else "index")
+        elif whole:
+            ways.add("window")
+        elif n + 1 == len(windows) or windows[n + 1][0] == 1:
+            ways.add("index")  # short, and not worth widening
+    return ways
+
+
 def test_a_broad_search_pages_from_a_window_in_id_order_and_falls_back_where_matches_thin(
     client, monkeypatch
 ):
     """A search matching many resources fills its pages by probing the first resources in id order;
-    where matches thin out past the window it reads them from the index. Either way every live match
-    comes once, in id order, deleted ones never."""
+    where matches thin out past the window it tries one wider, and past that it reads them from the
+    index. Every way, every live match comes once, in id order, deleted ones never."""
     monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", 3)
     monkeypatch.setattr(store_search, "WINDOW_PER_ROW", 2)
+    monkeypatch.setattr(store_search, "WINDOW_WIDENED", 4)
     windows = []
     real = store_search._in_window
-    monkeypatch.setattr(
-        store_search, "_in_window", lambda *a, **k: windows.append(found := real(*a, **k)) or found
-    )
+
+    def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+        windows.append((kwargs.get("widened", 1), found := real(*args, **kwargs)))
+        return found
+
+    monkeypatch.setattr(store_search, "_in_window", recorded)
     # Dense at first (every other patient born after 1960), thin after (one in six), a few deleted.
     made = []
     for i in range(40):
@@ -235,7 +255,10 @@ def test_a_broad_search_pages_from_a_window_in_id_order_and_falls_back_where_mat
     gone = {pid for pid, _, _ in made[8:40:9]}
     young = sorted(pid for pid, born, _ in made if born > "1960" and pid not in gone)
     assert _pages(client, "/fhir/Patient?birthdate=ge1960-01-01&_count=2") == young
-    assert None in windows and any(w for w in windows if w is not None)  # both ways were taken
+    assert _ways(windows) >= {"window", "widened window", "index"}  # every way was taken
+    # Widened only after a window that saw enough matches for the wider one to hold two pages' worth.
+    pairs = itertools.pairwise(windows)
+    assert all(len(found) * 4 >= 2 * 3 for (w, (found, _)), (then, _) in pairs if w == 1 and then > 1)
     first = send(client, "GET", "/fhir/Patient?birthdate=ge1960-01-01&_count=2").get_json()
     assert "total" not in first
     accurate = "/fhir/Patient?birthdate=ge1960-01-01&_total=accurate&_count=2"
