@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
@@ -39,12 +38,11 @@ from sicdoc.services.bundles import (
     Passed,
     apply_checked,
     bundle_key,
-    check_transaction,
     process_transaction,
 )
 from sicdoc.services.entries import Criteria, criteria_of, look_ahead
 from sicdoc.services.matching import Pending, lock_keys
-from sicdoc.services.raw_bundles import Outcome, RawBundle, patients_in, reason, reread
+from sicdoc.services.raw_bundles import Outcome, RawBundle, parsed, patients_in, reason, reread
 from sicdoc.services.unit import EVERYTHING, UnitOfWork
 from sicdoc.store import Store, Stored
 from sicdoc.store.reads import read_many
@@ -94,15 +92,11 @@ def load_batch(
         if raw.checked and raw.criteria is not None and raw.key is not None:
             ready.append(_Ready(n, raw))  # a worker read it: parsed when it is applied
             continue
-        try:
-            bundle = orjson.loads(raw.data)
-            entries = bundle["entry"] if raw.checked else check_transaction(bundle, max_entries, passed)
-        except orjson.JSONDecodeError:
-            outcomes[n] = Outcome(raw.label, problem="Body is not valid JSON")
+        found = parsed(raw, max_entries, passed)
+        if isinstance(found, str):
+            outcomes[n] = Outcome(raw.label, problem=found)
             continue
-        except SicdocError as exc:
-            outcomes[n] = Outcome(raw.label, problem=reason(exc))
-            continue
+        bundle, entries = found
         if raw.criteria is None:
             raw = replace(raw, criteria=criteria_of(entries))
         ready.append(_Ready(n, raw, (bundle, entries)))

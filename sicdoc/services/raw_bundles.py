@@ -44,14 +44,26 @@ def check_raw(raw: RawBundle, max_entries: int, passed: Passed | None = None) ->
     and receipt key (``passed`` as ``check_transaction`` takes it)."""
     if raw.problem is not None:
         return raw
+    found = parsed(raw, max_entries, passed)
+    if isinstance(found, str):
+        return replace(raw, problem=found, checked=True)
+    bundle, entries = found
+    return replace(raw, checked=True, criteria=criteria_of(entries), key=bundle_key(bundle))
+
+
+def parsed(
+    raw: RawBundle, max_entries: int, passed: Passed | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | str:
+    """``raw`` parsed and, unless a worker process checked it already, validated: the bundle and its
+    entries, or why it cannot load."""
     try:
         bundle = orjson.loads(raw.data)
-        entries = check_transaction(bundle, max_entries, passed)
+        entries = bundle["entry"] if raw.checked else check_transaction(bundle, max_entries, passed)
     except orjson.JSONDecodeError:
-        return replace(raw, problem="Body is not valid JSON", checked=True)
+        return "Body is not valid JSON"
     except SicdocError as exc:
-        return replace(raw, problem=reason(exc), checked=True)
-    return replace(raw, checked=True, criteria=criteria_of(entries), key=bundle_key(bundle))
+        return reason(exc)
+    return bundle, entries
 
 
 def reread(raw: RawBundle) -> dict[str, Any]:
