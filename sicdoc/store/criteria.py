@@ -23,6 +23,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from sicdoc.fhir.search import Criterion, SearchRequest
@@ -63,15 +64,15 @@ def _condition(rtype: str, c: Criterion, each: bool) -> ColumnElement[bool]:
     return not_(match) if c.modifier == "not" else match
 
 
-def _token_value(system: str | None, code: str | None) -> ColumnElement[bool]:
-    """A token index row with this ``system|code`` (system "": none; None: any)."""
+def _token_value(system: str | None, code: str | None, table: Any = TokenIndex) -> ColumnElement[bool]:
+    """A token index row (of ``table``) with this ``system|code`` (system "": none; None: any)."""
     parts: list[ColumnElement[bool]] = []
     if system == "":
-        parts.append(TokenIndex.system.is_(None))
+        parts.append(table.system.is_(None))
     elif system is not None:
-        parts.append(TokenIndex.system == system)
+        parts.append(table.system == system)
     if code is not None:
-        parts.append(TokenIndex.code == code)
+        parts.append(table.code == code)
     return and_(true(), *parts)
 
 
@@ -230,11 +231,15 @@ def walked(req: SearchRequest, c: Criterion, probed: Collection[Criterion] = ())
     """The search joined to ``c``'s index rows, the other criteria filtering as usual (those in
     ``probed`` as probes); with the id column to order and page by (the index's, so the range is read
     in order)."""
-    on = and_(TokenIndex.resource_type == Resource.resource_type, TokenIndex.resource_id == Resource.id)
-    query = filtered(req, leave_out=c, probed=probed).join(TokenIndex, on)
+    # An alias of its own: a token criterion probed beside the walk reads the token index too, and
+    # would otherwise take the walk's row for its own.
+    walk = aliased(TokenIndex, name="walk")
+    system, code = c.values[0]
+    on = and_(walk.resource_type == Resource.resource_type, walk.resource_id == Resource.id)
+    query = filtered(req, leave_out=c, probed=probed).join(walk, on)
     query = query.where(
-        TokenIndex.resource_type == req.resource_type,
-        TokenIndex.param == c.param.name,
-        _token_value(*c.values[0]),
+        walk.resource_type == req.resource_type,
+        walk.param == c.param.name,
+        _token_value(system, code, table=walk),
     )
-    return query, TokenIndex.resource_id
+    return query, walk.resource_id

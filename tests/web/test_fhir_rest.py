@@ -308,6 +308,37 @@ def test_a_search_on_one_code_pages_in_id_order_each_match_once(client):
     assert [e["resource"]["id"] for e in by_system["entry"]] == sorted(ids)[:2]
 
 
+def test_a_code_search_beside_a_token_criterion_many_resources_match(client, monkeypatch):
+    """``Condition?code=I10&clinical-status=active``: walked along the code, with the status, which
+    matches many, probed on each condition met. Both read the token index, and the probe once lost its
+    own table to the walk's (a 500)."""
+    monkeypatch.setattr(store_search, "TOTAL_COUNTED_UP_TO", 2)
+    owner = create(client, patient("K-1")).get_json()["id"]
+
+    def condition(code: str, status: str) -> str:
+        made = {
+            "resourceType": "Condition",
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]},
+            "clinicalStatus": {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status}
+                ]
+            },
+            "subject": {"reference": f"Patient/{owner}"},
+        }
+        return str(create(client, made).get_json()["id"])
+
+    active = sorted(condition("I10", "active") for _ in range(3))
+    condition("I10", "resolved")
+    condition("E11.9", "active")
+    url = "/fhir/Condition?code=I10&clinical-status=active"
+    assert _every_page(client, url + "&_count=2") == active
+    assert send(client, "GET", url + "&_total=accurate").get_json()["total"] == 3
+    assert send(client, "GET", url + "&_summary=count").get_json()["total"] == 3
+    both = send(client, "GET", "/fhir/Condition?code=I10&clinical-status=active,resolved").get_json()
+    assert len(both["entry"]) == 4
+
+
 @pytest.mark.parametrize(("limit", "total"), [(2, None), (3, 3), (10, 3)])
 def test_a_one_code_search_counts_each_resource_once_up_to_the_limit(client, monkeypatch, limit, total):
     """Counted along the code's index, a resource carrying the code in two codings still counts once,
