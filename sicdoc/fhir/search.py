@@ -21,7 +21,7 @@ from sicdoc.errors import InvalidInput
 from sicdoc.fhir.dates import parse_range
 from sicdoc.fhir.jsonio import has_bad_text
 from sicdoc.fhir.search_params import COMMON, SearchParam, params_for
-from sicdoc.fhir.validation import valid_id
+from sicdoc.fhir.validation import is_resource_type, valid_id
 
 DATE_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
 RESULT_PARAMS = frozenset(
@@ -248,10 +248,16 @@ def _apply_result_param(req: SearchRequest, name: str, value: str) -> bool:
         req.summary_count = True
     elif name in ("_include", "_revinclude"):
         pieces = value.split(":")
-        if len(pieces) not in (2, 3) or pieces[1] not in params_for(pieces[0]):
-            raise InvalidInput(f"{name}={value} names no known reference parameter", code="not-supported")
+        param = params_for(pieces[0]).get(pieces[1]) if len(pieces) in (2, 3) else None
         # A parameter with one target type (``patient``) names it, so scope checks see it up front.
-        target = pieces[2] if len(pieces) == 3 else params_for(pieces[0])[pieces[1]].target
+        target = pieces[2] if len(pieces) == 3 else (param.target if param else None)
+        if (
+            param is None
+            or param.type != "reference"
+            or (target is not None and not is_resource_type(target))
+            or (param.target is not None and target != param.target)
+        ):
+            raise InvalidInput(f"{name}={value} names no known reference parameter", code="not-supported")
         include = Include(pieces[0], pieces[1], target)
         (req.includes if name == "_include" else req.revincludes).append(include)
     elif name == "_cursor":
