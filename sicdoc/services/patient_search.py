@@ -1,4 +1,5 @@
-"""Find-a-patient: a name, a whole or partial MRN, or a birth date typed the way the site writes dates.
+"""Find-a-patient: a name, a whole or partial MRN, a birth date typed the way the site writes dates, or
+a name and a birth date together.
 
 Every lookup is served by an index: names by the string index, MRNs by the token index (a prefix is a
 range on the indexed code), birth dates by the date index. What is shown is noted for the audit record.
@@ -73,14 +74,33 @@ def parse_birth_date(text: str, order: str = "MDY", today: date | None = None) -
         return None  # 02/30/1950, or 02/29 of a leap year moved to one that is not
 
 
+def name_and_birth_date(text: str, order: str = "MDY") -> tuple[list[str], date] | None:
+    """Name words and a birth date typed together (``Okafor 12/07/1943``, ``12/7/43 Okafor, Ada``,
+    ``Okafor 7 Dec 1943``), the date first or last; None when neither end of the text is a date."""
+    words = text.replace(",", " ").split()
+    for size in (1, 3):  # a date in digits is one word; with its month's name, three
+        if len(words) <= size:
+            continue
+        for names, typed in ((words[:-size], words[-size:]), (words[size:], words[:size])):
+            born = parse_birth_date(" ".join(typed), order)
+            if born is not None:
+                return names, born
+    return None
+
+
 def find_patients(uow: UnitOfWork, text: str, date_order: str = "MDY") -> Found:
-    """Patients whose birth date, MRN (whole, or its first characters) or every name word matches."""
+    """Patients whose birth date, MRN (whole, or its first characters) or every name word matches, or
+    whose birth date and every name word match when both are typed."""
     text = " ".join(text.split())[:200]
     if not text:
         return Found([])
+    names: list[str] = []
     born = parse_birth_date(text, date_order)
+    if born is None and (both := name_and_birth_date(text, date_order)) is not None:
+        names, born = both
     if born is not None:
-        cards, total = _search(uow, [("birthdate", born.isoformat())])
+        criteria = [("birthdate", born.isoformat()), *(("name", word) for word in names)]
+        cards, total = _search(uow, criteria)
         more = max(0, total - len(cards))
         return Found(shown(uow, _ordered(cards)), more, born, at_least=total >= COUNT_CAP)
     found: dict[str, PatientCard] = {}

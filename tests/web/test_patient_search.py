@@ -49,6 +49,30 @@ def test_a_birth_date_typed_the_site_s_way_finds_the_patient(client, typed):
     assert page.count("/patients/") == 1 and f"/patients/{pid}" in page
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Okafor 12/07/1943",
+        "okafor ada 1943-12-07",
+        "Okafor, Ada 7 Dec 1943",
+        "12/7/43 Okafor",
+        "Okafor December 7, 1943",
+    ],
+)
+def test_a_name_and_a_birth_date_together_find_the_patient_who_has_both(client, typed):
+    """Name and date of birth, the pair a clinician checks a patient by, typed in one box."""
+    pid = _add(
+        client, "MRN-4", "Okafor", birthDate="1943-12-07", name=[{"family": "Okafor", "given": ["Ada"]}]
+    )
+    _add(client, "MRN-5", "Okafor", birthDate="1950-01-02")  # the name alone
+    _add(client, "MRN-6", "Lindqvist", birthDate="1943-12-07")  # the date alone
+    page = _results(client, typed)
+    assert "(born 1943-12-07)" in page
+    assert page.count("/patients/") == 1 and f"/patients/{pid}" in page
+    assert "No patient matches" in _results(client, "Okafor 1943-12-08")
+    assert "No patient matches" in _results(client, "Okafir 12/07/1943")
+
+
 def test_where_days_come_first_the_same_digits_are_read_the_other_way(app, client):
     app.config["DATE_ORDER"] = "DMY"
     pid = _add(client, "MRN-3", "Okafor", birthDate="1943-12-07")
