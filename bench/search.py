@@ -60,6 +60,7 @@ SEARCHES: dict[str, Search] = {
     "find: family name": lambda uow, p: find_patients(uow, p["family"]),
     "find: whole MRN": lambda uow, p: find_patients(uow, p["mrn"]),
     "find: MRN prefix": lambda uow, p: find_patients(uow, p["mrn"][:6]),
+    "find: name and birth date": lambda uow, p: find_patients(uow, f"{p['family']} {_mdy(p['born'])}"),
     "recently updated (10)": lambda uow, p: recently_updated(uow),
     "Patient?birthdate=": _fhir("Patient", "birthdate={born}"),
     "Patient?birthdate=ge": _fhir("Patient", "birthdate=ge{born}&_count=50"),
@@ -70,6 +71,7 @@ SEARCHES: dict[str, Search] = {
     "Encounter?patient=&_sort=-date": _fhir("Encounter", "patient={id}&_sort=-date"),
     "Condition?patient=&_count=5": _fhir("Condition", "patient={id}&_count=5"),
     "Condition?code=": _fhir("Condition", "code={code}"),
+    "Condition?code=&clinical-status=": _fhir("Condition", "code={code}&clinical-status=active"),
     "Observation?patient=&_count=50": _fhir("Observation", "patient={id}&_count=50"),
 }
 
