@@ -38,6 +38,19 @@ def table_counts(app):
     return dict(zip(tables, row, strict=True))
 
 
+def every_page(client, url: str) -> list[str]:
+    """The ids of every page of a search, following its next links."""
+    seen: list[str] = []
+    while url:
+        resp = send(client, "GET", url)
+        assert resp.status_code == 200, (url, resp.get_json())
+        page = resp.get_json()
+        seen += [e["resource"]["id"] for e in page.get("entry", [])]
+        nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
+        url = nxt[0].split("http://localhost", 1)[-1] if nxt else ""
+    return seen
+
+
 def patient(mrn, family="Rivera", **extra):
     return {
         "resourceType": "Patient",

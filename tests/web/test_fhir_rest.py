@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from sicdoc.store import search as store_search
-from tests.web.fhir_helpers import patient, send, table_counts
+from tests.web.fhir_helpers import every_page, patient, send, table_counts
 
 
 @pytest.fixture
@@ -128,19 +128,8 @@ def test_search_by_identifier_name_birthdate_and_paging(client):
     assert len(seen) == len(set(seen))
     assert len(seen) >= 7
     # Paging a search with a criterion: the matches go first, each page past the last id.
-    ids = _every_page(client, "/fhir/Patient?family=fam1&_count=1")
+    ids = every_page(client, "/fhir/Patient?family=fam1&_count=1")
     assert len(ids) == 3 and ids == sorted(set(ids))
-
-
-def _every_page(client, url: str) -> list[str]:
-    """The ids of every page of a search, following its next links."""
-    seen: list[str] = []
-    while url:
-        page = send(client, "GET", url).get_json()
-        seen += [e["resource"]["id"] for e in page.get("entry", [])]
-        nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
-        url = nxt[0].split("http://localhost", 1)[-1] if nxt else ""
-    return seen
 
 
 def test_search_sort_and_summary_count(client):
@@ -201,16 +190,6 @@ def test_a_total_past_the_counted_limit_is_left_out_unless_asked_for(client, mon
     assert send(client, "GET", "/fhir/Patient?family=Counted").get_json()["total"] == 3
 
 
-def _pages(client, url):
-    seen = []
-    while url:
-        page = send(client, "GET", url).get_json()
-        seen += [e["resource"]["id"] for e in page.get("entry", [])]
-        nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
-        url = nxt[0].split("http://localhost", 1)[-1] if nxt else None
-    return seen
-
-
 def _ways(windows: list[tuple[int, tuple[list, bool]]]) -> set[str]:
     """How each page of a broad search was read, from its windows in turn (how widened, what came
     back): a first window whole, one widened after it whole, or else the index."""
@@ -254,7 +233,7 @@ def test_a_broad_search_pages_from_a_window_in_id_order_and_falls_back_where_mat
         assert send(client, "DELETE", f"/fhir/Patient/{pid}").status_code in (200, 204)
     gone = {pid for pid, _, _ in made[8:40:9]}
     young = sorted(pid for pid, born, _ in made if born > "1960" and pid not in gone)
-    assert _pages(client, "/fhir/Patient?birthdate=ge1960-01-01&_count=2") == young
+    assert every_page(client, "/fhir/Patient?birthdate=ge1960-01-01&_count=2") == young
     assert _ways(windows) >= {"window", "widened window", "index"}  # every way was taken
     # Widened only after a window that saw enough matches for the wider one to hold two pages' worth.
     pairs = itertools.pairwise(windows)
@@ -264,7 +243,7 @@ def test_a_broad_search_pages_from_a_window_in_id_order_and_falls_back_where_mat
     accurate = "/fhir/Patient?birthdate=ge1960-01-01&_total=accurate&_count=2"
     assert send(client, "GET", accurate).get_json()["total"] == len(young)
     young_men = sorted(pid for pid, born, sex in made if born > "1960" and sex == "male" and pid not in gone)
-    assert _pages(client, "/fhir/Patient?birthdate=ge1960-01-01&gender=male&_count=3") == young_men
+    assert every_page(client, "/fhir/Patient?birthdate=ge1960-01-01&gender=male&_count=3") == young_men
     # A criterion with few index rows goes to the index at once.
     windows.clear()
     only = send(client, "GET", "/fhir/Patient?identifier=urn:oid:1.2.3|W-2,urn:oid:1.2.3|W-4").get_json()
@@ -291,7 +270,7 @@ def test_a_search_on_one_code_pages_in_id_order_each_match_once(client):
             "subject": {"reference": f"Patient/{subject}"},
         }
         ids.add(create(client, condition).get_json()["id"])
-    assert _every_page(client, "/fhir/Condition?code=I50.9&_count=1") == sorted(ids)
+    assert every_page(client, "/fhir/Condition?code=I50.9&_count=1") == sorted(ids)
     whole = send(client, "GET", "/fhir/Condition?code=I50.9").get_json()
     assert [e["resource"]["id"] for e in whole["entry"]] == sorted(ids)
     assert whole["total"] == len(ids)
@@ -332,7 +311,7 @@ def test_a_code_search_beside_a_token_criterion_many_resources_match(client, mon
     condition("I10", "resolved")
     condition("E11.9", "active")
     url = "/fhir/Condition?code=I10&clinical-status=active"
-    assert _every_page(client, url + "&_count=2") == active
+    assert every_page(client, url + "&_count=2") == active
     assert send(client, "GET", url + "&_total=accurate").get_json()["total"] == 3
     assert send(client, "GET", url + "&_summary=count").get_json()["total"] == 3
     both = send(client, "GET", "/fhir/Condition?code=I10&clinical-status=active,resolved").get_json()

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from sicdoc.store import search as store_search
-from tests.web.fhir_helpers import patient, send
+from tests.web.fhir_helpers import every_page, patient, send
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -117,18 +117,6 @@ def _searches() -> list[tuple[str, list[tuple[str, str]]]]:
     return found
 
 
-def _every_page(client, url: str) -> list[str]:
-    seen: list[str] = []
-    while url:
-        resp = send(client, "GET", url)
-        assert resp.status_code == 200, (url, resp.get_json())
-        page = resp.get_json()
-        seen += [e["resource"]["id"] for e in page.get("entry", [])]
-        nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
-        url = nxt[0].split("http://localhost", 1)[-1] if nxt else ""
-    return seen
-
-
 def _as_narrow(monkeypatch) -> None:
     for name in ("TOTAL_COUNTED_UP_TO", "WINDOW_PER_ROW", "WINDOW_WIDENED"):
         monkeypatch.setattr(store_search, name, getattr(store_search, name))
@@ -148,12 +136,12 @@ def test_every_path_of_a_search_finds_the_same_matches(client, monkeypatch):
         url = f"/fhir/{rtype}?{urlencode([*query, ('_count', '3')])}"
         counting = f"/fhir/{rtype}?{urlencode([*query, ('_total', 'accurate')])}"
         _as_narrow(monkeypatch)
-        narrow = _every_page(client, url)
+        narrow = every_page(client, url)
         counted = send(client, "GET", counting).get_json()["total"]
         _as_broad(monkeypatch)
-        broad = _every_page(client, url)
+        broad = every_page(client, url)
         counted_broad = send(client, "GET", counting).get_json()["total"]
-        whole = _every_page(client, url.replace("_count=3", "_count=500"))  # one page, nothing to skip
+        whole = every_page(client, url.replace("_count=3", "_count=500"))  # one page, nothing to skip
         if not narrow == broad == whole or len(set(narrow)) != len(narrow):
             differ.append((url, narrow, broad, whole))
         assert counted == counted_broad == len(narrow), url
@@ -161,5 +149,5 @@ def test_every_path_of_a_search_finds_the_same_matches(client, monkeypatch):
             assert narrow == sorted(narrow), url  # in id order
     assert differ == []
     # The searches are not vacuous: most find something and some find nothing, both ways.
-    sizes = [len(_every_page(client, f"/fhir/{t}?{urlencode(c)}")) for t, c in _searches()[:12]]
+    sizes = [len(every_page(client, f"/fhir/{t}?{urlencode(c)}")) for t, c in _searches()[:12]]
     assert any(sizes) and min(sizes) < max(sizes)
