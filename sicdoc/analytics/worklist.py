@@ -50,6 +50,16 @@ WORKLIST_COLUMNS = (
     "last_contact",
     "recency",
 )
+# The columns of ``reasons``: why a patient is listed, without where they are and how soon to see them.
+REASON_COLUMNS = (
+    "patient_id",
+    "cohorts",
+    "reason",
+    "days_waiting",
+    "days_since_index",
+    "index_date",
+    "admit_date",
+)
 # Columns of a few distinct values, held as categories: every web worker holds the worklist it
 # serves, and these strings, repeated on each of a million patients' 330,000 rows, were most of it.
 CATEGORICAL = ("cohorts", "reason", "site_now", "unit_now")
@@ -82,12 +92,50 @@ def worklist(
     """Patients due a conversation, most in need first (see the module docstring)."""
     data = frames.normalised().observed(as_of)
     cut = pd.Timestamp(as_of)
+    out = _reasons(data, cut, check_cohorts(cohorts), site, unit, index_wait_days, admission_days)
+    if out.empty:
+        return _compact(pd.DataFrame({c: pd.Series(dtype=object) for c in WORKLIST_COLUMNS}))
+    hf = cohort_admissions(data, "heart_failure")
+    hf = hf[(cut - hf["admit_date"]).dt.days < HF_WINDOW_DAYS]
+    readmitted = set(hf.groupby("patient_id").size().loc[lambda n: n >= 2].index)
+    out["priority"] = PRIORITY_OTHER
+    out.loc[out["patient_id"].isin(readmitted), "priority"] = PRIORITY_HF_READMITTED
+    out.loc[out["metastatic"], "priority"] = PRIORITY_METASTATIC
+    out = _where_and_when(data, out, cut)
+    out["patient_id"] = data.patient_ids(out["patient_id"])
+    return _ordered(out)
+
+
+def reasons(frames: Frames, scope: Scope) -> pd.DataFrame:
+    """Why each patient of a scope is due a conversation: the worklist's rows without the columns
+    that place and order them (a chart's banner), for a third of the whole list's pandas work."""
+    data = frames.normalised().observed(scope.as_of)
+    cohorts = check_cohorts(list(scope.cohorts))
+    cut = pd.Timestamp(scope.as_of)
+    out = _reasons(data, cut, cohorts, scope.site, scope.unit, INDEX_WAIT_DAYS, ADMISSION_DAYS)
+    if out.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REASON_COLUMNS})
+    out["patient_id"] = data.patient_ids(out["patient_id"])
+    return out.loc[:, list(REASON_COLUMNS)]
+
+
+def _reasons(
+    data: Frames,
+    cut: pd.Timestamp,
+    cohorts: list[str],
+    site: str | None,
+    unit: str | None,
+    index_wait_days: int,
+    admission_days: int,
+) -> pd.DataFrame:
+    """One row per patient due a conversation (integer patient keys): cohorts, reason, days waiting
+    and since the index diagnosis, the dates behind them, and whether a cancer is metastatic."""
     convs = conversation_rows(data)
     last_sic = convs.groupby("patient_id")["performed_date"].max()
     stays = inpatient_encounters(data).dropna(subset=["admit_date"])
     last_admit = stays.groupby("patient_id")["admit_date"].max()
     rows = []
-    for cohort in check_cohorts(cohorts):
+    for cohort in cohorts:
         pts = cohort_patients(data, cohort, site=site, unit=unit)
         pts = pts[pts["death_date"].isna()].copy()
         sic = lookup(pts["patient_id"], last_sic)
@@ -116,7 +164,7 @@ def worklist(
             )
     found = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     if found.empty:
-        return _compact(pd.DataFrame({c: pd.Series(dtype=object) for c in WORKLIST_COLUMNS}))
+        return pd.DataFrame()
     out = (
         found.groupby("patient_id")
         .agg(
@@ -130,15 +178,7 @@ def worklist(
     )
     out["cohorts"] = _joined(found, "cohort", check_cohorts(None)).reindex(out["patient_id"]).to_numpy()
     out["reason"] = _joined(found, "reason", sorted(REASONS)).reindex(out["patient_id"]).to_numpy()
-    hf = cohort_admissions(data, "heart_failure")
-    hf = hf[(cut - hf["admit_date"]).dt.days < HF_WINDOW_DAYS]
-    readmitted = set(hf.groupby("patient_id").size().loc[lambda n: n >= 2].index)
-    out["priority"] = PRIORITY_OTHER
-    out.loc[out["patient_id"].isin(readmitted), "priority"] = PRIORITY_HF_READMITTED
-    out.loc[out["metastatic"], "priority"] = PRIORITY_METASTATIC
-    out = _where_and_when(data, out, cut)
-    out["patient_id"] = data.patient_ids(out["patient_id"])
-    return _ordered(out)
+    return out
 
 
 def scoped(frames: Frames, scope: Scope) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
-from sicdoc.analytics.worklist import plain, scoped
+from sicdoc.analytics.worklist import reasons
 from sicdoc.models import ConversationDraft, WorklistSnooze
 from sicdoc.services.conversations.common import AnswersRefused
 from sicdoc.services.unit import UnitOfWork
@@ -117,6 +117,6 @@ def due(uow: UnitOfWork, scope: Scope, patient_id: str) -> dict[str, Any] | None
         return None
     tables |= patient_tables(connection, [patient_id], [name for name in TABLES if name != DIAGNOSES])
     # Only the cohorts the patient has a diagnosis of can list them: the others are not worked out.
-    table = scoped(Frames.of(tables), replace(scope, cohorts=cohorts))
-    rows = plain(table[table["patient_id"] == patient_id])
+    table = reasons(Frames.of(tables), replace(scope, cohorts=cohorts))
+    rows = table[table["patient_id"] == patient_id]
     return None if rows.empty else {str(k): v for k, v in rows.iloc[0].items()}

@@ -1,18 +1,22 @@
 """Clinician worklist: who is due a conversation, why, and in which order."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pandas as pd
 
 from sicdoc.analytics import Frames, worklist
+from sicdoc.analytics.scope import parse_scope
 from sicdoc.analytics.worklist import (
     CATEGORICAL,
     IN_HOSPITAL,
     NOT_SEEN,
+    REASON_COLUMNS,
     SEEN_RECENTLY,
     WORKLIST_COLUMNS,
     _joined,
     plain,
+    reasons,
 )
 
 AS_OF = date(2025, 12, 31)
@@ -98,6 +102,22 @@ def test_worklist_for_one_cohort_and_nobody_due():
     early = worklist(frames(), as_of=date(2025, 1, 15))
     assert early.empty
     assert list(early.columns) == list(WORKLIST_COLUMNS)
+
+
+def test_the_reasons_alone_are_the_worklist_rows_without_their_place_in_it():
+    """What a chart shows of a patient: the worklist's row for the columns that say why, for every
+    patient listed and no other, whatever the cohorts asked."""
+    for cohorts in (None, ["heart_failure"], ["stroke"]):
+        listed = plain(worklist(frames(), as_of=AS_OF, cohorts=cohorts))
+        scope = parse_scope({"as_of": AS_OF.isoformat()}, today=AS_OF)
+        why = reasons(frames(), replace(scope, cohorts=tuple(cohorts or scope.cohorts)))
+        assert list(why.columns) == list(REASON_COLUMNS)
+        expected = listed.loc[:, list(REASON_COLUMNS)].sort_values("patient_id", ignore_index=True)
+        pd.testing.assert_frame_equal(
+            why.sort_values("patient_id", ignore_index=True), expected, check_dtype=False
+        )
+    nobody = reasons(frames(), parse_scope({"as_of": "2025-01-15"}, today=AS_OF))
+    assert nobody.empty and list(nobody.columns) == list(REASON_COLUMNS)
 
 
 def test_values_per_patient_are_joined_in_the_given_order():
