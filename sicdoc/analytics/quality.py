@@ -21,6 +21,7 @@ from sicdoc.analytics.cohorts import (
     referral_rows,
 )
 from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, days_between, lookup
+from sicdoc.analytics.tables import no_rows
 
 KINDS = (
     "referral_after_death",
@@ -143,7 +144,7 @@ def _flag_rows(frames: Frames) -> pd.DataFrame:
     ]
     parts = [p for p in parts if not p.empty]
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in FLAG_COLUMNS})
+        return no_rows(FLAG_COLUMNS)
     return pd.concat(parts, ignore_index=True).drop_duplicates(["kind", "record_id", "cohort"])
 
 

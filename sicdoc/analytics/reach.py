@@ -54,7 +54,7 @@ from sicdoc.analytics.frames import EVERYWHERE, Frames, Where, lookup
 from sicdoc.analytics.inpatient import inpatient_encounters
 from sicdoc.analytics.series import month_of
 from sicdoc.analytics.suppression import is_small, suppress_count, suppress_proportions
-from sicdoc.analytics.tables import STAY_COLUMNS
+from sicdoc.analytics.tables import STAY_COLUMNS, no_rows
 
 ADULT_AGE = 18
 HOUR_DECIMALS = 2
@@ -215,7 +215,7 @@ def monthly_reach(table: pd.DataFrame, through: date | None) -> pd.DataFrame:
         *(f"{m}_{k}" for m in HOUR_MEASURES for k in HOURS_KEYS),
     ]
     if table.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*columns, "complete"]})
+        return no_rows([*columns, "complete"])
     by_month = table.groupby("month", sort=True)
     out = by_month.size().to_frame("admissions")
     consulted = table[table["consult_at"].notna()].groupby("month")["patient_id"].nunique()

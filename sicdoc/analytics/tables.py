@@ -143,9 +143,14 @@ CODED_COLUMNS = {
 NO_KEY = -1
 
 
+def no_rows(columns: Iterable[str]) -> pd.DataFrame:
+    """A frame with these columns and no rows, each of plain objects."""
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+
+
 def empty_frame(name: str) -> pd.DataFrame:
     """An empty frame with the expected columns of projection ``name``."""
-    return pd.DataFrame({column: pd.Series(dtype=object) for column in COLUMNS[name]})
+    return no_rows(COLUMNS[name])
 
 
 def as_dates(values: pd.Series) -> pd.Series:

@@ -24,6 +24,7 @@ from sicdoc.analytics.cohorts import check_cohorts, cohort_patients, conversatio
 from sicdoc.analytics.frames import Frames, days_between, lookup
 from sicdoc.analytics.inpatient import cohort_admissions, inpatient_encounters
 from sicdoc.analytics.scope import Scope
+from sicdoc.analytics.tables import no_rows
 
 INDEX_WAIT_DAYS = 30
 ADMISSION_DAYS = 30
@@ -94,7 +95,7 @@ def worklist(
     cut = pd.Timestamp(as_of)
     out = _reasons(data, cut, check_cohorts(cohorts), site, unit, index_wait_days, admission_days)
     if out.empty:
-        return _compact(pd.DataFrame({c: pd.Series(dtype=object) for c in WORKLIST_COLUMNS}))
+        return _compact(no_rows(WORKLIST_COLUMNS))
     hf = cohort_admissions(data, "heart_failure")
     hf = hf[(cut - hf["admit_date"]).dt.days < HF_WINDOW_DAYS]
     readmitted = set(hf.groupby("patient_id").size().loc[lambda n: n >= 2].index)
@@ -114,7 +115,7 @@ def reasons(frames: Frames, scope: Scope) -> pd.DataFrame:
     cut = pd.Timestamp(scope.as_of)
     out = _reasons(data, cut, cohorts, scope.site, scope.unit, INDEX_WAIT_DAYS, ADMISSION_DAYS)
     if out.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REASON_COLUMNS})
+        return no_rows(REASON_COLUMNS)
     out["patient_id"] = data.patient_ids(out["patient_id"])
     return out.loc[:, list(REASON_COLUMNS)]
 
