@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -69,7 +70,9 @@ def _raw(column: Any) -> Any:
     return column
 
 
+@lru_cache(maxsize=64)
 def _query(name: str, as_of: date | None) -> Select:
+    # Kept, as statements are immutable: building one took as long as running it on a chart's patient.
     model, date_column = TABLES[name]
     stmt = select(*(_raw(getattr(model, c)) for c in COLUMNS[name]))
     if as_of is not None and date_column is not None:
