@@ -25,7 +25,7 @@ def test_a_date_column_reads_every_day_whatever_form_each_value_takes():
     )
     assert as_dates(mixed).tolist() == [
         pd.Timestamp("2024-01-02"),
-        pd.Timestamp("2024-01-03"),  # not a miss because the first value had a time
+        pd.Timestamp("2024-01-03"),  # read, though the first value had a time and this one none
         pd.Timestamp("1931-05-06"),
         pd.NaT,
         pd.NaT,
