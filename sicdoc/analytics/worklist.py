@@ -31,6 +31,9 @@ ADMISSION_DAYS = 30
 HF_WINDOW_DAYS = 365
 PRIORITY_METASTATIC, PRIORITY_HF_READMITTED, PRIORITY_OTHER = 1, 2, 3
 REASONS = ("no_sic_after_index", "no_sic_since_admission")
+# The projection tables the rule reads. A chart's check and a write's patch read these rows alone: the
+# other four (referrals, consults, care events, locations) were a sixth of a chart's page on PostgreSQL.
+WORKLIST_TABLES = ("patients", "diagnoses", "encounters", "conversations")
 # Recency groups of the default order: in hospital now, seen within 90 days, within a year, earlier.
 IN_HOSPITAL, SEEN_RECENTLY, SEEN_THIS_YEAR, NOT_SEEN = 0, 1, 2, 3
 RECENT_DAYS, YEAR_DAYS = 90, 365

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
-from sicdoc.analytics.worklist import patched, plain, scoped
+from sicdoc.analytics.worklist import WORKLIST_TABLES, patched, plain, scoped
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import patient_labels, patient_tables
@@ -59,5 +59,5 @@ def updated(
         patients = changed_patients(conn, old_version, version)
         if patients is None:
             return None
-        fresh = scoped(Frames.of(patient_tables(conn, patients)), scope)
+        fresh = scoped(Frames.of(patient_tables(conn, patients, WORKLIST_TABLES)), scope)
     return patched(table, fresh, patients)

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
-from sicdoc.analytics.worklist import reasons
+from sicdoc.analytics.worklist import WORKLIST_TABLES, reasons
 from sicdoc.models import ConversationDraft, WorklistSnooze
 from sicdoc.services.conversations.common import AnswersRefused
 from sicdoc.services.unit import UnitOfWork
-from sicdoc.store.frames import TABLES, patient_tables
+from sicdoc.store.frames import patient_tables
 
 MAX_REASON = 500
 MAX_AHEAD = timedelta(days=366)
@@ -115,7 +115,9 @@ def due(uow: UnitOfWork, scope: Scope, patient_id: str) -> dict[str, Any] | None
         # No diagnosis of the scope's cohorts, so no cohort and never on the worklist: most of a
         # hospital's charts are answered without reading the other tables or building frames.
         return None
-    tables |= patient_tables(connection, [patient_id], [name for name in TABLES if name != DIAGNOSES])
+    tables |= patient_tables(
+        connection, [patient_id], [name for name in WORKLIST_TABLES if name != DIAGNOSES]
+    )
     # Only the cohorts the patient has a diagnosis of can list them: the others are not worked out.
     table = reasons(Frames.of(tables), replace(scope, cohorts=cohorts))
     rows = table[table["patient_id"] == patient_id]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import parse_scope
-from sicdoc.analytics.worklist import REASON_COLUMNS, plain, scoped
+from sicdoc.analytics.worklist import REASON_COLUMNS, WORKLIST_TABLES, plain, scoped
 from sicdoc.db import session_scope
 from sicdoc.errors import Conflict
 from sicdoc.models import PatientFact
@@ -148,6 +148,33 @@ def test_a_chart_outside_every_cohort_says_nothing_is_due_after_reading_only_its
     with session_scope(app) as session:
         unit = system_unit(session, app.extensions["sicdoc.store"])
         assert worklist.due(unit, parse_scope({"as_of": AS_OF}, today=date.today()), everyone[0]) is not None
+
+
+def test_a_chart_in_a_cohort_reads_only_the_tables_the_worklist_rule_reads(clinician, app):
+    """A cohort patient's check reads their diagnoses, then their rows of the other tables the rule
+    reads (patients, encounters, conversations): never their referrals, consults or care events, nor
+    the whole locations table, which the rule does not look at."""
+    everyone, _ = listed(clinician)
+    tables = {name: model.__tablename__ for name, (model, _) in TABLES.items()}
+    with session_scope(app) as session, sent(app.extensions["sicdoc.engine"]) as statements:
+        unit = system_unit(session, app.extensions["sicdoc.store"])
+        assert worklist.due(unit, parse_scope({"as_of": AS_OF}, today=date.today()), everyone[0]) is not None
+    read = [name for statement in statements for name in tables.values() if f"FROM {name}" in statement]
+    expected = ["diagnoses", *(name for name in WORKLIST_TABLES if name != "diagnoses")]
+    assert read == [tables[name] for name in expected]
+
+
+def test_the_worklist_from_its_own_tables_is_the_worklist_from_all_of_them(app):
+    """What a chart's check and a write's patch read (``WORKLIST_TABLES``) is all the rule needs: the
+    population's worklist is the same without the other tables' rows."""
+    scope = parse_scope({"as_of": AS_OF}, today=date.today())
+    with session_scope(app) as session:
+        connection = session.connection()
+        ids = sorted(session.scalars(select(PatientFact.patient_id)))
+        whole = scoped(Frames.of(patient_tables(connection, ids)), scope)
+        own = scoped(Frames.of(patient_tables(connection, ids, WORKLIST_TABLES)), scope)
+    assert len(whole) > 6
+    pd.testing.assert_frame_equal(own, whole)
 
 
 def test_every_chart_says_what_the_worklist_says_of_its_patient(app):
