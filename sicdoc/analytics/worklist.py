@@ -67,6 +67,9 @@ REASON_COLUMNS = (
 # Columns of a few distinct values, held as categories: every web worker holds the worklist it
 # serves, and these strings, repeated on each of a million patients' 330,000 rows, were most of it.
 CATEGORICAL = ("cohorts", "reason", "site_now", "unit_now")
+# Columns of a few small numbers (1-3, 0-3), held in a byte each rather than eight: the worklist is
+# held twice for a moment when a write's rows are put in place (4.4 MiB less each at a million).
+SMALL = ("priority", "recency")
 
 
 def _joined(found: pd.DataFrame, column: str, order: list[str]) -> pd.Series:
@@ -232,7 +235,7 @@ def _ordered(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def _compact(table: pd.DataFrame) -> pd.DataFrame:
-    return table.astype({column: "category" for column in CATEGORICAL})
+    return table.astype({column: "category" for column in CATEGORICAL} | dict.fromkeys(SMALL, "int8"))
 
 
 def _same_categories(kept: pd.DataFrame, fresh: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
