@@ -14,6 +14,13 @@ def test_an_empty_table_normalises_as_the_conversions_would_and_is_the_callers_o
     first = normalised_table("patients", empty_frame("patients"))
     first["patient_id"] = first["patient_id"].astype("int64")  # a caller editing its copy
     assert normalised_table("patients", empty_frame("patients"))["patient_id"].dtype == object
+    # An empty frame is the caller's own as well: its edits never reach the next one.
+    mine = empty_frame("diagnoses")
+    mine["cohort"] = mine["cohort"].astype("category")
+    mine["extra"] = pd.Series(dtype="int64")
+    mine.columns = [*mine.columns[:-1], "renamed"]
+    again = empty_frame("diagnoses")
+    assert list(again.columns) == list(COLUMNS["diagnoses"]) and again["cohort"].dtype == object
     # Typed empty tables take the conversions themselves.
     typed = empty_frame("patients").astype({"patient_id": "int64"})
     assert normalised_table("patients", typed)["patient_id"].dtype == object
