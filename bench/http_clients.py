@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from bench.processes import free_port, process_tree, status_mib
 from bench.sicdoc_cli import SICDOC, environment, sicdoc
@@ -32,6 +34,11 @@ class Client:
     def __init__(self, base: str) -> None:
         self.base = base
         self.http = requests.Session()
+        # As a browser does, a GET whose kept-alive connection the server closed just as it was sent
+        # goes again on a new one (gunicorn closes connections idle for 2 s; the race once ended a
+        # run with "connection reset by peer"). Other methods are never sent twice.
+        again = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods=frozenset({"GET"}))
+        self.http.mount("http://", HTTPAdapter(max_retries=again))
 
     def headers(self) -> dict[str, str]:
         return {}
