@@ -37,7 +37,16 @@ class Client:
         # As a browser does, a GET whose kept-alive connection the server closed just as it was sent
         # goes again on a new one (gunicorn closes connections idle for 2 s; the race once ended a
         # run with "connection reset by peer"). Other methods are never sent twice.
-        again = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods=frozenset({"GET"}))
+        # A 503 (figures still being built) is the caller's to handle: Retry-After is not followed.
+        again = Retry(
+            total=1,
+            connect=1,
+            read=1,
+            status=0,
+            other=0,
+            allowed_methods=frozenset({"GET"}),
+            respect_retry_after_header=False,
+        )
         self.http.mount("http://", HTTPAdapter(max_retries=again))
 
     def headers(self) -> dict[str, str]:
