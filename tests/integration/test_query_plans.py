@@ -156,10 +156,11 @@ CASES = {
         ("ix_search_reference_lookup", "ix_search_date_resource"),
         per_row_sort_key=True,  # for the patient's few encounters, on the per-resource index
     ),
-    # Whether a patient is due a conversation: their own rows of every projection table, by patient.
+    # Whether a patient is due a conversation: their own rows of the tables the worklist's rule reads,
+    # by patient (of those, this store fills diagnoses at scale; the chart's check reads no care event).
     "patient page: conversation due": Case(
         lambda uow: due(uow, parse_scope({}, today=date(2026, 6, 30)), PATIENT),
-        ("ix_diagnosis_fact_patient", "ix_care_event_patient"),
+        ("ix_diagnosis_fact_patient",),
     ),
     # Outside every cohort: their diagnoses alone.
     "patient page: nothing due outside every cohort": Case(
