@@ -172,6 +172,48 @@ def test_conditional_reference_is_resolved_inside_the_transaction(client):
     assert post_bundle(client, bundle).status_code == 400
 
 
+def test_a_conditional_create_that_matches_is_answered_with_what_it_found_whatever_it_holds(client, app):
+    """A matched conditional create's resource is ignored (FHIR's conditional create): a reference in
+    it that resolves to nothing does not fail the bundle, and its placeholder names the match."""
+    org = {
+        "resourceType": "Organization",
+        "identifier": [{"system": "urn:oid:1.2.9", "value": "ORG-1"}],
+        "name": "Plainfield",
+    }
+    existing = send(client, "POST", "/fhir/Organization", org).get_json()["id"]
+    org_urn = urn()
+    sent = {**org, "partOf": {"reference": "Organization?identifier=urn:oid:1.2.9|NOWHERE"}}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": org_urn,
+                "resource": sent,
+                "request": {
+                    "method": "POST",
+                    "url": "Organization",
+                    "ifNoneExist": "identifier=urn:oid:1.2.9|ORG-1",
+                },
+            },
+            {
+                "resource": {**patient("CM-1"), "managingOrganization": {"reference": org_urn}},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+        ],
+    }
+    resp = post_bundle(client, bundle)
+    assert resp.status_code == 200, resp.get_json()
+    statuses = [e["response"]["status"] for e in resp.get_json()["entry"]]
+    assert statuses == ["200 OK", "201 Created"]
+    stored = send(client, "GET", f"/fhir/Organization/{existing}").get_json()
+    assert "partOf" not in stored and stored["meta"]["versionId"] == "1"
+    location = resp.get_json()["entry"][1]["response"]["location"]
+    made = send(client, "GET", "/fhir/" + "/".join(location.split("/")[:2])).get_json()
+    assert made["managingOrganization"]["reference"] == f"Organization/{existing}"
+    assert table_counts(app)["resource"] == 2
+
+
 def test_reposting_the_same_bundle_stores_nothing_and_answers_the_same(client, app):
     bundle = conversation_bundle("I-1")
     first = post_bundle(client, bundle)
