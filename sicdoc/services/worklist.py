@@ -88,6 +88,19 @@ def active_snoozes(uow: UnitOfWork, today: date) -> dict[str, Snooze]:
     return {row.patient_id: _snooze(row) for row in rows}
 
 
+def snooze_of(uow: UnitOfWork, patient_id: str, today: date) -> Snooze | None:
+    """The snooze in force today for one patient (their latest decision, if its date is still
+    ahead), read by the patient's index: a chart does not read every patient's snoozes."""
+    uow.disclose("read", patients=[patient_id])
+    row = uow.session.scalars(
+        select(WorklistSnooze)
+        .where(WorklistSnooze.patient_id == patient_id)
+        .order_by(WorklistSnooze.pk.desc())
+        .limit(1)
+    ).first()
+    return _snooze(row) if row is not None and row.until > today else None
+
+
 def drafted_by(uow: UnitOfWork, author: str) -> set[str]:
     """Patients whose conversations this clinician started (drafts, signed or not)."""
     return set(

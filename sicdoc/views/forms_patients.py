@@ -69,7 +69,7 @@ def _patient_page(
         "local": local,
         "day": _day,
         "due": due,
-        "snoozed": worklist.active_snoozes(work, local_now().date()).get(patient_id),
+        "snoozed": worklist.snooze_of(work, patient_id, local_now().date()),
     }
     return render_status("forms/patient.html", 422 if errors else 200, **context)
 

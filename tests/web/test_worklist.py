@@ -120,6 +120,26 @@ def test_a_snooze_needs_a_future_date_and_a_reason_and_ends_on_request(clinician
     )
 
 
+def test_a_chart_reads_only_its_own_patients_snooze(clinician, app):
+    """The chart shows its patient's snooze and no other's, and reads it by the patient: a hospital's
+    years of snoozes are not grouped and scanned for every chart opened."""
+    everyone, _ = listed(clinician)
+    asleep, woken, other = everyone[2], everyone[3], everyone[4]
+    url, tomorrow = f"/worklist/snooze?as_of={AS_OF}", site_day(app, 1)
+    for pid, why in ((asleep, "Family meeting Friday"), (woken, "Awaiting scan")):
+        assert (
+            clinician.post(url, data={"patient_id": pid, "until": tomorrow, "reason": why}).status_code == 302
+        )
+    assert clinician.post(f"/worklist/wake?as_of={AS_OF}", data={"patient_id": woken}).status_code == 302
+    with sent(app.extensions["sicdoc.engine"]) as statements:
+        page = clinician.get(f"/patients/{asleep}").get_data(as_text=True)
+    assert f"snoozed until {tomorrow}" in page and "Family meeting Friday" in page
+    for pid in (woken, other):
+        assert "snoozed until" not in clinician.get(f"/patients/{pid}").get_data(as_text=True)
+    reads = [s for s in statements if "FROM worklist_snooze" in s]
+    assert reads and all("worklist_snooze.patient_id =" in s and "GROUP BY" not in s for s in reads), reads
+
+
 def test_the_patient_page_says_a_conversation_is_due_and_why(clinician):
     everyone, _ = listed(clinician)
     page = clinician.get(f"/patients/{everyone[0]}").get_data(as_text=True)
