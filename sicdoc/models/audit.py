@@ -33,10 +33,11 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
+    # Every audited act writes each of these, so only the searches' own: a record is found by patient
+    # through ``audit_event_patient``, which names them all, not by this first patient.
     __table_args__ = (
         Index("ix_audit_event_recorded", "recorded"),
         Index("ix_audit_event_actor", "actor_id"),
-        Index("ix_audit_event_patient", "patient_id"),
     )
 
     patient_rows: Mapped[list[AuditEventPatient]] = relationship(

@@ -1,5 +1,7 @@
 """The audit log: append-only in the database itself, keyed and chained, naming every patient of a record."""
 
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -13,6 +15,7 @@ from sicdoc.models import AuditEvent, AuditEventPatient, ReindexMark
 from sicdoc.security import audit, chain
 from sicdoc.security.audit import Actor, AuditKeyMissing
 from tests.conftest import audit_triggers_off
+from tests.sql_statements import sent
 
 ALICE = Actor("alice", "clinician", "10.0.0.7", "req-1")
 
@@ -165,6 +168,22 @@ def test_one_record_names_150_patients_each_found_by_search(session):
         f"Patient/{p}" for p in PATIENTS
     ]
     assert chain.verify(session).intact
+
+
+def test_every_index_of_the_log_serves_one_of_its_searches(app, session):
+    """Every audited act writes each index of the log, so each is one a search reads: by person, by
+    patient (through the rows naming every patient), by day, by action."""
+    _append_three(session)
+    with sent(app.extensions["sicdoc.engine"]) as statements:
+        assert len(audit.search(session, person="alice")) == 3
+        assert [r.resource_id for r in audit.search(session, patient="p1")] == ["p1"]
+        assert len(audit.search(session, day=utc_now().date())) == 3
+        assert audit.search(session, action="read", day=date(2000, 1, 1)) == []
+    filtered = " ".join(statement.partition("WHERE")[2] for statement in statements)
+    for table in (AuditEvent.__table__, AuditEventPatient.__table__):
+        for index in table.indexes:
+            leading = next(iter(index.columns)).name
+            assert f"{table.name}.{leading} " in filtered, f"no search reads {index.name}"
 
 
 def test_append_many_and_record_name_patients_too(session):
