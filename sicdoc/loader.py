@@ -1,11 +1,9 @@
 """Reading bundles from files, folders and NDJSON for ``sicdoc load``, and loading them in batches.
 
 ``load_paths`` reads bundles in order, groups them into batches of ``batch_size`` and hands each batch
-to ``sicdoc.services.bulk.load_batch``: one database transaction per batch, one savepoint per bundle.
-With ``jobs`` > 1, that many worker processes parse and validate the coming batches while this
-process writes: the writes stay in one process, in file order, so the store and the audit chain come
-out as with one job, and conditional creates shared by many bundles (the same Organization) never
-wait on another loader's open transaction.
+to ``sicdoc.services.bulk.load_batch``: one database transaction per batch, each bundle all or
+nothing. With ``jobs`` > 1, that many worker processes (``sicdoc.load_jobs``) check the coming batches
+while this process writes them (SQLite), or write them side by side (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -13,12 +11,9 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +21,14 @@ from sqlalchemy import text
 
 from sicdoc.errors import SicdocError
 from sicdoc.fhir import jsonio
+from sicdoc.load_jobs import checked_batches, written_by_workers
 
 if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
-    from sicdoc.services.raw_bundles import RawBundle
+    from sicdoc.services.raw_bundles import Outcome, RawBundle
 
 # Rows are held for a whole batch and written with one statement per table: 400 bundles a batch
 # was the fastest on both databases (200 and 1,000 were slower).
@@ -153,19 +149,6 @@ def _batches(paths: list[Path], size: int) -> Iterator[tuple[list[RawBundle], in
         yield batch, consumed
 
 
-# In a worker process (one load's): the entries it has seen pass, as ``check_transaction`` keeps them.
-_PASSED: dict[bytes, None] = {}
-
-
-def _check_batch(batch: list[RawBundle], max_entries: int) -> list[RawBundle]:
-    """In a worker process: each bundle parsed and validated, its verdict and criteria attached. The
-    bytes are not sent back (the writing process has them): half of what would cross between the
-    processes."""
-    from sicdoc.services.raw_bundles import check_raw
-
-    return [replace(check_raw(raw, max_entries, _PASSED), data=b"") for raw in batch]
-
-
 def load_paths(
     app: Flask,
     paths: Iterable[Path],
@@ -176,26 +159,23 @@ def load_paths(
     report: LoadReport | None = None,
 ) -> LoadReport:
     """Load every bundle under ``paths`` through the ingest service, ``batch_size`` bundles per
-    transaction, ``jobs`` processes validating; ``progress(bytes, patients)`` follows each batch.
+    transaction, with ``jobs`` worker processes; ``progress(bytes, patients)`` follows each batch.
 
     A bundle that cannot load is reported in ``rejected`` with its label and the reason, and the rest
     of its batch loads. Loading the same files again stores nothing new.
 
-    ``report``, when given, is filled batch by batch: a caller stopped by Ctrl-C (raised once the batch
-    in hand has committed) or by an error (the open batch rolls back) knows what the stored batches held.
+    ``report``, when given, is filled batch by batch: a caller stopped by Ctrl-C (raised once the
+    batches being written have committed and been counted) or by an error (the open batch rolls back)
+    knows what the stored batches held.
     """
     from sicdoc.db import session_scope, sqlite_bulk_writes
-    from sicdoc.services.bulk import load_batch
 
     paths = list(paths)
     report = report if report is not None else LoadReport()
     report.rejected.extend((str(p), "no such file or folder") for p in paths if not p.exists())
     files = bundle_files([p for p in paths if p.exists()])
-    store = app.extensions["sicdoc.store"]
-    max_entries = app.config["FHIR_MAX_BUNDLE_ENTRIES"]
     tell = progress or (lambda _bytes, _patients: None)
     started = time.perf_counter()
-    passed: dict[bytes, None] = {}  # entries validated in this load (the shared Organization)
     engine = app.extensions["sicdoc.engine"]
     # Resource rows the planner's statistics know of, and the table size at which to ANALYZE.
     known, analyze_at = 0, None
@@ -204,22 +184,14 @@ def load_paths(
             known = max(0, int(conn.scalar(text(_PLANNED_ROWS)) or 0))
         analyze_at = max(2 * known, ANALYZE_AFTER_RESOURCES)
     bulk = sqlite_bulk_writes(engine, LOAD_CACHE_KIB, LOAD_CHECKPOINT_PAGES, LOAD_CHECKPOINT_SECONDS)
-    with bulk, session_scope(app) as session:
-        for batch, consumed in _checked_batches(files, batch_size, jobs, max_entries):
-            patients = 0
-            # Ctrl-C waits for the batch to commit and be counted, so the report tells what is stored.
-            with _interrupts_after():
-                for outcome in load_batch(session, store, batch, max_entries=max_entries, passed=passed):
-                    if outcome.problem is not None:
-                        report.rejected.append((outcome.label, outcome.problem))
-                        continue
-                    patients += outcome.patients
-                    report.resources += outcome.created
-                    if outcome.created:
-                        report.loaded += 1
-                    else:
-                        report.unchanged += 1
-                report.patients += patients
+    with bulk, session_scope(app) as session, _held_interrupts() as stop:
+        batches, stopped = _batches(files, batch_size), lambda: stop.asked
+        if jobs > 1 and engine.dialect.name == "postgresql":
+            written = written_by_workers(app, batches, jobs, stopped)
+        else:
+            written = _written_here(app, session, batches, jobs, stopped)
+        for outcomes, consumed in written:
+            patients = _tally(report, outcomes)
             if analyze_at is not None and known + report.resources >= analyze_at:
                 _analyze(session)
                 analyze_at = 2 * (known + report.resources)
@@ -227,26 +199,77 @@ def load_paths(
     if analyze_at is not None and report.resources:
         _vacuum(engine)
     report.seconds = time.perf_counter() - started
+    if stop.asked:
+        raise KeyboardInterrupt
     return report
 
 
+def _written_here(
+    app: Flask,
+    session: Session,
+    batches: Iterator[tuple[list[RawBundle], int]],
+    jobs: int,
+    stopped: Callable[[], bool],
+) -> Iterator[tuple[list[Outcome], int]]:
+    """Each batch written by this process, in order, with the bytes behind it; with ``jobs`` > 1,
+    checked ahead by that many worker processes (SQLite writes one transaction at a time)."""
+    from sicdoc.services.bulk import load_batch
+
+    store, max_entries = app.extensions["sicdoc.store"], app.config["FHIR_MAX_BUNDLE_ENTRIES"]
+    passed: dict[bytes, None] = {}  # entries validated in this load (the shared Organization)
+    for batch, consumed in checked_batches(batches, jobs, max_entries):
+        if stopped():
+            return
+        yield load_batch(session, store, batch, max_entries=max_entries, passed=passed), consumed
+
+
+def _tally(report: LoadReport, outcomes: list[Outcome]) -> int:
+    """Count a committed batch's outcomes into ``report``; the patients its bundles held."""
+    patients = 0
+    for outcome in outcomes:
+        if outcome.problem is not None:
+            report.rejected.append((outcome.label, outcome.problem))
+            continue
+        patients += outcome.patients
+        report.resources += outcome.created
+        if outcome.created:
+            report.loaded += 1
+        else:
+            report.unchanged += 1
+    report.patients += patients
+    return patients
+
+
+class _Stop:
+    """Ctrl-C during a load, noted and acted on between batches: the batches being written commit
+    and are counted, and none is begun after it. A second Ctrl-C stops at once (the open batch rolls
+    back)."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def __call__(self, _signum: int, _frame: object) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+
+
 @contextmanager
-def _interrupts_after() -> Iterator[None]:
-    """Hold Ctrl-C until the block ends, then raise it; elsewhere than the main thread, nothing held."""
+def _held_interrupts() -> Iterator[_Stop]:
+    """Ctrl-C noted in the yielded ``_Stop`` while the block runs; elsewhere than the main thread, or
+    when Ctrl-C is ignored (a run started in the background), nothing is changed."""
+    stop = _Stop()
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
         signal.SIG_IGN,
         None,
     ):
-        yield
+        yield stop
         return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    previous = signal.signal(signal.SIGINT, stop)
     try:
-        yield
+        yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
 
 
 _PLANNED_ROWS = "SELECT reltuples FROM pg_class WHERE relname = 'resource' AND relkind = 'r'"
@@ -267,45 +290,6 @@ def _vacuum(engine: Engine) -> None:
     sets the rows' hint bits once, which each page's first reader would otherwise write."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM (ANALYZE)")
-
-
-def _checked_batches(
-    files: list[Path], size: int, jobs: int, max_entries: int
-) -> Iterator[tuple[list[RawBundle], int]]:
-    """The batches in order; with ``jobs`` > 1, validated ahead by that many worker processes."""
-    if jobs <= 1:
-        yield from _batches(files, size)
-        return
-    # Spawned, not forked: a worker must not inherit the parent's open database connections.
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=get_context("spawn"), initializer=_leave_interrupts
-    )
-    try:
-        ahead: deque[tuple[Future[list[RawBundle]], list[RawBundle], int]] = deque()
-        for batch, consumed in _batches(files, size):
-            ahead.append((pool.submit(_check_batch, batch, max_entries), batch, consumed))
-            if len(ahead) > 2 * jobs:  # enough queued to keep every worker busy, no more in memory
-                yield _rejoined(*ahead.popleft())
-        while ahead:
-            yield _rejoined(*ahead.popleft())
-    finally:
-        # Stopped early (Ctrl-C, an error): the batches queued ahead are not worth checking.
-        pool.shutdown(cancel_futures=True)
-
-
-def _rejoined(
-    future: Future[list[RawBundle]], batch: list[RawBundle], consumed: int
-) -> tuple[list[RawBundle], int]:
-    """A worker's verdicts on ``batch`` with the bundles' bytes put back."""
-    return [
-        replace(checked, data=raw.data) for raw, checked in zip(batch, future.result(), strict=True)
-    ], consumed
-
-
-def _leave_interrupts() -> None:
-    """In a worker: Ctrl-C reaches the whole process group, and the writer alone decides what to do
-    with it; the workers end when it shuts the pool down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _parse(raw: bytes) -> Any:

@@ -47,7 +47,8 @@ def migrate(ctx: click.Context) -> None:
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Worker processes that parse and validate ahead of the writer.",
+    help="Worker processes: on PostgreSQL they write batches side by side; on SQLite they parse and "
+    "validate ahead of its one writer.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context

@@ -16,9 +16,9 @@ once per bundle; they commit with the writes, so no change is ever committed wit
 A bundle whose savepoint hits a unique key taken by a concurrent writer is tried again on its own,
 through ``process_transaction``, after the batch commits.
 
-On PostgreSQL every conditional create holds an advisory lock until its transaction commits, and the
-server's lock table is small and shared by all sessions; a batch whose bundles need more than
-``LOCKS_PER_TRANSACTION`` of them commits in consecutive parts that each stay within it.
+On PostgreSQL every conditional create that may create holds an advisory lock until its transaction
+commits, and the server's lock table is small and shared by all sessions; a batch whose bundles could
+need more than ``LOCKS_PER_TRANSACTION`` of them commits in consecutive parts that each stay within it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ CLI_CLIENT = ""
 # Advisory locks one loading transaction may hold on PostgreSQL. The lock table holds 64 per
 # connection by default (6,400 with 100 connections, and some slack), for every session at once: a
 # default server refused one transaction 16,000 and granted two transactions 4,000 each at once.
-# A batch of 400 generated one-patient bundles needs about 3,400, so it still commits whole.
+# A batch of 400 generated one-patient bundles needs about 3,400, so it still commits whole. Writers
+# loading side by side (``sicdoc load --jobs``) share this many: four of 4,000 each ran out.
 LOCKS_PER_TRANSACTION = 4_000
 
 
@@ -80,9 +81,12 @@ def load_batch(
     max_entries: int = 5000,
     actor: Actor = audit.SYSTEM,
     passed: Passed | None = None,
+    lock_budget: int = LOCKS_PER_TRANSACTION,
 ) -> list[Outcome]:
     """Apply ``bundles`` in order in one transaction, each all or nothing; one outcome per bundle.
-    ``passed`` carries the entries already checked in this load from batch to batch."""
+    ``passed`` carries the entries already checked in this load from batch to batch; ``lock_budget``
+    is the advisory locks a transaction may take (``LOCKS_PER_TRANSACTION`` shared by the writers
+    that run side by side)."""
     outcomes: dict[int, Outcome] = {}
     ready: list[_Ready] = []
     for n, raw in enumerate(bundles):
@@ -101,8 +105,8 @@ def load_batch(
             raw = replace(raw, criteria=criteria_of(entries))
         ready.append(_Ready(n, raw, (bundle, entries)))
     alone: list[tuple[int, RawBundle]] = []
-    for part, locks in _within_locks(session, ready):
-        alone += _write_part(session, store, actor, (part, locks), outcomes)
+    for part in _within_locks(session, ready, lock_budget):
+        alone += _write_part(session, store, actor, part, outcomes)
     for n, raw in alone:
         outcomes[n] = _load_alone(session, store, raw, max_entries, actor)
     return [outcomes[n] for n in sorted(outcomes)]
@@ -133,25 +137,21 @@ class _Redo(Exception):
     """The batch's held rows failed to write; run it again with a savepoint per bundle."""
 
 
-# Bundles to write in one transaction, and on PostgreSQL the advisory locks their criteria take.
-_Part = tuple[list[_Ready], set[int] | None]
-
-
-def _within_locks(session: Session, ready: list[_Ready]) -> Sequence[_Part]:
-    """``ready`` in consecutive parts whose conditional creates need at most ``LOCKS_PER_TRANSACTION``
-    advisory locks together (one part on SQLite, which takes none); a bundle that alone needs more
-    is a part of its own."""
+def _within_locks(session: Session, ready: list[_Ready], budget: int) -> Sequence[list[_Ready]]:
+    """``ready`` in consecutive parts whose conditional creates could need at most ``budget``
+    advisory locks together (one part on SQLite, which takes none); a bundle that alone could need
+    more is a part of its own."""
     if session.get_bind().dialect.name != "postgresql":
-        return [(ready, None)] if ready else []
+        return [ready] if ready else []
     parts: list[tuple[list[_Ready], set[int]]] = []
     for item in ready:
         keys = lock_keys(_criteria(item.raw).writes)
-        if parts and len(parts[-1][1]) + len(keys - parts[-1][1]) <= LOCKS_PER_TRANSACTION:
+        if parts and len(parts[-1][1]) + len(keys - parts[-1][1]) <= budget:
             parts[-1][0].append(item)
             parts[-1][1].update(keys)
         else:
             parts.append(([item], keys))
-    return parts
+    return [part for part, _ in parts]
 
 
 def _criteria(raw: RawBundle) -> Criteria:
@@ -161,18 +161,17 @@ def _criteria(raw: RawBundle) -> Criteria:
 
 
 def _write_part(
-    session: Session, store: Store, actor: Actor, part: _Part, outcomes: dict[int, Outcome]
+    session: Session, store: Store, actor: Actor, ready: list[_Ready], outcomes: dict[int, Outcome]
 ) -> list[tuple[int, RawBundle]]:
     """One transaction for a part, its rows held; the bundles to try alone after it commits."""
-    ready, locks = part
     try:
-        return _write_batch(session, store, actor, ready, outcomes, hold=True, locks=locks)
+        return _write_batch(session, store, actor, ready, outcomes, hold=True)
     except _Redo:
         # The held rows could not be written (a key taken in the database, a value it refused): the
         # part runs again, each bundle under its own savepoint, so the failure is its bundle's.
         session.rollback()
         again = [_Ready(item.n, item.raw) for item in ready]
-        return _write_batch(session, store, actor, again, outcomes, hold=False, locks=locks)
+        return _write_batch(session, store, actor, again, outcomes, hold=False)
 
 
 def _write_batch(
@@ -183,7 +182,6 @@ def _write_batch(
     outcomes: dict[int, Outcome],
     *,
     hold: bool,
-    locks: set[int] | None = None,
 ) -> list[tuple[int, RawBundle]]:
     """One transaction for ``ready``; the bundles to try alone after it commits.
 
@@ -205,7 +203,7 @@ def _write_batch(
     try:
         with unit.transaction():
             criteria = {item.n: _criteria(item.raw) for item in ready}
-            known = look_ahead(unit, list(criteria.values()), locks)
+            known = look_ahead(unit, list(criteria.values()))
             held = HeldRows() if hold else None
             keys: dict[int, tuple[str, str]] = {}
             if held is not None:

@@ -15,10 +15,8 @@ from sicdoc.fhir.validation import is_resource_type
 from sicdoc.services.matching import (
     Pending,
     identifier_criteria,
+    look_up_and_lock,
     match_one,
-    prefetch,
-    serialise,
-    take_locks,
 )
 from sicdoc.services.references import CONDITIONAL, resolve, rewrite_text
 from sicdoc.services.unit import UnitOfWork
@@ -125,18 +123,16 @@ def plan_entries(
     criteria = criteria or criteria_of(entries)
     wanted, writes = criteria.wanted, criteria.writes
     if known is None:
-        # Conditional creates and updates wait here for any other request with the same criteria,
-        # before anything is matched (the prefetch included), so ten identical ones leave one resource.
-        serialise(session, writes)
-        pending = prefetch(session, wanted)
+        # Conditional creates and updates that may create wait here for any other request with the
+        # same criteria before they match, so ten identical ones leave one resource.
+        pending = look_up_and_lock(session, wanted, writes, criteria.creates)
     else:
         pending = known
         missing = {t: {p for p in ps if (t, *p) not in known} for t, ps in wanted.items()}
         missing = {t: ps for t, ps in missing.items() if ps}
         # A plain bundle's conditional writes are all on identifiers (``criteria_of`` checked them).
         if missing or (not criteria.plain and any(identifier_criteria(q) is None for _, q in writes)):
-            serialise(session, writes)
-            pending.update(prefetch(session, missing))
+            pending.update(look_up_and_lock(session, missing, writes, criteria.creates, known))
     plans: list[EntryPlan] = []
     for i in sorted(range(len(entries)), key=lambda k: _ORDER[entries[k]["request"]["method"]]):
         entry, request = entries[i], entries[i]["request"]
@@ -190,6 +186,7 @@ class Criteria:
     writes: list[tuple[str, str]]  # (type, criteria) of conditional creates and updates
     plain: bool  # only creates, every criterion on identifiers: nothing to read back but identifiers
     texts: tuple[bytes | None, ...] = ()  # each entry's resource serialised, for the rewrite
+    creates: tuple[tuple[str, str], ...] = ()  # (type, criteria) of conditional creates, among writes
 
 
 def criteria_of(entries: list[dict[str, Any]]) -> Criteria:
@@ -223,37 +220,39 @@ def criteria_of(entries: list[dict[str, Any]]) -> Criteria:
             pairs = identifier_criteria(query)
             if pairs:
                 wanted.setdefault(rtype, set()).update(pairs)
-    return Criteria(wanted, _conditional_writes(entries), plain, tuple(texts))
+    writes, creates = _conditional_writes(entries)
+    return Criteria(wanted, writes, plain, tuple(texts), creates)
 
 
-def look_ahead(uow: UnitOfWork, bundles: list[Criteria], locks: set[int] | None = None) -> Pending:
-    """Lock the conditional criteria of many bundles' entries and look up their identifiers at
-    once: what ``plan_entries`` takes as ``known`` for each of them in turn, in one transaction.
-    ``locks``: the criteria's ``lock_keys`` on PostgreSQL, when the caller has them already."""
+def look_ahead(uow: UnitOfWork, bundles: list[Criteria]) -> Pending:
+    """Look up the identifiers of many bundles' entries and lock their conditional criteria at
+    once: what ``plan_entries`` takes as ``known`` for each of them in turn, in one transaction."""
     wanted: dict[str, set[tuple[str, str]]] = {}
     writes: list[tuple[str, str]] = []
+    creates: list[tuple[str, str]] = []
     for criteria in bundles:
         writes += criteria.writes
+        creates += criteria.creates
         for rtype, pairs in criteria.wanted.items():
             wanted.setdefault(rtype, set()).update(pairs)
-    if locks is None:
-        serialise(uow.session, writes)
-    else:
-        take_locks(uow.session, locks)
-    return prefetch(uow.session, wanted)
+    return look_up_and_lock(uow.session, wanted, writes, creates)
 
 
-def _conditional_writes(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(type, criteria) of every conditional create (``ifNoneExist``) and conditional update."""
-    found = []
+def _conditional_writes(
+    entries: list[dict[str, Any]],
+) -> tuple[list[tuple[str, str]], tuple[tuple[str, str], ...]]:
+    """(type, criteria) of every conditional create (``ifNoneExist``) and conditional update; and
+    of the creates alone."""
+    found, creates = [], []
     for entry in entries:
         request = entry["request"]
         if request["method"] == "POST" and request.get("ifNoneExist"):
             found.append((request["url"].split("?", 1)[0], str(request["ifNoneExist"])))
+            creates.append(found[-1])
         elif request["method"] == "PUT" and "?" in request["url"]:
             rtype, _, query = request["url"].partition("?")
             found.append((rtype, query))
-    return found
+    return found, tuple(creates)
 
 
 def _refuse_overlaps(plans: list[EntryPlan]) -> None:

@@ -1,13 +1,15 @@
 """Conditional criteria (``If-None-Exist``, ``PUT Type?…``, ``Patient?identifier=…`` references).
 
 Identifier criteria are answered from the identifier token rows every type carries; other criteria
-run as an ordinary search. A conditional write first takes ``serialise`` on its criteria, so two
-requests with equivalent criteria cannot both see "no match" and both create.
+run as an ordinary search. A conditional write that may create takes ``serialise`` on its criteria
+and matches under it, so two requests with equivalent criteria cannot both see "no match" and both
+create; a conditional create that already matches creates nothing and waits for no one.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode
@@ -64,7 +66,7 @@ def lock_id(key: str) -> int:
     )
 
 
-def serialise(session: Session, criteria: Iterable[tuple[str, str]]) -> None:
+def serialise(session: Session, criteria: Iterable[tuple[str, str]]) -> bool:
     """Make conditional writes on these (type, criteria) wait for each other until commit.
 
     Call it at the start of the write's transaction, before any matching. PostgreSQL: one
@@ -72,10 +74,12 @@ def serialise(session: Session, criteria: Iterable[tuple[str, str]]) -> None:
     order (so two bundles cannot deadlock), released at commit or rollback; the matching query that
     follows sees what the previous holder committed. SQLite: nothing to take, since every write
     transaction begins IMMEDIATE (``sicdoc.db``) and so already holds the database's only write lock
-    from its first statement, before it matches.
+    from its first statement, before it matches. True when it took locks (PostgreSQL).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        take_locks(session, lock_keys(criteria))
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    take_locks(session, lock_keys(criteria))
+    return True
 
 
 def lock_keys(criteria: Iterable[tuple[str, str]]) -> set[int]:
@@ -89,6 +93,46 @@ def take_locks(session: Session, keys: Iterable[int]) -> None:
     ordered = sorted(keys)
     if ordered:
         session.execute(_LOCK, {"keys": ordered})
+
+
+def look_up_and_lock(
+    session: Session,
+    wanted: dict[str, set[tuple[str, str]]],
+    writes: list[tuple[str, str]],
+    creates: Iterable[tuple[str, str]] = (),
+    known: Pending | None = None,
+) -> Pending:
+    """Look up ``wanted``'s identifiers, then ``serialise`` the conditional ``writes`` that still need it.
+
+    A conditional create (one of ``creates``) whose identifiers already name a resource will answer
+    with it and create nothing, so it takes no lock and waits for no writer holding one: every bundle
+    of a feed or a load names the same Organization, and its lock held each transaction until the one
+    before had committed. The other writes are locked, and their identifiers looked up again under
+    the lock, since the writer that held it may have committed a create since the first look.
+    ``known``: what the transaction already knows, for telling which creates will match.
+    """
+    found = prefetch(session, wanted)
+    if not writes or session.get_bind().dialect.name != "postgresql":
+        return found  # SQLite: a writer holds the database's write lock from BEGIN (``serialise``)
+    seen = {**(known or {}), **found}
+    waiting = Counter(writes)
+    waiting.subtract(w for w in creates if _matches(seen, *w))
+    keys = lock_keys(waiting.elements())
+    if keys:
+        take_locks(session, keys)
+        again: dict[str, set[tuple[str, str]]] = {}
+        for rtype, query in waiting.elements():
+            again.setdefault(rtype, set()).update(_identifier_criteria(query) or ())
+        found.update(prefetch(session, {rtype: pairs for rtype, pairs in again.items() if pairs}))
+    return found
+
+
+def _matches(known: Pending, rtype: str, query: str) -> bool:
+    """Whether identifier criteria name a resource by what ``known`` holds (False when it cannot tell)."""
+    idents = _identifier_criteria(query)
+    if not idents or any((rtype, *pair) not in known for pair in idents):
+        return False
+    return bool(set.intersection(*(set(known[(rtype, *pair)]) for pair in idents)))
 
 
 def prefetch(session: Session, wanted: dict[str, set[tuple[str, str]]]) -> Pending:

@@ -65,8 +65,10 @@ def create_resource(
     def attempt() -> WriteResult:
         with uow.transaction():
             if if_none_exist:
-                serialise(uow.session, [(resource_type, if_none_exist)])  # identical creates wait here
+                # A match answers at once; a create that may happen waits here for identical ones.
                 existing = match_one(uow.session, resource_type, if_none_exist, "If-None-Exist")
+                if existing is None and serialise(uow.session, [(resource_type, if_none_exist)]):
+                    existing = match_one(uow.session, resource_type, if_none_exist, "If-None-Exist")
                 if existing is not None:
                     return matched(uow, resource_type, existing)
             stored = uow.store.create(uow.session, resource)

@@ -181,6 +181,27 @@ def test_ctrl_c_just_after_a_batch_commits_still_counts_that_batch(app, tmp_path
     assert report.loaded == 4 == table_counts(app)["patient_fact"]
 
 
+def _organisations(b: int) -> str:
+    """A bundle of 500 conditional creates, each on its own identifier."""
+    entries = [
+        {
+            "fullUrl": f"urn:uuid:00000000-0000-4000-8000-{b:06d}{i:06d}",
+            "request": {
+                "method": "POST",
+                "url": "Organization",
+                "ifNoneExist": f"identifier=urn:example:org|{b}-{i}",
+            },
+            "resource": {
+                "resourceType": "Organization",
+                "identifier": [{"system": "urn:example:org", "value": f"{b}-{i}"}],
+                "name": f"Practice {b}-{i}",
+            },
+        }
+        for i in range(500)
+    ]
+    return json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+
+
 def test_bundles_of_many_conditional_creates_load_within_postgresql_lock_table(app, tmp_path):
     """A batch of 40 bundles of 500 conditional creates each stopped the load on PostgreSQL with 'out of
     shared memory': each create is serialised by an advisory lock held to the commit, and 20,000 in one
@@ -190,27 +211,8 @@ def test_bundles_of_many_conditional_creates_load_within_postgresql_lock_table(a
 
     from sicdoc.services import bulk
 
-    def bundle(b: int) -> str:
-        entries = [
-            {
-                "fullUrl": f"urn:uuid:00000000-0000-4000-8000-{b:06d}{i:06d}",
-                "request": {
-                    "method": "POST",
-                    "url": "Organization",
-                    "ifNoneExist": f"identifier=urn:example:org|{b}-{i}",
-                },
-                "resource": {
-                    "resourceType": "Organization",
-                    "identifier": [{"system": "urn:example:org", "value": f"{b}-{i}"}],
-                    "name": f"Practice {b}-{i}",
-                },
-            }
-            for i in range(500)
-        ]
-        return json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries})
-
     file = tmp_path / "organisations.ndjson"
-    file.write_text("".join(bundle(b) + "\n" for b in range(40)))
+    file.write_text("".join(_organisations(b) + "\n" for b in range(40)))
     engine = app.extensions["sicdoc.engine"]
     locked: list[int] = [0]  # advisory locks taken in each transaction, in order
 
@@ -234,6 +236,18 @@ def test_bundles_of_many_conditional_creates_load_within_postgresql_lock_table(a
     if engine.dialect.name == "postgresql":
         assert sum(locked) == 20_000
         assert 0 < max(locked) <= bulk.LOCKS_PER_TRANSACTION
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_writers_loading_side_by_side_share_the_postgresql_lock_table(app, tmp_path):
+    """Four writing workers each holding up to ``bulk.LOCKS_PER_TRANSACTION`` advisory locks at once
+    ran the server out of shared memory; they share that many between them."""
+    file = tmp_path / "organisations.ndjson"
+    file.write_text("".join(_organisations(b) + "\n" for b in range(40)))
+    result = run_load(app, "--jobs", "4", "--batch-size", "10", file)
+    assert result.exit_code == 0, result.output
+    assert "loaded 40 bundles" in result.output and "0 rejected" in result.output
+    assert table_counts(app)["resource"] == 20_000
 
 
 def test_a_load_stopped_by_the_database_says_what_it_stored_and_resumes(

@@ -10,15 +10,17 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from sicdoc.models import Resource, ResourceVersion
+from sicdoc.services.matching import lock_keys
 from tests.conftest import client_token
 from tests.web.fhir_helpers import send
 
 THREADS = 10
 TRIALS = 5
 SYSTEM = "urn:example:race"  # not configured unique
+LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k)")
 
 
 def resource_of(rtype: str, value: str) -> dict:
@@ -215,3 +217,62 @@ def test_criteria_are_normalised_before_they_are_serialised():
     assert set(criteria_keys("Patient", "identifier=a|1")) < set(both)  # shares a|1's lock
     assert criteria_keys("Patient", "identifier=a|1") != criteria_keys("Observation", "identifier=a|1")
     assert -(2**63) <= lock_id("Patient?x=\ud800") < 2**63
+
+
+def _holding_lock(app, rtype: str, criteria: str):
+    """A connection of another writer, holding the advisory lock of ``rtype?criteria`` as a bundle
+    that could create it does until it commits (PostgreSQL)."""
+    conn = app.extensions["sicdoc.engine"].connect()
+    conn.begin()
+    conn.execute(LOCK, {"keys": sorted(lock_keys([(rtype, criteria)]))})
+    return conn
+
+
+def _started(work) -> tuple[threading.Thread, list]:
+    """``work()`` running in a thread; the list receives its result."""
+    done: list = []
+    thread = threading.Thread(target=lambda: done.append(work()), daemon=True)
+    thread.start()
+    return thread, done
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_conditional_create_that_matches_waits_for_no_other_writer(app, clients):
+    """Every bundle of a feed names the same Organization: a writer holding its criteria must not
+    hold up the requests that find it, as a plain POST or in a transaction; a create that may
+    happen still waits for the holder."""
+    value, fresh = f"shared-{uuid.uuid4().hex[:8]}", f"fresh-{uuid.uuid4().hex[:8]}"
+    criteria = f"identifier={SYSTEM}|{value}"
+    assert (
+        send(clients[0], "POST", "/fhir/Immunization", resource_of("Immunization", value)).status_code == 201
+    )
+    holders = [_holding_lock(app, "Immunization", f"identifier={SYSTEM}|{v}") for v in (value, fresh)]
+    try:
+        post, posted = _started(
+            lambda: send(
+                clients[1],
+                "POST",
+                "/fhir/Immunization",
+                resource_of("Immunization", value),
+                {"If-None-Exist": criteria},
+            )
+        )
+        in_bundle, bundled = _started(
+            lambda: send(clients[2], "POST", "/fhir", bundle("transaction", "Immunization", value, 2))
+        )
+        creating, created = _started(
+            lambda: send(clients[3], "POST", "/fhir", bundle("transaction", "Immunization", fresh, 3))
+        )
+        post.join(10)
+        in_bundle.join(10)
+        assert [r.status_code for r in posted] == [200]
+        assert [r.get_json()["entry"][0]["response"]["status"] for r in bundled] == ["200 OK"]
+        creating.join(1)
+        assert created == []  # it may create: it waits for the holder of its criteria
+    finally:
+        for holder in holders:
+            holder.rollback()
+            holder.close()
+    creating.join(10)
+    assert [r.get_json()["entry"][0]["response"]["status"] for r in created] == ["201 Created"]
+    assert stored(app, "Immunization") == (2, 2)
