@@ -3,8 +3,9 @@
 Each run starts from an empty database built by the migrations and loads the same NDJSON population
 (``sicdoc sample``, one patient per bundle); the figures are resources/s and patients/s, median of
 the runs, with the CPU seconds beside the wall clock (on a shared machine the CPU figure says what the
-load costs, the wall clock what it got): the writing process's, its ``--jobs`` workers', and on
-PostgreSQL the server's (its processes on this machine, so only a local server is counted).
+load costs, the wall clock what it got): the loading process's, its ``--jobs`` workers' (on PostgreSQL
+they write the batches, on SQLite they check them ahead of its one writer), and on PostgreSQL the
+server's (its processes on this machine, so only a local server is counted).
 
     .venv/bin/python bench/load.py [--patients 5000] [--runs 3] [--batch-size 400] [--jobs 1]
                                    [--backend sqlite|postgresql|both]
@@ -43,7 +44,7 @@ def _cpu() -> tuple[float, float, float]:
 
 
 def _run(url: str, population: Path, batch_size: int, jobs: int) -> tuple[float, tuple[float, ...], int, int]:
-    """(wall seconds, CPU seconds of the writer, the workers and the server, resources, patients) of
+    """(wall seconds, CPU seconds of this process, the workers and the server, resources, patients) of
     one load into a fresh database."""
     upgrade(url)
     app = create_app({"TESTING": True, "DATABASE_URL": url})
@@ -83,14 +84,14 @@ def main() -> None:
                         _drop(name)
             resources, patients = runs[0][2], runs[0][3]
             wall = statistics.median(r[0] for r in runs)
-            writer, workers, server = (statistics.median(r[1][i] for r in runs) for i in range(3))
-            cpu = writer + workers + (server if backend == "postgresql" else 0.0)
+            loading, workers, server = (statistics.median(r[1][i] for r in runs) for i in range(3))
+            cpu = loading + workers + (server if backend == "postgresql" else 0.0)
             print(
                 f"load {backend:<10} {patients:,} patients ({resources:,} resources), "
                 f"batch {args.batch_size}, jobs {args.jobs}: median {wall:,.1f} s = "
                 f"{resources / wall:,.0f} resources/s, {patients / wall:,.0f} patients/s; "
-                f"CPU {cpu:,.1f} s = {resources / cpu:,.0f} resources per CPU second (writer "
-                f"{writer:,.1f} s, workers {workers:,.1f} s"
+                f"CPU {cpu:,.1f} s = {resources / cpu:,.0f} resources per CPU second (loading "
+                f"process {loading:,.1f} s, workers {workers:,.1f} s"
                 + (f", server {server:,.1f} s" if backend == "postgresql" else "")
                 + ") "
                 f"(runs: {', '.join(f'{r[0]:,.1f} s' for r in runs)}; load average "

@@ -115,7 +115,8 @@ def plan_entries(
     """Decide every entry's target id, then rewrite placeholders and conditional references.
 
     ``known`` (bulk loading) holds what earlier bundles of the same transaction looked up and
-    created, under locks held until it commits; it is read and extended in place. ``criteria`` is
+    created, the criteria that may create under locks held until it commits; it is read and extended
+    in place. ``criteria`` is
     ``criteria_of(entries)`` when the caller has it already.
     """
     session = uow.session

@@ -182,12 +182,13 @@ def test_ctrl_c_stops_with_one_line_keeps_whole_batches_and_the_same_command_fin
     _finish_and_compare(app, population, clean, done)
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "kill"])
 def test_a_killed_load_leaves_whole_batches_only_and_the_same_command_finishes(
-    app, database_url, population, sig
+    app, database_url, population, sig, jobs
 ):
     clean = _clean_load(app, population)
-    status, _err = _interrupt(app, population, database_url, sig, 1)
+    status, _err = _interrupt(app, population, database_url, sig, jobs)
     assert status == -sig
     done = _only_whole_bundles(app, clean)
     _finish_and_compare(app, population, clean, done)
