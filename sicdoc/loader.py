@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from sicdoc.errors import SicdocError
 from sicdoc.fhir import jsonio
-from sicdoc.load_jobs import checked_batches, written_by_workers
+from sicdoc.load_jobs import Batches, checked_batches, written_by_workers
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -128,7 +128,7 @@ def iter_bundles(
             yield label, raw if isinstance(raw, SicdocError) else _parse(raw)
 
 
-def _batches(paths: list[Path], size: int) -> Iterator[tuple[list[RawBundle], int]]:
+def _batches(paths: list[Path], size: int) -> Batches:
     """Batches of ``size`` bundles as read, with the bytes behind each batch."""
     from sicdoc.services.raw_bundles import RawBundle
 
@@ -208,7 +208,7 @@ def load_paths(
 def _written_here(
     app: Flask,
     session: Session,
-    batches: Iterator[tuple[list[RawBundle], int]],
+    batches: Batches,
     jobs: int,
     stopped: Callable[[], bool],
 ) -> Iterator[tuple[list[Outcome], int]]:
