@@ -93,9 +93,11 @@ def _cohort_patients(frames: Frames, cohort: str, site: str | None, unit: str | 
     # Any of the patient's diagnoses metastatic (a membership test: a group-by and a merge cost a
     # chart's check ten times as much on its one patient).
     out["metastatic"] = out["patient_id"].isin(dx.loc[dx["metastatic"], "patient_id"].unique())
-    people = frames.patients_by_id
+    # One look-up for every column: a step each cost a chart's check a fifth of this function.
+    people = frames.patients_by_id.reindex(out["patient_id"].to_numpy(), columns=list(DEMOGRAPHICS.values()))
+    people.index = out.index
     for column, source in DEMOGRAPHICS.items():
-        out[column] = lookup(out["patient_id"], people[source])
+        out[column] = people[source]
     out["death_date"] = pd.to_datetime(out["death_date"])
     out["birth_date"] = pd.to_datetime(out["birth_date"])
     return in_scope(out, site=site, unit=unit).reset_index(drop=True)

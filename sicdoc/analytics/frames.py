@@ -249,11 +249,11 @@ class Frames:
         # hospital's size.
         cut = pd.Timestamp(as_of)
         end = as_instant_end(as_of)
-        patients = _blanked(self.patients, self.patients["deceased_date"] > cut, "deceased_date")
+        patients = _blanked(self.patients, "deceased_date", cut, "deceased_date")
         encounters = _until(self.encounters, "admit_date", cut)
-        encounters = _blanked(encounters, encounters["discharge_at"] > end, "discharge_at", "discharge_date")
+        encounters = _blanked(encounters, "discharge_at", end, "discharge_at", "discharge_date")
         events = _until(self.care_events, "start_date", cut)
-        events = _blanked(events, events["end_date"] > cut, "end_date")
+        events = _blanked(events, "end_date", cut, "end_date")
         return Frames(
             patients=patients,
             diagnoses=_until(self.diagnoses, "diagnosis_date", cut),
@@ -271,13 +271,17 @@ class Frames:
 
 def _until(table: pd.DataFrame, column: str, cut: pd.Timestamp) -> pd.DataFrame:
     """The rows of ``table`` not dated after ``cut`` (its columns shared when none is)."""
+    if table.empty:  # most of one patient's tables (a chart's check): comparing nothing costs as much
+        return table.copy(deep=False)
     late = (table[column] > cut).to_numpy()
     return table[~late] if late.any() else table.copy(deep=False)
 
 
-def _blanked(table: pd.DataFrame, late: pd.Series, *columns: str) -> pd.DataFrame:
-    """``table`` with ``columns`` blanked in the ``late`` rows (its columns shared when none is)."""
-    if not late.any():
+def _blanked(table: pd.DataFrame, dated: str, cut: pd.Timestamp, *columns: str) -> pd.DataFrame:
+    """``table`` with ``columns`` blanked in the rows whose ``dated`` is after ``cut`` (its columns
+    shared when none is)."""
+    late = table[dated] > cut if len(table) else None
+    if late is None or not late.any():
         return table.copy(deep=False)
     return table.assign(**{column: table[column].mask(late) for column in columns})
 

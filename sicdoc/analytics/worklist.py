@@ -13,7 +13,7 @@ seen first. A ward team works from the top: the patients it can talk to today.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from sicdoc.analytics.cohorts import check_cohorts, cohort_patients, conversation_rows
-from sicdoc.analytics.frames import Frames, days_between, lookup
+from sicdoc.analytics.frames import Frames, lookup
 from sicdoc.analytics.inpatient import cohort_admissions, inpatient_encounters
 from sicdoc.analytics.scope import Scope
 from sicdoc.analytics.tables import no_rows
+from sicdoc.codes import COHORTS
 
 INDEX_WAIT_DAYS = 30
 ADMISSION_DAYS = 30
@@ -70,20 +71,6 @@ CATEGORICAL = ("cohorts", "reason", "site_now", "unit_now")
 # Columns of a few small numbers (1-3, 0-3), held in a byte each rather than eight: the worklist is
 # held twice for a moment when a write's rows are put in place (4.4 MiB less each at a million).
 SMALL = ("priority", "recency")
-
-
-def _joined(found: pd.DataFrame, column: str, order: list[str]) -> pd.Series:
-    """Per patient, the values of ``column`` they have, comma-joined in ``order``.
-
-    Each value is a bit, so a patient's set is one integer and its label a lookup: joining strings
-    per patient in Python cost most of the worklist's time with tens of thousands of patients.
-    """
-    pairs = found[["patient_id", column]].drop_duplicates()
-    bits = pairs[column].map({value: 1 << i for i, value in enumerate(order)})
-    labels = {
-        mask: ",".join(v for i, v in enumerate(order) if mask >> i & 1) for mask in range(1 << len(order))
-    }
-    return bits.groupby(pairs["patient_id"]).sum().map(labels)
 
 
 def worklist(
@@ -141,51 +128,78 @@ def _reasons(
     last_sic = convs.groupby("patient_id")["performed_date"].max()
     stays = inpatient_encounters(data).dropna(subset=["admit_date"])
     last_admit = stays.groupby("patient_id")["admit_date"].max()
-    rows = []
+    today = cut.to_datetime64()
+    parts: list[dict[str, np.ndarray]] = []
+    # Plain arrays, one row per patient and cohort with both reasons as flags: a chart checks its one
+    # patient on every view, and each pandas step costs as much on one row as on thousands.
     for cohort in cohorts:
         pts = cohort_patients(data, cohort, site=site, unit=unit)
-        pts = pts[pts["death_date"].isna()].copy()
-        sic = lookup(pts["patient_id"], last_sic)
-        admit = lookup(pts["patient_id"], last_admit)
-        since_index = (cut - pts["index_date"]).dt.days
-        due_index = (since_index >= index_wait_days) & ~(sic >= pts["index_date"])
-        recent = (admit >= pts["index_date"]) & ((cut - admit).dt.days <= admission_days)
-        due_admission = recent & ~(sic >= admit)
-        for reason, due, anchor in zip(
-            REASONS, (due_index, due_admission), (pts["index_date"], admit), strict=True
-        ):
-            hit = pts[due.fillna(False).astype(bool)]
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "patient_id": hit["patient_id"],
-                        "cohort": cohort,
-                        "reason": reason,
-                        "days_waiting": days_between(pd.Series(cut, index=hit.index), anchor[hit.index]),
-                        "days_since_index": since_index[hit.index],
-                        "metastatic": hit["metastatic"] & (cohort == "cancer"),
-                        "index_date": hit["index_date"] if reason == REASONS[0] else pd.NaT,
-                        "admit_date": admit[hit.index] if reason == REASONS[1] else pd.NaT,
-                    }
-                )
-            )
-    found = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    if found.empty:
-        return pd.DataFrame()
-    out = (
-        found.groupby("patient_id")
-        .agg(
-            days_waiting=("days_waiting", "max"),
-            days_since_index=("days_since_index", "max"),
-            metastatic=("metastatic", "any"),
-            index_date=("index_date", "min"),
-            admit_date=("admit_date", "max"),
+        pts = pts[pts["death_date"].isna().to_numpy()]
+        index = pts["index_date"].to_numpy()
+        sic = lookup(pts["patient_id"], last_sic).to_numpy()
+        admit = lookup(pts["patient_id"], last_admit).to_numpy()
+        since_index = _days(today - index)
+        after_index = (since_index >= index_wait_days) & ~(sic >= index)
+        admitted = admit >= index  # (False where there is no admission)
+        since_admit = _days(today - np.where(admitted, admit, today))
+        since_admission = admitted & (since_admit <= admission_days) & ~(sic >= admit)
+        hit = after_index | since_admission
+        waiting = np.maximum(np.where(after_index, since_index, 0), np.where(since_admission, since_admit, 0))
+        parts.append(
+            {
+                "patient_id": pts["patient_id"].to_numpy()[hit],
+                "cohort_bit": np.full(hit.sum(), 1 << COHORTS.index(cohort)),
+                "reason_bits": (after_index * 1 + since_admission * 2)[hit],
+                "days_waiting": waiting[hit],
+                "days_since_index": since_index[hit],
+                "metastatic": pts["metastatic"].to_numpy(dtype=bool)[hit] & (cohort == "cancer"),
+                "index_date": np.where(after_index, index, NAT)[hit].astype(DATES),
+                "admit_date": np.where(since_admission, admit, NAT)[hit].astype(DATES),
+            }
         )
-        .reset_index()
+    found = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]} if parts else {}
+    if not found or not len(found["patient_id"]):
+        return pd.DataFrame()
+    # Each patient's rows (one per cohort they are due in) as one, in order of patient key.
+    order = np.argsort(found["patient_id"], kind="stable")
+    found = {name: values[order] for name, values in found.items()}
+    patients = found["patient_id"]
+    starts = np.flatnonzero(np.r_[True, patients[1:] != patients[:-1]])
+    return pd.DataFrame(
+        {
+            "patient_id": patients[starts],
+            "days_waiting": pd.array(np.maximum.reduceat(found["days_waiting"], starts), dtype="Int64"),
+            "days_since_index": np.maximum.reduceat(found["days_since_index"], starts),
+            "metastatic": np.logical_or.reduceat(found["metastatic"], starts),
+            "index_date": np.fmin.reduceat(found["index_date"], starts),  # (fmin and fmax pass over NaT)
+            "admit_date": np.fmax.reduceat(found["admit_date"], starts),
+            "cohorts": COHORT_LABELS[np.bitwise_or.reduceat(found["cohort_bit"], starts)],
+            "reason": REASON_LABELS[np.bitwise_or.reduceat(found["reason_bits"], starts)],
+        }
     )
-    out["cohorts"] = _joined(found, "cohort", check_cohorts(None)).reindex(out["patient_id"]).to_numpy()
-    out["reason"] = _joined(found, "reason", sorted(REASONS)).reindex(out["patient_id"]).to_numpy()
-    return out
+
+
+def _days(spans: np.ndarray) -> np.ndarray:
+    """Whole days of timedeltas (floored, as pandas' ``.dt.days``)."""
+    return spans // np.timedelta64(1, "D")
+
+
+NAT = np.datetime64("NaT")
+DATES = "datetime64[ns]"  # the reasons' dates, as the worklists already stored have them
+
+
+def _labels(order: Sequence[str]) -> np.ndarray:
+    """The comma-joined label of every subset of ``order``, by the subset's bits."""
+    return np.array(
+        [",".join(v for i, v in enumerate(order) if mask >> i & 1) for mask in range(1 << len(order))],
+        dtype=object,
+    )
+
+
+# A patient's cohorts and reasons are sets of bits, and their labels looked up: joining strings per
+# patient cost most of the worklist's time with tens of thousands of patients.
+COHORT_LABELS = _labels(COHORTS)
+REASON_LABELS = _labels(REASONS)
 
 
 def scoped(frames: Frames, scope: Scope) -> pd.DataFrame:

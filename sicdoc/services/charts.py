@@ -123,13 +123,12 @@ def encounters(uow: UnitOfWork, patient_id: str) -> list[tuple[str, str, bool]]:
     return out
 
 
-def timeline(uow: UnitOfWork, patient_id: str) -> list[Event]:
-    """Diagnoses, admissions, palliative referrals and consults, and conversations, newest first."""
+def timeline(uow: UnitOfWork, patient_id: str, diagnoses: list[tuple[str, str, date | None]]) -> list[Event]:
+    """Diagnoses (the patient's ``conditions``, which the chart shows too, so read once), admissions,
+    palliative referrals and consults, and conversations, newest first."""
     uow.disclose("read", patients=[patient_id])
     session = uow.session
-    events = [
-        Event(when, "diagnosis", words or "Diagnosis") for _, words, when in _conditions(session, patient_id)
-    ]
+    events = [Event(when, "diagnosis", words or "Diagnosis") for _, words, when in diagnoses]
     for enc in session.scalars(select(EncounterFact).where(EncounterFact.patient_id == patient_id)):
         if enc.class_code in codes.INPATIENT_CLASSES and not enc.palliative:
             where = ", ".join(x for x in (enc.unit, enc.site) if x)

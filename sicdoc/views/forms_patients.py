@@ -55,13 +55,14 @@ def _patient_page(
     _remember(patient_id)
     header = chart_header.header(work, patient_id)
     due = worklist.due(work, default_scope(), patient_id)
+    conditions = charts.conditions(work, patient_id)
     context: dict[str, Any] = {
         "patient": patient,
         "header": header,
         "header_when": local(header.when),
         "drafts": list_drafts(work, patient_id),
-        "timeline": charts.timeline(work, patient_id),
-        "conditions": charts.conditions(work, patient_id),
+        "timeline": charts.timeline(work, patient_id, conditions),
+        "conditions": conditions,
         "urgencies": URGENCIES,
         "referral": referral
         or MultiDict({"authored_on": local_now().date().isoformat(), "urgency": "routine"}),

@@ -14,7 +14,7 @@ from sicdoc.analytics.worklist import (
     REASON_COLUMNS,
     SEEN_RECENTLY,
     WORKLIST_COLUMNS,
-    _joined,
+    _labels,
     patched,
     plain,
     reasons,
@@ -97,6 +97,61 @@ def test_worklist_order_and_reasons():
     assert list(out.columns) == list(WORKLIST_COLUMNS)
 
 
+def test_a_patient_due_in_several_cohorts_for_both_reasons_is_one_row_of_them_all():
+    """w9: stroke since 06-01 with no conversation (due after index, 213 days); heart failure since
+    12-10, admitted that day (21 days ago: not yet due after index, due since admission). w7: stroke
+    and cancer, due after both indexes: the earlier one is the one they wait from."""
+    data = frames()
+    w9 = Frames.from_records(
+        patients=[*_rows(data.patients), {"patient_id": "w9"}],
+        diagnoses=[
+            *_rows(data.diagnoses),
+            {
+                "condition_id": "c9a",
+                "cohort": "stroke",
+                "patient_id": "w9",
+                "diagnosis_date": date(2025, 6, 1),
+            },
+            {
+                "condition_id": "c9b",
+                "cohort": "heart_failure",
+                "patient_id": "w9",
+                "diagnosis_date": date(2025, 12, 10),
+                "encounter_id": "e9",
+            },
+        ],
+        encounters=[
+            *_rows(data.encounters),
+            {
+                "encounter_id": "e9",
+                "patient_id": "w9",
+                "class_code": "IMP",
+                "status": "finished",
+                "admit_at": datetime(2025, 12, 10, tzinfo=UTC),
+                "admit_date": date(2025, 12, 10),
+            },
+        ],
+        conversations=_rows(data.conversations),
+    )
+    by_id = worklist(w9, as_of=AS_OF).set_index("patient_id")
+    row = by_id.loc["w9"]
+    assert row["cohorts"] == "stroke,heart_failure"
+    assert row["reason"] == "no_sic_after_index,no_sic_since_admission"
+    assert (row["days_waiting"], row["days_since_index"]) == (213, 213)
+    assert (row["index_date"], row["admit_date"]) == (pd.Timestamp(2025, 6, 1), pd.Timestamp(2025, 12, 10))
+    w7 = by_id.loc["w7"]
+    assert (w7["reason"], w7["days_waiting"], w7["index_date"]) == (
+        "no_sic_after_index",
+        333,
+        pd.Timestamp(2025, 2, 1),
+    )
+    assert pd.isna(w7["admit_date"])
+
+
+def _rows(table: pd.DataFrame) -> list[dict]:
+    return table.to_dict("records")
+
+
 def test_worklist_for_one_cohort_and_nobody_due():
     assert worklist(frames(), as_of=AS_OF, cohorts=["heart_failure"])["patient_id"].tolist() == ["w3"]
     # On 2025-01-15 nobody has waited 30 days since an index in the data but w6 (who had a conversation).
@@ -121,15 +176,18 @@ def test_the_reasons_alone_are_the_worklist_rows_without_their_place_in_it():
     assert nobody.empty and list(nobody.columns) == list(REASON_COLUMNS)
 
 
-def test_values_per_patient_are_joined_in_the_given_order():
-    found = pd.DataFrame(
-        {
-            "patient_id": [1, 1, 1, 2, 3, 3],
-            "cohort": ["cancer", "stroke", "cancer", "heart_failure", "cancer", "heart_failure"],
-        }
-    )
-    joined = _joined(found, "cohort", ["stroke", "heart_failure", "cancer"])
-    assert joined.to_dict() == {1: "stroke,cancer", 2: "heart_failure", 3: "heart_failure,cancer"}
+def test_a_set_of_values_is_labelled_in_the_given_order():
+    labels = _labels(["stroke", "heart_failure", "cancer"])
+    assert list(labels) == [
+        "",
+        "stroke",
+        "heart_failure",
+        "stroke,heart_failure",
+        "cancer",
+        "stroke,cancer",
+        "heart_failure,cancer",
+        "stroke,heart_failure,cancer",
+    ]
 
 
 def test_patients_in_hospital_now_come_first_with_their_ward_and_each_reason_its_date():
