@@ -72,11 +72,15 @@ def end(session: Session, raw: str) -> int | None:
 
 
 def remember_patient(session: Session, raw: str, patient_id: str, keep: int) -> None:
-    """Put ``patient_id`` first in this login's recently viewed list (at most ``keep`` ids)."""
-    row = session.get(UserSession, digest(raw))
+    """Put ``patient_id`` first in this login's recently viewed list (at most ``keep`` ids); nothing is
+    written when it is first already (the same chart again)."""
+    # Read again and locked: the row this request's reads found may have changed since (another tab).
+    row = session.get(UserSession, digest(raw), populate_existing=True, with_for_update=True)
     if row is None or row.revoked:
         return
-    row.recent_patients = [patient_id, *(i for i in (row.recent_patients or []) if i != patient_id)][:keep]
+    recent = row.recent_patients or []
+    if recent[:1] != [patient_id]:
+        row.recent_patients = [patient_id, *(i for i in recent if i != patient_id)][:keep]
 
 
 def recent_patients(session: Session, raw: str) -> list[str]:

@@ -334,11 +334,9 @@ def forget_session(session: Session, raw: str) -> None:
 
 
 def remember_patient(session: Session, raw_cookie: str, patient_id: str) -> None:
-    """Note a patient this login viewed (server-side: the list ends with the session)."""
-    if sessions.recent_patients(session, raw_cookie)[:1] == [patient_id]:
-        return  # the same chart again: nothing to write
-    with transaction(session):
-        sessions.remember_patient(session, raw_cookie, patient_id, RECENT_MAX)
+    """Note a patient this login viewed (server-side: the list ends with the session), inside the
+    caller's writing transaction (a view's: its audit records' own, ``UnitOfWork.write_with_records``)."""
+    sessions.remember_patient(session, raw_cookie, patient_id, RECENT_MAX)
 
 
 def recent_patient_ids(session: Session, raw_cookie: str | None) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from sicdoc.errors import Forbidden
@@ -82,6 +83,7 @@ class UnitOfWork:
         self.access = access
         self.where = where  # what asked, e.g. "GET forms.patient_page": the default detail of read records
         self._pending: dict[tuple[str, str | None, str | None], _Disclosure] = {}
+        self._with_records: list[Callable[[Session], None]] = []
 
     # ---- transactions and writes -------------------------------------------------------------
 
@@ -252,9 +254,16 @@ class UnitOfWork:
     def disclosed_patients(self) -> set[str]:
         return set().union(*(n.patients for n in self._pending.values())) if self._pending else set()
 
+    def write_with_records(self, write: Callable[[Session], None]) -> None:
+        """Have ``write(session)``, a change the view itself makes (the login's recently viewed
+        patients), made in the transaction ``flush`` writes the audit records in: a chart view then
+        commits once, not twice, and a failed response (``discard``) changes nothing."""
+        self._with_records.append(write)
+
     def discard(self) -> None:
         """Nothing left the server (the request failed): forget what was noted."""
         self._pending.clear()
+        self._with_records.clear()
 
     def flush(self) -> None:
         """Write one audit record per noted read, in its own transaction, before any data leaves.
@@ -262,7 +271,7 @@ class UnitOfWork:
         Raises ``AuditUnavailable`` when the records cannot be written: the caller must then answer
         with an error instead of the data.
         """
-        if not self._pending:
+        if not self._pending and not self._with_records:
             return
         records = []
         for note in self._pending.values():
@@ -278,13 +287,20 @@ class UnitOfWork:
                     "detail": note.detail,
                 }
             )
+        writes, self._with_records = self._with_records, []
         self._pending.clear()
         try:
             with appending(self.session):
+                # The view's own writes first: a logout locks its session row, then the audit chain.
+                for write in writes:
+                    write(self.session)
                 audit.append_many(self.session, self.actor, records)
         except audit.AuditUnavailable:
             self.session.rollback()
             raise
+        except SQLAlchemyError as exc:  # the commit, or a view's own write, failed: nothing was kept
+            self.session.rollback()
+            raise audit.AuditUnavailable() from exc
 
 
 def system_unit(session: Session, store: Store, actor: Actor = audit.SYSTEM) -> UnitOfWork:

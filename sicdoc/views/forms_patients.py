@@ -38,8 +38,10 @@ def find_patient() -> tuple[str, int]:
 
 
 def _remember(patient_id: str) -> None:
-    """Recently viewed patients of this login, newest first, kept in its server-side session."""
-    accounts.remember_patient(unit().session, g.session_cookie, patient_id)
+    """Recently viewed patients of this login, newest first, kept in its server-side session: noted
+    with the page's audit records, so only a chart that was shown is listed."""
+    raw = g.session_cookie
+    unit().write_with_records(lambda session: accounts.remember_patient(session, raw, patient_id))
 
 
 @bp.get("/patients/<patient_id>")
