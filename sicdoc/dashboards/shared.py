@@ -169,6 +169,7 @@ class SharedResults:
             # from it, set a web worker's peak at every write). At most ``max_age`` old, as a build.
             entry: Entry | None = kept
         else:
+            kept = None  # not handed out: let go before the build is read (see ``_read``)
             entry = self._read(row)
         if entry is None:
             return None
@@ -236,8 +237,9 @@ class SharedResults:
             cached = self._served.latest(row.key)  # read by the thread this one waited for?
             if cached is not None and cached.version == row.data_version and cached.computed_at == built:
                 return cached
-            # The build this process held is let go first: two of a large result at once is what
-            # would set the process's peak.
+            # The build this process held is let go first, by the cache and by this frame: two of a
+            # large result at once (a million patients' worklist) is what would set the process's peak.
+            cached = None
             self._served.forget(row.key)
             return self._load(row, built)
 

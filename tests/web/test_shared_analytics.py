@@ -8,6 +8,7 @@ with no worker, a request gets 503 and Retry-After; the lease lets one worker bu
 ``sicdoc serve`` in shared mode starts its worker and serves a dashboard from it.
 """
 
+import gc
 import os
 import pickle
 import re
@@ -16,9 +17,11 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 import zlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 from sqlalchemy import select, update
@@ -555,6 +558,40 @@ def test_the_worker_started_by_serve_gets_the_server_settings(tmp_path):
     assert env["SICDOC_SECRET_KEY"] == f'"{app.config["SECRET_KEY"]}"'
     assert env["SICDOC_ANALYTICS_MODE"] == '"shared"' and env["SICDOC_DEMO"] == "true"
     app.extensions["sicdoc.engine"].dispose()
+
+
+def test_a_web_worker_lets_go_of_the_build_it_held_before_it_reads_the_next(database_url, monkeypatch):
+    """A new build of a large result (a million patients' worklist) is read only once nothing in the
+    process holds the one before: two at once set a web worker's peak memory."""
+    engine = make_engine(database_url)
+    try:
+        shared = SharedResults(engine, "s" * 40)
+        call = Call("worklist", ("scope",), ("scope",))
+        shared.request(call)
+        shared.store(call.key, "v1", ("ok", pd.DataFrame({"patient_id": ["p1", "p2"]})))
+        before = shared.held(call, "v1")
+        assert before is not None
+        held_before = weakref.ref(before.value)
+        del before
+        shared.store(call.key, "v2", ("ok", pd.DataFrame({"patient_id": ["p1", "p2", "p3"]})))
+        released: list[bool] = []
+        real_open = shared._seal.open
+
+        def open_when_released(context, payload):
+            gc.collect()
+            released.append(held_before() is None)
+            return real_open(context, payload)
+
+        monkeypatch.setattr(shared._seal, "open", open_when_released)
+        after = shared.held(call, "v2")
+        assert (
+            after is not None
+            and after.version == "v2"
+            and list(after.value["patient_id"]) == ["p1", "p2", "p3"]
+        )
+        assert released == [True]
+    finally:
+        engine.dispose()
 
 
 def test_threads_asking_for_a_new_build_at_once_load_it_once(database_url, monkeypatch):
