@@ -266,7 +266,8 @@ class UnitOfWork:
         self._with_records.clear()
 
     def flush(self) -> None:
-        """Write one audit record per noted read, in its own transaction, before any data leaves.
+        """Write one audit record per noted read, in its own transaction with the view's own writes
+        (``write_with_records``), before any data leaves.
 
         Raises ``AuditUnavailable`` when the records cannot be written: the caller must then answer
         with an error instead of the data.
