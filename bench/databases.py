@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -22,7 +23,7 @@ def postgres_url(name: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _admin(statement: str, **params: str) -> list[tuple]:
+def _admin(statement: str, **params: Any) -> list[tuple]:
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -45,3 +46,33 @@ def drop_postgres(name: str) -> None:
 
 def postgres_exists(name: str) -> bool:
     return bool(_admin("SELECT 1 FROM pg_database WHERE datname = :name", name=name))
+
+
+# The server settings that bear on a bulk load's rate and on what a search reads from memory.
+SERVER_SETTINGS = (
+    "shared_buffers",
+    "max_wal_size",
+    "checkpoint_timeout",
+    "wal_compression",
+    "synchronous_commit",
+    "autovacuum",
+)
+
+
+def server_settings() -> dict[str, str]:
+    """The PostgreSQL server's values of ``SERVER_SETTINGS``, as ``SHOW`` gives them."""
+    rows = _admin(
+        "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(:names)",
+        names=list(SERVER_SETTINGS),
+    )
+    return dict(sorted(rows))
+
+
+def wal_counters() -> dict[str, Any]:
+    """The server's write-ahead log written so far (bytes, full-page images) and its checkpoints; the
+    difference over a load is what the load cost the log, when nothing else writes meanwhile."""
+    [(wal_bytes, fpi, timed, requested)] = _admin(
+        "SELECT w.wal_bytes::bigint, w.wal_fpi, b.checkpoints_timed, b.checkpoints_req"
+        " FROM pg_stat_wal w, pg_stat_bgwriter b"
+    )
+    return {"wal_bytes": int(wal_bytes), "wal_fpi": int(fpi), "checkpoints": int(timed) + int(requested)}

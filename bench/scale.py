@@ -61,6 +61,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from bench.databases import server_settings, wal_counters
 from bench.http_clients import Client, Clients, concurrent, make_clients, serving, spread
 from bench.scale_store import Store, forget_results, load, load_discarding, pick_people, store_for
 from bench.sicdoc_cli import CACHE, population, sicdoc
@@ -216,7 +217,14 @@ def run_backend(store: Store, args: argparse.Namespace, patients: int, scratch: 
         loading = load_discarding if args.discard_population else load
         # Generated (or found in the cache) only when a store is loaded: a kept one needs none.
         folder = population(patients, args.seed, args.cache)
+        before = wal_counters() if store.pg_name else None
         figures["load"] = loading(store, folder, args.jobs)
+        if before is not None:  # what the server ran with, and what the load cost its log
+            after = wal_counters()
+            figures["load"]["server"] = {
+                "settings": server_settings(),
+                **{key: after[key] - before[key] for key in after},
+            }
         if store.note:
             store.note.write_text(json.dumps(figures["load"], indent=1))
     else:
@@ -230,6 +238,13 @@ def run_backend(store: Store, args: argparse.Namespace, patients: int, scratch: 
         f"resources/s, {loaded['patients_per_s']:,.0f} patients/s; peak RSS {loaded['peak_rss_mib']:,.0f} MiB",
         flush=True,
     )
+    if server := loaded.get("server"):
+        print(
+            f"  server: {', '.join(f'{k} {v}' for k, v in server['settings'].items())}; the load wrote "
+            f"{server['wal_bytes'] / 2**30:,.1f} GiB of log, {server['wal_fpi']:,} full-page images, "
+            f"{server['checkpoints']} checkpoints",
+            flush=True,
+        )
     people = pick_people(store.url, sum(CONCURRENCY) * args.runs + 1)
     mode, env = analytics_setting(args.analytics)
     figures["analytics"] = mode
