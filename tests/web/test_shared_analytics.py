@@ -4,42 +4,30 @@ A web app in shared mode and one in local mode read the same generated populatio
 shared one serves (a dashboard page, /api/metrics, the worklist, the case review) equals what the
 local one computes, before and after a write. The web side never reads the frames: load_frames
 fails outside the worker's thread. A result row whose signature does not verify is never unpickled;
-with no worker, a request gets 503 and Retry-After; the lease lets one worker build; and a real
-``sicdoc serve`` in shared mode starts its worker and serves a dashboard from it.
+with no worker, a request gets 503 and Retry-After; a chart and the worklist after a write never wait
+for the worker. The worker itself is tested in test_analytics_worker.py, a web worker's reading of
+its builds in test_shared_results.py.
 """
 
-import gc
-import os
 import pickle
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
-import weakref
 import zlib
-from pathlib import Path
 
-import pandas as pd
 import pytest
-import requests
 from sqlalchemy import select, update
 
 from sicdoc.app import create_app
 from sicdoc.dashboards import service as service_module
-from sicdoc.dashboards import worker as worker_module
-from sicdoc.dashboards.calls import Call, call_context, now_utc, result_context
+from sicdoc.dashboards.calls import call_context, now_utc, result_context
 from sicdoc.dashboards.shared import SharedResults
 from sicdoc.dashboards.worker import AnalyticsWorker
-from sicdoc.db import make_engine
 from sicdoc.errors import AnalyticsBusy
-from sicdoc.migrate import upgrade
-from sicdoc.models import AnalyticsLease, AnalyticsResult
-from sicdoc.services import accounts
+from sicdoc.models import AnalyticsResult
 from sicdoc.views import forms_patients
-from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL
-from tests.live_server import live_server
+from tests.conftest import BACKENDS, PG_ADMIN_URL
 from tests.web.analytics_population import AS_OF, logged_in, population_app
 from tests.web.fhir_helpers import patient, stroke
 from tests.web.test_dashboards import write_a_patient
@@ -49,20 +37,6 @@ DASHBOARD = f"/dashboards/?as_of={AS_OF}&from=2024-01-01"
 METRICS = f"/api/metrics?as_of={AS_OF}&from=2024-01-01"
 WORKLIST = f"/worklist?as_of={AS_OF}"
 REVIEW = "/reviews/end-of-life?from=2023-01-01&to=2026-06-30"
-SERVE_KEY = "shared-mode-serve-test-key-" + "k" * 16
-# A web process in shared mode that logs in and asks for a dashboard the worker has stored.
-SERVE_STORED = """
-import sys
-from sicdoc.app import create_app
-url, path, password = sys.argv[1:]
-app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False,
-                  "ANALYTICS_MODE": "shared", "ANALYTICS_WAIT_SECONDS": 5})
-http = app.test_client()
-http.post("/login", data={"username": "analyst", "password": password})
-page = http.get(path)
-print(page.status_code, "panel-" if 'id="panel-' in page.get_data(as_text=True) else "no-panels",
-      "plotly-loaded" if "plotly" in sys.modules else "plotly-not-loaded")
-"""
 # Set by an unpickled forged payload (it must never be).
 FORGED: list[str] = []
 
@@ -80,7 +54,7 @@ def local_app(request, tmp_path_factory):
         yield app
 
 
-def _shared_app(database_url: str, wait_seconds: float = 30):
+def shared_mode_app(database_url: str, wait_seconds: float = 30):
     return create_app(
         {
             "TESTING": True,
@@ -95,7 +69,7 @@ def _shared_app(database_url: str, wait_seconds: float = 30):
 
 @pytest.fixture(scope="module")
 def shared_app(local_app):
-    app = _shared_app(local_app.config["DATABASE_URL"])
+    app = shared_mode_app(local_app.config["DATABASE_URL"])
     yield app
     app.extensions["sicdoc.engine"].dispose()
 
@@ -307,7 +281,7 @@ def test_a_forged_request_row_is_deleted_unread(shared_app, worker):
 
 
 def test_with_no_worker_a_request_gets_503_and_retry_after(database_url):
-    app = _shared_app(database_url, wait_seconds=0.4)
+    app = shared_mode_app(database_url, wait_seconds=0.4)
     try:
         analyst = logged_in(app, "qi_analyst", "qi_analyst")
         started = time.monotonic()
@@ -326,7 +300,7 @@ def test_with_no_worker_a_request_gets_503_and_retry_after(database_url):
 
 def test_a_clinical_page_refused_while_figures_are_computed_says_when_to_retry(database_url, monkeypatch):
     """The forms pages answer a refusal that passes as the other faces do: 503 with Retry-After."""
-    app = _shared_app(database_url, wait_seconds=0.2)
+    app = shared_mode_app(database_url, wait_seconds=0.2)
 
     def busy(*_args, **_kwargs):
         raise AnalyticsBusy()
@@ -344,7 +318,7 @@ def test_the_patient_page_never_waits_on_the_worker(database_url):
     """A clinician's chart is served without the worker, whether a conversation is due included:
     that is computed from the patient's own rows (at a million patients the page waited 3 s for the
     worker's whole worklist, then said it was not known yet)."""
-    app = _shared_app(database_url, wait_seconds=60)
+    app = shared_mode_app(database_url, wait_seconds=60)
     try:
         patient_id = write_a_stroke(app)
         clinician = logged_in(app, "clinician", "clinician")
@@ -363,7 +337,7 @@ def test_the_worklist_after_a_write_is_current_without_waiting_for_the_worker(da
     computing them from their own rows: the ward team sees the new patient at once however busy the
     worker is (here, not running at all), and the page equals what local mode computes whole. After
     the next write it starts from the table it brought up to date, not from the stored one again."""
-    app = _shared_app(database_url, wait_seconds=0.5)
+    app = shared_mode_app(database_url, wait_seconds=0.5)
     local = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False})
     try:
         first = write_a_stroke(app)
@@ -398,231 +372,3 @@ def test_the_worklist_after_a_write_is_current_without_waiting_for_the_worker(da
     finally:
         app.extensions["sicdoc.engine"].dispose()
         local.extensions["sicdoc.engine"].dispose()
-
-
-class _Recorder:
-    """A builder that notes what it built at which data version."""
-
-    def __init__(self):
-        self.current = "v1"
-        self.built: list[tuple[str, str]] = []
-        self.after_build = lambda: None
-
-    def version(self) -> str:
-        return self.current
-
-    def compute(self, call, version):
-        self.built.append((call.method, version))
-        self.after_build()
-        return call.method
-
-
-def test_the_worker_builds_what_someone_waits_for_first_and_follows_a_new_version(database_url, monkeypatch):
-    """After a write, a clinician's worklist is built before the dashboards still to refresh; those
-    wait until writes pause (a dashboard build cannot be interrupted, and the next worklist would
-    wait behind it); a request after another write is built for the newest data."""
-    engine = make_engine(database_url)
-    try:
-        shared, builder = SharedResults(engine, "test-only-secret-key"), _Recorder()
-        worker = AnalyticsWorker(builder, shared, poll_seconds=0.05)
-        for n in range(4):
-            shared.request(Call("dashboard", (n,), (n,)))
-        assert worker.run_once() == 4
-        builder.current, builder.built = "v2", []  # a write
-        shared.request(Call("worklist", ("scope",), ("scope",)))
-
-        def another_write() -> None:
-            if len(builder.built) == 1:
-                builder.current = "v3"
-
-        builder.after_build = another_write
-        worker.run_once()
-        assert builder.built == [("worklist", "v2")]  # the dashboards wait: v3 was just written
-        shared.request(Call("worklist", ("scope",), ("scope",)))  # the ward team looks again
-        worker.run_once()
-        assert builder.built[1:] == [("worklist", "v3")]
-        monkeypatch.setattr(worker_module, "QUIET_SECONDS", 0.0)  # the feed has gone quiet
-        worker.run_once()
-        assert sorted(builder.built[2:]) == [("dashboard", "v3")] * 4
-    finally:
-        engine.dispose()
-
-
-def test_a_busy_feed_still_has_its_figures_refreshed(database_url, monkeypatch):
-    """Writes that never pause do not leave a dashboard nobody asks for behind for ever."""
-    engine = make_engine(database_url)
-    try:
-        shared, builder = SharedResults(engine, "test-only-secret-key"), _Recorder()
-        worker = AnalyticsWorker(builder, shared, poll_seconds=0.05)
-        shared.request(Call("dashboard", (1,), (1,)))
-        assert worker.run_once() == 1
-        builder.current, builder.built = "v2", []  # a write
-        assert worker.run_once() == 0
-        monkeypatch.setattr(worker_module, "REFRESH_EVERY_SECONDS", 0.0)  # the figures are old now
-        assert worker.run_once() == 1 and builder.built == [("dashboard", "v2")]
-    finally:
-        engine.dispose()
-
-
-def test_the_lease_lets_one_worker_build(database_url):
-    app = _shared_app(database_url)
-    try:
-        service = app.extensions["sicdoc.analytics"]
-        first = AnalyticsWorker(service, SharedResults(service.engine, "test-only-secret-key"), holder="one")
-        second = AnalyticsWorker(service, SharedResults(service.engine, "test-only-secret-key"), holder="two")
-        with service.engine.begin() as conn:
-            conn.execute(AnalyticsLease.__table__.delete())
-        assert first.shared.acquire("one") and first.shared.acquire("one")  # taken, then renewed
-        assert not second.shared.acquire("two")
-        assert second.run_once() == 0  # builds nothing while the other holds the lease
-        first.shared.release("one")
-        assert second.shared.acquire("two") and not first.shared.acquire("one")
-        with service.engine.begin() as conn:  # the holder stopped renewing: its lease lapses
-            conn.execute(update(AnalyticsLease).values(expires_at=now_utc().replace(year=2000)))
-        assert first.shared.acquire("one")
-        first.shared.release("one")
-    finally:
-        app.extensions["sicdoc.engine"].dispose()
-
-
-@pytest.mark.parametrize("backend", ["sqlite"])
-def test_sicdoc_serve_in_shared_mode_builds_with_its_own_worker(backend, tmp_path: Path):
-    from bench.population import insert_population
-
-    url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
-    upgrade(url)
-    app = create_app({"TESTING": True, "DATABASE_URL": url})
-    insert_population(app.extensions["sicdoc.engine"], 300)
-    with app.extensions["sicdoc.sessionmaker"]() as session:
-        accounts.create_user(session, "analyst", PASSWORD, "qi_analyst")
-    # The page waits for the server's own worker to build; a busy machine may take more than the
-    # default 20 s to start it and read the frames.
-    settings = {
-        "SICDOC_ANALYTICS_MODE": "shared",
-        "SICDOC_ANALYTICS_WAIT_SECONDS": "50",
-        "SICDOC_SECRET_KEY": SERVE_KEY,  # given, so that another process can open what it stores
-    }
-    with live_server(url, settings) as base:
-        http = requests.Session()
-        form = http.get(f"{base}/login", timeout=10).text
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-        http.post(
-            f"{base}/login",
-            data={"username": "analyst", "password": PASSWORD, "csrf_token": token},
-            timeout=10,
-        )
-        page = http.get(f"{base}{DASHBOARD}", timeout=60)
-        assert page.status_code == 200, page.text[:500]
-        assert 'id="panel-' in page.text
-    # Another web process serves the stored dashboard without loading plotly (about 80 MB a worker).
-    served = subprocess.run(
-        [sys.executable, "-c", SERVE_STORED, url, DASHBOARD, PASSWORD],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SICDOC_SECRET_KEY": SERVE_KEY},
-    )
-    assert served.stdout.split() == ["200", "panel-", "plotly-not-loaded"], served.stderr[-2000:]
-    engine = app.extensions["sicdoc.engine"]
-    with engine.connect() as conn:
-        stored = conn.execute(select(AnalyticsResult.method, AnalyticsResult.data_version)).all()
-        lease = conn.execute(select(AnalyticsLease.holder, AnalyticsLease.expires_at)).one()
-    assert "dashboard" in {method for method, version in stored if version}
-    assert lease.expires_at.year == 1970  # the worker was stopped with the server and let go
-    engine.dispose()
-
-
-@pytest.mark.parametrize(
-    ("override", "named"),
-    [
-        ({"ANALYTICS_MODE": "everywhere"}, "SICDOC_ANALYTICS_MODE must be 'local' or 'shared'"),
-        ({"ANALYTICS_WAIT_SECONDS": "soon"}, "SICDOC_ANALYTICS_WAIT_SECONDS must be a number"),
-        ({"ANALYTICS_WAIT_SECONDS": -1}, "SICDOC_ANALYTICS_WAIT_SECONDS"),
-        ({"ANALYTICS_WAIT_SECONDS": True}, "SICDOC_ANALYTICS_WAIT_SECONDS"),
-    ],
-)
-def test_a_bad_analytics_setting_stops_the_start(tmp_path, override, named):
-    settings = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **override}
-    with pytest.raises(RuntimeError, match=named):
-        create_app(settings)
-
-
-def test_the_worker_started_by_serve_gets_the_server_settings(tmp_path):
-    from sicdoc.config import child_environment
-
-    app = create_app(
-        {"DEMO": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "ANALYTICS_MODE": "Shared"}
-    )
-    env = child_environment(app.config)
-    # Demo mode's secret key is new at every start: the worker must sign and check with the same one.
-    assert env["SICDOC_SECRET_KEY"] == f'"{app.config["SECRET_KEY"]}"'
-    assert env["SICDOC_ANALYTICS_MODE"] == '"shared"' and env["SICDOC_DEMO"] == "true"
-    app.extensions["sicdoc.engine"].dispose()
-
-
-def test_a_web_worker_lets_go_of_the_build_it_held_before_it_reads_the_next(database_url, monkeypatch):
-    """A new build of a large result (a million patients' worklist) is read only once nothing in the
-    process holds the one before: two at once set a web worker's peak memory."""
-    engine = make_engine(database_url)
-    try:
-        shared = SharedResults(engine, "s" * 40)
-        call = Call("worklist", ("scope",), ("scope",))
-        shared.request(call)
-        shared.store(call.key, "v1", ("ok", pd.DataFrame({"patient_id": ["p1", "p2"]})))
-        before = shared.held(call, "v1")
-        assert before is not None
-        held_before = weakref.ref(before.value)
-        del before
-        shared.store(call.key, "v2", ("ok", pd.DataFrame({"patient_id": ["p1", "p2", "p3"]})))
-        released: list[bool] = []
-        real_open = shared._seal.open
-
-        def open_when_released(context, payload):
-            gc.collect()
-            released.append(held_before() is None)
-            return real_open(context, payload)
-
-        monkeypatch.setattr(shared._seal, "open", open_when_released)
-        after = shared.held(call, "v2")
-        assert (
-            after is not None
-            and after.version == "v2"
-            and list(after.value["patient_id"]) == ["p1", "p2", "p3"]
-        )
-        assert released == [True]
-    finally:
-        engine.dispose()
-
-
-def test_threads_asking_for_a_new_build_at_once_load_it_once(database_url, monkeypatch):
-    """A web worker's threads that all ask for the same new build wait for one of them to read and
-    unpickle it: a million patients' worklist loaded once per thread set a worker's peak memory."""
-    engine = make_engine(database_url)
-    try:
-        shared = SharedResults(engine, "s" * 40)
-        call = Call("worklist", ("scope",), ("scope",))
-        shared.request(call)
-        shared.store(call.key, "v1", ("ok", list(range(1000))))
-        opened = []
-        real_open = shared._seal.open
-
-        def slow_open(context, payload):
-            opened.append(context)
-            time.sleep(0.3)
-            return real_open(context, payload)
-
-        monkeypatch.setattr(shared._seal, "open", slow_open)
-        row = shared._status(call.key)
-        got = []
-        threads = [threading.Thread(target=lambda: got.append(shared._read(row))) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(opened) == 1
-        assert [entry.value for entry in got] == [("ok", list(range(1000)))] * 4
-        shared.store(call.key, "v2", ("ok", [1]))  # a new build is read again, and only it is kept
-        assert shared._read(shared._status(call.key)).value == ("ok", [1]) and len(opened) == 2
-        assert shared._served.latest(call.key).version == "v2"
-    finally:
-        engine.dispose()

@@ -1,0 +1,81 @@
+"""How a web worker reads the builds the analytics worker stores (``SharedResults``): one build of a
+result held at a time, and one read of a new build however many threads ask for it."""
+
+import gc
+import threading
+import time
+import weakref
+
+import pandas as pd
+
+from sicdoc.dashboards.calls import Call
+from sicdoc.dashboards.shared import SharedResults
+from sicdoc.db import make_engine
+
+
+def test_a_web_worker_lets_go_of_the_build_it_held_before_it_reads_the_next(database_url, monkeypatch):
+    """A new build of a large result (a million patients' worklist) is read only once nothing in the
+    process holds the one before: two at once set a web worker's peak memory."""
+    engine = make_engine(database_url)
+    try:
+        shared = SharedResults(engine, "s" * 40)
+        call = Call("worklist", ("scope",), ("scope",))
+        shared.request(call)
+        shared.store(call.key, "v1", ("ok", pd.DataFrame({"patient_id": ["p1", "p2"]})))
+        before = shared.held(call, "v1")
+        assert before is not None
+        held_before = weakref.ref(before.value)
+        del before
+        shared.store(call.key, "v2", ("ok", pd.DataFrame({"patient_id": ["p1", "p2", "p3"]})))
+        released: list[bool] = []
+        real_open = shared._seal.open
+
+        def open_when_released(context, payload):
+            gc.collect()
+            released.append(held_before() is None)
+            return real_open(context, payload)
+
+        monkeypatch.setattr(shared._seal, "open", open_when_released)
+        after = shared.held(call, "v2")
+        assert (
+            after is not None
+            and after.version == "v2"
+            and list(after.value["patient_id"]) == ["p1", "p2", "p3"]
+        )
+        assert released == [True]
+    finally:
+        engine.dispose()
+
+
+def test_threads_asking_for_a_new_build_at_once_load_it_once(database_url, monkeypatch):
+    """A web worker's threads that all ask for the same new build wait for one of them to read and
+    unpickle it: a million patients' worklist loaded once per thread set a worker's peak memory."""
+    engine = make_engine(database_url)
+    try:
+        shared = SharedResults(engine, "s" * 40)
+        call = Call("worklist", ("scope",), ("scope",))
+        shared.request(call)
+        shared.store(call.key, "v1", ("ok", list(range(1000))))
+        opened = []
+        real_open = shared._seal.open
+
+        def slow_open(context, payload):
+            opened.append(context)
+            time.sleep(0.3)
+            return real_open(context, payload)
+
+        monkeypatch.setattr(shared._seal, "open", slow_open)
+        row = shared._status(call.key)
+        got = []
+        threads = [threading.Thread(target=lambda: got.append(shared._read(row))) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(opened) == 1
+        assert [entry.value for entry in got] == [("ok", list(range(1000)))] * 4
+        shared.store(call.key, "v2", ("ok", [1]))  # a new build is read again, and only it is kept
+        assert shared._read(shared._status(call.key)).value == ("ok", [1]) and len(opened) == 2
+        assert shared._served.latest(call.key).version == "v2"
+    finally:
+        engine.dispose()
