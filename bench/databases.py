@@ -1,17 +1,19 @@
 """Fresh databases for the benchmarks: a new SQLite file, or a PostgreSQL database created and dropped.
 
-PostgreSQL is the local server the tests use (127.0.0.1:5432, trust authentication).
+PostgreSQL is the server the tests use: ``SICDOC_TEST_POSTGRES_URL``, else the local one (127.0.0.1:5432,
+trust authentication).
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_ADMIN = os.environ.get("SICDOC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def sqlite_url(folder: Path, name: str | None = None) -> str:
