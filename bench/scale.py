@@ -38,8 +38,9 @@ database instead of loading again (each run adds its accounts and written patien
 results earlier runs built are dropped first, so the first view and the new filters are built again).
 ``--discard-population`` loads the population one NDJSON file at a time and deletes each once loaded,
 for a disk without room for both (a million patients take about 14 GB as NDJSON and about 62 GB in
-SQLite); it is generated again when next needed. The table
-is printed; ``--json FILE`` also writes every figure with the date, the machine and the settings.
+SQLite); it is generated again when next needed. On PostgreSQL a ``VACUUM (ANALYZE)`` of the whole
+database follows, timed with the load, as one ``sicdoc load`` of every file would end. The table is
+printed; ``--json FILE`` also writes every figure with the date, the machine and the settings.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """``sicdoc load``: generated populations load idempotently; bad files are reported and change nothing."""
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -93,60 +92,6 @@ def test_the_loader_alone_works_with_a_large_sqlite_page_cache(app, tmp_path, po
         assert before is None and set(during) == {None}
 
 
-def test_the_loader_keeps_postgresql_statistics_up_with_what_it_looks_up_and_vacuums_at_the_end(
-    app, tmp_path, population, monkeypatch
-):
-    """Planned on the statistics of empty tables, PostgreSQL looked identifiers up by reading every one
-    of the type: the loader ANALYZEs as what it wrote doubles, and VACUUMs (ANALYZE) at the end. SQLite
-    is left without statistics, as a production file is."""
-    from sqlalchemy import event
-
-    from sicdoc import loader
-
-    monkeypatch.setattr(loader, "ANALYZE_AFTER_RESOURCES", 20)
-    engine = app.extensions["sicdoc.engine"]
-    file = tmp_path / "six.ndjson"
-    file.write_text("\n".join(next(population.glob("*.ndjson")).read_text().splitlines()[:6]) + "\n")
-    analyzed: list[int] = []
-    written: list[int] = []
-    looked_up: set[str] = set()  # the tables the load's statements read
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:  # statistics of the emptied tables: none to plan by
-            conn.exec_driver_sql("ANALYZE")
-
-    def seen(_conn, _cursor, statement, _params, _ctx, _many) -> None:
-        if statement.strip().upper().startswith(("ANALYZE", "VACUUM (ANALYZE)")):
-            analyzed.append(len(written))
-            if statement.strip().upper() != "VACUUM (ANALYZE)":
-                assert statement.strip() == f"ANALYZE {', '.join(loader.LOAD_PLANNED_TABLES)}"
-        elif statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            looked_up.update(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_]+)\b", statement, flags=re.IGNORECASE))
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        report = loader.load_paths(app, [file], batch_size=1, progress=lambda _b, _p: written.append(1))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    assert report.loaded == 6 and report.resources > 40
-    if engine.dialect.name == "sqlite":
-        assert analyzed == []
-        return
-    # After the batch that passed 20 resources, after the one that doubled that, ..., and at the end.
-    assert 2 <= len(analyzed) < 6 and analyzed[-1] == 6
-    # Only the tables the load looks up are analysed while it runs: a statement reading another
-    # would be planned on the statistics of an empty table.
-    assert looked_up - {"pg_class", "unnest"} <= set(loader.LOAD_PLANNED_TABLES), looked_up
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'search_token'").scalar()
-        # The end's is a VACUUM: every page the load wrote is marked all-visible, so that index-only
-        # scans read no table page (ANALYZE alone leaves that to autovacuum, whenever it comes).
-        visible, pages = conn.exec_driver_sql(
-            "SELECT relallvisible, relpages FROM pg_class WHERE relname = 'resource'"
-        ).one()
-    assert rows > 0  # -1 until the table is first analyzed
-    assert pages > 0 and visible == pages
-
-
 def test_ctrl_c_just_after_a_batch_commits_still_counts_that_batch(app, tmp_path, population, monkeypatch):
     """Ctrl-C arriving between a batch's commit and its tally once left the report a batch short of what
     was stored, so 'interrupted: N bundles loaded' under-counted."""
@@ -179,42 +124,6 @@ def test_ctrl_c_just_after_a_batch_commits_still_counts_that_batch(app, tmp_path
         signal.signal(signal.SIGINT, previous)
     assert batches == [2, 2]
     assert report.loaded == 4 == table_counts(app)["patient_fact"]
-
-
-def test_ctrl_c_does_not_wait_for_the_closing_vacuum(app, tmp_path, population, monkeypatch):
-    """The VACUUM that ends a PostgreSQL load takes minutes at a million patients: Ctrl-C stops
-    without it, as it stopped before the batches were counted between them."""
-    import os
-    import signal
-
-    from sicdoc import loader
-    from sicdoc.services import bulk
-
-    file = tmp_path / "four.ndjson"
-    file.write_text("\n".join(next(population.glob("*.ndjson")).read_text().splitlines()[:4]) + "\n")
-    committed = bulk.load_batch
-
-    def then_interrupted(*args, **kwargs):
-        outcomes = committed(*args, **kwargs)
-        os.kill(os.getpid(), signal.SIGINT)
-        return outcomes
-
-    vacuumed: list[str] = []
-    monkeypatch.setattr(bulk, "load_batch", then_interrupted)
-    monkeypatch.setattr(loader, "_vacuum", lambda engine: vacuumed.append(engine.dialect.name))
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            loader.load_paths(app, [file], batch_size=2)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert vacuumed == []
-    assert table_counts(app)["patient_fact"] == 2
-    monkeypatch.setattr(bulk, "load_batch", committed)
-    loader.load_paths(app, [file], batch_size=2)  # resumed and finished: now it vacuums
-    assert vacuumed == (
-        ["postgresql"] if app.extensions["sicdoc.engine"].dialect.name == "postgresql" else []
-    )
 
 
 def _organisations(b: int) -> str:
