@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import log_in
-from tests.browser.test_forms_browser import scan
+from tests.browser.keyboard_and_axe import scan
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

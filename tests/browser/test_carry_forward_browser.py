@@ -8,7 +8,7 @@ import pytest
 
 from sicdoc.conversation import ConversationAnswers, build_conversation_bundle
 from tests.browser.conftest import log_in
-from tests.browser.test_forms_browser import activate, choose, scan, tab_to
+from tests.browser.keyboard_and_axe import activate, choose, scan, tab_to
 from tests.conftest import bearer_client
 from tests.web.fhir_helpers import patient, send
 

@@ -10,7 +10,7 @@ import pytest
 from sicdoc import codes
 from sicdoc.conversation import ConversationAnswers, build_conversation_bundle
 from tests.browser.conftest import log_in
-from tests.browser.test_forms_browser import activate, scan
+from tests.browser.keyboard_and_axe import activate, scan
 from tests.conftest import bearer_client
 from tests.web.fhir_helpers import created, icu_stay, patient, send
 

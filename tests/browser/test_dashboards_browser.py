@@ -5,14 +5,12 @@ under test-artifacts/."""
 import pytest
 
 from tests.browser.conftest import log_in, ready_for_an_analyst
+from tests.browser.dashboard_pages import CSP, EVERYONE, WAIT_MS, charts_drawn
 from tests.conftest import PG_ADMIN_URL
 from tests.live_server import served_in_thread
 from tests.web.analytics_population import AS_OF, population_app
 
-EVERYONE = f"/dashboards/?as_of={AS_OF}&from=2023-01-01"
 STROKE = f"/dashboards/?from=2023-01-01&to=&as_of={AS_OF}&cohort=stroke&site=&unit="
-WAIT_MS = 120_000
-CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +30,6 @@ def page(browser):
     page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
     yield page
     page.close()
-
-
-def charts_drawn(page) -> int:
-    """Wait until every figure block has been drawn; return how many there are."""
-    blocks = page.locator("script[type='application/json'][id^='fig-']").count()
-    page.wait_for_function(
-        "n => document.querySelectorAll('[data-rendered=true]').length >= n",
-        arg=blocks,
-        timeout=60_000,
-    )
-    assert page.locator("[data-figure]").count() == blocks
-    assert page.locator("[data-rendered=true]").count() == blocks
-    return blocks
 
 
 @pytest.mark.browser

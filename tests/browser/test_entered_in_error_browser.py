@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import log_in
-from tests.browser.test_forms_browser import activate, ehr_conversation, scan, tab_to
+from tests.browser.keyboard_and_axe import activate, ehr_conversation, scan, tab_to
 from tests.conftest import bearer_client
 from tests.web.fhir_helpers import patient, send
 

@@ -7,7 +7,7 @@ import pytest
 from sicdoc.db import session_scope
 from sicdoc.services import accounts
 from tests.browser.conftest import log_in
-from tests.browser.test_forms_browser import ehr_conversation, scan
+from tests.browser.keyboard_and_axe import ehr_conversation, scan
 from tests.conftest import PASSWORD, bearer_client
 from tests.web.fhir_helpers import patient, send, stroke
 

@@ -10,7 +10,7 @@ from flask import request
 from sicdoc.figures import plotly_js_path
 from sicdoc.services import accounts
 from tests.browser.conftest import log_in
-from tests.browser.test_dashboards_browser import CSP, EVERYONE, WAIT_MS, charts_drawn
+from tests.browser.dashboard_pages import CSP, EVERYONE, WAIT_MS, charts_drawn
 from tests.conftest import PASSWORD, PG_ADMIN_URL, login
 from tests.live_server import served_in_thread
 from tests.web.analytics_population import population_app

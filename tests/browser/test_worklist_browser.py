@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.browser.conftest import log_in
-from tests.browser.test_forms_browser import activate, scan, tab_to
+from tests.browser.keyboard_and_axe import activate, scan, tab_to
 from tests.conftest import bearer_client
 from tests.web.fhir_helpers import patient, send, stroke
 

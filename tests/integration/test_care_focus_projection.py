@@ -11,7 +11,7 @@ from sicdoc.models import CareEvent, Conversation
 from sicdoc.services import conversations as svc
 from sicdoc.services.bundles import process_transaction
 from sicdoc.services.resources import create_resource
-from tests.integration.test_conversation_service import ANA, full_answers
+from tests.integration.conversation_answers import ANA, full_answers
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 WHEN = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)

@@ -5,8 +5,8 @@ from sqlalchemy import select
 from sicdoc.db import session_scope
 from sicdoc.models import AuditEvent, User
 from sicdoc.services import practitioners
+from tests.cli_runner import sicdoc
 from tests.conftest import PASSWORD, login
-from tests.integration.test_cli_security import sicdoc
 
 ADA = ["--name", "Ada Okafor", "--credentials", "MD", "--npi", "1234567893", "--service", "Palliative care"]
 

@@ -3,20 +3,12 @@
 import json
 import re
 
-from click.testing import CliRunner
 from joserfc.jwk import RSAKey
 from sqlalchemy import text
 
-from sicdoc.cli import main
 from sicdoc.db import make_engine
+from tests.cli_runner import sicdoc
 from tests.conftest import PASSWORD, audit_triggers_off, login
-
-
-def sicdoc(database_url, *args, input=None):
-    runner = CliRunner()
-    return runner.invoke(
-        main, ["--database-url", database_url, *args], input=input, obj={"overrides": {"TESTING": True}}
-    )
 
 
 def test_users_create_set_role_and_disable(app, database_url):

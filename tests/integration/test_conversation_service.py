@@ -1,7 +1,6 @@
 """Conversation use cases on both databases: drafts with optimistic locking, signing, amendment, history."""
 
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,36 +14,10 @@ from sicdoc.services.resources import create_resource
 from sicdoc.services.unit import system_unit
 from sicdoc.store import read
 from sicdoc.store.search import search
+from tests.integration.conversation_answers import ANA, BEN, full_answers
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 WHEN = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Doctor:
-    id: str
-    display: str
-    practitioner_reference: str | None = None
-
-
-ANA = Doctor("ana-lopez", "Dr Ana Lopez")
-BEN = Doctor("ben-okafor", "Dr Ben Okafor")
-
-
-def full_answers(**extra):
-    return {
-        "participants": ["patient", "family"],
-        "permission": "agreed",
-        "illness-understanding": ["knows-serious", "She says 'my heart is tired'"],
-        "prognosis-shared": True,
-        "prognosis-framing": "uncertain",
-        "prognosis-comment": "Told her time may be short.",
-        "goals": "Be at home with her dog",
-        "recommendation": "Focus on comfort at home",
-        "code-status": "dnr",
-        "duration-minutes": 35,
-        **extra,
-    }
 
 
 @pytest.fixture

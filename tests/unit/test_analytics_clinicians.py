@@ -1,20 +1,17 @@
 """Clinician labels in QI outputs: names or keyed pseudonyms, never resource ids."""
 
 import re
-from datetime import date, timedelta
+from datetime import date
 
-import pandas as pd
 import pytest
 
-from sicdoc.analytics import Frames
 from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.panels import PanelContext, panel_table
 from sicdoc.analytics.scope import parse_qi_scope
 from sicdoc.dashboards.download import table_csv
 from sicdoc.figures.panels import panel_figures
+from tests.unit.clinician_decedents import IDS, KEY, decedents
 
-KEY = b"k" * 32
-IDS = [f"Practitioner/{n:08d}-0000-4000-8000-000000000000" for n in range(3)]
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -46,40 +43,6 @@ def test_two_clinicians_of_one_name_stay_apart_and_reserved_names_are_not_used()
 def test_an_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="name, pseudonym"):
         ClinicianLabels("ids", KEY)
-
-
-def decedents(n: int) -> Frames:
-    """``n`` stroke decedents, each with a conversation 60 days before death by one of three performers."""
-    d0 = date(2025, 1, 1)
-    patients, dx, convs = [], [], []
-    performers = [IDS[0], IDS[1], "Dr. Free Text"]
-    for i in range(n):
-        index, death = d0 + timedelta(days=i), d0 + timedelta(days=i + 120)
-        patients.append(
-            {"patient_id": f"p{i}", "sex": "female", "birth_date": date(1940, 1, 1), "deceased_date": death}
-        )
-        dx.append(
-            {
-                "condition_id": f"c{i}",
-                "cohort": "stroke",
-                "patient_id": f"p{i}",
-                "code_system": "icd",
-                "code": "I63.9",
-                "diagnosis_date": index,
-            }
-        )
-        when = death - timedelta(days=60)
-        convs.append(
-            {
-                "procedure_id": f"s{i}",
-                "patient_id": f"p{i}",
-                "status": "completed",
-                "performed_at": pd.Timestamp(when, tz="UTC"),
-                "performed_date": when,
-                "clinician_id": performers[i % 3],
-            }
-        )
-    return Frames.from_records(patients=patients, diagnoses=dx, conversations=convs)
 
 
 @pytest.mark.parametrize("mode", ["name", "pseudonym"])

@@ -201,7 +201,7 @@ def clinician_panel(**options) -> pd.DataFrame:
     from sicdoc.analytics.clinicians import ClinicianLabels
     from sicdoc.analytics.panels import PanelContext, panel_table
     from sicdoc.analytics.scope import parse_qi_scope
-    from tests.unit.test_analytics_clinicians import KEY, decedents
+    from tests.unit.clinician_decedents import KEY, decedents
 
     scope = parse_qi_scope({"as_of": "2026-06-30", "from": "2024-01-01"}, today=date(2026, 7, 1))
     ctx = PanelContext(decedents(45), scope, "test", clinicians=ClinicianLabels("pseudonym", KEY))

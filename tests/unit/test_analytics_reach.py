@@ -390,7 +390,7 @@ def test_a_unit_month_hidden_cannot_be_worked_out_from_the_all_row():
 
 def test_the_panel_draws_three_figures_without_small_counts():
     from sicdoc.figures.panels import panel_figures
-    from tests.unit.test_figures import small_counts
+    from tests.unit.figure_checks import small_counts
 
     _, shown = ward_panel()
     figures = panel_figures({"kind": "reach", "id": "reach", "title": "Reach"}, shown, ["stroke"])

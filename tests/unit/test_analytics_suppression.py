@@ -350,7 +350,7 @@ def test_the_headline_the_equity_panel_and_the_curve_apply_one_rule_to_the_same_
     # incidence chart and the equity panel.
     from sicdoc.analytics.panels import PanelContext, panel_table
     from sicdoc.analytics.scope import parse_scope
-    from tests.unit.test_dashboard_panels import population
+    from tests.unit.panel_population import population
 
     frames = population(400)
     # Half of either sex referred (every other patient is), and 4 of unknown sex.

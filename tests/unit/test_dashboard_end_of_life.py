@@ -37,7 +37,7 @@ from sicdoc.analytics.panels.end_of_life import (
 from sicdoc.analytics.panels.overview import wilson
 from sicdoc.analytics.scope import parse_scope
 from sicdoc.figures.panels import panel_figures
-from tests.unit.test_figures import small_counts
+from tests.unit.figure_checks import small_counts
 
 ALL_FOUR = "values,prognosis,planning,treatment"
 TWO = "values,prognosis"

@@ -10,7 +10,7 @@ from sicdoc.analytics.scope import parse_scope
 from sicdoc.analytics.worklist import CATEGORICAL, worklist
 from sicdoc.dashboards import worklists
 from sicdoc.dashboards.service import AnalyticsService, today_utc
-from tests.unit.test_analytics_worklist import AS_OF, frames
+from tests.unit.worklist_cohort import AS_OF, frames
 
 SCOPE = parse_scope({"as_of": AS_OF.isoformat()}, today=today_utc())
 

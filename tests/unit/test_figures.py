@@ -14,35 +14,7 @@ from sicdoc.figures.panels import panel_figures
 from sicdoc.figures.quality import quality_figure
 from sicdoc.figures.strata import strata_figure
 from sicdoc.figures.theme import EMPTY_MESSAGE, MDC, count_text
-
-# A number shown as a count: after "label: ", before " decedents", or in "k of n".
-COUNT_RE = re.compile(r"(?:(?:numerator|denominator|decedents|records): |of )([\d,]+)|([\d,]+) decedents")
-
-
-def texts(fig) -> list[str]:
-    """Every string a reader can see on hover or in a table cell."""
-    out = []
-    for trace in fig.data:
-        for attr in ("hovertext", "text"):
-            value = getattr(trace, attr, None)
-            if isinstance(value, str):
-                out.append(value)
-            elif value is not None:
-                out.extend(str(v) for v in value)
-        if trace.type == "table":
-            for column in trace.cells.values:
-                out.extend(str(v) for v in column)
-    return out
-
-
-def small_counts(fig) -> list[str]:
-    found = []
-    for text in texts(fig):
-        for match in COUNT_RE.finditer(text):
-            number = int((match.group(1) or match.group(2)).replace(",", ""))
-            if 1 <= number <= 10:
-                found.append(text)
-    return found
+from tests.unit.figure_checks import monthly_rows, small_counts
 
 
 def test_count_text_never_prints_a_small_count_it_was_not_given():
@@ -136,36 +108,8 @@ def test_bands_by_year_use_a_cohort_and_year_axis():
     assert not small_counts(fig)
 
 
-def _monthly(n: int, chart: str, special: int | None = None) -> pd.DataFrame:
-    months = [f"2024-{m:02d}" if m <= 12 else f"2025-{m - 12:02d}" for m in range(1, n + 1)]
-    rows = pd.DataFrame(
-        {
-            "cohort": "cancer",
-            "month": months,
-            "numerator": [20] * n,
-            "denominator": [40] * n,
-            "rate": [0.5] * n,
-            "chart": chart,
-            "cl": 0.5,
-            "lcl": 0.27,
-            "ucl": 0.73,
-            "lwl": 0.34,
-            "uwl": 0.66,
-            "outside": False,
-            "shift": False,
-            "trend": False,
-            "two_of_three": False,
-            "special_cause": False,
-            "run_signal": False,
-        }
-    ).astype(object)
-    if special is not None:
-        rows.loc[special, ["rate", "outside", "special_cause"]] = [0.9, True, True]
-    return rows
-
-
 def test_p_chart_draws_limits_target_and_special_cause_in_mdc_colours():
-    rows = _monthly(24, "p", special=5)
+    rows = monthly_rows(24, "p", special=5)
     rows.loc[7, ["numerator", "denominator", "rate"]] = ["<11", "suppressed", None]
     fig = control_figure(rows, "Early referral", target=0.6, improvement="increase")
     names = [t.name for t in fig.data]
@@ -182,13 +126,13 @@ def test_p_chart_draws_limits_target_and_special_cause_in_mdc_colours():
 
 
 def test_a_worse_special_cause_is_a_concern():
-    fig = control_figure(_monthly(24, "p", special=3), "x", improvement="decrease")
+    fig = control_figure(monthly_rows(24, "p", special=3), "x", improvement="decrease")
     points = next(t for t in fig.data if t.name == "month")
     assert points.marker.color[3] == MDC["concern"]
 
 
 def test_run_chart_below_twenty_points_states_the_anhoej_verdict():
-    rows = _monthly(12, "run")
+    rows = monthly_rows(12, "run")
     rows["run_signal"] = True
     fig = control_figure(rows, "Early referral")
     assert "run chart" in fig.layout.title.text and "non-random" in fig.layout.title.text
@@ -197,7 +141,7 @@ def test_run_chart_below_twenty_points_states_the_anhoej_verdict():
 
 
 def test_xmr_of_monthly_median_days():
-    rows = _monthly(22, "xmr").rename(columns={"rate": "median_days", "numerator": "referred_decedents"})
+    rows = monthly_rows(22, "xmr").rename(columns={"rate": "median_days", "numerator": "referred_decedents"})
     rows["median_days"] = 12.0
     fig = control_figure(rows, "Days", value="median_days", counts=("referred_decedents",), percent=False)
     assert "XmR chart" in fig.layout.title.text
@@ -315,7 +259,7 @@ def test_quality_panel_lists_flags_per_cohort():
 
 @pytest.mark.parametrize("kind", ["monthly", "interval"])
 def test_monthly_panels_give_one_figure_per_cohort(kind):
-    rows = _monthly(12, "run")
+    rows = monthly_rows(12, "run")
     if kind == "interval":
         rows = rows.rename(columns={"rate": "median_days", "numerator": "referred_decedents"})
     spec = {"id": "x", "kind": kind, "title": "T", "series": "referral_gt30d_before_death"}

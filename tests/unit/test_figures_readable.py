@@ -21,7 +21,7 @@ from sicdoc.figures.theme import (
     title_lines,
     wrap_title,
 )
-from tests.unit.test_figures import _monthly
+from tests.unit.figure_checks import monthly_rows
 
 LONG = (
     "Stroke and heart-failure admissions with a palliative consult or conversation within 72 hours, "
@@ -62,7 +62,7 @@ def test_the_legend_sits_under_the_plot_at_the_foot_of_the_figure():
 
 
 def test_a_control_chart_title_keeps_its_cohort_and_chart_name():
-    rows = _monthly(24, "p")
+    rows = monthly_rows(24, "p")
     rows["cohort"] = "heart_failure"
     fig = control_figure(rows, "Referred decedents first referred over 30 days before death")
     text = " ".join(title_lines(fig))
@@ -72,7 +72,7 @@ def test_a_control_chart_title_keeps_its_cohort_and_chart_name():
 
 @pytest.mark.parametrize("improvement", ["increase", "decrease"])
 def test_control_charts_carry_a_colour_key_for_special_causes(improvement):
-    fig = control_figure(_monthly(24, "p", special=5), "Early referral", improvement=improvement)
+    fig = control_figure(monthly_rows(24, "p", special=5), "Early referral", improvement=improvement)
     key = {t.name: t.marker.color for t in fig.data if t.meta == "colour-key"}
     assert key == {
         "common cause": MDC["common"],
@@ -85,9 +85,9 @@ def test_control_charts_carry_a_colour_key_for_special_causes(improvement):
 
 
 def test_a_neutral_measure_has_one_special_cause_colour_and_a_run_chart_no_key():
-    fig = control_figure(_monthly(24, "xmr", special=2), "Days", improvement="neutral")
+    fig = control_figure(monthly_rows(24, "xmr", special=2), "Days", improvement="neutral")
     assert [t.name for t in fig.data if t.meta == "colour-key"] == ["common cause", "special cause"]
-    run = control_figure(_monthly(12, "run"), "Early referral")
+    run = control_figure(monthly_rows(12, "run"), "Early referral")
     assert not [t for t in run.data if t.meta == "colour-key"]
 
 
@@ -201,7 +201,7 @@ def test_the_bands_by_year_table_says_which_years_are_part_years():
     from sicdoc.analytics.panels import PanelContext
     from sicdoc.analytics.panels.overview import bands_by_year_table
     from sicdoc.analytics.scope import parse_scope
-    from tests.unit.test_dashboard_panels import population
+    from tests.unit.panel_population import population
 
     scope = parse_scope({"as_of": "2025-06-30", "from": "2024-03-01"}, today=date(2025, 6, 30))
     table = bands_by_year_table(PanelContext(population(400), scope, "test"))

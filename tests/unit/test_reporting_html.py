@@ -7,7 +7,7 @@ from sicdoc.analytics.scope import Scope
 from sicdoc.reporting.html import render_html
 from sicdoc.reporting.monthly import HeadlineFigure, MonthlyReport
 from sicdoc.reporting.narrative import completeness_notes, summary_sentences
-from tests.unit.test_reporting_narrative import shifted_cancer, summary_of
+from tests.unit.narrative_series import shifted_cancer, summary_of
 
 SCOPE = Scope(date(2026, 5, 31), date(2024, 3, 1), date(2026, 5, 31), ("cancer",), granularity="month")
 

@@ -1,50 +1,8 @@
 """The monthly report's text from hand-made series: exact sentences, and no signal from an open window."""
 
-from datetime import date
-
-import pandas as pd
-
-from sicdoc.analytics.series import window_complete
-from sicdoc.analytics.spc import p_chart
-from sicdoc.reporting.monthly import Point, SeriesSummary, Signal, find_signals, summarise
+from sicdoc.reporting.monthly import Point, SeriesSummary, Signal, find_signals
 from sicdoc.reporting.narrative import cohort_sentences, completeness_notes, month_span, signal_sentence
-
-MONTH = "2026-05"
-THROUGH = date(2026, 5, 31)
-
-
-def months(first: str, count: int) -> list[str]:
-    start = pd.Period(first, freq="M")
-    return [str(start + i) for i in range(count)]
-
-
-def monthly(cohort: str, series: str, first: str, counts: list[tuple[int, int]]) -> pd.DataFrame:
-    """A monthly panel table as the dashboard builds it: p-chart statistics on complete points only."""
-    table = pd.DataFrame(
-        {
-            "cohort": cohort,
-            "month": months(first, len(counts)),
-            "numerator": [n for n, _ in counts],
-            "denominator": [d for _, d in counts],
-        }
-    )
-    table["rate"] = table["numerator"] / table["denominator"]
-    table["complete"] = window_complete(table["month"], series, THROUGH)
-    spc = p_chart(table[table["complete"]])
-    table = table.join(spc[["cl", "lcl", "ucl", "lwl", "uwl", "outside", "shift", "trend", "two_of_three"]])
-    table["chart"] = "p"
-    return table
-
-
-def summary_of(table: pd.DataFrame, series: str) -> SeriesSummary:
-    cohort = str(table["cohort"].iloc[0])
-    return summarise(table, cohort, series, "title", MONTH, THROUGH)
-
-
-def shifted_cancer() -> pd.DataFrame:
-    # March 2024 to May 2026: 16 months at 10%, 8 at 19%, then three open 90-day windows at 60%.
-    counts = [(10, 100)] * 16 + [(19, 100)] * 8 + [(60, 100)] * 3
-    return monthly("cancer", "referred_within_90d", "2024-03", counts)
+from tests.unit.narrative_series import MONTH, THROUGH, monthly, months, shifted_cancer, summary_of
 
 
 def test_a_shift_of_eight_months_is_told_with_its_centre_line_and_latest_figure():

@@ -15,7 +15,7 @@ from sicdoc.analytics.scope import parse_qi_scope
 from sicdoc.schemas.metrics import MetricsReportSchema
 from sicdoc.schemas.openapi import openapi_description
 from sicdoc.valuesets import DEFAULT_FILE, ValueSetError, load
-from tests.unit.test_analytics_metrics import stroke_frames
+from tests.unit.stroke_cohort import stroke_frames
 
 PACKAGED = json.loads((resources.files("sicdoc.valuesets") / DEFAULT_FILE).read_text(encoding="utf-8"))
 

@@ -1,4 +1,5 @@
-"""A small generated population loaded through the ingest service into its own database per backend.
+"""A small generated population loaded through the ingest service into its own database per backend,
+and what tests do to it: write more, run the CLI on it, serve it in shared analytics mode.
 
 Loading costs seconds, so it happens once per module and backend, in a database of its own that the
 per-test emptying of the shared databases cannot touch.
@@ -7,12 +8,15 @@ per-test emptying of the shared databases cannot touch.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sicdoc.cli import main
 from sicdoc.errors import Conflict
 from sicdoc.migrate import upgrade
 from sicdoc.sample.writer import generate, read_output
@@ -24,6 +28,7 @@ from tests.conftest import BACKENDS, PASSWORD, PG_ADMIN_URL, login, scratch_post
 PATIENTS = 80
 SEED = 7
 AS_OF = "2026-06-30"  # the generator's default cut-off
+DASHBOARD = f"/dashboards/?as_of={AS_OF}&from=2024-01-01"
 
 
 @contextmanager
@@ -103,3 +108,48 @@ def population_per_backend(request, tmp_path_factory):  # type: ignore[no-untype
         request.getfixturevalue("postgresql_url")
     with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
         yield app
+
+
+def shared_mode_app(database_url: str, wait_seconds: float = 30):  # type: ignore[no-untyped-def]
+    """An app in shared analytics mode on ``database_url``: its web side serves what a worker built."""
+    from sicdoc.app import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "LOGIN_RATE_LIMIT": "1000/minute",
+            "ANALYTICS_MODE": "shared",
+            "ANALYTICS_WAIT_SECONDS": wait_seconds,
+        }
+    )
+
+
+def post_resources(app, *resources) -> None:  # type: ignore[no-untyped-def]
+    """Create resources through the transaction service, as an EHR feed would."""
+    from sicdoc.db import session_scope
+
+    entries = [{"resource": r, "request": {"method": "POST", "url": r["resourceType"]}} for r in resources]
+    with session_scope(app) as session:
+        process_transaction(
+            system_unit(session, app.extensions["sicdoc.store"]),
+            {"resourceType": "Bundle", "type": "transaction", "entry": entries},
+        )
+
+
+def write_a_patient(app) -> None:  # type: ignore[no-untyped-def]
+    # A new identifier each time: an identical bundle would be recognised as a repeat and store nothing.
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:example:test", "value": str(uuid.uuid4())}],
+        "gender": "female",
+        "birthDate": "1940-01-01",
+    }
+    post_resources(app, patient)
+
+
+def run_cli(app, *args):  # type: ignore[no-untyped-def]
+    """``sicdoc ARGS`` on ``app``'s database, as an operator would run it."""
+    overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
+    return CliRunner().invoke(main, list(args), obj={"overrides": overrides})

@@ -66,3 +66,17 @@ def sign(client, pid, when=None, **extra):
     resp = client.post(f"/patients/{pid}/conversations/new", data=answers(pid, action="sign", **extra))
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     return resp.headers["Location"].rsplit("/", 1)[-1]
+
+
+XSS = "<script>alert('x')</script>"
+
+
+def save(client, pid, **extra):
+    """Save a draft conversation for ``pid`` through the form; returns the draft's id."""
+    resp = client.post(f"/patients/{pid}/conversations/new", data=answers(pid, action="save", **extra))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    return resp.headers["Location"].rsplit("/", 1)[-1]
+
+
+def text(resp):
+    return resp.get_data(as_text=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from tests.web.test_dashboards import post_resources
+from tests.web.analytics_population import post_resources
 
 SYSTEM = "urn:example:goals-and-care"
 DEPARTMENT = "Thoracic oncology"

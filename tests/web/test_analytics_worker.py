@@ -22,7 +22,7 @@ from sicdoc.models import AnalyticsLease, AnalyticsResult
 from sicdoc.services import accounts
 from tests.conftest import PASSWORD
 from tests.live_server import live_server
-from tests.web.test_shared_analytics import DASHBOARD, shared_mode_app
+from tests.web.analytics_population import DASHBOARD, shared_mode_app
 
 SERVE_KEY = "shared-mode-serve-test-key-" + "k" * 16
 # A web process in shared mode that logs in and asks for a dashboard the worker has stored.

@@ -7,8 +7,7 @@ import re
 from sicdoc import codes
 from sicdoc.models import CareEvent, Conversation
 from tests.web.fhir_helpers import table_counts
-from tests.web.forms_helpers import answers, clinician_client, new_patient, sign  # noqa: F401 - this module's ``client``
-from tests.web.test_forms import text
+from tests.web.forms_helpers import answers, clinician_client, new_patient, sign, text  # noqa: F401 - this module's ``client``
 
 
 def care_focus_observations(client, procedure_id):

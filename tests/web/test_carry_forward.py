@@ -14,8 +14,8 @@ from tests.web.forms_helpers import (
     answers,
     clinician_client,  # noqa: F401 - this module's ``client``
     new_patient,
+    text,
 )
-from tests.web.test_forms import text
 
 AGENT = {
     "health-care-agent-name": "Rita Shah",

@@ -4,17 +4,21 @@ import csv
 import io
 import json
 import re
-import uuid
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from sicdoc.analytics.tables import COLUMNS
-from sicdoc.cli import main
 from sicdoc.security import audit
 from tests.conftest import BACKENDS, PG_ADMIN_URL
-from tests.web.analytics_population import AS_OF, logged_in, population_app
+from tests.web.analytics_population import (
+    AS_OF,
+    logged_in,
+    population_app,
+    post_resources,
+    run_cli,
+    write_a_patient,
+)
 
 COHORT_KEYS = {
     "index_patients",
@@ -179,31 +183,6 @@ def test_metrics_api_has_the_exact_fields_and_is_suppressed(client):
     assert list(one["cohorts"]) == ["cancer"]
 
 
-def post_resources(app, *resources) -> None:
-    """Create resources through the transaction service, as an EHR feed would."""
-    from sicdoc.db import session_scope
-    from sicdoc.services.bundles import process_transaction
-    from sicdoc.services.unit import system_unit
-
-    entries = [{"resource": r, "request": {"method": "POST", "url": r["resourceType"]}} for r in resources]
-    with session_scope(app) as session:
-        process_transaction(
-            system_unit(session, app.extensions["sicdoc.store"]),
-            {"resourceType": "Bundle", "type": "transaction", "entry": entries},
-        )
-
-
-def write_a_patient(app) -> None:
-    # A new identifier each time: an identical bundle would be recognised as a repeat and store nothing.
-    patient = {
-        "resourceType": "Patient",
-        "identifier": [{"system": "urn:example:test", "value": str(uuid.uuid4())}],
-        "gender": "female",
-        "birthDate": "1940-01-01",
-    }
-    post_resources(app, patient)
-
-
 def default_scope(board):
     from sicdoc.analytics.scope import parse_scope
     from sicdoc.dashboards.service import today_utc
@@ -358,11 +337,6 @@ def test_a_conversation_takes_the_patient_off_the_next_worklist(clinician, app):
     }
     post_resources(app, procedure)
     assert first not in listed()
-
-
-def run_cli(app, *args):
-    overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
-    return CliRunner().invoke(main, list(args), obj={"overrides": overrides})
 
 
 def audited(app, action: str) -> list[str]:

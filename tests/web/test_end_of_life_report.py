@@ -25,8 +25,7 @@ import pytest
 from sicdoc.app import create_app
 from sicdoc.migrate import upgrade
 from tests.conftest import BACKENDS, PG_ADMIN_URL
-from tests.web.analytics_population import logged_in, scratch_url
-from tests.web.test_qi_outputs import run_cli
+from tests.web.analytics_population import logged_in, run_cli, scratch_url
 
 SYS = "urn:example:eol"
 SNOMED = "http://snomed.info/sct"

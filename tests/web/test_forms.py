@@ -7,20 +7,9 @@ from sicdoc.questionnaires import questions
 from sicdoc.services import accounts
 from tests.conftest import PASSWORD, bearer_client
 from tests.web.fhir_helpers import table_counts
-from tests.web.forms_helpers import answers, clinician_client, ehr_patient, new_patient, sign  # noqa: F401 - this module's ``client``
+from tests.web.forms_helpers import XSS, answers, clinician_client, ehr_patient, new_patient, save, sign, text  # noqa: F401 - this module's ``client``
 
 QUESTIONS = questions()
-XSS = "<script>alert('x')</script>"
-
-
-def save(client, pid, **extra):
-    resp = client.post(f"/patients/{pid}/conversations/new", data=answers(pid, action="save", **extra))
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
-    return resp.headers["Location"].rsplit("/", 1)[-1]
-
-
-def text(resp):
-    return resp.get_data(as_text=True)
 
 
 def test_find_a_patient_by_name_mrn_or_birth_date_and_see_recent_ones(client):

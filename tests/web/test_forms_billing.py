@@ -6,8 +6,9 @@ from sicdoc.conversation.billing import NEEDS_VOLUNTARY, SUGGESTION_URL, VOLUNTA
 from tests.web.forms_helpers import (
     clinician_client,  # noqa: F401 - this module's ``client``
     new_patient,
+    sign,
+    text,
 )
-from tests.web.test_forms import sign, text
 
 
 def note_page(client, pid, **extra):

@@ -9,12 +9,14 @@ from sicdoc.conversation.form import parse_form
 from sicdoc.models import Conversation, PalliativeReferral
 from tests.web.fhir_helpers import send, table_counts
 from tests.web.forms_helpers import (
+    XSS,
     answers,
     clinician_client,  # noqa: F401 - this module's ``client``
     ehr_patient,
     new_patient,
+    save,
+    text,
 )
-from tests.web.test_forms import XSS, save, text
 
 
 def test_referral_form_stores_a_palliative_service_request(app, client):

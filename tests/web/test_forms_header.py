@@ -12,8 +12,7 @@ from sicdoc.services import chart_header
 from sicdoc.store.frames import load_tables
 from tests.sql_statements import selects, sent
 from tests.web.fhir_helpers import send
-from tests.web.forms_helpers import answers, clinician_client, new_patient, sign  # noqa: F401 - this module's ``client``
-from tests.web.test_forms import text
+from tests.web.forms_helpers import answers, clinician_client, new_patient, sign, text  # noqa: F401 - this module's ``client``
 
 SNOMED_RESUS = f"{codes.SNOMED}|{codes.RESUSCITATION_STATUS}"
 # Only what signing requires: no code status, goals, recommendation, agent or prognosis.

@@ -9,9 +9,8 @@ import re
 import pytest
 
 from tests.conftest import BACKENDS, PG_ADMIN_URL
-from tests.web.analytics_population import logged_in, population_app
+from tests.web.analytics_population import logged_in, population_app, run_cli
 from tests.web.goals_and_care_data import DEPARTMENT, add_end_of_life_records
-from tests.web.test_dashboards import run_cli
 
 BOARD = "goals-and-care"
 SCOPE = "as_of=2026-06-30&from=2023-01-01"

@@ -12,8 +12,8 @@ from sicdoc.errors import InvalidInput
 from sicdoc.models import User
 from sicdoc.security.passwords import WeakPassword, check_password
 from sicdoc.services import accounts
+from tests.cli_runner import sicdoc
 from tests.conftest import PASSWORD, login
-from tests.integration.test_cli_security import sicdoc
 
 WEAK = [
     ("password1234", "clinician"),

@@ -12,13 +12,10 @@ import re
 import uuid
 
 import pytest
-from click.testing import CliRunner
 
 from sicdoc.app import create_app
-from sicdoc.cli import main
 from tests.conftest import BACKENDS, PG_ADMIN_URL, login
-from tests.web.analytics_population import logged_in, population_app
-from tests.web.test_dashboards import post_resources
+from tests.web.analytics_population import logged_in, population_app, post_resources, run_cli
 
 TEST_SYSTEM = "urn:example:qi-test"
 NPI = "http://hl7.org/fhir/sid/us-npi"
@@ -184,11 +181,6 @@ def test_the_page_the_csv_and_the_api_say_data_complete_through(client):
         assert ("data-past-data" in body) == past
         if past:
             assert f"before the as-of date {report['as_of']}" in report["data_note"]
-
-
-def run_cli(app, *args):
-    overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
-    return CliRunner().invoke(main, list(args), obj={"overrides": overrides})
 
 
 def test_cli_suppressed_metrics_and_export_use_whole_months_and_operators_keep_days(app, tmp_path):

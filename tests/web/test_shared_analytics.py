@@ -28,12 +28,17 @@ from sicdoc.errors import AnalyticsBusy
 from sicdoc.models import AnalyticsResult
 from sicdoc.views import forms_patients
 from tests.conftest import BACKENDS, PG_ADMIN_URL
-from tests.web.analytics_population import AS_OF, logged_in, population_app
+from tests.web.analytics_population import (
+    AS_OF,
+    DASHBOARD,
+    logged_in,
+    population_app,
+    shared_mode_app,
+    write_a_patient,
+)
 from tests.web.fhir_helpers import patient, stroke
-from tests.web.test_dashboards import write_a_patient
 
 WORKER_THREAD = "analytics-worker"
-DASHBOARD = f"/dashboards/?as_of={AS_OF}&from=2024-01-01"
 METRICS = f"/api/metrics?as_of={AS_OF}&from=2024-01-01"
 WORKLIST = f"/worklist?as_of={AS_OF}"
 REVIEW = "/reviews/end-of-life?from=2023-01-01&to=2026-06-30"
@@ -52,19 +57,6 @@ def local_app(request, tmp_path_factory):
         request.getfixturevalue("postgresql_url")
     with population_app(request.param, tmp_path_factory.mktemp(request.param), PG_ADMIN_URL) as app:
         yield app
-
-
-def shared_mode_app(database_url: str, wait_seconds: float = 30):
-    return create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": database_url,
-            "WTF_CSRF_ENABLED": False,
-            "LOGIN_RATE_LIMIT": "1000/minute",
-            "ANALYTICS_MODE": "shared",
-            "ANALYTICS_WAIT_SECONDS": wait_seconds,
-        }
-    )
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,8 @@ from sicdoc.store.frames import TABLES, patient_tables
 from sicdoc.views import worklist as worklist_view
 from tests.conftest import PASSWORD, bearer_client, login, site_day
 from tests.sql_statements import sent
-from tests.web.analytics_population import AS_OF, population_per_backend  # noqa: F401 - the module's ``app``
+from tests.web.analytics_population import AS_OF, population_per_backend, post_resources  # noqa: F401 - the module's ``app``
 from tests.web.fhir_helpers import patient, send, stroke
-from tests.web.test_dashboards import post_resources
 
 
 @pytest.fixture
