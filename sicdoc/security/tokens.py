@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sicdoc.errors import SicdocError
 from sicdoc.models import AccessToken, IntegrationClient, UsedJti
 from sicdoc.security import scopes as smart
-from sicdoc.security.opaque import digest, new_secret
+from sicdoc.security.opaque import digest, matches, new_secret
 from sicdoc.security.passwords import verify_password
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -201,15 +201,32 @@ def _instant(claims: dict[str, Any], name: str) -> datetime | None:
         raise invalid_client(f"{name} is out of range") from None
 
 
+# Client secrets are 256 random bits stored as their SHA-256, as access tokens are (``opaque``). They
+# were argon2id hashes, which held 64 MiB of a web worker for each token request; a client registered
+# then keeps its hash until its next token request, which checks it so once and stores the digest.
+_ARGON2 = "$argon2"
+# Checked against when there is no client or it has no secret: the same work and the same answer.
+_STAND_IN = digest("the secret of no client")
+
+
+def check_secret(stored: str | None, secret: str) -> bool:
+    """Whether ``secret`` is the client secret ``stored`` was made from (False when there is none)."""
+    if stored is not None and stored.startswith(_ARGON2):
+        return verify_password(stored, secret)
+    return matches(secret, stored or _STAND_IN) and stored is not None
+
+
 def client_from_secret(session: Session, client_id: str | None, secret: str | None) -> IntegrationClient:
-    """Authenticate by secret; an unknown client is checked against a stand-in hash (same work, same answer)."""
+    """Authenticate by secret; an unknown client is checked against a stand-in (same work, same answer)."""
     client = _active_client(session, client_id)
     stored = client.secret_hash if client is not None else None
-    ok = verify_password(stored, secret or "")
+    ok = check_secret(stored, secret or "")
     if client is None:
         raise authentication_failed("unknown or revoked client")
     if not ok:
         raise authentication_failed("wrong client secret" if stored else "client has no secret")
+    if stored is not None and stored.startswith(_ARGON2):
+        client.secret_hash = digest(secret or "")  # committed with the token it authenticated
     return client
 
 

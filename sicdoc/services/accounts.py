@@ -18,6 +18,7 @@ from sicdoc.models import IntegrationClient, User
 from sicdoc.security import audit, sessions, tokens
 from sicdoc.security import scopes as smart
 from sicdoc.security.audit import Actor
+from sicdoc.security.opaque import digest, new_secret
 from sicdoc.security.passwords import check_password, hash_password, needs_rehash, rehash, verify_password
 from sicdoc.security.roles import ROLES
 from sicdoc.services import transaction
@@ -267,7 +268,7 @@ def create_client(
             jwks = tokens.public_jwks(jwks)
         except ValueError as exc:
             raise InvalidInput(f"JWK set: {exc}", expression="jwks") from None
-    secret = secrets.token_urlsafe(32) if with_secret else None
+    secret = new_secret() if with_secret else None
     client_id = secrets.token_hex(16)
     with transaction(session):
         session.add(
@@ -275,7 +276,7 @@ def create_client(
                 client_id=client_id,
                 name=name,
                 scopes=" ".join(wanted),
-                secret_hash=hash_password(secret) if secret else None,
+                secret_hash=digest(secret) if secret else None,
                 jwks=jwks,
                 active=True,
                 created=_now(),

@@ -1,6 +1,7 @@
 """OAuth 2.0 client credentials (SMART Backend Services) and bearer-only, scope-checked FHIR routes."""
 
 import base64
+import hashlib
 import time
 import uuid
 
@@ -14,6 +15,7 @@ from tests.conftest import PATIENT_JSON, bearer_client, client_token, login
 from tests.sql_statements import selects, sent
 
 TOKEN_URL = "http://localhost/auth/token"
+AUTHENTICATION_FAILED = {"error": "invalid_client", "error_description": "Client authentication failed"}
 
 
 @pytest.fixture(params=["RS384", "ES384"])
@@ -137,6 +139,48 @@ def test_client_secret_basic_and_post(app, client):
     assert client.post("/auth/token", data=posted).status_code == 401
 
 
+def test_a_client_secret_is_stored_as_its_digest_and_checked_without_a_password_hash(
+    app, client, monkeypatch
+):
+    """256 random bits need no memory-hard hash: argon2id held 64 MiB of a web worker per token request."""
+    from sicdoc.models import IntegrationClient
+    from sicdoc.security import tokens
+
+    with session_scope(app) as s:
+        client_id, secret = accounts.create_client(s, "simple", "system/*.read", with_secret=True)
+        stored = s.get(IntegrationClient, client_id).secret_hash
+    assert stored == hashlib.sha256(secret.encode()).hexdigest()
+    hashed = []
+    monkeypatch.setattr(tokens, "verify_password", lambda *args: hashed.append(args) or False)
+    posted = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    assert client.post("/auth/token", data=posted).status_code == 200
+    wrong = client.post("/auth/token", data={**posted, "client_secret": secret[:-1] + "x"})
+    assert wrong.status_code == 401 and wrong.get_json() == AUTHENTICATION_FAILED
+    assert hashed == []
+
+
+def test_a_client_registered_with_an_argon2_hash_keeps_working_and_its_digest_replaces_it(app, client):
+    from sicdoc.models import IntegrationClient
+    from sicdoc.security.passwords import hash_password
+
+    with session_scope(app) as s:
+        client_id, secret = accounts.create_client(s, "older", "system/*.read", with_secret=True)
+        s.get(IntegrationClient, client_id).secret_hash = hash_password(secret)  # as registered before
+        s.commit()
+
+    def stored() -> str:
+        with session_scope(app) as s:
+            return s.get(IntegrationClient, client_id).secret_hash
+
+    argon2 = stored()
+    posted = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    assert client.post("/auth/token", data={**posted, "client_secret": "a guess"}).status_code == 401
+    assert stored() == argon2  # a wrong secret changes nothing
+    assert client.post("/auth/token", data=posted).status_code == 200
+    assert stored() == hashlib.sha256(secret.encode()).hexdigest()
+    assert client.post("/auth/token", data=posted).status_code == 200
+
+
 def test_fhir_takes_bearer_tokens_only_and_checks_scopes(app, users, client, monkeypatch):
     login(client, "clinician")
     resp = client.get("/fhir/Patient/p1")  # a session cookie is not accepted on the FHIR API
@@ -225,9 +269,6 @@ def _audited_token_failures(app):
         return [r.detail for r in rows]
 
 
-AUTHENTICATION_FAILED = {"error": "invalid_client", "error_description": "Client authentication failed"}
-
-
 def test_an_unknown_client_and_a_wrong_signature_get_the_same_answer_after_the_same_work(
     app, client, keyed_client, monkeypatch
 ):
@@ -267,9 +308,9 @@ def test_an_unknown_client_and_a_wrong_secret_get_the_same_answer_after_the_same
             jwks={"keys": [ECKey.generate_key("P-384", parameters={"kid": "k"}).as_dict(private=False)]},
         )
     hashes = []
-    real_verify = tokens.verify_password
+    real_check = tokens.check_secret
     monkeypatch.setattr(
-        tokens, "verify_password", lambda stored, pw: hashes.append(stored) or real_verify(stored, pw)
+        tokens, "check_secret", lambda stored, pw: hashes.append(stored) or real_check(stored, pw)
     )
     answers = []
     for cid in (client_id, "0" * 32, jwks_only):
@@ -284,7 +325,7 @@ def test_an_unknown_client_and_a_wrong_secret_get_the_same_answer_after_the_same
         answers += [(resp.status_code, resp.get_json()), (resp2.status_code, resp2.get_json())]
     assert len({str(a) for a in answers}) == 1
     assert answers[0] == (401, AUTHENTICATION_FAILED)
-    assert len(hashes) == 6  # one password-hash check per attempt, whether the client exists or not
+    assert len(hashes) == 6  # one secret check per attempt, whether the client exists or not
 
 
 def test_the_token_audience_and_discovery_do_not_follow_the_host_header(client, keyed_client):
