@@ -31,7 +31,7 @@ def plan_rows(patients: int, seed: int = 1) -> dict[str, list[dict]]:
     events = rows["care_events"]
     for index in range(patients):
         plan, _ = plan_patient(seed, index)
-        pid = f"p{index}"
+        pid = patient_id(seed, index)
         rows["patients"].append(
             {
                 "patient_id": pid,
@@ -188,6 +188,12 @@ def plan_rows(patients: int, seed: int = 1) -> dict[str, list[dict]]:
         for unit in UNITS.values()
     ]
     return rows
+
+
+def patient_id(seed: int, index: int) -> str:
+    """A generated patient's id, as long as the ids the store mints (a UUID's 36 characters): what a
+    web worker holds for each row of the worklist, and the analytics worker per row, grows with it."""
+    return f"{seed:08x}-0000-7000-8000-{index:012x}"
 
 
 def _event(
