@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.http_clients import make_clients, serving
+from bench.http_clients import Server, make_clients, serving
 from bench.population import insert_population
 
 AS_OF = "2026-06-30"  # the sample generator's cut-off
@@ -78,19 +78,24 @@ def new_patient(n: int) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
 
 
-def one_run(url: str, mode: str, n: int, folder: Path) -> dict[str, float]:
+def one_run(url: str, mode: str, n: int, folder: Path, steps: bool = False) -> dict[str, float]:
     """Peak RSS (MiB) of each kind of process of one ``sicdoc serve`` that answered the views twice,
-    took a write through its FHIR API, and answered them twice again."""
+    took a write through its FHIR API, and answered them twice again; with ``steps``, what each web
+    worker holds after each request is printed too."""
     env = {"SICDOC_ANALYTICS_MODE": mode, "SICDOC_ANALYTICS_WAIT_SECONDS": "300"}
     with serving(url, 2, env, folder / f"serve-{mode}-{n}.log") as server:
         clients = make_clients(server.base, url, 1)
         people = {"analyst": clients.analyst, "clinician": clients.clinicians[0]}
+        show = (lambda label: _show(server, label)) if steps else (lambda label: None)
+        show("logged in")
         for round_ in range(2):
             if round_:
                 clients.fhir[0].transaction(new_patient(n))
+                show("a token, then a FHIR transaction")
             for _ in range(2):  # two views of each, so both web workers are likely to serve each
                 for who, path in VIEWS:
                     people[who].get(path, until_ready=True)
+                    show(path)
         peaks = server.peaks()
     web = [mib for name, mib in peaks.items() if name.startswith("web worker")]
     return {
@@ -98,6 +103,13 @@ def one_run(url: str, mode: str, n: int, folder: Path) -> dict[str, float]:
         "analytics worker": peaks.get("analytics worker", float("nan")),
         "master": peaks["master"],
     }
+
+
+def _show(server: Server, label: str) -> None:
+    now, peak = server.resident(), server.peaks()
+    web = sorted(name for name in now if name.startswith("web worker"))
+    cells = ", ".join(f"{now[name]:,.0f} ({peak.get(name, float('nan')):,.0f})" for name in web)
+    print(f"    {label[:56]:<56} web workers now (peak): {cells} MiB", flush=True)
 
 
 def main() -> None:
@@ -112,6 +124,9 @@ def main() -> None:
         help="local mode at a million patients needs a copy of every frame per web worker",
     )
     parser.add_argument(
+        "--steps", action="store_true", help="print what each web worker holds after each request"
+    )
+    parser.add_argument(
         "--keep",
         type=Path,
         help="the population's SQLite file: made if missing, used as it is if not, and kept "
@@ -124,7 +139,7 @@ def main() -> None:
         figures: dict[str, dict[str, list[float]]] = {}
         for run in range(args.runs):
             for mode in args.modes:
-                measured = one_run(url, mode, run * 2 + (mode == "shared"), folder)
+                measured = one_run(url, mode, run * 2 + (mode == "shared"), folder, args.steps)
                 for name, value in measured.items():
                     figures.setdefault(mode, {}).setdefault(name, []).append(value)
                 shown = ", ".join(f"{k} {v:,.0f} MiB" for k, v in measured.items() if v == v)  # not NaN
