@@ -25,7 +25,7 @@ import time
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
+from sicdoc.analytics.worklist import Worklist
 from sicdoc.dashboards import worklists
 from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.calls import Call
@@ -344,8 +345,8 @@ class AnalyticsService:
 
         return review_cases(self.frames(version).observed(as_of), where)
 
-    def _worklist_table(self, scope: Scope) -> pd.DataFrame:
-        call = Call("worklist", (scope,), scope.key())
+    def _worklist_table(self, scope: Scope) -> Worklist:
+        call = worklists.call(scope)
         if self._shared is None:
             return self._get(call)
         # A write's patients are put in place here, from the last table the worker stored: a
@@ -364,7 +365,7 @@ class AnalyticsService:
                 return current
         return self._shared.result(call, version, self.version)[0]
 
-    def _build_worklist(self, version: str, scope: Scope) -> pd.DataFrame:
+    def _build_worklist(self, version: str, scope: Scope, ids_apart: bool = False) -> Worklist | pd.DataFrame:
         """After a write, the patients it touched are computed again from their own rows, read by
         patient, and the rest of the last table is kept: seconds become milliseconds at a hospital's
         size. The whole table is computed when there is none, when a write touched what many
@@ -372,19 +373,19 @@ class AnalyticsService:
         (as frames are read whole again: a late commit that was missed is then seen)."""
         from sicdoc.analytics.worklist import scoped
 
-        key = ("worklist", scope.key())
+        call = worklists.call(scope)
+        if not ids_apart:  # as servers of an earlier version ask for it: one DataFrame
+            return cast(Worklist, self.compute(call, version)).table()
+        key = (call.method, call.identity)
         previous = self._results.latest(key)
         whole_at = self._worklist_whole.get(key)
-        if (
-            previous is not None
-            and whole_at is not None
-            and time.monotonic() - whole_at <= self._results.max_age
-        ):
+        recent = whole_at is not None and time.monotonic() - whole_at <= self._results.max_age
+        if previous is not None and recent:
             current = worklists.updated(self.engine, previous.value, previous.version, version, scope)
             if current is not None:
                 return current
         started = time.monotonic()
-        table = scoped(self.frames(version), scope)
+        table = Worklist.of(scoped(self.frames(version), scope))
         self._worklist_whole[key] = started
         return table
 

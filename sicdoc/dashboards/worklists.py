@@ -15,15 +15,22 @@ from sqlalchemy import Engine
 
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
-from sicdoc.analytics.worklist import WORKLIST_TABLES, patched, plain, scoped
+from sicdoc.analytics.worklist import WORKLIST_TABLES, Worklist, plain, scoped
 from sicdoc.codes import MRN_SYSTEM
+from sicdoc.dashboards.calls import Call
 from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import patient_labels, patient_tables
 
 
+def call(scope: Scope) -> Call:
+    """What the analytics worker is asked for: the worklist of ``scope``, kept with its ids apart
+    (``Worklist``), named apart from the single DataFrame servers of earlier versions ask for."""
+    return Call("worklist", (scope, True), (scope.key(), "ids apart"))
+
+
 def page_of(
     engine: Engine,
-    table: pd.DataFrame,
+    table: Worklist,
     *,
     in_hospital: bool,
     only: Collection[str] | None,
@@ -36,13 +43,13 @@ def page_of(
     # copy per view (four at once per worker) is what a worker's memory peak would be made of.
     keep = np.ones(len(table), dtype=bool)
     if in_hospital:
-        keep &= table["in_hospital"].to_numpy(dtype=bool)
+        keep &= table.rows["in_hospital"].to_numpy(dtype=bool)
     if only is not None:
-        keep &= table["patient_id"].isin(set(only)).to_numpy()
+        keep &= table.holds(set(only))
     if hide:
-        keep &= ~table["patient_id"].isin(set(hide)).to_numpy()
+        keep &= ~table.holds(set(hide))
     matching = np.flatnonzero(keep)
-    top = plain(table.iloc[matching[offset : offset + limit]])
+    top = plain(table.table(matching[offset : offset + limit]))
     with engine.connect() as conn:
         labels = patient_labels(conn, top["patient_id"], MRN_SYSTEM)
     top["name"] = [labels.get(p, {}).get("name", "(not stored)") for p in top["patient_id"]]
@@ -50,9 +57,7 @@ def page_of(
     return top, len(matching)
 
 
-def updated(
-    engine: Engine, table: pd.DataFrame, old_version: str, version: str, scope: Scope
-) -> pd.DataFrame | None:
+def updated(engine: Engine, table: Worklist, old_version: str, version: str, scope: Scope) -> Worklist | None:
     """The worklist ``table`` of ``old_version`` brought up to ``version`` by computing again the
     patients written since, from their own rows; None when they cannot be told cheaply."""
     with engine.connect() as conn:
@@ -60,4 +65,4 @@ def updated(
         if patients is None:
             return None
         fresh = scoped(Frames.of(patient_tables(conn, patients, WORKLIST_TABLES)), scope)
-    return patched(table, fresh, patients)
+    return table.patched(fresh, patients)

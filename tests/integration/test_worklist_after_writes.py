@@ -107,3 +107,19 @@ def test_changed_patients_names_the_written_ones_and_gives_up_on_a_bulk_load(app
         assert changed_patients(conn, old, old) == set()
         assert changed_patients(conn, old, new, max_changed=0) is None
         assert changed_patients(conn, "not a version", new) is None
+
+
+def test_a_server_of_an_earlier_version_still_gets_the_worklist_as_one_table(app):
+    """Servers of an earlier version ask the analytics worker for the worklist as one DataFrame, under
+    the call they know; this version keeps it with the patient ids apart, under a call of its own."""
+    from sicdoc.analytics.worklist import Worklist
+    from sicdoc.dashboards.calls import Call
+
+    analytics = app.extensions["sicdoc.analytics"]
+    version = analytics.version()
+    earlier = analytics.compute(Call("worklist", (SCOPE,), SCOPE.key()), version)
+    assert isinstance(earlier, pd.DataFrame)
+    pd.testing.assert_frame_equal(plain(earlier), whole(app))
+    kept = analytics._worklist_table(SCOPE)
+    assert isinstance(kept, Worklist) and kept.ids.dtype.kind == "S"
+    pd.testing.assert_frame_equal(plain(kept.table()), whole(app))

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from sicdoc.analytics.scope import parse_scope
-from sicdoc.analytics.worklist import CATEGORICAL, worklist
+from sicdoc.analytics.worklist import CATEGORICAL, Worklist, worklist
 from sicdoc.dashboards import worklists
 from sicdoc.dashboards.service import AnalyticsService, today_utc
 from tests.unit.worklist_cohort import AS_OF, frames
@@ -28,7 +28,8 @@ def big_table(copies: int) -> pd.DataFrame:
 def service(monkeypatch):
     def serve(table: pd.DataFrame) -> AnalyticsService:
         analytics = AnalyticsService(create_engine("sqlite://"), {}, "test")
-        monkeypatch.setattr(analytics, "_worklist_table", lambda scope: table)
+        held = Worklist.of(table)
+        monkeypatch.setattr(analytics, "_worklist_table", lambda scope: held)
         monkeypatch.setattr(
             worklists,
             "patient_labels",
@@ -56,7 +57,8 @@ def test_a_page_does_not_copy_the_table(service):
     # allocates must be the page and a few bytes per row, not another table.
     table = big_table(40_000)  # 200,000 rows
     analytics = service(table)
-    size = int(table.memory_usage(index=True, deep=False).sum())
+    held = Worklist.of(table)
+    size = int(held.rows.memory_usage(index=True, deep=False).sum()) + held.ids.nbytes
     tracemalloc.start()
     try:
         top, total = analytics.worklist(SCOPE, hide={"p1"}, limit=50)
