@@ -268,7 +268,7 @@ def test_a_write_put_in_place_holds_one_new_table_beside_the_old_one_at_most():
     fresh = _ordered(fresh)
     changed = [previous["patient_id"].iloc[n] for n in (7, 70_000, 150_000)]
     held = Worklist.of(previous)
-    shallow = held.rows.memory_usage(deep=False).sum() + held.ids.nbytes
+    shallow = held.rows.memory_usage(deep=False).sum() + held.ids.nbytes + held.keys.nbytes
     tracemalloc.start()
     try:
         out = held.patched(fresh, changed)
@@ -285,6 +285,8 @@ def test_the_worklist_kept_holds_its_patient_ids_as_bytes_not_a_string_each():
     """A web worker holds the worklists it serves: at a million patients the ids, a Python string per
     row (36 characters: 93 bytes with its pointer), were two thirds of one. As one array of bytes they
     are 36 a row, and the rows come back as they went in, paged or whole, with any id asked for."""
+    import pickle
+
     import numpy as np
 
     one = worklist(frames(), as_of=AS_OF)
@@ -302,6 +304,11 @@ def test_the_worklist_kept_holds_its_patient_ids_as_bytes_not_a_string_each():
     pd.testing.assert_frame_equal(held.table(some), held.table().iloc[some].reset_index(drop=True))
     wanted = [table["patient_id"][7], table["patient_id"][70_000], "not-a-patient", "é", "x" * 64]
     assert np.flatnonzero(held.holds(wanted)).tolist() == [7, 70_000]
+    stored = pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL)  # as the analytics worker stores it
+    restored = pickle.loads(stored)
+    assert len(stored) < as_kept + held.keys.nbytes // 2  # the keys are made again, not stored
+    assert np.array_equal(restored.keys, held.keys)
+    assert np.flatnonzero(restored.holds(wanted)).tolist() == [7, 70_000]
     empty = Worklist.of(table.iloc[:0])
     assert len(empty) == 0 and empty.table().columns.tolist() == table.columns.tolist()
     assert not empty.holds(["p1"]).any()
