@@ -265,14 +265,15 @@ class Worklist:
         again from their own records after a write. Every row depends on its patient's records alone,
         so this is the worklist ``worklist`` gives for all the data, at the cost of those patients."""
         stays = ~self.holds(patients)
-        if fresh.empty or not stays.any() or len(fresh) > INSERTED_ONE_BY_ONE:
+        if not stays.any():
+            return Worklist.of(fresh)
+        if len(fresh) > INSERTED_ONE_BY_ONE:
             kept = self.table(np.flatnonzero(stays))
-            if fresh.empty or kept.empty:
-                return Worklist.of(fresh if kept.empty else kept)
             return Worklist.of(_ordered(pd.concat(_same_categories(kept, fresh), ignore_index=True)))
         # Sorting a million patients' worklist again took over a second for the few rows a write
-        # changes: each fresh row is put in place, and the rows are then taken a column at a time, so
-        # that beside these only the new rows and one column are ever held (a web worker's peak).
+        # changes: each fresh row is put in place (most writes have none: their patient is not on the
+        # list), and the rows are then taken a column at a time, so that beside these only the new
+        # rows and one column are ever held (a web worker's peak).
         slots = sorted((self._position(stays, row), i) for i, row in enumerate(fresh.itertuples(index=False)))
         order = np.insert(np.flatnonzero(stays), [at for at, _ in slots], [len(self) + i for _, i in slots])
         rows, added = _same_categories(self.rows, fresh.drop(columns="patient_id"))
