@@ -66,7 +66,7 @@ def child(patients: int, views: int, arenas: str) -> None:
 
     from sicdoc.allocator import cap_malloc_arenas
     from sicdoc.analytics.scope import parse_scope
-    from sicdoc.analytics.worklist import Worklist
+    from sicdoc.analytics.served_worklist import Worklist
     from sicdoc.dashboards import worklists
     from sicdoc.dashboards.service import AnalyticsService
 

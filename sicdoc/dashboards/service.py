@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from sicdoc.analytics.clinicians import ClinicianLabels
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
-from sicdoc.analytics.worklist import Worklist
+from sicdoc.analytics.served_worklist import Worklist
 from sicdoc.dashboards import worklists
 from sicdoc.dashboards.cache import VersionedCache
 from sicdoc.dashboards.calls import Call

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from sicdoc.analytics.frames import Frames
 from sicdoc.analytics.scope import Scope
-from sicdoc.analytics.worklist import WORKLIST_TABLES, Worklist, plain, scoped
+from sicdoc.analytics.served_worklist import Worklist
+from sicdoc.analytics.worklist import WORKLIST_TABLES, plain, scoped
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.dashboards.calls import Call
 from sicdoc.store.changes import changed_patients

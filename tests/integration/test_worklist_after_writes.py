@@ -112,7 +112,7 @@ def test_changed_patients_names_the_written_ones_and_gives_up_on_a_bulk_load(app
 def test_a_server_of_an_earlier_version_still_gets_the_worklist_as_one_table(app):
     """Servers of an earlier version ask the analytics worker for the worklist as one DataFrame, under
     the call they know; this version keeps it with the patient ids apart, under a call of its own."""
-    from sicdoc.analytics.worklist import Worklist
+    from sicdoc.analytics.served_worklist import Worklist
     from sicdoc.dashboards.calls import Call
 
     analytics = app.extensions["sicdoc.analytics"]

@@ -8,6 +8,7 @@ import pytest
 
 from sicdoc.analytics import Frames, worklist
 from sicdoc.analytics.scope import parse_scope
+from sicdoc.analytics.served_worklist import Worklist
 from sicdoc.analytics.worklist import (
     CATEGORICAL,
     IN_HOSPITAL,
@@ -15,7 +16,6 @@ from sicdoc.analytics.worklist import (
     REASON_COLUMNS,
     SEEN_RECENTLY,
     WORKLIST_COLUMNS,
-    Worklist,
     _labels,
     plain,
     reasons,
@@ -178,7 +178,7 @@ def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would(
     the columns of few values stay categories, a ward first seen in the write included."""
     import random
 
-    from sicdoc.analytics.worklist import _ordered
+    from sicdoc.analytics.worklist import ordered
 
     rng = random.Random(3)
 
@@ -202,13 +202,13 @@ def test_rows_a_write_changed_are_put_in_place_as_sorting_the_whole_table_would(
 
     for _ in range(20):
         ids = [f"p{n:03d}" for n in rng.sample(range(400), 120)]
-        previous = _ordered(pd.DataFrame([row(pid) for pid in ids]))
+        previous = ordered(pd.DataFrame([row(pid) for pid in ids]))
         changed = [*rng.sample(ids, 4), "p999"]  # four rows move, one is new, some leave
         picked = [row(pid) | ({"unit_now": "Ward 9"} if pid == "p999" else {}) for pid in changed]
         picked = picked[: rng.randint(0, 5)]
-        fresh = _ordered(pd.DataFrame(picked, columns=list(WORKLIST_COLUMNS)))
+        fresh = ordered(pd.DataFrame(picked, columns=list(WORKLIST_COLUMNS)))
         kept = previous[~previous["patient_id"].isin(changed)]
-        whole = _ordered(pd.concat([kept, fresh]) if len(fresh) else kept)
+        whole = ordered(pd.concat([kept, fresh]) if len(fresh) else kept)
         out = Worklist.of(previous).patched(fresh, changed).table()
         # (ids come back as ``worklist`` gives them: Python strings in an object column)
         pd.testing.assert_frame_equal(plain(out), plain(whole).astype({"patient_id": object}))
@@ -241,11 +241,11 @@ def test_a_write_put_in_place_holds_one_new_table_beside_the_old_one_at_most(row
 
     import numpy as np
 
-    from sicdoc.analytics.worklist import _ordered
+    from sicdoc.analytics.worklist import ordered
 
     rows = 200_000
     rng = np.random.default_rng(5)
-    previous = _ordered(
+    previous = ordered(
         pd.DataFrame(
             {
                 # object, as ``Frames.patient_ids`` gives them
@@ -268,7 +268,7 @@ def test_a_write_put_in_place_holds_one_new_table_beside_the_old_one_at_most(row
     )
     fresh = plain(previous.iloc[[7, 70_000]]).reset_index(drop=True)
     fresh.loc[0, "unit_now"] = "Ward 9"  # a ward the table has not had
-    fresh = _ordered(fresh).iloc[:rows_written]
+    fresh = ordered(fresh).iloc[:rows_written]
     changed = [previous["patient_id"].iloc[n] for n in (7, 70_000, 150_000)]
     held = Worklist.of(previous)
     shallow = held.rows.memory_usage(deep=False).sum() + held.ids.nbytes + held.keys.nbytes
@@ -278,7 +278,7 @@ def test_a_write_put_in_place_holds_one_new_table_beside_the_old_one_at_most(row
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    whole = _ordered(pd.concat([previous[~previous["patient_id"].isin(changed)], fresh]))
+    whole = ordered(pd.concat([previous[~previous["patient_id"].isin(changed)], fresh]))
     pd.testing.assert_frame_equal(plain(out.table()), plain(whole))
     assert out.table()["patient_id"].dtype == object
     assert peak < shallow * 1.3  # the new table and a column; the first way held two tables

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import create_engine
 
 from sicdoc.analytics.scope import parse_scope
-from sicdoc.analytics.worklist import CATEGORICAL, Worklist, worklist
+from sicdoc.analytics.served_worklist import Worklist
+from sicdoc.analytics.worklist import CATEGORICAL, worklist
 from sicdoc.dashboards import worklists
 from sicdoc.dashboards.service import AnalyticsService, today_utc
 from tests.unit.worklist_cohort import AS_OF, frames
