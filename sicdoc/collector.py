@@ -22,8 +22,11 @@ def tune_collector() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
 
 
-def freeze_before_fork() -> None:
-    """Move everything alive now out of the collector's reach before workers fork: the workers
-    never walk (and so never write to) these objects, which keeps their memory pages shared."""
+def freeze_survivors() -> None:
+    """Collect, then move everything still alive out of the collector's reach. Each full collection
+    walks every object it tracks, and what a process keeps for its whole life (the app, the FHIR
+    models) is walked for nothing. A server does it before its workers fork, so they never walk (and
+    so never write to) these objects and keep their memory pages shared; a loading worker after its
+    first batch (``sicdoc.load_jobs``)."""
     gc.collect()
     gc.freeze()

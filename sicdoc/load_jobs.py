@@ -33,6 +33,8 @@ _PASSED: dict[bytes, None] = {}
 # locks its transactions may take (the server's lock table is shared by the writers).
 _APP: Flask | None = None
 _LOCK_BUDGET = 0
+# In a worker process: whether what it keeps for its life is out of the collector's reach (``_settle``).
+_SETTLED = False
 
 
 def checked_batches(batches: Batches, jobs: int, max_entries: int) -> Batches:
@@ -40,7 +42,7 @@ def checked_batches(batches: Batches, jobs: int, max_entries: int) -> Batches:
     if jobs <= 1:
         yield from batches
         return
-    pool = _pool(jobs, _leave_interrupts, ())
+    pool = _pool(jobs, _start_worker, ())
     try:
         ahead: deque[tuple[Future[list[RawBundle]], list[RawBundle], int]] = deque()
         for batch, consumed in batches:
@@ -97,7 +99,9 @@ def _check_batch(batch: list[RawBundle], max_entries: int) -> list[RawBundle]:
     processes."""
     from sicdoc.services.raw_bundles import check_raw
 
-    return [replace(check_raw(raw, max_entries, _PASSED), data=b"") for raw in batch]
+    checked = [replace(check_raw(raw, max_entries, _PASSED), data=b"") for raw in batch]
+    _settle()
+    return checked
 
 
 def _rejoined(
@@ -115,7 +119,7 @@ def _start_writer(config: dict[str, Any], jobs: int) -> None:
     from sicdoc.services.bulk import LOCKS_PER_TRANSACTION
 
     global _APP, _LOCK_BUDGET
-    _leave_interrupts()
+    _start_worker()
     _APP = create_app(config)
     _LOCK_BUDGET = LOCKS_PER_TRANSACTION // jobs
 
@@ -129,12 +133,31 @@ def _write_batch(batch: list[RawBundle]) -> list[Outcome]:
     assert app is not None  # set by _start_writer
     with session_scope(app) as session:
         store, max_entries = app.extensions["sicdoc.store"], app.config["FHIR_MAX_BUNDLE_ENTRIES"]
-        return load_batch(
+        outcomes = load_batch(
             session, store, batch, max_entries=max_entries, passed=_PASSED, lock_budget=_LOCK_BUDGET
         )
+    _settle()
+    return outcomes
 
 
-def _leave_interrupts() -> None:
-    """In a worker: Ctrl-C reaches the whole process group, and the loading process alone decides
-    what to do with it; a worker ends when it shuts the pool down."""
+def _start_worker() -> None:
+    """In a worker, first: Ctrl-C reaches the whole process group, and the loading process alone
+    decides what to do with it (a worker ends when it shuts the pool down). A spawned interpreter
+    starts with the collector's defaults, so it is set as the loading process sets itself."""
+    from sicdoc.collector import tune_collector
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_collector()
+
+
+def _settle() -> None:
+    """After a worker's first batch, once: what it holds then (the app, and the FHIR models and rules
+    loaded at first use) stays for the worker's life, and frozen it is no longer walked by the full
+    collections a batch's garbage sets off. With neither this nor ``tune_collector``, each writing
+    worker of a load of 5,000 patients used 34-35 CPU seconds; with both, 19-20."""
+    from sicdoc.collector import freeze_survivors
+
+    global _SETTLED
+    if not _SETTLED:
+        freeze_survivors()
+        _SETTLED = True

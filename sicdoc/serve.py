@@ -14,7 +14,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from sicdoc.allocator import cap_malloc_arenas, fix_mmap_threshold
-from sicdoc.collector import freeze_before_fork, tune_collector
+from sicdoc.collector import freeze_survivors, tune_collector
 from sicdoc.config import child_environment
 
 # How the analytics worker is started: the same interpreter and package as the server.
@@ -50,7 +50,7 @@ def run(app: Flask, host: str, port: int, workers: int = 2) -> None:
         warm_dashboards(app)
     # Engines must not be shared across forked workers: drop pooled connections before forking.
     app.extensions["sicdoc.engine"].dispose()
-    freeze_before_fork()
+    freeze_survivors()
     worker = start_analytics_worker(app) if shared else None
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",

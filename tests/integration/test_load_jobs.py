@@ -1,5 +1,6 @@
 """``sicdoc load --jobs N``: on PostgreSQL the workers write batches side by side."""
 
+import gc
 import json
 import threading
 import time
@@ -8,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from sicdoc import load_jobs
+from sicdoc.collector import YOUNG_THRESHOLD
 from sicdoc.db import session_scope
-from sicdoc.loader import LoadReport, load_paths
+from sicdoc.loader import LoadReport, _batches, load_paths
 from sicdoc.sample.writer import generate
 from sicdoc.security import chain
 from sicdoc.services.matching import lock_keys
@@ -64,3 +67,38 @@ def test_a_batch_held_up_on_postgresql_does_not_hold_up_the_others(app, populati
     assert report.rejected == [(f"{file}:10", "Body is not valid JSON")]
     with session_scope(app) as session:
         assert chain.verify(session).intact
+
+
+def _first_batch(population: Path) -> list:
+    batch, _consumed = next(_batches([population], 3))
+    return batch
+
+
+def test_a_checking_worker_collects_as_the_loading_process_does(population):
+    """A worker is a spawned interpreter, with the collector's defaults: a young collection every
+    700 new objects, and full collections that walk the app and the FHIR models again and again. It
+    is set as the loading process sets itself, and after its first batch what it keeps is frozen."""
+    pool = load_jobs._pool(1, load_jobs._start_worker, ())
+    try:
+        assert pool.submit(gc.get_threshold).result(timeout=60)[0] == YOUNG_THRESHOLD
+        assert pool.submit(gc.get_freeze_count).result(timeout=60) == 0
+        checked = pool.submit(load_jobs._check_batch, _first_batch(population), 100).result(timeout=60)
+        assert [raw.problem for raw in checked] == [None, None, None]
+        # The FHIR models and rules loaded for the first check are among what is kept.
+        assert pool.submit(gc.get_freeze_count).result(timeout=60) > 10_000
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_writing_worker_collects_as_the_loading_process_does(app, population):
+    config = {k: v for k, v in app.config.items() if k.isupper() and load_jobs._plain(v)}
+    pool = load_jobs._pool(1, load_jobs._start_writer, (config, 2))
+    try:
+        assert pool.submit(gc.get_threshold).result(timeout=60)[0] == YOUNG_THRESHOLD
+        outcomes = pool.submit(load_jobs._write_batch, _first_batch(population)).result(timeout=60)
+        assert [o.problem for o in outcomes] == [None, None, None]
+        assert pool.submit(gc.get_freeze_count).result(timeout=60) > 10_000
+    finally:
+        pool.shutdown()
+    assert table_counts(app)["patient_fact"] == 3

@@ -108,7 +108,7 @@ def test_the_server_sets_malloc_before_its_workers_fork(monkeypatch, app):
     calls: list[str] = []
     monkeypatch.setattr(serve, "cap_malloc_arenas", lambda: calls.append("arenas"))
     monkeypatch.setattr(serve, "fix_mmap_threshold", lambda: calls.append("threshold"))
-    monkeypatch.setattr(serve, "freeze_before_fork", lambda: calls.append("fork"))
+    monkeypatch.setattr(serve, "freeze_survivors", lambda: calls.append("fork"))
     monkeypatch.setattr(serve._Gunicorn, "run", lambda self: calls.append("serve"))
     app.config["ANALYTICS_MODE"] = "shared"
     monkeypatch.setattr(serve, "start_analytics_worker", lambda app: None)

@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from sicdoc.collector import YOUNG_THRESHOLD, freeze_before_fork, tune_collector
+from sicdoc.collector import YOUNG_THRESHOLD, freeze_survivors, tune_collector
 
 
 @pytest.fixture
@@ -23,5 +23,5 @@ def test_young_collections_become_rarer_and_older_ratios_stay(restore_collector)
 
 def test_objects_alive_before_fork_are_left_out_of_collections(restore_collector):
     kept = [{"resourceType": "Patient"} for _ in range(100)]
-    freeze_before_fork()
+    freeze_survivors()
     assert gc.get_freeze_count() >= len(kept)
