@@ -57,7 +57,7 @@ def _condition(rtype: str, c: Criterion, each: bool) -> ColumnElement[bool]:
     """
     match: ColumnElement[bool]
     if each:
-        table, options = _string(c, probing=True) if c.param.type == "string" else _OPTIONS[c.param.type](c)
+        table, options = _string(c, own=True) if c.param.type == "string" else _OPTIONS[c.param.type](c)
         rows = (same_resource(table), table.param == c.param.name, or_(*options))
         one = select(literal(1)).where(*rows)
         # A token's probe selects 1, not *: SQLite then answers it from the lookup index alone, which
@@ -210,8 +210,8 @@ def _own_starts_with(element: _OwnStartsWith, compiler: Any, **kw: Any) -> str:
     return str(compiler.process(func.left(column, func.char_length(low)) == low, **kw))
 
 
-def _string(c: Criterion, probing: bool = False) -> Options:
-    """``probing``: the conditions probe one resource's own rows (``_condition`` with ``each``)."""
+def _string(c: Criterion, own: bool = False) -> Options:
+    """``own``: the conditions probe one resource's own rows (``_condition`` with ``each``)."""
     from sicdoc.fhir.search_params import fold
 
     options: list[ColumnElement[bool]] = []
@@ -222,7 +222,7 @@ def _string(c: Criterion, probing: bool = False) -> Options:
             folded = fold(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             options.append(StringIndex.value.like(f"%{folded}%", escape="\\"))
         else:
-            options.append(starts_with(StringIndex.value, fold(value), own=probing))
+            options.append(starts_with(StringIndex.value, fold(value), own=own))
     return StringIndex, options
 
 
