@@ -96,7 +96,7 @@ def _people(app: Any, runs: int) -> list[dict[str, str]]:
             code = session.scalar(
                 select(TokenIndex.code)
                 .where(TokenIndex.resource_type == "Condition", TokenIndex.param == "code")
-                .order_by(TokenIndex.pk)
+                .order_by(TokenIndex.resource_id, TokenIndex.code)
                 .offset(len(people))
                 .limit(1)
             )

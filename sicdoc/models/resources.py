@@ -67,10 +67,15 @@ class BusinessIdentifier(Base):
     )
 
 
+# The search tables have no key column of their own: their rows are what ``index_rows`` derives from
+# a resource version, found by the indexes named on each (``sicdoc reindex`` makes them again). A
+# serial key's index took every row of every writer on its last page, and in a bulk load with two
+# writers it was a fifth of the server's work. The ORM is told which columns name a row.
+
+
 class TokenIndex(Base):
     __tablename__ = "search_token"
 
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resource_type: Mapped[str] = mapped_column(TYPE)
     resource_id: Mapped[str] = mapped_column(ID)
     param: Mapped[str] = mapped_column(String(64))
@@ -83,12 +88,12 @@ class TokenIndex(Base):
         Index("ix_search_token_lookup", "resource_type", "param", "code", "resource_id"),
         Index("ix_search_token_resource", "resource_type", "resource_id"),
     )
+    __mapper_args__ = {"primary_key": [resource_type, resource_id, param, system, code]}
 
 
 class ReferenceIndex(Base):
     __tablename__ = "search_reference"
 
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resource_type: Mapped[str] = mapped_column(TYPE)
     resource_id: Mapped[str] = mapped_column(ID)
     param: Mapped[str] = mapped_column(String(64))
@@ -103,6 +108,7 @@ class ReferenceIndex(Base):
         Index("ix_search_reference_target", "target_type", "target_id"),
         Index("ix_search_reference_resource", "resource_type", "resource_id"),
     )
+    __mapper_args__ = {"primary_key": [resource_type, resource_id, param, target_type, target_id]}
 
 
 class DateIndex(Base):
@@ -110,7 +116,6 @@ class DateIndex(Base):
 
     __tablename__ = "search_date"
 
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resource_type: Mapped[str] = mapped_column(TYPE)
     resource_id: Mapped[str] = mapped_column(ID)
     param: Mapped[str] = mapped_column(String(64))
@@ -126,6 +131,7 @@ class DateIndex(Base):
         # Ends with (param, low) so sorting by a date reads one resource's earliest value directly.
         Index("ix_search_date_resource", "resource_type", "resource_id", "param", "low"),
     )
+    __mapper_args__ = {"primary_key": [resource_type, resource_id, param, low, high]}
 
 
 class StringIndex(Base):
@@ -133,7 +139,6 @@ class StringIndex(Base):
 
     __tablename__ = "search_string"
 
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resource_type: Mapped[str] = mapped_column(TYPE)
     resource_id: Mapped[str] = mapped_column(ID)
     param: Mapped[str] = mapped_column(String(64))
@@ -156,3 +161,4 @@ class StringIndex(Base):
         # it read every row of that name.
         Index("ix_search_string_resource", "resource_type", "resource_id", "param", "value"),
     )
+    __mapper_args__ = {"primary_key": [resource_type, resource_id, param, value]}
