@@ -69,8 +69,8 @@ class BusinessIdentifier(Base):
 
 # The search tables have no key column of their own: their rows are what ``index_rows`` derives from
 # a resource version, found by the indexes named on each (``sicdoc reindex`` makes them again). A
-# serial key's index took every row of every writer on its last page, and in a bulk load with two
-# writers it was a fifth of the server's work. The ORM is told which columns name a row.
+# serial key's index took every row of every writer on its last page, and nothing read it (migration
+# 0019 has the figures). The ORM is told which columns name a row.
 
 
 class TokenIndex(Base):
