@@ -353,16 +353,19 @@ class AnalyticsService:
         # clinician's worklist after a write waits neither for the worker's poll nor for a
         # dashboard it is building (seconds at a hospital's size), and stays exactly current.
         version = self.version()
-        held = self._shared.held(call, version)
-        if held is not None and held.version != version:
-            version = self.version()  # the stored table may be of a write made since the probe
-        if held is not None:
+        kept = True
+        while (held := self._shared.held(call, version, kept=kept)) is not None:
+            if held.version != version:
+                version = self.version()  # the stored table may be of a write made since the probe
             if held.version == version:
                 return held.value
             current = worklists.updated(self.engine, held.value, held.version, version, scope)
             if current is not None:
                 self._shared.keep(call, version, current, held)
                 return current
+            if not held.kept:
+                break
+            kept = False  # too much written since this process's table: try the worker's last one
         return self._shared.result(call, version, self.version)[0]
 
     def _build_worklist(self, version: str, scope: Scope, ids_apart: bool = False) -> Worklist | pd.DataFrame:

@@ -70,6 +70,7 @@ class Held:
     version: str
     value: Any
     build: tuple[str, float] | None
+    kept: bool = False  # made in this process (``keep``), not the stored build as read
 
 
 class SharedResults:
@@ -147,37 +148,49 @@ class SharedResults:
         wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
         return self._wait(call, version, probe, wait), None
 
-    def held(self, call: Call, version: str) -> Held | None:
+    def held(self, call: Call, version: str, *, kept: bool = True) -> Held | None:
         """The newest result of ``call`` to be had without waiting, with the data version it is for
         (this process's, or the stored row's), or None when there is none; when it is not for
-        ``version``, the worker is asked for that."""
+        ``version``, the worker is asked for that. ``kept=False`` passes over what this process
+        brought up to date and reads the stored build."""
         key = call.key
         hit = self._served.peek(version, key)
         if hit is not None:
-            return Held(version, unwrap(hit.value), self._kept_from.get(key))
+            return Held(version, unwrap(hit.value), self._kept_from.get(key), kept=key in self._kept_from)
         row = self._status(key)
         if row is None or row.data_version is None or row.computed_at is None:
             return None
         build = (row.data_version, row.computed_at.timestamp())
-        kept = self._served.latest(key)
-        if (
-            kept is not None
-            and self._kept_from.get(key) == build
-            and time.time() - kept.computed_at <= self.max_age
-        ):
-            # Brought up to date here from the build still stored, so newer than it: handed out
-            # instead of reading that build again (two of a large result at once, and a copy made
-            # from it, set a web worker's peak at every write). At most ``max_age`` old, as a build.
-            entry: Entry | None = kept
-        else:
-            kept = None  # not handed out: let go before the build is read (see ``_read``)
-            entry = self._read(row)
+        mine = self._kept(key, build) if kept else None
+        entry = mine if mine is not None else self._read(row)
         if entry is None:
             return None
         now = now_utc()
         if row.data_version != version or self._should_request(row, now):
             self._request(call, now)
+        if mine is not None:
+            return Held(mine.version, unwrap(mine.value), self._kept_from[key], kept=True)
         return Held(entry.version, unwrap(entry.value), build)
+
+    def _kept(self, key: str, build: tuple[str, float]) -> Entry | None:
+        """What ``keep`` holds for ``key`` when it may be handed out instead of reading ``build``.
+
+        It is exact for its version, and brought up to date by computing the patients written since.
+        Reading a newer build instead costs tens of megabytes unpickled at a hospital's size, at
+        every view after a write whenever the worker has stored one since: that was a web worker's
+        time after a write. So it is handed out while it was made at most ``max_age`` ago and the
+        build it started from is still the stored one or was stored at most ``max_age`` ago, so no
+        table is patched on for longer than a build may be.
+        """
+        kept, base = self._served.latest(key), self._kept_from.get(key)
+        if kept is None or base is None:
+            return None
+        now = time.time()
+        if now - kept.computed_at > self.max_age:
+            return None
+        if base != build and now - base[1] > self.max_age:
+            return None
+        return kept
 
     def keep(self, call: Call, version: str, value: Any, held: Held) -> None:
         """Serve ``value``, brought up to ``version`` in this process from ``held``, as ``call``'s
