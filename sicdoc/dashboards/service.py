@@ -349,12 +349,16 @@ class AnalyticsService:
         call = worklists.call(scope)
         if self._shared is None:
             return self._get(call)
-        # A write's patients are put in place here, from the last table the worker stored: a
-        # clinician's worklist after a write waits neither for the worker's poll nor for a
-        # dashboard it is building (seconds at a hospital's size), and stays exactly current.
+        # A write's patients are put in place here, in the table this process last served or the
+        # last one the worker stored: a clinician's worklist after a write waits neither for the
+        # worker's poll nor for a dashboard it is building (seconds at a hospital's size), and stays
+        # exactly current.
         version = self.version()
         kept = True
-        while (held := self._shared.held(call, version, kept=kept)) is not None:
+        while True:
+            held = self._shared.held(call, version, kept=kept)
+            if held is None:
+                break
             if held.version != version:
                 version = self.version()  # the stored table may be of a write made since the probe
             if held.version == version:
@@ -365,7 +369,9 @@ class AnalyticsService:
                 return current
             if not held.kept:
                 break
-            kept = False  # too much written since this process's table: try the worker's last one
+            # Too much written since this process's table: the worker's last one, read once this
+            # one is let go (two of a hospital's worklist at once would set the worker's peak).
+            kept, held = False, None
         return self._shared.result(call, version, self.version)[0]
 
     def _build_worklist(self, version: str, scope: Scope, ids_apart: bool = False) -> Worklist | pd.DataFrame:

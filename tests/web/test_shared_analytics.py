@@ -9,11 +9,13 @@ for the worker. The worker itself is tested in test_analytics_worker.py, a web w
 its builds in test_shared_results.py.
 """
 
+import gc
 import pickle
 import re
 import threading
 import time
 import uuid
+import weakref
 import zlib
 
 import pytest
@@ -21,7 +23,7 @@ from sqlalchemy import select, update
 
 from sicdoc.app import create_app
 from sicdoc.dashboards import service as service_module
-from sicdoc.dashboards.calls import call_context, now_utc, result_context
+from sicdoc.dashboards.calls import call_context, now_utc, result_context, unwrap
 from sicdoc.dashboards.shared import SharedResults
 from sicdoc.dashboards.worker import AnalyticsWorker
 from sicdoc.errors import AnalyticsBusy
@@ -413,10 +415,23 @@ def test_the_worklist_after_a_write_starts_from_this_process_table_though_a_buil
         written.append(write_a_stroke(app))
         build()
         written.append(write_a_stroke(app))
+        shared = _results(app)
+        (own_key,) = shared._kept_from  # the worklist this process brought up to date
+        own_table = weakref.ref(unwrap(shared._served.latest(own_key).value))
+        let_go: list[bool] = []
+        real_open = shared._seal.open
+
+        def open_once_let_go(context, payload):
+            gc.collect()
+            let_go.append(own_table() is None)
+            return real_open(context, payload)
+
+        monkeypatch.setattr(shared._seal, "open", open_once_let_go)
         page = _body(clinician.get(WORKLIST))
         assert all(patient in page for patient in written)
         assert page == _locally(local, WORKLIST, "clinician")
         assert len(loads) == 1  # the stored build, once
+        assert let_go == [True]  # and only once this process's table was let go
     finally:
         app.extensions["sicdoc.engine"].dispose()
         local.extensions["sicdoc.engine"].dispose()
