@@ -156,24 +156,27 @@ class SharedResults:
         key = call.key
         hit = self._served.peek(version, key)
         if hit is not None:
-            return Held(version, unwrap(hit.value), self._kept_from.get(key), kept=key in self._kept_from)
+            base = self._kept_from.get(key)
+            return Held(version, unwrap(hit.value), base, kept=base is not None)
         row = self._status(key)
         if row is None or row.data_version is None or row.computed_at is None:
             return None
         build = (row.data_version, row.computed_at.timestamp())
+        # Taken together: another thread may read a build meanwhile, and so forget what was kept.
         mine = self._kept(key, build) if kept else None
-        entry = mine if mine is not None else self._read(row)
+        entry = mine[0] if mine is not None else self._read(row)
         if entry is None:
             return None
         now = now_utc()
         if row.data_version != version or self._should_request(row, now):
             self._request(call, now)
         if mine is not None:
-            return Held(mine.version, unwrap(mine.value), self._kept_from[key], kept=True)
+            return Held(entry.version, unwrap(entry.value), mine[1], kept=True)
         return Held(entry.version, unwrap(entry.value), build)
 
-    def _kept(self, key: str, build: tuple[str, float]) -> Entry | None:
-        """What ``keep`` holds for ``key`` when it may be handed out instead of reading ``build``.
+    def _kept(self, key: str, build: tuple[str, float]) -> tuple[Entry, tuple[str, float]] | None:
+        """What ``keep`` holds for ``key``, with the build it started from, when it may be handed out
+        instead of reading ``build``.
 
         It is exact for its version, and brought up to date by computing the patients written since.
         Reading a newer build instead costs tens of megabytes unpickled at a hospital's size, at
@@ -190,7 +193,7 @@ class SharedResults:
             return None
         if base != build and now - base[1] > self.max_age:
             return None
-        return kept
+        return kept, base
 
     def keep(self, call: Call, version: str, value: Any, held: Held) -> None:
         """Serve ``value``, brought up to ``version`` in this process from ``held``, as ``call``'s

@@ -79,3 +79,27 @@ def test_threads_asking_for_a_new_build_at_once_load_it_once(database_url, monke
         assert shared._served.latest(call.key).version == "v2"
     finally:
         engine.dispose()
+
+
+def test_a_table_brought_up_to_date_here_is_handed_out_though_another_thread_reads_a_build_meanwhile(
+    database_url, monkeypatch
+):
+    """A web worker goes on from the table it brought up to date though the analytics worker stored a
+    build since; another of its threads may read a build while this one asks the worker for the
+    current version, and what it hands out stays the table it took, with the build it started from."""
+    engine = make_engine(database_url)
+    try:
+        shared = SharedResults(engine, "s" * 40)
+        call = Call("worklist", ("scope",), ("scope",))
+        shared.request(call)
+        shared.store(call.key, "v1", ("ok", [1]))
+        first = shared.held(call, "v2")
+        assert first is not None and first.version == "v1" and not first.kept
+        shared.keep(call, "v2", [1, 2], first)
+        shared.store(call.key, "v2", ("ok", [1, 2]))  # the worker's build of the same write, since
+        monkeypatch.setattr(shared, "_request", lambda _call, _now: shared._kept_from.clear())
+        mine = shared.held(call, "v3")
+        assert mine is not None and mine.kept
+        assert (mine.version, mine.value, mine.build) == ("v2", [1, 2], first.build)
+    finally:
+        engine.dispose()
