@@ -8,7 +8,7 @@ and one process builds them (``sicdoc.dashboards.worker``).
 
 A web worker that needs a result nobody has asked for writes a request row and polls until the
 worker has stored it for the current data version (``AnalyticsBusy`` after ``wait_seconds``). The
-worker holds a lease row, so one worker builds however many servers run one; it rebuilds the
+worker holds a lease row (``sicdoc.dashboards.lease``), so one worker builds however many servers run one; it rebuilds the
 results asked for within the last day whenever the data version moves (reading the frames once per
 version) and drops results nobody has asked for in a week.
 
@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sicdoc.dashboards.cache import Entry, VersionedCache
@@ -47,13 +47,10 @@ from sicdoc.dashboards.calls import (
 from sicdoc.dashboards.seal import Seal, Tampered
 from sicdoc.errors import AnalyticsBusy
 from sicdoc.locking import WRITE
-from sicdoc.models import AnalyticsLease, AnalyticsResult
+from sicdoc.models import AnalyticsResult
 
 LOG = logging.getLogger(__name__)
 
-LEASE_NAME = "builder"
-# The worker renews its lease between results; one that has not for this long is taken over.
-LEASE_SECONDS = 120.0
 # Results asked for within this window are rebuilt when the data version moves.
 KEEP_CURRENT = timedelta(days=1)
 # A web worker renews a request it serves from after this long, so viewed results stay current.
@@ -325,38 +322,6 @@ class SharedResults:
                 yield conn
 
     # -- the worker side -----------------------------------------------------------------------
-
-    def acquire(self, holder: str, seconds: float = LEASE_SECONDS) -> bool:
-        """Take or renew the builder's lease for ``seconds``; False while another holder has it."""
-        now = now_utc()
-        lease = AnalyticsLease
-        try:
-            with self._write() as conn:
-                taken = conn.execute(
-                    update(lease)
-                    .where(lease.name == LEASE_NAME, or_(lease.holder == holder, lease.expires_at < now))
-                    .values(holder=holder, expires_at=now + timedelta(seconds=seconds))
-                ).rowcount
-                if taken:
-                    return True
-                if conn.scalar(select(lease.name).where(lease.name == LEASE_NAME)) is not None:
-                    return False
-                conn.execute(
-                    insert(lease).values(
-                        name=LEASE_NAME, holder=holder, expires_at=now + timedelta(seconds=seconds)
-                    )
-                )
-                return True
-        except IntegrityError:
-            return False  # another worker created the lease first
-
-    def release(self, holder: str) -> None:
-        with self._write() as conn:
-            conn.execute(
-                update(AnalyticsLease)
-                .where(AnalyticsLease.name == LEASE_NAME, AnalyticsLease.holder == holder)
-                .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
-            )
 
     def due(self, version: str, now: datetime) -> list[ResultRow]:
         """The results to build for ``version``: first those asked for since they were last built

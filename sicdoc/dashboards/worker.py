@@ -1,7 +1,8 @@
 """The analytics worker: the one process that builds shared analytics results and keeps them current.
 
 It holds the frames (read once per data version) and builds what web workers asked for through
-``SharedResults``; the lease lets one worker build at a time however many servers run one.
+``SharedResults``; the lease (``BuilderLease``) lets one worker build at a time however many servers
+run one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from sicdoc.dashboards.calls import Builder, Call, ResultRow, asked_since_built, now_utc, outcome_of_error
-from sicdoc.dashboards.shared import LEASE_SECONDS, SharedResults
+from sicdoc.dashboards.lease import LEASE_SECONDS, BuilderLease
+from sicdoc.dashboards.shared import SharedResults
 from sicdoc.errors import SicdocError
 
 LOG = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class AnalyticsWorker:
     ) -> None:
         self.builder = builder
         self.shared = shared
+        self.lease = BuilderLease(shared.engine)
         self.poll_seconds = poll_seconds
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         # Monotonic times: when the lease next needs renewing, when unrequested results are next dropped.
@@ -62,7 +65,7 @@ class AnalyticsWorker:
         not one a round: on SQLite every write takes the database's write lock)."""
         if time.monotonic() < self._renew_at:
             return True
-        if self.shared.acquire(self.holder, LEASE_SECONDS):
+        if self.lease.acquire(self.holder, LEASE_SECONDS):
             self._renew_at = time.monotonic() + LEASE_SECONDS / 2
             return True
         self._renew_at = 0.0
@@ -79,7 +82,7 @@ class AnalyticsWorker:
                 stop.wait(self.poll_seconds)
         finally:
             try:
-                self.shared.release(self.holder)
+                self.lease.release(self.holder)
                 self._renew_at = 0.0
             except SQLAlchemyError:
                 LOG.warning("could not release the analytics lease; it lapses by itself")

@@ -112,15 +112,15 @@ def test_the_lease_lets_one_worker_build(database_url):
         second = AnalyticsWorker(service, SharedResults(service.engine, "test-only-secret-key"), holder="two")
         with service.engine.begin() as conn:
             conn.execute(AnalyticsLease.__table__.delete())
-        assert first.shared.acquire("one") and first.shared.acquire("one")  # taken, then renewed
-        assert not second.shared.acquire("two")
+        assert first.lease.acquire("one") and first.lease.acquire("one")  # taken, then renewed
+        assert not second.lease.acquire("two")
         assert second.run_once() == 0  # builds nothing while the other holds the lease
-        first.shared.release("one")
-        assert second.shared.acquire("two") and not first.shared.acquire("one")
+        first.lease.release("one")
+        assert second.lease.acquire("two") and not first.lease.acquire("one")
         with service.engine.begin() as conn:  # the holder stopped renewing: its lease lapses
             conn.execute(update(AnalyticsLease).values(expires_at=now_utc().replace(year=2000)))
-        assert first.shared.acquire("one")
-        first.shared.release("one")
+        assert first.lease.acquire("one")
+        first.lease.release("one")
     finally:
         app.extensions["sicdoc.engine"].dispose()
 
