@@ -349,30 +349,7 @@ class AnalyticsService:
         call = worklists.call(scope)
         if self._shared is None:
             return self._get(call)
-        # A write's patients are put in place here, in the table this process last served or the
-        # last one the worker stored: a clinician's worklist after a write waits neither for the
-        # worker's poll nor for a dashboard it is building (seconds at a hospital's size), and stays
-        # exactly current.
-        version = self.version()
-        kept = True
-        while True:
-            held = self._shared.held(call, version, kept=kept)
-            if held is None:
-                break
-            if held.version != version:
-                version = self.version()  # the stored table may be of a write made since the probe
-            if held.version == version:
-                return held.value
-            current = worklists.updated(self.engine, held.value, held.version, version, scope)
-            if current is not None:
-                self._shared.keep(call, version, current, held)
-                return current
-            if not held.kept:
-                break
-            # Too much written since this process's table: the worker's last one, read once this
-            # one is let go (two of a hospital's worklist at once would set the worker's peak).
-            kept, held = False, None
-        return self._shared.result(call, version, self.version)[0]
+        return worklists.from_shared(self.engine, self._shared, scope, self.version)
 
     def _build_worklist(self, version: str, scope: Scope, ids_apart: bool = False) -> Worklist | pd.DataFrame:
         """After a write, the patients it touched are computed again from their own rows, read by

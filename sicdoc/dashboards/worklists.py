@@ -7,7 +7,7 @@ service; nothing here is stale, as clinicians act on it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from sicdoc.analytics.served_worklist import Worklist
 from sicdoc.analytics.worklist import WORKLIST_TABLES, plain, scoped
 from sicdoc.codes import MRN_SYSTEM
 from sicdoc.dashboards.calls import Call
+from sicdoc.dashboards.shared import SharedResults
 from sicdoc.store.changes import changed_patients
 from sicdoc.store.frames import patient_labels, patient_tables
 
@@ -67,3 +68,33 @@ def updated(engine: Engine, table: Worklist, old_version: str, version: str, sco
             return None
         fresh = scoped(Frames.of(patient_tables(conn, patients, WORKLIST_TABLES)), scope)
     return table.patched(fresh, patients)
+
+
+def from_shared(engine: Engine, shared: SharedResults, scope: Scope, probe: Callable[[], str]) -> Worklist:
+    """The worklist of ``scope`` for the data as ``probe`` finds it, in a web process of shared mode.
+
+    A write's patients are put in place here, in the table this process last served or the last one
+    the analytics worker stored: a clinician's worklist after a write waits neither for the worker's
+    poll nor for a dashboard it is building (seconds at a hospital's size), and stays exactly current.
+    """
+    asked = call(scope)
+    version = probe()
+    kept = True
+    while True:
+        held = shared.held(asked, version, kept=kept)
+        if held is None:
+            break
+        if held.version != version:
+            version = probe()  # the stored table may be of a write made since the probe
+        if held.version == version:
+            return held.value
+        current = updated(engine, held.value, held.version, version, scope)
+        if current is not None:
+            shared.keep(asked, version, current, held)
+            return current
+        if not held.kept:
+            break
+        # Too much written since this process's table: the worker's last one, read once this one is
+        # let go (two of a hospital's worklist at once would set the worker's peak).
+        kept, held = False, None
+    return shared.result(asked, version, probe)[0]

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from sicdoc.app import create_app
 from sicdoc.dashboards import service as service_module
+from sicdoc.dashboards import worklists
 from sicdoc.dashboards.calls import call_context, now_utc, result_context, unwrap
 from sicdoc.dashboards.shared import SharedResults
 from sicdoc.dashboards.worker import AnalyticsWorker
@@ -406,12 +407,12 @@ def test_the_worklist_after_a_write_starts_from_this_process_table_though_a_buil
         assert loads == []
 
         own = service.version()  # the version of this process's table now
-        updated = service_module.worklists.updated
+        updated = worklists.updated
 
         def too_much_since_own(engine, table, old_version, version, scope):
             return None if old_version == own else updated(engine, table, old_version, version, scope)
 
-        monkeypatch.setattr(service_module.worklists, "updated", too_much_since_own)
+        monkeypatch.setattr(worklists, "updated", too_much_since_own)
         written.append(write_a_stroke(app))
         build()
         written.append(write_a_stroke(app))
