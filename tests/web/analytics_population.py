@@ -8,7 +8,9 @@ per-test emptying of the shared databases cannot touch.
 from __future__ import annotations
 
 import contextlib
+import gc
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from sicdoc.cli import main
+from sicdoc.dashboards.shared import SharedResults
 from sicdoc.errors import Conflict
 from sicdoc.migrate import upgrade
 from sicdoc.sample.writer import generate, read_output
@@ -153,3 +156,21 @@ def run_cli(app, *args):  # type: ignore[no-untyped-def]
     """``sicdoc ARGS`` on ``app``'s database, as an operator would run it."""
     overrides = {"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True}
     return CliRunner().invoke(main, list(args), obj={"overrides": overrides})
+
+
+def let_go_at_each_read(monkeypatch: pytest.MonkeyPatch, shared: SharedResults, value: object) -> list[bool]:
+    """Whether ``value`` had been let go (collected) each time ``shared`` then opens a stored build:
+    two of a large result at once would set a web worker's peak memory. ``value`` must be held by
+    nothing else once the caller drops its references."""
+    held = weakref.ref(value)
+    del value
+    let_go: list[bool] = []
+    real_open = shared._seal.open
+
+    def open_once_let_go(context, payload):  # type: ignore[no-untyped-def]
+        gc.collect()
+        let_go.append(held() is None)
+        return real_open(context, payload)
+
+    monkeypatch.setattr(shared._seal, "open", open_once_let_go)
+    return let_go

@@ -9,13 +9,11 @@ for the worker. The worker itself is tested in test_analytics_worker.py, a web w
 its builds in test_shared_results.py.
 """
 
-import gc
 import pickle
 import re
 import threading
 import time
 import uuid
-import weakref
 import zlib
 
 import pytest
@@ -34,6 +32,7 @@ from tests.conftest import BACKENDS, PG_ADMIN_URL
 from tests.web.analytics_population import (
     AS_OF,
     DASHBOARD,
+    let_go_at_each_read,
     logged_in,
     population_app,
     shared_mode_app,
@@ -418,16 +417,7 @@ def test_the_worklist_after_a_write_starts_from_this_process_table_though_a_buil
         written.append(write_a_stroke(app))
         shared = _results(app)
         (own_key,) = shared._kept_from  # the worklist this process brought up to date
-        own_table = weakref.ref(unwrap(shared._served.latest(own_key).value))
-        let_go: list[bool] = []
-        real_open = shared._seal.open
-
-        def open_once_let_go(context, payload):
-            gc.collect()
-            let_go.append(own_table() is None)
-            return real_open(context, payload)
-
-        monkeypatch.setattr(shared._seal, "open", open_once_let_go)
+        let_go = let_go_at_each_read(monkeypatch, shared, unwrap(shared._served.latest(own_key).value))
         page = _body(clinician.get(WORKLIST))
         assert all(patient in page for patient in written)
         assert page == _locally(local, WORKLIST, "clinician")

@@ -1,16 +1,15 @@
 """How a web worker reads the builds the analytics worker stores (``SharedResults``): one build of a
 result held at a time, and one read of a new build however many threads ask for it."""
 
-import gc
 import threading
 import time
-import weakref
 
 import pandas as pd
 
 from sicdoc.dashboards.calls import Call
 from sicdoc.dashboards.shared import SharedResults
 from sicdoc.db import make_engine
+from tests.web.analytics_population import let_go_at_each_read
 
 
 def test_a_web_worker_lets_go_of_the_build_it_held_before_it_reads_the_next(database_url, monkeypatch):
@@ -24,18 +23,9 @@ def test_a_web_worker_lets_go_of_the_build_it_held_before_it_reads_the_next(data
         shared.store(call.key, "v1", ("ok", pd.DataFrame({"patient_id": ["p1", "p2"]})))
         before = shared.held(call, "v1")
         assert before is not None
-        held_before = weakref.ref(before.value)
-        del before
         shared.store(call.key, "v2", ("ok", pd.DataFrame({"patient_id": ["p1", "p2", "p3"]})))
-        released: list[bool] = []
-        real_open = shared._seal.open
-
-        def open_when_released(context, payload):
-            gc.collect()
-            released.append(held_before() is None)
-            return real_open(context, payload)
-
-        monkeypatch.setattr(shared._seal, "open", open_when_released)
+        released = let_go_at_each_read(monkeypatch, shared, before.value)
+        del before
         after = shared.held(call, "v2")
         assert (
             after is not None
