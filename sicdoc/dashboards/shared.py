@@ -8,9 +8,9 @@ and one process builds them (``sicdoc.dashboards.worker``).
 
 A web worker that needs a result nobody has asked for writes a request row and polls until the
 worker has stored it for the current data version (``AnalyticsBusy`` after ``wait_seconds``). The
-worker holds a lease row (``sicdoc.dashboards.lease``), so one worker builds however many servers run one; it rebuilds the
-results asked for within the last day whenever the data version moves (reading the frames once per
-version) and drops results nobody has asked for in a week.
+worker holds a lease row (``sicdoc.dashboards.lease``), so one worker builds however many servers run
+one; it rebuilds the results asked for within the last day whenever the data version moves (reading
+the frames once per version) and drops results nobody has asked for in a week.
 
 Rows are zlib-compressed pickles with an HMAC keyed from the app's secret key, which is not in the
 database. Loading a pickle can run code, so neither a result nor a request is unpickled unless its
@@ -23,8 +23,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,8 +96,8 @@ class SharedResults:
         # once a thread.
         self._reading: dict[str, threading.Lock] = {}
         self._reading_lock = threading.Lock()
-        # The stored build (data version, time built) each result ``keep`` holds was brought up to date
-        # from: while that build is still the stored one, the kept result is newer than it.
+        # The stored build (data version, time built) each result ``keep`` holds was first brought up
+        # to date from, which bounds how long it is patched on (``_kept``).
         self._kept_from: dict[str, tuple[str, float]] = {}
 
     @property
@@ -167,9 +167,8 @@ class SharedResults:
         now = now_utc()
         if row.data_version != version or self._should_request(row, now):
             self._request(call, now)
-        if mine is not None:
-            return Held(entry.version, unwrap(entry.value), mine[1], kept=True)
-        return Held(entry.version, unwrap(entry.value), build)
+        base = mine[1] if mine is not None else build
+        return Held(entry.version, unwrap(entry.value), base, kept=mine is not None)
 
     def _kept(self, key: str, build: tuple[str, float]) -> tuple[Entry, tuple[str, float]] | None:
         """What ``keep`` holds for ``key``, with the build it started from, when it may be handed out
@@ -313,13 +312,9 @@ class SharedResults:
         except IntegrityError:
             pass  # another web worker asked for it at the same moment
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self) -> AbstractContextManager[Connection]:
         # Marked as writing: on SQLite the transaction takes the write lock at BEGIN (sicdoc.locking).
-        with self.engine.connect() as conn:
-            conn.execution_options(**WRITE)
-            with conn.begin():
-                yield conn
+        return self.engine.execution_options(**WRITE).begin()
 
     # -- the worker side -----------------------------------------------------------------------
 
