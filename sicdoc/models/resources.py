@@ -32,7 +32,9 @@ class Resource(Base):
 
 
 class ResourceVersion(Base):
-    """Append-only history: one row per version, including delete tombstones."""
+    """History: one row per version, delete tombstones included. A version's body is written here when
+    a later version replaces it; the current version's is in ``resource`` only (NULL here), so a
+    create writes its body once. Rows are never deleted."""
 
     __tablename__ = "resource_version"
 

@@ -102,13 +102,19 @@ def _patients_of(connection: Connection, rtype: str, ids: list[str]) -> set[str]
                 )
             )
         )
-        versions = connection.scalars(
-            select(ResourceVersion.content).where(
-                ResourceVersion.resource_type == rtype, ResourceVersion.id.in_(chunk)
-            )
-        )
+        # Past versions' bodies are in history, the current one's in the resource row.
+        versions = [
+            *connection.scalars(
+                select(ResourceVersion.content).where(
+                    ResourceVersion.resource_type == rtype, ResourceVersion.id.in_(chunk)
+                )
+            ),
+            *connection.scalars(
+                select(Resource.content).where(Resource.resource_type == rtype, Resource.id.in_(chunk))
+            ),
+        ]
         for content in versions:
-            if content:  # a deletion's version holds no content
+            if content:  # a deletion's version, and a live one's history row, hold no content
                 found |= _named_patients(content)
                 if rtype in _LINKED:
                     procedures.update(_conversations_of(rtype, content))

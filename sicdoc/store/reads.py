@@ -3,11 +3,11 @@ resources it holds are answered first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from sicdoc.errors import Gone, InvalidInput, NotFound
@@ -53,9 +53,25 @@ def read_many(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[s
     return found
 
 
-def _stored(row: Resource | ResourceVersion) -> Stored:
-    """A current or past version as the store hands it out."""
-    return Stored(row.resource_type, row.id, row.version_id, row.last_updated, row.deleted, row.content)
+def _stored(row: Resource | ResourceVersion, content: dict[str, Any] | None = None) -> Stored:
+    """A current or past version as the store hands it out (``content`` when the row holds none)."""
+    body = row.content if row.content is not None else content
+    return Stored(row.resource_type, row.id, row.version_id, row.last_updated, row.deleted, body)
+
+
+def _versions(session: Session, rows: Sequence[ResourceVersion]) -> list[Stored]:
+    """History rows as versions. A live version's history row holds no body until a later version
+    replaces it (``sicdoc.store.writes``): the current row's body is read for those."""
+    wanted = [(r.resource_type, r.id) for r in rows if r.content is None and not r.deleted]
+    current: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        found = session.execute(
+            select(Resource.resource_type, Resource.id, Resource.version_id, Resource.content).where(
+                tuple_(Resource.resource_type, Resource.id).in_(wanted[start : start + 500])
+            )
+        )
+        current.update(((t, i, v), c) for t, i, v, c in found)
+    return [_stored(r, current.get((r.resource_type, r.id, r.version_id))) for r in rows]
 
 
 def _read(session: Session, rtype: str, rid: str) -> Stored:
@@ -83,7 +99,7 @@ def vread(session: Session, rtype: str, rid: str, version: int) -> Stored:
         raise NotFound(f"{rtype}/{rid} has no version {version}")
     if row.deleted:
         raise Gone(f"Version {version} of {rtype}/{rid} is a deletion")
-    return _stored(row)
+    return _versions(session, [row])[0]
 
 
 def history(session: Session, rtype: str, rid: str) -> list[Stored]:
@@ -94,7 +110,7 @@ def history(session: Session, rtype: str, rid: str) -> list[Stored]:
     ).all()
     if not rows:
         raise NotFound(f"{rtype}/{rid} is not known")
-    return [_stored(r) for r in rows]
+    return _versions(session, rows)
 
 
 def history_page(
@@ -140,7 +156,7 @@ def history_page(
     rows = session.scalars(query.order_by(*order).limit(count + 1)).all()
     more = len(rows) > count
     rows = rows[:count]
-    items = [_stored(r) for r in rows]
+    items = _versions(session, rows)
     next_cursor = None
     if more and rows:
         last = rows[-1]

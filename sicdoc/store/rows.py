@@ -121,22 +121,24 @@ class HeldRows:
 
 
 def _insert_resources(session: Session, created: list[Stored]) -> None:
-    """The current and history rows of version-1 creates, each document serialised once for both."""
-    current = []
-    for s in created:
-        document = Serialised(orjson.dumps(s.content).decode())
-        current.append(
-            {
-                "resource_type": s.resource_type,
-                "id": s.id,
-                "version_id": s.version_id,
-                "last_updated": s.last_updated,
-                "deleted": False,
-                "content": document,
-            }
-        )
+    """The current and history rows of version-1 creates; the body goes in the current row only, as
+    ``Store`` writes it."""
+    versions = [
+        {
+            "resource_type": s.resource_type,
+            "id": s.id,
+            "version_id": s.version_id,
+            "last_updated": s.last_updated,
+            "deleted": False,
+        }
+        for s in created
+    ]
+    current = [
+        {**row, "content": Serialised(orjson.dumps(s.content).decode())}
+        for row, s in zip(versions, created, strict=True)
+    ]
     insert_rows(session, _RESOURCE, current)
-    insert_rows(session, _VERSION, [{**row, "method": "POST"} for row in current])
+    insert_rows(session, _VERSION, [{**row, "method": "POST"} for row in versions])
 
 
 class Serialised(str):

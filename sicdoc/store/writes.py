@@ -183,10 +183,25 @@ class Store:
         assert isinstance(result, CursorResult)  # an UPDATE's result: rowcount is known
         if result.rowcount != 1:
             raise PreconditionFailed(f"{stored.resource_type}/{stored.id} was changed by another request")
+        if not current.deleted:
+            # The replaced version's body now belongs to history (a current one is kept only here).
+            session.execute(
+                update(ResourceVersion)
+                .where(
+                    ResourceVersion.resource_type == stored.resource_type,
+                    ResourceVersion.id == stored.id,
+                    ResourceVersion.version_id == current.version_id,
+                )
+                .values(content=current.content)
+                .execution_options(synchronize_session=False)
+            )
         session.expire(current)
 
     def _record(self, session: Session, versions: list[_Version]) -> None:
-        """History rows, search indexes, identifiers and projections for freshly written versions."""
+        """History rows, search indexes, identifiers and projections for freshly written versions.
+
+        A history row gets its body only once a later version replaces it (``_replace``): until then
+        the body is the ``resource`` row's, and writing it twice would double what a load writes."""
         session.execute(
             insert(ResourceVersion.__table__),
             [
@@ -197,7 +212,6 @@ class Store:
                     "last_updated": v.stored.last_updated,
                     "deleted": v.stored.deleted,
                     "method": v.method,
-                    "content": v.stored.content,
                 }
                 for v in versions
             ],

@@ -19,6 +19,7 @@ from sicdoc.models import (
 from sicdoc.services.bundles import process_transaction
 from sicdoc.services.unit import system_unit
 from sicdoc.store import history, read, vread
+from sicdoc.store.reads import history_page
 from tests.conftest import load_json, synthea_bundles
 
 PATIENT = {
@@ -46,6 +47,37 @@ def test_versions_are_kept_in_history(session, store):
     assert vread(session, "Patient", first.id, 2).content["birthDate"] == "1948-02-02"
     fact = session.get(PatientFact, first.id)
     assert fact.birth_date == date(1948, 2, 3)
+
+
+def test_a_body_is_stored_once_and_every_version_still_reads_whole(session, store):
+    """The current version's body is in the resource row only; a version's history row gets its body
+    when a later version replaces it, and a deletion's has none."""
+    with session.begin():
+        first = store.create(session, dict(PATIENT))
+    with session.begin():
+        store.update(session, dict(PATIENT, birthDate="1948-02-02"), first.id)
+    with session.begin():
+        store.delete(session, "Patient", first.id)
+    with session.begin():
+        store.update(session, dict(PATIENT, birthDate="1948-02-04"), first.id)
+    kept = session.execute(
+        select(ResourceVersion.version_id, ResourceVersion.content)
+        .where(ResourceVersion.id == first.id)
+        .order_by(ResourceVersion.version_id)
+    ).all()
+    births = [(v, content and content["birthDate"]) for v, content in kept]
+    assert births == [(1, "1948-02-03"), (2, "1948-02-02"), (3, None), (4, None)]
+    assert session.get(Resource, ("Patient", first.id)).content["birthDate"] == "1948-02-04"
+
+    expected = [(4, "1948-02-04"), (3, None), (2, "1948-02-02"), (1, "1948-02-03")]
+    whole = [
+        (v.version_id, v.content and v.content["birthDate"]) for v in history(session, "Patient", first.id)
+    ]
+    assert whole == expected
+    paged, _ = history_page(session, "Patient", None, since=None, count=10, cursor=None)
+    assert [(v.version_id, v.content and v.content["birthDate"]) for v in paged] == expected
+    assert vread(session, "Patient", first.id, 4).content["meta"]["versionId"] == "4"
+    assert vread(session, "Patient", first.id, 2).content["birthDate"] == "1948-02-02"
 
 
 def test_stale_version_is_refused_and_changes_nothing(session, store):
