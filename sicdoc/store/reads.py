@@ -62,16 +62,29 @@ def _stored(row: Resource | ResourceVersion, content: dict[str, Any] | None = No
 def _versions(session: Session, rows: Sequence[ResourceVersion]) -> list[Stored]:
     """History rows as versions. A live version's history row holds no body until a later version
     replaces it (``sicdoc.store.writes``): the current row's body is read for those."""
-    wanted = [(r.resource_type, r.id) for r in rows if r.content is None and not r.deleted]
-    current: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for start in range(0, len(wanted), 500):
-        found = session.execute(
-            select(Resource.resource_type, Resource.id, Resource.version_id, Resource.content).where(
-                tuple_(Resource.resource_type, Resource.id).in_(wanted[start : start + 500])
+    wanted = [(r.resource_type, r.id, r.version_id) for r in rows if r.content is None and not r.deleted]
+    bodies = _bodies(session, Resource, [(rtype, rid) for rtype, rid, _ in wanted])
+    # One replaced since its row was read has its body in history by now: the write that moved the
+    # resource row on moved the body there in the same transaction.
+    if moved := [key for key in wanted if key not in bodies]:
+        bodies.update(_bodies(session, ResourceVersion, moved))
+    return [_stored(r, bodies.get((r.resource_type, r.id, r.version_id))) for r in rows]
+
+
+def _bodies(
+    session: Session, model: type[Resource | ResourceVersion], keys: list[tuple[Any, ...]]
+) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """(type, id, version) -> body of the ``model`` rows whose primary keys are ``keys``."""
+    found: dict[tuple[str, str, int], dict[str, Any]] = {}
+    key = tuple_(*model.__table__.primary_key.columns)
+    for start in range(0, len(keys), 500):
+        rows = session.execute(
+            select(model.resource_type, model.id, model.version_id, model.content).where(
+                key.in_(keys[start : start + 500])
             )
         )
-        current.update(((t, i, v), c) for t, i, v, c in found)
-    return [_stored(r, current.get((r.resource_type, r.id, r.version_id))) for r in rows]
+        found.update(((rtype, rid, version), body) for rtype, rid, version, body in rows if body is not None)
+    return found
 
 
 def _read(session: Session, rtype: str, rid: str) -> Stored:

@@ -18,8 +18,7 @@ from sicdoc.models import (
 )
 from sicdoc.services.bundles import process_transaction
 from sicdoc.services.unit import system_unit
-from sicdoc.store import history, read, vread
-from sicdoc.store.reads import history_page
+from sicdoc.store import history, read, reads, vread
 from tests.conftest import load_json, synthea_bundles
 
 PATIENT = {
@@ -74,10 +73,26 @@ def test_a_body_is_stored_once_and_every_version_still_reads_whole(session, stor
         (v.version_id, v.content and v.content["birthDate"]) for v in history(session, "Patient", first.id)
     ]
     assert whole == expected
-    paged, _ = history_page(session, "Patient", None, since=None, count=10, cursor=None)
+    paged, _ = reads.history_page(session, "Patient", None, since=None, count=10, cursor=None)
     assert [(v.version_id, v.content and v.content["birthDate"]) for v in paged] == expected
     assert vread(session, "Patient", first.id, 4).content["meta"]["versionId"] == "4"
     assert vread(session, "Patient", first.id, 2).content["birthDate"] == "1948-02-02"
+
+
+def test_a_version_replaced_between_reading_its_row_and_its_body_still_reads_whole(session, store):
+    """Read committed: a history row read with no body, then a write replacing that version commits,
+    and the resource row has moved on by the time the body is read from it."""
+    with session.begin():
+        first = store.create(session, dict(PATIENT))
+    with session.begin():
+        row = session.get(ResourceVersion, ("Patient", first.id, 1))
+        assert row.content is None
+        session.expunge(row)  # as read a moment before the write below
+    with session.begin():
+        store.update(session, dict(PATIENT, gender="male"), first.id)
+    with session.begin():
+        [version] = reads._versions(session, [row])
+    assert (version.version_id, version.content["gender"]) == (1, "female")
 
 
 def test_stale_version_is_refused_and_changes_nothing(session, store):
