@@ -79,8 +79,8 @@ def from_shared(engine: Engine, shared: SharedResults, scope: Scope, probe: Call
     """
     asked = call(scope)
     version = probe()
-    kept = True
-    while True:
+    # This process's table first; when too much was written since it, the worker's last one.
+    for kept in (True, False):
         held = shared.held(asked, version, kept=kept)
         if held is None:
             break
@@ -94,7 +94,5 @@ def from_shared(engine: Engine, shared: SharedResults, scope: Scope, probe: Call
             return current
         if not held.kept:
             break
-        # Too much written since this process's table: the worker's last one, read once this one is
-        # let go (two of a hospital's worklist at once would set the worker's peak).
-        kept, held = False, None
+        held = None  # let go before the stored one is read: two of a hospital's worklist at once set the peak
     return shared.result(asked, version, probe)[0]

@@ -191,6 +191,7 @@ class Store:
                     ResourceVersion.resource_type == stored.resource_type,
                     ResourceVersion.id == stored.id,
                     ResourceVersion.version_id == current.version_id,
+                    ResourceVersion.content.is_(None),  # rows written before hold theirs already
                 )
                 .values(content=current.content)
                 .execution_options(synchronize_session=False)
